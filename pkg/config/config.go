@@ -1,0 +1,504 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // zones resolve even on images without /usr/share/zoneinfo
+)
+
+// Config is the whole configuration of every binary. Build it with Default
+// and change fields, or with Load / FromCLI from the environment; check it
+// with Validate. A Config is a plain value: copies are independent except for
+// the slices and maps, which callers must not modify concurrently.
+type Config struct {
+	// Stateful keeps a watermark between runs (EXPORTER_STATEFUL).
+	Stateful bool
+	// StatefulInitialRange is the search window when no watermark exists yet
+	// (EXPORTER_STATEFUL_INITIAL_RANGE, "1w").
+	StatefulInitialRange time.Duration
+	// ChangelogExportEnabled loads the issues_changelog table
+	// (EXPORTER_CHANGELOG_EXPORT_ENABLED). The changelog is always fetched:
+	// the metrics need it.
+	ChangelogExportEnabled bool
+	// LogLevel is debug, info, warning, error or critical (EXPORTER_LOGLEVEL);
+	// Level maps it to slog.
+	LogLevel string
+	// LogFormat is text or json (EXPORTER_LOG_FORMAT).
+	LogFormat string
+	// LogETLStats enables periodic progress lines (EXPORTER_LOG_ETL_STATS).
+	LogETLStats bool
+	// LogETLStatsEachNIter is the number of issues between two progress
+	// lines (EXPORTER_LOG_ETL_STATS_EACH_N_ITER).
+	LogETLStatsEachNIter int
+	// ETLInterval is the time between two runs
+	// (EXPORTER_ETL_INTERVAL_MINUTES).
+	ETLInterval time.Duration
+	// ClosedIssueStatuses names statuses that are final whatever their type
+	// (EXPORTER_CLOSED_ISSUE_STATUSES); see METRICS.md §2.
+	ClosedIssueStatuses []string
+	// NotNullableFields is accepted for compatibility and has no effect:
+	// empty dates are always stored as the zero date, as the old tool did
+	// for these fields (EXPORTER_NOT_NULLABLE_FIELDS).
+	NotNullableFields []string
+	// DatetimeResponseFormat is accepted for compatibility and has no effect:
+	// Tracker datetimes are parsed with a fixed layout
+	// (EXPORTER_DATETIME_RESPONSE_FORMAT).
+	DatetimeResponseFormat string
+	// DatetimeQueryFormat is the Python strftime format of datetimes written
+	// into query-language text (EXPORTER_DATETIME_QUERY_FORMAT). It still
+	// matters; QueryTimeLayout converts it to a Go layout.
+	DatetimeQueryFormat string
+	// DatetimeClickhouseFormat is accepted for compatibility and has no
+	// effect: rows carry typed times (EXPORTER_DATETIME_CLICKHOUSE_FORMAT).
+	DatetimeClickhouseFormat string
+	// Calendar is the business-time calendar (METRICS.md §6).
+	Calendar CalendarConfig
+	// StatusTypes overrides the directory's type of some statuses, by status
+	// key (EXPORTER_STATUS_TYPES "needInfo:paused,readyForRelease:paused").
+	StatusTypes map[string]string
+	// CustomFields maps Tracker fields to typed columns of the issues table
+	// (EXPORTER_CUSTOM_FIELDS).
+	CustomFields []CustomField
+
+	Tracker    TrackerConfig
+	ClickHouse ClickHouseConfig
+	State      StateConfig
+	Monitoring MonitoringConfig
+	NATS       NATSConfig
+
+	// HealthAddr is the listen address of the health/readiness endpoints,
+	// for example ":8080"; empty turns them off (EXPORTER_HEALTH_ADDR).
+	HealthAddr string
+
+	// Warnings lists what Load noticed but did not refuse: unknown EXPORTER_
+	// variables, variables accepted for compatibility that have no effect.
+	// Validate ignores it; main logs it.
+	Warnings []string
+}
+
+// CalendarConfig is the business-time calendar.
+type CalendarConfig struct {
+	// Workdays are the working weekdays (EXPORTER_WORKDAYS, where 0 is
+	// Monday, as in Python).
+	Workdays []time.Weekday
+	// Start and End bound the working hours as offsets from local midnight
+	// (EXPORTER_BUSINESS_HOURS_START / _END, "09:00:00"). End may be 24h.
+	Start, End time.Duration
+	// Zone is the calendar's time zone (EXPORTER_BUSINESS_TIMEZONE, default
+	// EXPORTER_TRACKER__TIMEZONE).
+	Zone *time.Location
+	// Holidays is "default" (Russia's fixed public holidays, as the old tool)
+	// or "none" (EXPORTER_HOLIDAYS).
+	Holidays string
+	// HolidaysFile adds holidays and transferred working days
+	// (EXPORTER_HOLIDAYS_FILE); pkg/calendar parses it.
+	HolidaysFile string
+}
+
+// CustomField maps one Tracker issue field to a typed column.
+type CustomField struct {
+	// Source is the Tracker field key, e.g. "storyPoints" or a local field
+	// id "6063181a59590573909db929--team".
+	Source string
+	// Column is the column name in the issues table.
+	Column string
+	// Type is the ClickHouse type: one of CustomFieldTypes.
+	Type string
+}
+
+// CustomFieldTypes returns the column types a custom field may have.
+func CustomFieldTypes() []string {
+	return []string{"String", "Int64", "UInt64", "Float64", "Date", "DateTime", "Array(String)"}
+}
+
+// TrackerConfig configures the Tracker client and the search.
+type TrackerConfig struct {
+	// LogLevel is the level of the Tracker client's request logs
+	// (EXPORTER_TRACKER__LOGLEVEL, warning).
+	LogLevel string
+	// Token is an OAuth token (EXPORTER_TRACKER__TOKEN).
+	Token Secret
+	// IAMToken is a Yandex Cloud IAM token (EXPORTER_TRACKER__IAM_TOKEN).
+	IAMToken Secret
+	// OrgID is a Yandex 360 organization (EXPORTER_TRACKER__ORG_ID).
+	OrgID string
+	// CloudOrgID is a Yandex Cloud organization (EXPORTER_TRACKER__CLOUD_ORG_ID).
+	CloudOrgID string
+	// BaseURL is the API root without the version (EXPORTER_TRACKER__API_URL).
+	BaseURL string
+	// APIVersion is v2 or v3 (EXPORTER_TRACKER__API_VERSION).
+	APIVersion string
+	// Timeout bounds one HTTP request (EXPORTER_TRACKER__TIMEOUT, seconds).
+	Timeout time.Duration
+	// MaxRetries is the number of retries after a retryable failure
+	// (EXPORTER_TRACKER__MAX_RETRIES).
+	MaxRetries int
+	// Language is en or ru, sent as Accept-Language (EXPORTER_TRACKER__LANGUAGE).
+	Language string
+	// Timezone is the zone of query-language datetimes
+	// (EXPORTER_TRACKER__TIMEZONE); TimezoneName is its name.
+	Timezone     *time.Location
+	TimezoneName string
+	// Concurrency bounds the requests in flight (EXPORTER_TRACKER__CONCURRENCY).
+	Concurrency int
+	// RateLimit is the client-side limit in requests per second, 0 for none
+	// (EXPORTER_TRACKER__RATE_LIMIT).
+	RateLimit float64
+	// ChangelogPageSize is perPage of changelog requests
+	// (EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE).
+	ChangelogPageSize int
+	// ScrollPageSize is perScroll of scroll searches
+	// (EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE).
+	ScrollPageSize int
+	Search         SearchConfig
+}
+
+// SearchConfig selects the issues to export. Priority: Query, then the
+// watermark (stateful mode), then Range and Queues.
+type SearchConfig struct {
+	// Query is a query-language text that overrides the rest
+	// (EXPORTER_TRACKER__SEARCH__QUERY).
+	Query string
+	// Range is how far back "Updated" goes; 0 means no time filter
+	// (EXPORTER_TRACKER__SEARCH__RANGE, "2h"; an empty value turns it off, as
+	// in the old tool).
+	Range time.Duration
+	// Queues are queue keys, upper-cased; "!KEY" excludes a queue
+	// (EXPORTER_TRACKER__SEARCH__QUEUES "DEV,SRE,!TEST").
+	Queues []string
+	// PerPageLimit is perPage of page-mode searches
+	// (EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT).
+	PerPageLimit int
+}
+
+// ClickHouse protocols accepted in ClickHouseConfig.Proto.
+const (
+	ProtoHTTP      = "http"
+	ProtoHTTPS     = "https"
+	ProtoNative    = "native"
+	ProtoNativeTLS = "native+tls"
+)
+
+// ClickHouseConfig configures the loader's ClickHouse connection.
+type ClickHouseConfig struct {
+	// EnableUpload loads ClickHouse; false prints rows instead
+	// (EXPORTER_CLICKHOUSE__ENABLE_UPLOAD).
+	EnableUpload bool
+	Host         string
+	// Proto is http or https (the old tool's, ports 8123/8443) or native or
+	// native+tls (ClickHouse's TCP protocol, ports 9000/9440). The protocol is
+	// chosen by Proto alone, never guessed from the port; Validate refuses the
+	// well-known mismatches (http on 9000, native on 8123, ...).
+	Proto string
+	Port  int
+	// CACertPath is a PEM file of CAs for TLS; required for https (the old
+	// rule) unless ServerlessProxyID is set.
+	CACertPath string
+	// ServerlessProxyID is the Yandex Cloud Functions proxy id; https only.
+	ServerlessProxyID string
+	Username          string
+	Password          Secret
+	Database          string
+
+	IssuesTable          string
+	IssueMetricsTable    string
+	IssuesChangelogTable string
+	StatusIntervalsTable string
+	StatusesTable        string
+
+	// AutoDeduplicate allows OPTIMIZE ... FINAL, at most once per table per
+	// OptimizeEvery (EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE).
+	AutoDeduplicate bool
+	// OptimizeEvery is the least time between two OPTIMIZE of one table
+	// (EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY; default: the ETL interval, that
+	// is once per run).
+	OptimizeEvery time.Duration
+	Backoff       BackoffConfig
+	// BatchRows, BatchBytes and BatchAge flush a batch at whichever comes
+	// first.
+	BatchRows  int
+	BatchBytes int
+	BatchAge   time.Duration
+	// MaxDeliveries is how often a message is tried before it is
+	// dead-lettered.
+	MaxDeliveries int
+	// MigrateOnStart applies the embedded migrations when the loader starts.
+	MigrateOnStart bool
+}
+
+// Addr returns "host:port".
+func (c ClickHouseConfig) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// Native reports whether Proto selects ClickHouse's native TCP protocol.
+func (c ClickHouseConfig) Native() bool { return c.Proto == ProtoNative || c.Proto == ProtoNativeTLS }
+
+// TLS reports whether Proto uses TLS.
+func (c ClickHouseConfig) TLS() bool { return c.Proto == ProtoHTTPS || c.Proto == ProtoNativeTLS }
+
+// BackoffConfig is the retry schedule of ClickHouse inserts.
+type BackoffConfig struct {
+	// BaseDelay is the first delay (EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY,
+	// seconds as a float).
+	BaseDelay time.Duration
+	// ExpoFactor multiplies the delay after each try.
+	ExpoFactor float64
+	// MaxTries counts the first try.
+	MaxTries int
+	Jitter   bool
+}
+
+// State storage backends and JSON-file strategies.
+const (
+	StorageJSONFile = "jsonfile"
+	StorageRedis    = "redis"
+	StrategyLocal   = "local"
+	StrategyS3      = "s3"
+)
+
+// StateConfig configures the watermark store.
+type StateConfig struct {
+	// Storage is jsonfile or redis (EXPORTER_STATE__STORAGE).
+	Storage          string
+	RedisDSN         Secret
+	JSONFileStrategy string
+	// JSONFilePath is the local file, or the object key with the s3 strategy.
+	JSONFilePath string
+	S3Bucket     string
+	S3Region     string
+	S3Endpoint   string
+	S3AccessKey  Secret
+	S3SecretKey  Secret
+	// CustomStorageParams belonged to the old tool's custom (Python class)
+	// storage; it is kept only to be reported as having no effect. It is a
+	// Secret because such parameters usually hold credentials.
+	CustomStorageParams Secret
+	// Key names the watermark, so that several extractors can share a store
+	// (EXPORTER_STATE__KEY; the old tool's fixed key is the default).
+	Key string
+	// Overlap is subtracted from the watermark when searching, against
+	// clock skew (EXPORTER_STATE__OVERLAP).
+	Overlap time.Duration
+}
+
+// MonitoringConfig configures DogStatsD metrics and Sentry.
+type MonitoringConfig struct {
+	MetricsEnabled    bool
+	MetricsHost       string
+	MetricsPort       int
+	MetricsBasePrefix string
+	// MetricsBaseLabels are DogStatsD tags added to every metric, e.g.
+	// "project:internal".
+	MetricsBaseLabels []string
+	SentryEnabled     bool
+	SentryDSN         Secret
+}
+
+// MetricsAddr returns "host:port" of the DogStatsD agent.
+func (c MonitoringConfig) MetricsAddr() string {
+	return net.JoinHostPort(c.MetricsHost, strconv.Itoa(c.MetricsPort))
+}
+
+// NATSConfig configures the message bus.
+type NATSConfig struct {
+	// URL of the NATS server(s), comma-separated; empty runs the embedded
+	// server (one-process binary only). Put credentials in a credentials
+	// file rather than in the URL: Summary strips them, %v does not.
+	URL string
+	// DataDir is the JetStream store of the embedded server.
+	DataDir string
+	// MaxPayload is the embedded server's max_payload in bytes.
+	MaxPayload int
+}
+
+// Role says which binary validates a Config, so that an extractor need not
+// configure ClickHouse nor a loader Tracker.
+type Role int
+
+// Roles. RoleAll, the zero value, is the one-process binary.
+const (
+	RoleAll Role = iota
+	RoleExtractor
+	RoleTransformer
+	RoleLoader
+)
+
+// String returns the role's name.
+func (r Role) String() string {
+	switch r {
+	case RoleAll:
+		return "all"
+	case RoleExtractor:
+		return "extractor"
+	case RoleTransformer:
+		return "transformer"
+	case RoleLoader:
+		return "loader"
+	}
+	return "role(" + strconv.Itoa(int(r)) + ")"
+}
+
+func (r Role) extracts() bool   { return r == RoleAll || r == RoleExtractor }
+func (r Role) transforms() bool { return r == RoleAll || r == RoleTransformer }
+func (r Role) loads() bool      { return r == RoleAll || r == RoleLoader }
+
+// Default values that the variable table and Default share.
+const (
+	defaultTimezone  = "Europe/Moscow"
+	defaultStateKey  = "tracker_etl_default"
+	defaultAPIURL    = "https://api.tracker.yandex.net"
+	defaultRateLimit = 20 // requests/s: what a production importer settled on (tracker-api.md §6.3)
+)
+
+// Default returns the configuration with every default of the old tool
+// (shared/seed-compat.md) and of the new settings.
+func Default() Config {
+	msk := mustZone(defaultTimezone)
+	return Config{
+		Stateful:                 false,
+		StatefulInitialRange:     7 * 24 * time.Hour,
+		ChangelogExportEnabled:   false,
+		LogLevel:                 "info",
+		LogFormat:                "text",
+		LogETLStats:              true,
+		LogETLStatsEachNIter:     100,
+		ETLInterval:              30 * time.Minute,
+		ClosedIssueStatuses:      []string{"closed", "rejected", "resolved", "cancelled", "released"},
+		NotNullableFields:        defaultNotNullable(),
+		DatetimeResponseFormat:   "%Y-%m-%dT%H:%M:%S.%f%z",
+		DatetimeQueryFormat:      "%Y-%m-%d %H:%M:%S",
+		DatetimeClickhouseFormat: "%Y-%m-%dT%H:%M:%S.%f",
+		Calendar: CalendarConfig{
+			Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+			Start:    9 * time.Hour,
+			End:      22 * time.Hour,
+			Zone:     msk,
+			Holidays: "default",
+		},
+		StatusTypes: map[string]string{},
+		Tracker: TrackerConfig{
+			LogLevel:          "warning",
+			BaseURL:           defaultAPIURL,
+			APIVersion:        "v2",
+			Timeout:           10 * time.Second,
+			MaxRetries:        10,
+			Language:          "en",
+			Timezone:          msk,
+			TimezoneName:      defaultTimezone,
+			Concurrency:       16,
+			RateLimit:         defaultRateLimit,
+			ChangelogPageSize: 100,
+			ScrollPageSize:    1000,
+			Search: SearchConfig{
+				Range:        2 * time.Hour,
+				PerPageLimit: 100,
+			},
+		},
+		ClickHouse: ClickHouseConfig{
+			EnableUpload:         true,
+			Host:                 "localhost",
+			Proto:                ProtoHTTP,
+			Port:                 8123,
+			Username:             "default",
+			Database:             "agile",
+			IssuesTable:          "issues",
+			IssueMetricsTable:    "issue_metrics",
+			IssuesChangelogTable: "issues_changelog",
+			StatusIntervalsTable: "issue_status_intervals",
+			StatusesTable:        "statuses",
+			AutoDeduplicate:      true,
+			OptimizeEvery:        30 * time.Minute,
+			Backoff: BackoffConfig{
+				BaseDelay:  500 * time.Millisecond,
+				ExpoFactor: 2.5,
+				MaxTries:   3,
+				Jitter:     true,
+			},
+			BatchRows:     10000,
+			BatchBytes:    16 << 20,
+			BatchAge:      5 * time.Second,
+			MaxDeliveries: 5,
+		},
+		State: StateConfig{
+			Storage:          StorageJSONFile,
+			RedisDSN:         "redis://localhost:6379",
+			JSONFileStrategy: StrategyLocal,
+			// The old tool's default; with the s3 strategy it is the object
+			// key, so "./state.json" would miss the old watermark.
+			JSONFilePath: "state.json",
+			S3Region:     "us-east-1",
+			Key:          defaultStateKey,
+			Overlap:      5 * time.Minute,
+		},
+		Monitoring: MonitoringConfig{
+			MetricsHost:       "localhost",
+			MetricsPort:       8125,
+			MetricsBasePrefix: "tracker_exporter",
+			MetricsBaseLabels: []string{},
+		},
+		NATS: NATSConfig{
+			DataDir:    "./data/nats",
+			MaxPayload: 8 << 20,
+		},
+	}
+}
+
+func defaultNotNullable() []string {
+	return []string{"created_at", "resolved_at", "closed_at", "updated_at", "released_at", "deadline",
+		"start_date", "end_date", "start_time", "end_time", "moved_at"}
+}
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(fmt.Sprintf("config: zone %s: %v", name, err)) // cannot happen: time/tzdata is linked
+	}
+	return loc
+}
+
+// ParseLevel maps the old tool's level names (debug, info, warning, error,
+// critical; case-insensitive; "warn" too) to slog levels. Critical is
+// slog.LevelError+4.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warning", "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	case "critical":
+		return slog.LevelError + 4, nil
+	}
+	return 0, fmt.Errorf("level %q: want debug, info, warning, error or critical", s)
+}
+
+// Level returns LogLevel as a slog level (info when invalid; Validate
+// reports that).
+func (c Config) Level() slog.Level {
+	l, err := ParseLevel(c.LogLevel)
+	if err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Level returns the Tracker client's log level (warning when invalid).
+func (c TrackerConfig) Level() slog.Level {
+	l, err := ParseLevel(c.LogLevel)
+	if err != nil {
+		return slog.LevelWarn
+	}
+	return l
+}
+
+// QueryTimeLayout returns DatetimeQueryFormat as a Go time layout, for the
+// datetimes written into query-language text.
+func (c Config) QueryTimeLayout() (string, error) {
+	return StrftimeLayout(c.DatetimeQueryFormat)
+}

@@ -1,0 +1,405 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/joho/godotenv"
+)
+
+// Error is one configuration problem. Its text names the variable, where the
+// value came from when that was not the environment, the value (never for a
+// secret), and the reason.
+type Error struct {
+	// Var is the EXPORTER_ variable, or "--env-file".
+	Var string
+	// Origin is where the value came from when not the environment: a flag
+	// ("--tracker-timeout"), ".env file PATH", or a JSON group variable.
+	Origin string
+	// Value is the offending value; empty when it is a secret or when the
+	// reason quotes what is wrong.
+	Value string
+	// Secret marks a problem with a secret: its value is never shown.
+	Secret bool
+	// Reason says what is wrong and what is wanted.
+	Reason string
+}
+
+// Error formats the problem on one line.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Var)
+	if e.Origin != "" {
+		fmt.Fprintf(&b, " (from %s)", e.Origin)
+	}
+	switch {
+	case e.Secret:
+		b.WriteString(" (value hidden)")
+	case e.Value != "":
+		fmt.Fprintf(&b, "=%q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Problems flattens an error returned by Load, FromCLI or Validate (joined
+// errors, possibly nested) into one line per problem.
+func Problems(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			out = append(out, line)
+		}
+	}
+	walk(err)
+	return out
+}
+
+// FormatError renders err as one line per problem, each prefixed "config: ",
+// for main to print before exiting with code 2. It returns "" for nil.
+func FormatError(err error) string {
+	lines := Problems(err)
+	for i, l := range lines {
+		lines[i] = "config: " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// leaves splits a joined error into its parts.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// Load reads the configuration from environ (as os.Environ returns it) and
+// an env file, over the defaults. With envFile "" it reads ./.env when that
+// exists; a named file must exist. Variables in environ win over the file
+// (godotenv and python-dotenv semantics). Names are matched without regard
+// to case, as the old tool did. It returns every problem at once, joined,
+// one *Error each; the Config returned alongside holds every value that did
+// parse (defaults elsewhere), so that main can add Validate's problems to
+// the same report. Unknown EXPORTER_ variables are warnings (Config.Warnings),
+// not errors. Load does not validate: call Validate with the binary's role.
+func Load(environ []string, envFile string) (Config, error) {
+	cfg, _, err := load(environ, envFile, nil)
+	return cfg, err
+}
+
+// Check joins Load's error with Validate(role)'s, leaving out Validate's
+// problems with variables that already failed to parse: their defaults stand
+// in for them and would only confuse. main calls it and exits with code 2
+// when it returns an error.
+func Check(cfg Config, loadErr error, role Role) error {
+	failed := map[string]bool{}
+	for _, e := range leaves(loadErr) {
+		var ce *Error
+		if errors.As(e, &ce) {
+			failed[ce.Var] = true
+		}
+	}
+	errs := []error{loadErr}
+	for _, e := range leaves(cfg.Validate(role)) {
+		var ce *Error
+		if errors.As(e, &ce) && failed[ce.Var] {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// setting is one raw value and where it came from.
+type setting struct {
+	value  string
+	origin string // "" for the environment
+}
+
+// load returns the Config, the env file's variables, and the problems.
+func load(environ []string, envFile string, overrides map[string]setting) (Config, map[string]string, error) {
+	cfg := Default()
+	var errs []error
+	vals := map[string]setting{}
+
+	fileVals, origin, err := readEnvFile(envFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	merge := func(kv map[string]string, origin string) {
+		exact := map[string]bool{}
+		keys := make([]string, 0, len(kv))
+		for k := range kv {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // deterministic when two spellings differ in case
+		for _, k := range keys {
+			up := strings.ToUpper(k)
+			if !strings.HasPrefix(up, envPrefix) || exact[up] {
+				continue
+			}
+			vals[up] = setting{value: kv[k], origin: origin}
+			exact[up] = k == up
+		}
+	}
+	merge(fileVals, origin)
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	merge(env, "")
+	for k, s := range overrides {
+		vals[k] = s
+	}
+	errs = append(errs, expandGroups(vals)...)
+
+	known := map[string]bool{}
+	set := map[string]bool{}
+	for _, v := range table() {
+		known[v.name] = true
+		s, ok := vals[v.name]
+		if !ok {
+			continue
+		}
+		value := strings.TrimSpace(s.value)
+		if value == "" && !v.keepEmpty {
+			continue
+		}
+		if err := v.set(&cfg, value); err != nil {
+			for _, e := range leaves(err) {
+				pe := &Error{Var: v.name, Origin: s.origin, Secret: v.secret, Reason: e.Error()}
+				var entry *entryError
+				if !v.secret && !errors.As(e, &entry) {
+					pe.Value = value
+				}
+				errs = append(errs, pe)
+			}
+			continue
+		}
+		set[v.name] = true
+	}
+
+	if !set[varBusinessTimezone] {
+		cfg.Calendar.Zone = cfg.Tracker.Timezone
+	}
+	if !set[varOptimizeEvery] {
+		cfg.ClickHouse.OptimizeEvery = cfg.ETLInterval
+	}
+	cfg.Warnings = warnings(vals, known, set, cfg)
+	return cfg, fileVals, errors.Join(errs...)
+}
+
+// readEnvFile reads the env file: the named one, which must exist, or
+// ./.env when it exists. Parse errors do not quote the file: it holds
+// secrets.
+func readEnvFile(path string) (map[string]string, string, error) {
+	explicit := path != ""
+	if !explicit {
+		path = ".env"
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+	case !explicit && errors.Is(err, fs.ErrNotExist):
+		return nil, "", nil
+	default:
+		return nil, "", &Error{Var: "--env-file", Value: path, Reason: readReason(err)}
+	}
+	kv, err := godotenv.UnmarshalBytes(data)
+	if err != nil {
+		line := badLine(data)
+		reason := "cannot parse the file (an unterminated quote or a bad variable name)"
+		if line > 0 {
+			reason = fmt.Sprintf("cannot parse the file near line %d (an unterminated quote or a bad variable name)", line)
+		}
+		return nil, "", &Error{Var: "--env-file", Value: path, Reason: reason}
+	}
+	return kv, ".env file " + path, nil
+}
+
+func readReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// badLine finds the line after the longest prefix of whole lines that
+// parses; 0 when it cannot tell.
+func badLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	end, good := 0, 0
+	for i, l := range lines {
+		end += len(l)
+		if _, err := godotenv.UnmarshalBytes(data[:end]); err == nil {
+			good = i + 1
+		}
+	}
+	if good >= len(lines) {
+		return 0
+	}
+	return good + 1
+}
+
+// expandGroups turns the JSON objects that pydantic-settings accepted for a
+// nested model (EXPORTER_TRACKER='{"token": "...", "search": {"queues":
+// "DEV"}}') into the nested variables. Variables set one by one win. Errors
+// never quote the JSON: it may hold secrets.
+func expandGroups(vals map[string]setting) []error {
+	var errs []error
+	isGroup := map[string]bool{}
+	for _, g := range jsonGroups {
+		isGroup[g] = true
+	}
+	var expand func(group string, obj map[string]json.RawMessage, origin string)
+	expand = func(group string, obj map[string]json.RawMessage, origin string) {
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			raw := bytes.TrimSpace(obj[k])
+			name := group + "__" + strings.ToUpper(k)
+			if isGroup[name] && len(raw) > 0 && raw[0] == '{' {
+				var sub map[string]json.RawMessage
+				if err := json.Unmarshal(raw, &sub); err != nil {
+					errs = append(errs, &Error{Var: group, Origin: origin, Secret: true, Reason: "key " + k + ": not a JSON object"})
+					continue
+				}
+				expand(name, sub, origin)
+				continue
+			}
+			if _, ok := vals[name]; ok {
+				continue
+			}
+			var value string
+			switch {
+			case string(raw) == "null":
+				continue
+			case len(raw) > 0 && raw[0] == '"':
+				if err := json.Unmarshal(raw, &value); err != nil {
+					errs = append(errs, &Error{Var: group, Origin: origin, Secret: true, Reason: "key " + k + ": bad JSON string"})
+					continue
+				}
+			default:
+				value = string(raw) // numbers, booleans, lists, objects as JSON text
+			}
+			vals[name] = setting{value: value, origin: origin}
+		}
+	}
+	for _, g := range jsonGroups { // children first: the more specific wins
+		s, ok := vals[g]
+		if !ok {
+			continue
+		}
+		delete(vals, g)
+		if strings.TrimSpace(s.value) == "" {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(s.value), &obj); err != nil {
+			errs = append(errs, &Error{Var: g, Origin: s.origin, Secret: true,
+				Reason: "not a JSON object; set the " + g + "__* variables instead"})
+			continue
+		}
+		origin := g + " (JSON)"
+		if s.origin != "" {
+			origin = g + " (JSON, from " + s.origin + ")"
+		}
+		expand(g, obj, origin)
+	}
+	return errs
+}
+
+// warnings lists unknown variables and compatibility variables that have
+// no effect, sorted.
+func warnings(vals map[string]setting, known, set map[string]bool, cfg Config) []string {
+	var out []string
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for name := range vals {
+		if known[name] {
+			continue
+		}
+		w := name + ": unknown variable, ignored"
+		if near := nearest(name, names); near != "" {
+			w += " (did you mean " + near + "?)"
+		}
+		out = append(out, w)
+	}
+	d := Default()
+	if set["EXPORTER_NOT_NULLABLE_FIELDS"] && !slices.Equal(cfg.NotNullableFields, d.NotNullableFields) {
+		out = append(out, "EXPORTER_NOT_NULLABLE_FIELDS: accepted for compatibility, no effect: empty dates are always stored as zero dates")
+	}
+	if set["EXPORTER_DATETIME_RESPONSE_FORMAT"] && cfg.DatetimeResponseFormat != d.DatetimeResponseFormat {
+		out = append(out, "EXPORTER_DATETIME_RESPONSE_FORMAT: accepted for compatibility, no effect: Tracker datetimes are parsed with a fixed layout")
+	}
+	if set["EXPORTER_DATETIME_CLICKHOUSE_FORMAT"] && cfg.DatetimeClickhouseFormat != d.DatetimeClickhouseFormat {
+		out = append(out, "EXPORTER_DATETIME_CLICKHOUSE_FORMAT: accepted for compatibility, no effect: rows carry typed times")
+	}
+	if set["EXPORTER_STATE__CUSTOM_STORAGE_PARAMS"] && cfg.State.CustomStorageParams.Reveal() != "{}" {
+		out = append(out, "EXPORTER_STATE__CUSTOM_STORAGE_PARAMS: accepted for compatibility, no effect: the custom storage is not supported")
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nearest returns the known name closest to name when it is a likely typo.
+func nearest(name string, names []string) string {
+	best, bestD := "", 4
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

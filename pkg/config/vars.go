@@ -1,0 +1,445 @@
+package config
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// variable is one EXPORTER_ variable: its name, the default as it would be
+// written, a help line, and how it sets the Config.
+type variable struct {
+	name string
+	def  string
+	help string
+	// secret values never appear in errors.
+	secret bool
+	// keepEmpty: an empty value is a value (text settings, as in the old
+	// tool); otherwise an empty value means "unset" and the default stays.
+	keepEmpty bool
+	// isBool makes the mirrored command-line flag a boolean flag.
+	isBool bool
+	set    func(c *Config, v string) error
+}
+
+// Variable describes one EXPORTER_ variable, for help texts and docs.
+type Variable struct {
+	// Name is the environment variable, e.g. EXPORTER_TRACKER__TIMEOUT.
+	Name string
+	// Flag is the mirrored command-line flag without dashes, e.g.
+	// tracker-timeout.
+	Flag string
+	// Default is the default as the variable would be written; empty for
+	// none.
+	Default string
+	// Help says what the variable does.
+	Help string
+	// Secret variables are never printed.
+	Secret bool
+}
+
+// Variables lists every variable Load reads, in a stable order.
+func Variables() []Variable {
+	vars := table()
+	out := make([]Variable, len(vars))
+	for i, v := range vars {
+		out[i] = Variable{Name: v.name, Flag: flagName(v.name), Default: v.def, Help: v.help, Secret: v.secret}
+	}
+	return out
+}
+
+// flagName derives a flag from a variable: EXPORTER_TRACKER__SEARCH__QUERY
+// becomes tracker-search-query.
+func flagName(env string) string {
+	s := strings.TrimPrefix(env, envPrefix)
+	s = strings.ReplaceAll(s, "__", "-")
+	s = strings.ReplaceAll(s, "_", "-")
+	return strings.ToLower(s)
+}
+
+const envPrefix = "EXPORTER_"
+
+func boolVar(name, def, help string, p func(*Config) *bool) variable {
+	return variable{name: name, def: def, help: help, isBool: true, set: func(c *Config, v string) error {
+		b, err := parseBool(v)
+		if err == nil {
+			*p(c) = b
+		}
+		return err
+	}}
+}
+
+func intVar(name, def, help string, p func(*Config) *int) variable {
+	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
+		n, err := parseInt(v)
+		if err == nil {
+			*p(c) = n
+		}
+		return err
+	}}
+}
+
+func sizeVar(name, def, help string, p func(*Config) *int) variable {
+	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
+		n, err := parseSize(v)
+		if err == nil {
+			*p(c) = n
+		}
+		return err
+	}}
+}
+
+func floatVar(name, def, help string, p func(*Config) *float64) variable {
+	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
+		f, err := parseFloat(v)
+		if err == nil {
+			*p(c) = f
+		}
+		return err
+	}}
+}
+
+// durVar reads a duration; bare is the unit of a plain number (0: a unit is
+// required).
+func durVar(name, def, help string, bare time.Duration, p func(*Config) *time.Duration) variable {
+	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
+		d, err := parseDuration(v, bare)
+		if err == nil {
+			*p(c) = d
+		}
+		return err
+	}}
+}
+
+// textVar keeps the value as written; an empty value is the empty text.
+func textVar(name, def, help string, p func(*Config) *string) variable {
+	return variable{name: name, def: def, help: help, keepEmpty: true, set: func(c *Config, v string) error {
+		*p(c) = v
+		return nil
+	}}
+}
+
+// enumVar keeps the value lower-cased; Validate checks it.
+func enumVar(name, def, help string, p func(*Config) *string) variable {
+	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
+		*p(c) = strings.ToLower(v)
+		return nil
+	}}
+}
+
+func secretVar(name, def, help string, p func(*Config) *Secret) variable {
+	return variable{name: name, def: def, help: help, secret: true, set: func(c *Config, v string) error {
+		*p(c) = Secret(v)
+		return nil
+	}}
+}
+
+// listVar reads a comma list or a Python/JSON list; an empty value is the
+// empty list (the old tool split "" into nothing useful either).
+func listVar(name, def, help string, p func(*Config) *[]string) variable {
+	return variable{name: name, def: def, help: help, keepEmpty: true, set: func(c *Config, v string) error {
+		l, err := parseList(v)
+		if err == nil {
+			*p(c) = l
+		}
+		return err
+	}}
+}
+
+func zoneVar(name, def, help string, p func(*Config) (**time.Location, *string)) variable {
+	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
+		loc, err := time.LoadLocation(v)
+		if err != nil || v == "Local" {
+			return errors.New("want an IANA time zone like Europe/Moscow or UTC")
+		}
+		zone, zoneName := p(c)
+		*zone = loc
+		if zoneName != nil {
+			*zoneName = v
+		}
+		return nil
+	}}
+}
+
+// Names of variables that Load treats specially.
+const (
+	varBusinessTimezone = "EXPORTER_BUSINESS_TIMEZONE"
+	varOptimizeEvery    = "EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY"
+)
+
+// table is every variable, in documentation order.
+func table() []variable {
+	return []variable{
+		// General.
+		boolVar("EXPORTER_STATEFUL", "false", "keep a watermark between runs and search from it",
+			func(c *Config) *bool { return &c.Stateful }),
+		durVar("EXPORTER_STATEFUL_INITIAL_RANGE", "1w", "search window when no watermark exists yet (1w, 7d, 2w 3d, 36h)", 0,
+			func(c *Config) *time.Duration { return &c.StatefulInitialRange }),
+		boolVar("EXPORTER_CHANGELOG_EXPORT_ENABLED", "false", "also load the issues_changelog table (the changelog is always fetched for metrics)",
+			func(c *Config) *bool { return &c.ChangelogExportEnabled }),
+		enumVar("EXPORTER_LOGLEVEL", "info", "log level: debug, info, warning, error, critical",
+			func(c *Config) *string { return &c.LogLevel }),
+		enumVar("EXPORTER_LOG_FORMAT", "text", "log format: text or json",
+			func(c *Config) *string { return &c.LogFormat }),
+		boolVar("EXPORTER_LOG_ETL_STATS", "true", "log progress lines during a run",
+			func(c *Config) *bool { return &c.LogETLStats }),
+		intVar("EXPORTER_LOG_ETL_STATS_EACH_N_ITER", "100", "issues between two progress lines",
+			func(c *Config) *int { return &c.LogETLStatsEachNIter }),
+		{name: "EXPORTER_WORKDAYS", def: "[0,1,2,3,4]", help: "working weekdays, 0 is Monday, 6 is Sunday",
+			set: func(c *Config, v string) error {
+				d, err := parseWorkdays(v)
+				if err == nil {
+					c.Calendar.Workdays = d
+				}
+				return err
+			}},
+		{name: "EXPORTER_BUSINESS_HOURS_START", def: "09:00:00", help: "start of working hours, local time of the calendar's zone",
+			set: func(c *Config, v string) error {
+				d, err := parseTimeOfDay(v)
+				if err == nil {
+					c.Calendar.Start = d
+				}
+				return err
+			}},
+		{name: "EXPORTER_BUSINESS_HOURS_END", def: "22:00:00", help: "end of working hours (24:00:00 allowed)",
+			set: func(c *Config, v string) error {
+				d, err := parseTimeOfDay(v)
+				if err == nil {
+					c.Calendar.End = d
+				}
+				return err
+			}},
+		zoneVar(varBusinessTimezone, "", "zone of working hours; default EXPORTER_TRACKER__TIMEZONE",
+			func(c *Config) (**time.Location, *string) { return &c.Calendar.Zone, nil }),
+		enumVar("EXPORTER_HOLIDAYS", "default", "built-in holidays: default (Russia's fixed public holidays) or none",
+			func(c *Config) *string { return &c.Calendar.Holidays }),
+		textVar("EXPORTER_HOLIDAYS_FILE", "", "file of holidays and transferred working days (YYYY-MM-DD holiday|workday, or the data.gov.ru production-calendar CSV)",
+			func(c *Config) *string { return &c.Calendar.HolidaysFile }),
+		textVar("EXPORTER_DATETIME_RESPONSE_FORMAT", "%Y-%m-%dT%H:%M:%S.%f%z", "accepted for compatibility; no effect (Tracker datetimes are parsed with a fixed layout)",
+			func(c *Config) *string { return &c.DatetimeResponseFormat }),
+		textVar("EXPORTER_DATETIME_QUERY_FORMAT", "%Y-%m-%d %H:%M:%S", "Python strftime format of datetimes in search queries",
+			func(c *Config) *string { return &c.DatetimeQueryFormat }),
+		textVar("EXPORTER_DATETIME_CLICKHOUSE_FORMAT", "%Y-%m-%dT%H:%M:%S.%f", "accepted for compatibility; no effect (rows carry typed times)",
+			func(c *Config) *string { return &c.DatetimeClickhouseFormat }),
+		durVar("EXPORTER_ETL_INTERVAL_MINUTES", "30", "minutes between two runs (or a duration like 1h)", time.Minute,
+			func(c *Config) *time.Duration { return &c.ETLInterval }),
+		listVar("EXPORTER_CLOSED_ISSUE_STATUSES", "closed,rejected,resolved,cancelled,released", "statuses that are final whatever their type (key, name or snake_case name)",
+			func(c *Config) *[]string { return &c.ClosedIssueStatuses }),
+		listVar("EXPORTER_NOT_NULLABLE_FIELDS", strings.Join(defaultNotNullable(), ","), "accepted for compatibility; no effect (empty dates are always stored as zero dates)",
+			func(c *Config) *[]string { return &c.NotNullableFields }),
+		{name: "EXPORTER_STATUS_TYPES", def: "", help: "status type overrides: statusKey:type,... with type new, inProgress, paused, done or cancelled",
+			keepEmpty: true, set: func(c *Config, v string) error {
+				m, err := parseStatusTypes(v)
+				if m != nil {
+					c.StatusTypes = m
+				}
+				return err
+			}},
+		{name: "EXPORTER_CUSTOM_FIELDS", def: "", help: "extra issue columns: source:column:Type,... (String, Int64, UInt64, Float64, Date, DateTime, Array(String))",
+			keepEmpty: true, set: func(c *Config, v string) error {
+				f, err := parseCustomFields(v)
+				if f != nil {
+					c.CustomFields = f
+				}
+				return err
+			}},
+		textVar("EXPORTER_HEALTH_ADDR", "", "listen address of /healthz and /readyz, e.g. :8080; empty turns them off",
+			func(c *Config) *string { return &c.HealthAddr }),
+
+		// Tracker.
+		enumVar("EXPORTER_TRACKER__LOGLEVEL", "warning", "log level of Tracker requests",
+			func(c *Config) *string { return &c.Tracker.LogLevel }),
+		secretVar("EXPORTER_TRACKER__TOKEN", "", "OAuth token (or EXPORTER_TRACKER__IAM_TOKEN)",
+			func(c *Config) *Secret { return &c.Tracker.Token }),
+		secretVar("EXPORTER_TRACKER__IAM_TOKEN", "", "Yandex Cloud IAM token (or EXPORTER_TRACKER__TOKEN)",
+			func(c *Config) *Secret { return &c.Tracker.IAMToken }),
+		textVar("EXPORTER_TRACKER__ORG_ID", "", "Yandex 360 organization id (or EXPORTER_TRACKER__CLOUD_ORG_ID)",
+			func(c *Config) *string { return &c.Tracker.OrgID }),
+		textVar("EXPORTER_TRACKER__CLOUD_ORG_ID", "", "Yandex Cloud organization id (or EXPORTER_TRACKER__ORG_ID)",
+			func(c *Config) *string { return &c.Tracker.CloudOrgID }),
+		textVar("EXPORTER_TRACKER__API_URL", defaultAPIURL, "Tracker API root, without the version",
+			func(c *Config) *string { return &c.Tracker.BaseURL }),
+		{name: "EXPORTER_TRACKER__API_VERSION", def: "v2", help: "API version: v2 or v3",
+			set: func(c *Config, v string) error {
+				v = strings.ToLower(v)
+				if v == "2" || v == "3" {
+					v = "v" + v
+				}
+				c.Tracker.APIVersion = v
+				return nil
+			}},
+		durVar("EXPORTER_TRACKER__TIMEOUT", "10", "seconds per request (or a duration like 10s)", time.Second,
+			func(c *Config) *time.Duration { return &c.Tracker.Timeout }),
+		intVar("EXPORTER_TRACKER__MAX_RETRIES", "10", "retries of a failed request (5xx, 429, network)",
+			func(c *Config) *int { return &c.Tracker.MaxRetries }),
+		enumVar("EXPORTER_TRACKER__LANGUAGE", "en", "Accept-Language: en or ru",
+			func(c *Config) *string { return &c.Tracker.Language }),
+		zoneVar("EXPORTER_TRACKER__TIMEZONE", defaultTimezone, "zone of datetimes in search queries",
+			func(c *Config) (**time.Location, *string) { return &c.Tracker.Timezone, &c.Tracker.TimezoneName }),
+		intVar("EXPORTER_TRACKER__CONCURRENCY", "16", "Tracker requests in flight at most",
+			func(c *Config) *int { return &c.Tracker.Concurrency }),
+		floatVar("EXPORTER_TRACKER__RATE_LIMIT", strconv.Itoa(defaultRateLimit), "Tracker requests per second at most; 0 for no limit",
+			func(c *Config) *float64 { return &c.Tracker.RateLimit }),
+		intVar("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", "100", "changelog entries per page, 1..1000",
+			func(c *Config) *int { return &c.Tracker.ChangelogPageSize }),
+		textVar("EXPORTER_TRACKER__SEARCH__QUERY", "", "query-language text; overrides stateful mode, range and queues",
+			func(c *Config) *string { return &c.Tracker.Search.Query }),
+		{name: "EXPORTER_TRACKER__SEARCH__RANGE", def: "2h", help: "search issues updated within this range (2h, 1d, 1w); empty or 0 for no time filter; no effect in stateful mode",
+			keepEmpty: true, set: func(c *Config, v string) error {
+				if v == "" {
+					c.Tracker.Search.Range = 0
+					return nil
+				}
+				d, err := parseDuration(v, 0)
+				if err == nil {
+					c.Tracker.Search.Range = d
+				}
+				return err
+			}},
+		{name: "EXPORTER_TRACKER__SEARCH__QUEUES", def: "", help: "queue keys, !KEY excludes: DEV,SRE,!TEST",
+			keepEmpty: true, set: func(c *Config, v string) error {
+				l, err := parseList(v)
+				if err != nil {
+					return err
+				}
+				for i := range l {
+					l[i] = strings.ToUpper(l[i])
+				}
+				c.Tracker.Search.Queues = l
+				return nil
+			}},
+		intVar("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", "100", "issues per page of a page-mode search, 1..1000",
+			func(c *Config) *int { return &c.Tracker.Search.PerPageLimit }),
+		intVar("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", "1000", "issues per page of a scroll search, 1..1000",
+			func(c *Config) *int { return &c.Tracker.ScrollPageSize }),
+
+		// ClickHouse.
+		boolVar("EXPORTER_CLICKHOUSE__ENABLE_UPLOAD", "true", "load ClickHouse; false prints rows instead",
+			func(c *Config) *bool { return &c.ClickHouse.EnableUpload }),
+		textVar("EXPORTER_CLICKHOUSE__HOST", "localhost", "ClickHouse host",
+			func(c *Config) *string { return &c.ClickHouse.Host }),
+		enumVar("EXPORTER_CLICKHOUSE__PROTO", ProtoHTTP, "http or https (ports 8123/8443), native or native+tls (ports 9000/9440)",
+			func(c *Config) *string { return &c.ClickHouse.Proto }),
+		intVar("EXPORTER_CLICKHOUSE__PORT", "8123", "ClickHouse port",
+			func(c *Config) *int { return &c.ClickHouse.Port }),
+		textVar("EXPORTER_CLICKHOUSE__CACERT_PATH", "", "CA certificates (PEM) for TLS; required for https",
+			func(c *Config) *string { return &c.ClickHouse.CACertPath }),
+		textVar("EXPORTER_CLICKHOUSE__SERVERLESS_PROXY_ID", "", "Yandex Cloud Functions proxy id (https only)",
+			func(c *Config) *string { return &c.ClickHouse.ServerlessProxyID }),
+		textVar("EXPORTER_CLICKHOUSE__USERNAME", "default", "ClickHouse user",
+			func(c *Config) *string { return &c.ClickHouse.Username }),
+		secretVar("EXPORTER_CLICKHOUSE__PASSWORD", "", "ClickHouse password",
+			func(c *Config) *Secret { return &c.ClickHouse.Password }),
+		textVar("EXPORTER_CLICKHOUSE__DATABASE", "agile", "ClickHouse database",
+			func(c *Config) *string { return &c.ClickHouse.Database }),
+		textVar("EXPORTER_CLICKHOUSE__ISSUES_TABLE", "issues", "issues table",
+			func(c *Config) *string { return &c.ClickHouse.IssuesTable }),
+		textVar("EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", "issue_metrics", "per-status metrics table",
+			func(c *Config) *string { return &c.ClickHouse.IssueMetricsTable }),
+		textVar("EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE", "issues_changelog", "changelog table",
+			func(c *Config) *string { return &c.ClickHouse.IssuesChangelogTable }),
+		textVar("EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE", "issue_status_intervals", "per-visit status intervals table",
+			func(c *Config) *string { return &c.ClickHouse.StatusIntervalsTable }),
+		textVar("EXPORTER_CLICKHOUSE__STATUSES_TABLE", "statuses", "status directory table",
+			func(c *Config) *string { return &c.ClickHouse.StatusesTable }),
+		boolVar("EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE", "true", "run OPTIMIZE ... FINAL, at most once per table per EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY",
+			func(c *Config) *bool { return &c.ClickHouse.AutoDeduplicate }),
+		durVar(varOptimizeEvery, "", "least time between two OPTIMIZE of a table; default the ETL interval (once per run)", time.Second,
+			func(c *Config) *time.Duration { return &c.ClickHouse.OptimizeEvery }),
+		durVar("EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY", "0.5", "first retry delay, seconds (or 500ms)", time.Second,
+			func(c *Config) *time.Duration { return &c.ClickHouse.Backoff.BaseDelay }),
+		floatVar("EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR", "2.5", "retry delay multiplier",
+			func(c *Config) *float64 { return &c.ClickHouse.Backoff.ExpoFactor }),
+		intVar("EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES", "3", "tries of an insert, the first included",
+			func(c *Config) *int { return &c.ClickHouse.Backoff.MaxTries }),
+		boolVar("EXPORTER_CLICKHOUSE__BACKOFF_JITTER", "true", "randomize retry delays",
+			func(c *Config) *bool { return &c.ClickHouse.Backoff.Jitter }),
+		intVar("EXPORTER_CLICKHOUSE__BATCH_ROWS", "10000", "rows per insert at most",
+			func(c *Config) *int { return &c.ClickHouse.BatchRows }),
+		sizeVar("EXPORTER_CLICKHOUSE__BATCH_BYTES", "16MiB", "bytes per insert at most (16MiB, 1000000)",
+			func(c *Config) *int { return &c.ClickHouse.BatchBytes }),
+		durVar("EXPORTER_CLICKHOUSE__BATCH_AGE", "5s", "flush a batch at this age", time.Second,
+			func(c *Config) *time.Duration { return &c.ClickHouse.BatchAge }),
+		intVar("EXPORTER_CLICKHOUSE__MAX_DELIVERIES", "5", "tries of a message before it is dead-lettered",
+			func(c *Config) *int { return &c.ClickHouse.MaxDeliveries }),
+		boolVar("EXPORTER_CLICKHOUSE__MIGRATE_ON_START", "false", "apply the embedded migrations when the loader starts",
+			func(c *Config) *bool { return &c.ClickHouse.MigrateOnStart }),
+
+		// State.
+		enumVar("EXPORTER_STATE__STORAGE", StorageJSONFile, "watermark store: jsonfile or redis",
+			func(c *Config) *string { return &c.State.Storage }),
+		secretVar("EXPORTER_STATE__REDIS_DSN", "redis://localhost:6379", "Redis URL",
+			func(c *Config) *Secret { return &c.State.RedisDSN }),
+		enumVar("EXPORTER_STATE__JSONFILE_STRATEGY", StrategyLocal, "where the JSON file lives: local or s3",
+			func(c *Config) *string { return &c.State.JSONFileStrategy }),
+		textVar("EXPORTER_STATE__JSONFILE_PATH", "state.json", "local file, or object key with the s3 strategy",
+			func(c *Config) *string { return &c.State.JSONFilePath }),
+		textVar("EXPORTER_STATE__JSONFILE_S3_BUCKET", "", "S3 bucket",
+			func(c *Config) *string { return &c.State.S3Bucket }),
+		textVar("EXPORTER_STATE__JSONFILE_S3_REGION", "us-east-1", "S3 region",
+			func(c *Config) *string { return &c.State.S3Region }),
+		textVar("EXPORTER_STATE__JSONFILE_S3_ENDPOINT", "", "S3 endpoint URL (Yandex Object Storage, MinIO, ...); empty for AWS",
+			func(c *Config) *string { return &c.State.S3Endpoint }),
+		secretVar("EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", "", "S3 access key; empty for the AWS default credentials",
+			func(c *Config) *Secret { return &c.State.S3AccessKey }),
+		secretVar("EXPORTER_STATE__JSONFILE_S3_SECRET_KEY", "", "S3 secret key",
+			func(c *Config) *Secret { return &c.State.S3SecretKey }),
+		secretVar("EXPORTER_STATE__CUSTOM_STORAGE_PARAMS", "", "accepted for compatibility; no effect (the custom storage is not supported)",
+			func(c *Config) *Secret { return &c.State.CustomStorageParams }),
+		textVar("EXPORTER_STATE__KEY", defaultStateKey, "watermark name, distinct per extractor sharing a store",
+			func(c *Config) *string { return &c.State.Key }),
+		durVar("EXPORTER_STATE__OVERLAP", "5m", "search this far before the watermark, against clock skew", time.Second,
+			func(c *Config) *time.Duration { return &c.State.Overlap }),
+
+		// Monitoring.
+		boolVar("EXPORTER_MONITORING__METRICS_ENABLED", "false", "send DogStatsD metrics",
+			func(c *Config) *bool { return &c.Monitoring.MetricsEnabled }),
+		textVar("EXPORTER_MONITORING__METRICS_HOST", "localhost", "DogStatsD host",
+			func(c *Config) *string { return &c.Monitoring.MetricsHost }),
+		intVar("EXPORTER_MONITORING__METRICS_PORT", "8125", "DogStatsD port",
+			func(c *Config) *int { return &c.Monitoring.MetricsPort }),
+		textVar("EXPORTER_MONITORING__METRICS_BASE_PREFIX", "tracker_exporter", "metric name prefix",
+			func(c *Config) *string { return &c.Monitoring.MetricsBasePrefix }),
+		listVar("EXPORTER_MONITORING__METRICS_BASE_LABELS", "[]", `tags on every metric: ["project:internal",] or project:internal,env:prod`,
+			func(c *Config) *[]string { return &c.Monitoring.MetricsBaseLabels }),
+		boolVar("EXPORTER_MONITORING__SENTRY_ENABLED", "false", "send errors to Sentry",
+			func(c *Config) *bool { return &c.Monitoring.SentryEnabled }),
+		secretVar("EXPORTER_MONITORING__SENTRY_DSN", "", "Sentry DSN",
+			func(c *Config) *Secret { return &c.Monitoring.SentryDSN }),
+
+		// NATS.
+		textVar("EXPORTER_NATS__URL", "", "NATS server URL(s); empty runs the embedded server (one-process binary)",
+			func(c *Config) *string { return &c.NATS.URL }),
+		textVar("EXPORTER_NATS__DATA_DIR", "./data/nats", "JetStream store of the embedded server",
+			func(c *Config) *string { return &c.NATS.DataDir }),
+		sizeVar("EXPORTER_NATS__MAX_PAYLOAD", "8MiB", "largest message of the embedded server",
+			func(c *Config) *int { return &c.NATS.MaxPayload }),
+	}
+}
+
+// jsonGroups are the parents of nested variables: pydantic-settings also
+// read them as one JSON object (EXPORTER_TRACKER='{"token": "..."}').
+var jsonGroups = []string{"EXPORTER_TRACKER__SEARCH", "EXPORTER_TRACKER", "EXPORTER_CLICKHOUSE", "EXPORTER_STATE", "EXPORTER_MONITORING", "EXPORTER_NATS"}
+
+// parseSize reads a byte count: 1048576, 16MiB, 512KiB, 1GB.
+func parseSize(s string) (int, error) {
+	bad := errors.New("want a size in bytes like 1048576, 512KiB or 16MiB")
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}}
+	l := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(l, u.suffix) {
+			l, mult = strings.TrimSpace(strings.TrimSuffix(l, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(l, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, bad
+	}
+	return int(n * mult), nil
+}
