@@ -1,0 +1,97 @@
+// Command tracker-exporter is the one-process form of the pipeline: an
+// embedded NATS JetStream server and the extractor, transformer and loader
+// in one process. It keeps the old tool's command line
+// (tracker-exporter [--env-file F] [--run-once]) and hosts the helper
+// subcommands: migrate, replay, emulator and demo.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tracker-exporter/tracker-exporter/internal/app"
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+)
+
+func main() {
+	a := &cli.App{
+		Name:  "tracker-exporter",
+		Usage: "export Yandex Tracker issues, changelogs and flow metrics to ClickHouse",
+		Flags: append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one export, drain transform and load, then exit"}),
+		Action: func(c *cli.Context) error {
+			cfg, err := app.LoadConfig(c, config.RoleAll)
+			if err != nil {
+				return err
+			}
+			return app.RunErr(app.RunOneProcess(c.Context, cfg, c.Bool("run-once")))
+		},
+		Commands: []*cli.Command{
+			{
+				Name:  "migrate",
+				Usage: "apply the embedded ClickHouse migrations and exit",
+				Action: func(c *cli.Context) error {
+					cfg, err := app.LoadConfig(c, config.RoleLoader)
+					if err != nil {
+						return err
+					}
+					return app.RunErr(app.Migrate(c.Context, cfg))
+				},
+			},
+			{
+				Name:  "replay",
+				Usage: "re-transform the latest snapshot of every issue in the raw stream with the current configuration and load the rows (no Tracker calls)",
+				Action: func(c *cli.Context) error {
+					cfg, err := app.LoadConfig(c, config.RoleTransformer)
+					if err == nil {
+						err = app.ValidateRole(cfg, config.RoleLoader)
+					}
+					if err != nil {
+						return err
+					}
+					return app.RunErr(app.ReplayOneProcess(c.Context, cfg))
+				},
+			},
+			{
+				Name:  "emulator",
+				Usage: "serve the built-in Tracker emulator (for demos and benchmarks)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080"},
+					&cli.IntFlag{Name: "issues", Value: 1000},
+					&cli.Int64Flag{Name: "seed", Value: 1},
+					&cli.DurationFlag{Name: "latency"},
+					&cli.Float64Flag{Name: "rate-limit", Usage: "requests per second (0: unlimited)"},
+				},
+				Action: func(c *cli.Context) error {
+					return app.RunErr(app.ServeEmulator(c.Context, app.EmulatorOptions{
+						Listen: c.String("listen"), Issues: c.Int("issues"), Seed: c.Int64("seed"),
+						Latency: c.Duration("latency"), RateLimit: c.Float64("rate-limit"),
+					}))
+				},
+			},
+			{
+				Name:  "demo",
+				Usage: "run the whole pipeline once against the built-in emulator and report what landed in ClickHouse",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "issues", Value: 2000},
+					&cli.Int64Flag{Name: "seed", Value: 1},
+					&cli.DurationFlag{Name: "latency", Value: 20 * time.Millisecond},
+				},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.FromCLI(c)
+					if err != nil {
+						return app.ConfigExit(err)
+					}
+					return app.RunErr(app.Demo(c.Context, cfg, app.EmulatorOptions{
+						Issues: c.Int("issues"), Seed: c.Int64("seed"), Latency: c.Duration("latency"),
+					}, os.Stdout))
+				},
+			},
+		},
+	}
+	ctx, cancel := app.SignalContext(context.Background())
+	defer cancel()
+	app.Exit(a.RunContext(ctx, os.Args))
+}

@@ -1,0 +1,281 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
+	"github.com/tracker-exporter/tracker-exporter/internal/loader"
+	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/flow"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+)
+
+// Env is what every stage shares: configuration, logger, metrics.
+type Env struct {
+	Config  config.Config
+	Log     *slog.Logger
+	Metrics *telemetry.Metrics
+	// Out receives rows when uploading is disabled (default stdout).
+	Out io.Writer
+}
+
+// NewEnv builds the logger and the metrics client from the configuration.
+func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
+	env := &Env{Config: cfg, Log: telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat), Out: os.Stdout}
+	if cfg.Monitoring.MetricsEnabled {
+		m, err := telemetry.NewMetrics(telemetry.MetricsConfig{
+			Host: cfg.Monitoring.MetricsHost, Port: cfg.Monitoring.MetricsPort,
+			Prefix: cfg.Monitoring.MetricsBasePrefix, Tags: cfg.Monitoring.MetricsBaseLabels,
+		})
+		if err != nil {
+			return nil, err
+		}
+		env.Metrics = m
+	}
+	return env, nil
+}
+
+// TrackerClient builds the Tracker client.
+func TrackerClient(cfg config.Config) (*tracker.Client, error) {
+	t := cfg.Tracker
+	return tracker.New(tracker.Config{
+		BaseURL: t.BaseURL, APIVersion: t.APIVersion,
+		Token: t.Token.Reveal(), IAMToken: t.IAMToken.Reveal(),
+		OrgID: t.OrgID, CloudOrgID: t.CloudOrgID,
+		Language: t.Language, Timeout: t.Timeout, MaxRetries: t.MaxRetries,
+		RateLimit: t.RateLimit, UserAgent: "tracker-exporter",
+	})
+}
+
+// OpenState opens the configured watermark store.
+func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
+	s := cfg.State
+	return state.Open(ctx, state.Config{
+		Storage: s.Storage, JSONFileStrategy: s.JSONFileStrategy, JSONFilePath: s.JSONFilePath,
+		S3Bucket: s.S3Bucket, S3Region: s.S3Region, S3Endpoint: s.S3Endpoint,
+		S3AccessKey: s.S3AccessKey.Reveal(), S3SecretKey: s.S3SecretKey.Reveal(),
+		RedisDSN: s.RedisDSN.Reveal(),
+	})
+}
+
+// NewExtractor builds the extractor over a Tracker client and JetStream.
+func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.JetStream) (*extractor.Extractor, func(), error) {
+	cfg := env.Config
+	var store state.Store
+	closeFn := func() {}
+	if cfg.Stateful && strings.TrimSpace(cfg.Tracker.Search.Query) == "" {
+		s, err := OpenState(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		store = s
+		closeFn = func() { _ = s.Close() }
+	}
+	every := 0
+	if cfg.LogETLStats {
+		every = cfg.LogETLStatsEachNIter
+	}
+	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics}
+	if store != nil {
+		deps.State = store
+	}
+	ex, err := extractor.New(extractor.Config{
+		Query: extractor.QueryConfig{
+			Custom: cfg.Tracker.Search.Query, Stateful: cfg.Stateful,
+			InitialRange: cfg.StatefulInitialRange, Range: cfg.Tracker.Search.Range,
+			Queues: cfg.Tracker.Search.Queues, Zone: cfg.Tracker.Timezone, Overlap: cfg.State.Overlap,
+		},
+		Concurrency:       cfg.Tracker.Concurrency,
+		ChangelogPageSize: cfg.Tracker.ChangelogPageSize,
+		ScrollPageSize:    cfg.Tracker.ScrollPageSize,
+		StateKey:          cfg.State.Key,
+		ProgressEvery:     every,
+	}, deps)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return ex, closeFn, nil
+}
+
+// Calendar builds the business calendar.
+func Calendar(cfg config.Config) (*calendar.Calendar, error) {
+	cc := cfg.Calendar
+	zone := cc.Zone
+	if zone == nil {
+		zone = cfg.Tracker.Timezone
+	}
+	c := calendar.Config{
+		Zone: zone, Workdays: cc.Workdays, Start: cc.Start, End: cc.End,
+		DefaultHolidays: !strings.EqualFold(cc.Holidays, "none"),
+	}
+	if cc.HolidaysFile != "" {
+		h, err := calendar.LoadHolidayFile(cc.HolidaysFile)
+		if err != nil {
+			return nil, err
+		}
+		c.Holidays = append(c.Holidays, h)
+	}
+	return calendar.New(c)
+}
+
+// TransformRules builds the transform configuration and its fingerprint.
+func TransformRules(cfg config.Config) (*transformer.Rules, error) {
+	cal, err := Calendar(cfg)
+	if err != nil {
+		return nil, err
+	}
+	start, end := cal.Hours()
+	parts := []string{
+		"zone=" + cal.Zone().String(),
+		"hours=" + start.String() + "-" + end.String(),
+		"closed=" + strings.Join(cfg.ClosedIssueStatuses, ","),
+		"changelog=" + strconv.FormatBool(cfg.ChangelogExportEnabled),
+		"holidays=" + cfg.Calendar.Holidays + ":" + cfg.Calendar.HolidaysFile,
+		fmt.Sprint("workdays=", cfg.Calendar.Workdays),
+	}
+	keys := make([]string, 0, len(cfg.StatusTypes))
+	for k, v := range cfg.StatusTypes {
+		keys = append(keys, k+":"+v)
+	}
+	slices.Sort(keys)
+	parts = append(parts, "types="+strings.Join(keys, ","))
+	return &transformer.Rules{
+		Flow: flow.Rules{
+			TypeOverrides: cfg.StatusTypes,
+			Closed:        cfg.ClosedIssueStatuses,
+			Calendar:      cal,
+		},
+		ChangelogEnabled: cfg.ChangelogExportEnabled,
+		Generation:       transformer.Fingerprint(parts...),
+	}, nil
+}
+
+// NewTransformer builds the transform stage.
+func NewTransformer(env *Env, js jetstream.JetStream) (*transformer.Transformer, error) {
+	rules, err := TransformRules(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	return transformer.New(transformer.Config{MaxDeliveries: env.Config.ClickHouse.MaxDeliveries}, transformer.Deps{
+		JS: js, Rules: rules, Log: env.Log.With("stage", "transformer"), Metrics: env.Metrics,
+	})
+}
+
+// ClickHouseConfig maps the configuration to the ClickHouse client's.
+func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
+	c := cfg.ClickHouse
+	out := clickhouse.Default()
+	out.Addr = []string{net.JoinHostPort(c.Host, strconv.Itoa(c.Port))}
+	if c.Native() {
+		out.Protocol = clickhouse.ProtocolNative
+	} else {
+		out.Protocol = clickhouse.ProtocolHTTP
+	}
+	out.TLS = c.TLS()
+	out.CACertPath = c.CACertPath
+	out.Username = c.Username
+	out.Password = clickhouse.Secret(c.Password.Reveal())
+	out.Database = c.Database
+	out.Tables = clickhouse.TableNames{
+		Issues: c.IssuesTable, IssueMetrics: c.IssueMetricsTable, IssuesChangelog: c.IssuesChangelogTable,
+		StatusIntervals: c.StatusIntervalsTable, Statuses: c.StatusesTable,
+	}
+	out.ServerlessProxyID = c.ServerlessProxyID
+	out.Logger = log
+	return out
+}
+
+// OpenClickHouse connects (and optionally migrates).
+func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Client, error) {
+	ch, err := clickhouse.Open(ctx, ClickHouseConfig(env.Config, env.Log))
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		applied, err := ch.Migrate(ctx)
+		if err != nil {
+			_ = ch.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			env.Log.Info("migrations applied", "count", len(applied), "names", applied)
+		}
+	}
+	return ch, nil
+}
+
+// NewLoader builds the load stage; with uploading disabled it prints rows.
+func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.Loader, func(), error) {
+	cfg := env.Config
+	var sink loader.Sink
+	closeFn := func() {}
+	isPermanent := clickhouse.IsPermanent
+	if cfg.ClickHouse.EnableUpload {
+		ch, err := OpenClickHouse(ctx, env, cfg.ClickHouse.MigrateOnStart)
+		if err != nil {
+			return nil, nil, err
+		}
+		sink = ch
+		closeFn = func() { _ = ch.Close() }
+	} else {
+		sink = &loader.PrintSink{W: env.Out}
+	}
+	b := cfg.ClickHouse.Backoff
+	l, err := loader.New(loader.Config{
+		BatchRows: cfg.ClickHouse.BatchRows, BatchAge: cfg.ClickHouse.BatchAge,
+		MaxDeliveries: cfg.ClickHouse.MaxDeliveries,
+		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
+	}, loader.Deps{
+		JS: js, Sink: sink, IsPermanent: isPermanent, Log: env.Log.With("stage", "loader"),
+		Metrics: env.Metrics, Database: cfg.ClickHouse.Database,
+	})
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return l, closeFn, nil
+}
+
+// BuildAll builds the three stages for the one-process form.
+func BuildAll(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.JetStream) (*Stages, error) {
+	st := &Stages{}
+	ex, c1, err := NewExtractor(ctx, env, tc, js)
+	if err != nil {
+		return nil, err
+	}
+	st.Extractor = ex
+	st.closers = append(st.closers, c1)
+	tr, err := NewTransformer(env, js)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.Transformer = tr
+	ld, c3, err := NewLoader(ctx, env, js)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.Loader = ld
+	st.closers = append(st.closers, c3)
+	return st, nil
+}
+
+var _ = time.Second

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+)
+
+// ExitConfig is the exit code for invalid configuration.
+const ExitConfig = 2
+
+// LoadConfig reads the configuration from the environment, the env file
+// and the flags, and validates it for role. Problems are printed one per
+// line and turned into a cli exit error with code 2.
+func LoadConfig(c *cli.Context, role config.Role) (config.Config, error) {
+	cfg, err := config.FromCLI(c)
+	if err = config.Check(cfg, err, role); err != nil {
+		return cfg, ConfigExit(err)
+	}
+	return cfg, nil
+}
+
+// ConfigExit prints every problem of a (joined) configuration error on its
+// own line and returns an exit error with code 2.
+func ConfigExit(err error) error {
+	fmt.Fprintln(os.Stderr, strings.TrimRight(config.FormatError(err), "\n"))
+	return cli.Exit("", ExitConfig)
+}
+
+// SignalContext is cancelled by the first SIGINT or SIGTERM; a second one
+// exits the process at once.
+func SignalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-ch:
+			fmt.Fprintln(os.Stderr, "shutting down (send the signal again to exit at once)")
+			cancel()
+		case <-ctx.Done():
+			signal.Stop(ch)
+			return
+		}
+		<-ch
+		fmt.Fprintln(os.Stderr, "second signal: exiting now")
+		os.Exit(130)
+	}()
+	return ctx, cancel
+}
+
+// RunErr turns a stage error into the process exit: nil → 0, else 1 with
+// the error printed.
+func RunErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(cli.ExitCoder); ok {
+		return err
+	}
+	return cli.Exit("error: "+err.Error(), 1)
+}
+
+// Exit ends the process for the error a cli.App returned: 0 for nil, the
+// exit code of a cli exit error (its message printed), 1 otherwise.
+func Exit(err error) {
+	if err == nil {
+		os.Exit(0)
+	}
+	code := 1
+	if ec, ok := err.(cli.ExitCoder); ok {
+		code = ec.ExitCode()
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	os.Exit(code)
+}

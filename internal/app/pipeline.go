@@ -1,0 +1,181 @@
+// Package app wires the stages from the configuration: it is shared by the
+// stage binaries and the one-process tracker-exporter, so both forms run
+// the same code and differ only in where the NATS server lives.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
+	"github.com/tracker-exporter/tracker-exporter/internal/loader"
+	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// NATS connects to the configured server, or starts the embedded one (file
+// store under the data directory) when no URL is configured and embedded
+// is allowed. The returned close function drains and stops both.
+func NATS(ctx context.Context, cfg config.Config, name string, allowEmbedded bool) (*stream.Conn, func(), error) {
+	var srv *server.Server
+	var conn *stream.Conn
+	var err error
+	if cfg.NATS.URL != "" || !allowEmbedded {
+		url := cfg.NATS.URL
+		if url == "" {
+			url = "nats://127.0.0.1:4222"
+		}
+		conn, err = stream.Connect(ctx, url, name)
+	} else {
+		dir, aerr := filepath.Abs(cfg.NATS.DataDir)
+		if aerr != nil {
+			return nil, nil, fmt.Errorf("nats data dir: %w", aerr)
+		}
+		srv, err = stream.StartEmbedded(stream.EmbeddedConfig{DataDir: dir, MaxPayload: int32(cfg.NATS.MaxPayload)})
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, err = stream.ConnectInProcess(srv, name)
+	}
+	if err != nil {
+		if srv != nil {
+			srv.Shutdown()
+		}
+		return nil, nil, err
+	}
+	if err := stream.Setup(ctx, conn.JS, stream.Streams{}); err != nil {
+		conn.Close()
+		if srv != nil {
+			srv.Shutdown()
+		}
+		return nil, nil, err
+	}
+	return conn, func() {
+		conn.Close()
+		if srv != nil {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}
+	}, nil
+}
+
+// Stages holds the three stages built from one configuration.
+type Stages struct {
+	Extractor   *extractor.Extractor
+	Transformer *transformer.Transformer
+	Loader      *loader.Loader
+	closers     []func()
+}
+
+// Close releases what the stages hold (state store, ClickHouse, ...).
+func (s *Stages) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// RunOptions selects the one-process behaviour.
+type RunOptions struct {
+	// RunOnce extracts once, drains transform and load, and returns.
+	RunOnce bool
+	// Interval between extraction passes when not RunOnce.
+	Interval time.Duration
+}
+
+// RunAll runs the three stages in one process over conn. With RunOnce it
+// returns after one extraction whose every snapshot was transformed and
+// loaded (the error reports failed issues); otherwise it extracts every
+// interval until ctx ends and returns nil on a clean shutdown.
+func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions, log *slog.Logger) error {
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for name, run := range map[string]func(context.Context) error{
+		"transformer": st.Transformer.Run,
+		"loader":      st.Loader.Run,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(bg); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	shutdown := func() {
+		stop()
+		wg.Wait()
+	}
+
+	if opts.RunOnce {
+		_, exErr := st.Extractor.RunOnce(ctx)
+		if err := Drain(ctx, conn, log, errs); err != nil {
+			shutdown()
+			return errors.Join(exErr, err)
+		}
+		shutdown()
+		return exErr
+	}
+
+	interval := opts.Interval
+	if interval <= 0 {
+		interval = 30 * time.Minute
+	}
+	for {
+		if _, err := st.Extractor.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			log.Error("extraction pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			// Stop intake, let in-flight work finish under a deadline.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_ = Drain(dctx, conn, log, errs)
+			cancel()
+			shutdown()
+			return nil
+		case err := <-errs:
+			shutdown()
+			return err
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Drain waits until the transformer and the loader consumers have nothing
+// pending (checked twice in a row), or ctx ends, or a stage fails.
+func Drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-chan error) error {
+	quiet := 0
+	last := time.Now()
+	for {
+		raw, err1 := stream.Pending(ctx, conn.JS, wire.RawStream, stream.TransformerConsumer)
+		rows, err2 := stream.Pending(ctx, conn.JS, wire.RowsStream, stream.LoaderConsumer)
+		if err1 == nil && err2 == nil && raw == 0 && rows == 0 {
+			quiet++
+			if quiet >= 2 {
+				return nil
+			}
+		} else {
+			quiet = 0
+			if time.Since(last) > 10*time.Second {
+				log.Info("draining", "to_transform", raw, "to_load", rows)
+				last = time.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %w", ctx.Err())
+		case err := <-stageErr:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
+)
+
+// ValidateRole validates the configuration for one more role.
+func ValidateRole(cfg config.Config, role config.Role) error {
+	if err := cfg.Validate(role); err != nil {
+		return ConfigExit(err)
+	}
+	return nil
+}
+
+// RunOneProcess runs the whole pipeline in this process over the embedded
+// NATS server (or the configured one).
+func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Metrics.Close()
+	for _, w := range cfg.Warnings {
+		env.Log.Warn(w)
+	}
+	conn, closeNATS, err := NATS(ctx, cfg, "tracker-exporter", true)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	tc, err := TrackerClient(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := BuildAll(ctx, env, tc, conn.JS)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	err = RunAll(ctx, conn, st, RunOptions{RunOnce: runOnce, Interval: cfg.ETLInterval}, env.Log)
+	if runOnce {
+		status := 1.0
+		if err != nil {
+			status = 2
+		}
+		env.Metrics.Gauge("etl_upload_status", status)
+		env.Metrics.Timing("etl_duration_seconds", time.Since(start))
+		env.Log.Info("run finished", "duration", time.Since(start).Round(time.Millisecond),
+			"transformed", st.Transformer.Processed(), "loaded", st.Loader.Loaded(),
+			"dead_lettered", st.Transformer.Failed()+st.Loader.Dead(), "tracker_requests", tc.Requests())
+	}
+	return err
+}
+
+// Migrate applies the embedded migrations.
+func Migrate(ctx context.Context, cfg config.Config) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	ch, err := OpenClickHouse(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	return ch.Close()
+}
+
+// ReplayOneProcess replays the raw stream and loads the new rows.
+func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	conn, closeNATS, err := NATS(ctx, cfg, "tracker-exporter-replay", true)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	tr, err := NewTransformer(env, conn.JS)
+	if err != nil {
+		return err
+	}
+	ld, closeLoader, err := NewLoader(ctx, env, conn.JS)
+	if err != nil {
+		return err
+	}
+	defer closeLoader()
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	errs := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ld.Run(bg); err != nil {
+			errs <- err
+		}
+	}()
+	n, rerr := tr.Replay(ctx)
+	env.Log.Info("replayed snapshots", "count", n)
+	derr := drainRows(ctx, conn, errs)
+	stop()
+	<-done
+	return errors.Join(rerr, derr)
+}
+
+// drainRows waits until the loader has nothing pending.
+func drainRows(ctx context.Context, conn *stream.Conn, errs <-chan error) error {
+	quiet := 0
+	for quiet < 2 {
+		n, err := stream.Pending(ctx, conn.JS, "TRACKER_ROWS", stream.LoaderConsumer)
+		if err == nil && n == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errs:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// EmulatorOptions are the emulator subcommand's flags.
+type EmulatorOptions struct {
+	Listen    string
+	Issues    int
+	Seed      int64
+	Latency   time.Duration
+	RateLimit float64
+}
+
+// ServeEmulator serves the Tracker emulator until ctx ends.
+func ServeEmulator(ctx context.Context, o EmulatorOptions) error {
+	s := trackertest.New(trackertest.Options{Issues: o.Issues, Seed: o.Seed, Latency: o.Latency, RateLimit: o.RateLimit})
+	fmt.Fprintf(os.Stderr, "tracker emulator: %d issues on http://%s (any OAuth token, any org id)\n", o.Issues, o.Listen)
+	return s.ListenAndServe(ctx, o.Listen)
+}

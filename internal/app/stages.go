@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+)
+
+// RunExtractor runs the extractor binary: passes every interval, or one.
+func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Metrics.Close()
+	conn, closeNATS, err := NATS(ctx, cfg, "extractor", false)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	tc, err := TrackerClient(cfg)
+	if err != nil {
+		return err
+	}
+	ex, closeEx, err := NewExtractor(ctx, env, tc, conn.JS)
+	if err != nil {
+		return err
+	}
+	defer closeEx()
+	for {
+		_, err := ex.RunOnce(ctx)
+		if runOnce {
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			env.Log.Error("extraction pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(cfg.ETLInterval):
+		}
+	}
+}
+
+// RunTransformer runs the transformer binary until ctx ends.
+func RunTransformer(ctx context.Context, cfg config.Config) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Metrics.Close()
+	conn, closeNATS, err := NATS(ctx, cfg, "transformer", false)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	tr, err := NewTransformer(env, conn.JS)
+	if err != nil {
+		return err
+	}
+	return tr.Run(ctx)
+}
+
+// ReplayTransformer replays the raw stream once and exits.
+func ReplayTransformer(ctx context.Context, cfg config.Config) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	conn, closeNATS, err := NATS(ctx, cfg, "transformer-replay", false)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	tr, err := NewTransformer(env, conn.JS)
+	if err != nil {
+		return err
+	}
+	n, err := tr.Replay(ctx)
+	env.Log.Info("replayed snapshots", "count", n)
+	return err
+}
+
+// RunLoader runs the loader binary until ctx ends.
+func RunLoader(ctx context.Context, cfg config.Config) error {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Metrics.Close()
+	conn, closeNATS, err := NATS(ctx, cfg, "loader", false)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	ld, closeLd, err := NewLoader(ctx, env, conn.JS)
+	if err != nil {
+		return err
+	}
+	defer closeLd()
+	return ld.Run(ctx)
+}

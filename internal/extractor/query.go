@@ -1,0 +1,97 @@
+package extractor
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Mode is how the search query is chosen, in the old tool's priority.
+type Mode string
+
+// Search modes.
+const (
+	ModeCustom   Mode = "custom"
+	ModeStateful Mode = "stateful"
+	ModeRange    Mode = "range"
+)
+
+// QueryConfig is what decides the search query.
+type QueryConfig struct {
+	// Custom is a user query; when set it wins over everything else.
+	Custom string
+	// Stateful searches from the stored watermark.
+	Stateful bool
+	// InitialRange is the window of the first stateful run.
+	InitialRange time.Duration
+	// Range is the window of range mode.
+	Range time.Duration
+	// Queues are queue keys; "!KEY" excludes a queue.
+	Queues []string
+	// Zone is the zone query-language datetimes are written in.
+	Zone *time.Location
+	// Overlap is subtracted from the watermark to absorb clock skew.
+	Overlap time.Duration
+}
+
+// Mode reports the search mode the configuration selects.
+func (q QueryConfig) Mode() Mode {
+	switch {
+	case strings.TrimSpace(q.Custom) != "":
+		return ModeCustom
+	case q.Stateful:
+		return ModeStateful
+	}
+	return ModeRange
+}
+
+// QueryTimeLayout is how datetimes are written in queries (the old tool's
+// EXPORTER_DATETIME_QUERY_FORMAT default, %Y-%m-%d %H:%M:%S).
+const QueryTimeLayout = "2006-01-02 15:04:05"
+
+// BuildQuery returns the query-language text for one run and the lower
+// bound of Updated it asks for (zero in custom mode). watermark is the
+// stored state (zero when none); now is the run's start time.
+func BuildQuery(q QueryConfig, watermark, now time.Time) (string, time.Time) {
+	zone := q.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	const sortBy = `"Sort by": Updated ASC`
+	if q.Mode() == ModeCustom {
+		text := strings.TrimSpace(q.Custom)
+		if !strings.Contains(strings.ToLower(text), "sort by") {
+			text += " " + sortBy
+		}
+		return text, time.Time{}
+	}
+	var since time.Time
+	switch {
+	case q.Mode() == ModeStateful && !watermark.IsZero():
+		since = watermark.Add(-q.Overlap)
+	case q.Mode() == ModeStateful:
+		since = now.Add(-q.InitialRange)
+	default:
+		since = now.Add(-q.Range)
+	}
+	// Query datetimes have second precision: round down so that the issue
+	// at the watermark itself is included.
+	since = since.Truncate(time.Second)
+	var parts []string
+	var include []string
+	for _, k := range q.Queues {
+		k = strings.TrimSpace(k)
+		switch {
+		case k == "":
+		case strings.HasPrefix(k, "!"):
+			parts = append(parts, "Queue: "+k)
+		default:
+			include = append(include, k)
+		}
+	}
+	if len(include) > 0 {
+		parts = append([]string{"Queue: " + strings.Join(include, ", ")}, parts...)
+	}
+	parts = append(parts, fmt.Sprintf(`Updated: >= "%s"`, since.In(zone).Format(QueryTimeLayout)))
+	return strings.Join(parts, " and ") + " " + sortBy, since
+}

@@ -1,0 +1,77 @@
+package transformer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// Replay re-transforms the latest snapshot of every issue in the raw
+// stream with the current rules, without calling Tracker, and publishes
+// the rows. It reads the stream up to its last message at the start and
+// returns the number of snapshots replayed. Undecodable snapshots are
+// counted in the error and skipped (they were dead-lettered before).
+func (t *Transformer) Replay(ctx context.Context) (int, error) {
+	s, err := t.deps.JS.Stream(ctx, wire.RawStream)
+	if err != nil {
+		return 0, fmt.Errorf("raw stream: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("raw stream info: %w", err)
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 {
+		return 0, nil
+	}
+	cons, err := t.deps.JS.OrderedConsumer(ctx, wire.RawStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return 0, fmt.Errorf("replay consumer: %w", err)
+	}
+	asOf := t.deps.Now()
+	n, bad := 0, 0
+	var firstErr error
+	for {
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return n, fmt.Errorf("replay fetch: %w", err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return n, fmt.Errorf("replay metadata: %w", err)
+			}
+			if err := t.process(ctx, m.Data(), m.Headers().Get(wire.SchemaHeader), asOf); err != nil {
+				var perm permanentError
+				if !errors.As(err, &perm) {
+					return n, fmt.Errorf("replay: %w", err)
+				}
+				bad++
+				if firstErr == nil {
+					firstErr = err
+				}
+			} else {
+				n++
+			}
+			if md.Sequence.Stream >= last {
+				if bad > 0 {
+					return n, fmt.Errorf("replay: %d snapshots could not be transformed (first: %w)", bad, firstErr)
+				}
+				return n, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return n, fmt.Errorf("replay fetch: %w", err)
+		}
+		if got == 0 && ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+	}
+}

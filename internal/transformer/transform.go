@@ -1,0 +1,406 @@
+package transformer
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/flow"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// Rules is the transform configuration: everything besides the snapshot
+// that decides the rows. It is read-only once built and safe to share.
+type Rules struct {
+	// Flow carries type overrides, closed statuses and the calendar; its
+	// Statuses are completed per snapshot from the snapshot's directory.
+	Flow flow.Rules
+	// ChangelogEnabled produces issues_changelog rows.
+	ChangelogEnabled bool
+	// Generation fingerprints the configuration (see Fingerprint).
+	Generation string
+}
+
+// Result is the rows of one snapshot plus what was noticed on the way.
+type Result struct {
+	Rows            *wire.IssueRows
+	Anomalies       int
+	UnknownUsers    int
+	UnknownStatuses []string
+}
+
+// Transform turns one raw snapshot into its rows. It is pure: asOf is the
+// clock. An undecodable issue is a permanent error; undecodable changelog
+// entries are skipped and counted as anomalies.
+func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, error) {
+	var res Result
+	var is tracker.Issue
+	if err := json.Unmarshal(snap.Issue, &is); err != nil {
+		return res, fmt.Errorf("issue %s: %w", snap.IssueKey, err)
+	}
+	entries := make([]tracker.ChangelogEntry, 0, len(snap.Changelog))
+	for i, raw := range snap.Changelog {
+		var e tracker.ChangelogEntry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			res.Anomalies++
+			_ = i
+			continue
+		}
+		entries = append(entries, e)
+	}
+	asOf = asOf.UTC()
+	if asOf.Before(is.UpdatedAt.Time) {
+		asOf = is.UpdatedAt.Time
+	}
+
+	// The status directory of this snapshot, completed with names from the
+	// references for statuses the directory does not know.
+	rules := r.Flow
+	rules.Statuses = make(map[string]flow.StatusInfo, len(snap.Statuses)+4)
+	for k, s := range snap.Statuses {
+		rules.Statuses[k] = flow.StatusInfo{Key: k, Name: s.Name, Type: s.Type}
+	}
+	names := map[string]string{}
+	noteStatus := func(ref *tracker.Ref) {
+		if ref != nil && ref.Key != "" && names[ref.Key] == "" {
+			names[ref.Key] = ref.Label()
+		}
+	}
+	noteStatus(is.Status)
+
+	in := flow.Input{CreatedAt: is.CreatedAt.Time, AsOf: asOf}
+	if is.Status != nil {
+		in.CurrentStatus = is.Status.Key
+	}
+	var moves []*tracker.ChangelogEntry
+	for i := range entries {
+		e := &entries[i]
+		if e.Type == "IssueMoved" {
+			moves = append(moves, e)
+		}
+		var from, to *tracker.Ref
+		var start tracker.Time
+		hasStatus := false
+		for _, f := range e.Fields {
+			switch f.Field.ID.String() {
+			case "status":
+				hasStatus = true
+				from, to = decodeRef(f.From), decodeRef(f.To)
+			case "statusStartTime":
+				_ = start.UnmarshalJSON(f.To)
+			}
+		}
+		if !hasStatus {
+			continue
+		}
+		noteStatus(from)
+		noteStatus(to)
+		if e.Type == "IssueCreated" || from == nil {
+			if in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
+				in.InitialStatus = to.Key
+			}
+			if from == nil {
+				continue
+			}
+		}
+		at := start.Time
+		if at.IsZero() {
+			at = e.UpdatedAt.Time
+		}
+		t := flow.Transition{At: at, From: from.Key, Seq: i}
+		if to != nil {
+			t.To = to.Key
+		}
+		in.Transitions = append(in.Transitions, t)
+	}
+	for k, n := range names {
+		if s, ok := rules.Statuses[k]; !ok {
+			rules.Statuses[k] = flow.StatusInfo{Key: k, Name: n}
+		} else if s.Name == "" {
+			s.Name = n
+			rules.Statuses[k] = s
+		}
+	}
+	fr := flow.Compute(in, &rules)
+	res.Anomalies += len(fr.Anomalies)
+	res.UnknownStatuses = fr.UnknownStatuses
+
+	users := userRenderer{snap: snap, res: &res}
+	row := wire.IssueRow{
+		IssueID:        snap.IssueID,
+		IssueKey:       is.Key,
+		Queue:          keyOf(is.Queue),
+		Title:          is.Summary,
+		IssueType:      flow.SnakeCase(label(is.Type)),
+		Priority:       strings.ToLower(label(is.Priority)),
+		Status:         flow.SnakeCase(label(is.Status)),
+		StatusKey:      keyOf(is.Status),
+		Resolution:     flow.SnakeCase(label(is.Resolution)),
+		Assignee:       users.email(is.Assignee),
+		Author:         users.email(is.CreatedBy),
+		QAEngineer:     users.email(is.QAEngineer),
+		Tags:           nonNil(is.Tags),
+		Components:     labels(is.Components),
+		CreatedAt:      is.CreatedAt.Time,
+		UpdatedAt:      is.UpdatedAt.Time,
+		Deadline:       date(is.Deadline),
+		ResolvedAt:     is.ResolvedAt.Time,
+		StartDate:      date(is.Start),
+		EndDate:        date(is.End),
+		IsSubtask:      is.Parent != nil && is.Parent.Key != "",
+		IsResolved:     is.Resolution != nil && (is.Resolution.Key != "" || is.Resolution.ID != ""),
+		Sprints:        labels(is.Sprint),
+		ParentIssueKey: keyOf(is.Parent),
+		EpicIssueKey:   keyOf(is.Epic),
+		Aliases:        nonNil(is.Aliases),
+		Raw:            string(snap.Issue),
+		Anomalies:      uint32(res.Anomalies),
+	}
+	if s, ok := rules.Statuses[row.StatusKey]; ok {
+		row.StatusType = effectiveType(&rules, s)
+	}
+	if is.StoryPoints != nil {
+		row.StoryPoints = *is.StoryPoints
+	}
+	if is.Project != nil {
+		row.Project = is.Project.Primary.Label()
+	}
+	if len(moves) > 0 {
+		last := moves[len(moves)-1]
+		row.WasMoved, row.MovedAt, row.MovedBy = true, last.UpdatedAt.Time, users.email(last.UpdatedBy)
+	}
+	fig := fr.Issue
+	row.IsClosed = fig.Final
+	row.StartedAt = deref(fig.StartedAt)
+	row.DoneAt = deref(fig.DoneAt)
+	row.LeadTime, row.LeadTimeBusiness = fig.LeadTime, fig.LeadBusiness
+	row.CycleTime, row.CycleTimeBusiness = fig.CycleTime, fig.CycleBusiness
+	row.ActiveTime, row.PausedTime = fig.ActiveTime, fig.PausedTime
+	row.FlowEfficiency = fig.FlowEfficiency
+	row.ReopenCount = uint32(fig.ReopenCount)
+	row.CurrentStatusSince, row.CurrentStatusAge = fig.CurrentStatusSince, fig.CurrentStatusAge
+	switch {
+	case row.IsResolved && !row.ResolvedAt.IsZero():
+		row.ClosedAt = row.ResolvedAt
+	default:
+		row.ClosedAt = row.DoneAt
+	}
+
+	out := &wire.IssueRows{
+		IssueID:       snap.IssueID,
+		IssueKey:      is.Key,
+		SourceVersion: snap.SourceVersion(),
+		TransformedAt: asOf,
+		Generation:    r.Generation,
+		Issue:         row,
+	}
+	for _, m := range fr.Statuses {
+		out.Metrics = append(out.Metrics, wire.MetricRow{
+			IssueID: snap.IssueID, IssueKey: is.Key,
+			StatusName: m.Name, StatusKey: m.Key, StatusType: m.Type,
+			StatusTransitionsCount:       uint32(m.Visits),
+			Duration:                     m.Duration,
+			HumanReadableDuration:        flow.HumanDuration(m.Duration),
+			BusdaysDuration:              m.Business,
+			HumanReadableBusdaysDuration: flow.HumanDuration(m.Business),
+			LastSeen:                     m.LastSeen,
+			IsCurrent:                    m.IsCurrent,
+		})
+	}
+	for _, v := range fr.Visits {
+		out.Intervals = append(out.Intervals, wire.IntervalRow{
+			IssueID: snap.IssueID, IssueKey: is.Key, Queue: row.Queue,
+			StatusName: v.Name, StatusKey: v.StatusKey, StatusType: v.Type,
+			VisitNumber: uint32(v.Number), EnteredAt: v.Entered, LeftAt: v.Left,
+			Duration: v.Duration, BusdaysDuration: v.Business, IsCurrent: v.IsCurrent,
+		})
+	}
+	if r.ChangelogEnabled {
+		out.Changelog = changelogRows(snap, &is, entries, &users)
+	}
+	res.Rows = out
+	return res, nil
+}
+
+func effectiveType(r *flow.Rules, s flow.StatusInfo) string {
+	if t, ok := r.TypeOverrides[s.Key]; ok {
+		return t
+	}
+	return s.Type
+}
+
+// changelogRows renders one row per changed field, losslessly.
+func changelogRows(snap *wire.IssueSnapshot, is *tracker.Issue, entries []tracker.ChangelogEntry, users *userRenderer) []wire.ChangelogRow {
+	var rows []wire.ChangelogRow
+	queue := keyOf(is.Queue)
+	for i := range entries {
+		e := &entries[i]
+		actor := users.email(e.UpdatedBy)
+		if actor == "" && e.UpdatedBy != nil {
+			actor = e.UpdatedBy.Label()
+		}
+		for j, f := range e.Fields {
+			rows = append(rows, wire.ChangelogRow{
+				IssueID: snap.IssueID, IssueKey: is.Key, Queue: queue,
+				EntryID: e.ID.String(), FieldIndex: uint16(j),
+				EventTime: e.UpdatedAt.Time, EventType: e.Type, Transport: e.Transport,
+				Actor:        actor,
+				ChangedField: f.Field.ID.String(), FieldDisplay: f.Field.Label(),
+				ChangedFrom: users.value(f.From), ChangedTo: users.value(f.To),
+			})
+		}
+	}
+	return rows
+}
+
+// userRenderer turns user references into the old tool's lower-cased
+// emails, counting references the directory does not know.
+type userRenderer struct {
+	snap *wire.IssueSnapshot
+	res  *Result
+}
+
+func (u *userRenderer) email(r *tracker.Ref) string {
+	if r == nil || r.ID == "" {
+		return ""
+	}
+	if usr, ok := u.snap.Users[r.ID.String()]; ok {
+		if usr.Email != "" {
+			return strings.ToLower(usr.Email)
+		}
+		return strings.ToLower(usr.Login)
+	}
+	u.res.UnknownUsers++
+	return ""
+}
+
+// value renders a changelog value: null → "", string as is, number as
+// text, reference → key, user email or display, array → JSON array of the
+// rendered items, any other object → its JSON.
+func (u *userRenderer) value(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+	case '{':
+		return u.object(v)
+	case '[':
+		var items []json.RawMessage
+		if json.Unmarshal(v, &items) == nil {
+			out := make([]string, 0, len(items))
+			for _, it := range items {
+				out = append(out, u.value(it))
+			}
+			b, _ := json.Marshal(out)
+			return string(b)
+		}
+	}
+	return string(v)
+}
+
+func (u *userRenderer) object(v json.RawMessage) string {
+	var probe struct {
+		Self string `json:"self"`
+	}
+	if json.Unmarshal(v, &probe) != nil {
+		return string(v)
+	}
+	var r tracker.Ref
+	if probe.Self == "" || json.Unmarshal(v, &r) != nil {
+		return string(v)
+	}
+	if strings.Contains(r.Self, "/users/") {
+		if e := u.email(&r); e != "" {
+			return e
+		}
+		return r.Label()
+	}
+	if r.Key != "" {
+		return r.Key
+	}
+	return r.Label()
+}
+
+func decodeRef(v json.RawMessage) *tracker.Ref {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || v[0] != '{' {
+		return nil
+	}
+	var r tracker.Ref
+	if json.Unmarshal(v, &r) != nil {
+		return nil
+	}
+	return &r
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func keyOf(r *tracker.Ref) string {
+	if r == nil {
+		return ""
+	}
+	return r.Key
+}
+
+func label(r *tracker.Ref) string {
+	if r == nil {
+		return ""
+	}
+	return r.Label()
+}
+
+func labels(rs []tracker.Ref) []string {
+	out := make([]string, 0, len(rs))
+	for i := range rs {
+		out = append(out, rs[i].Label())
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// date parses a YYYY-MM-DD date; anything else is the zero time.
+func date(s string) time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// Fingerprint is a stable text of the parts of the configuration that
+// change rows, used as the rows' generation.
+func Fingerprint(parts ...string) string {
+	sort.Strings(parts)
+	h := uint64(14695981039346656037)
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			h ^= uint64(p[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	return strconv.FormatUint(h, 36)
+}

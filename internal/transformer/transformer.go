@@ -1,0 +1,184 @@
+// Package transformer consumes raw issue snapshots, computes the rows of
+// every table (issue, status metrics, status intervals, changelog) and
+// publishes them for the loaders. It also replays the raw stream.
+package transformer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// Config configures the transformer stage.
+type Config struct {
+	// Workers transform messages in parallel (default GOMAXPROCS-ish 4).
+	Workers int
+	// Batch is how many messages are fetched at once.
+	Batch int
+	// MaxDeliveries bounds redeliveries before a message is dead-lettered.
+	MaxDeliveries int
+	// AckWait is how long a delivered message may stay unacknowledged.
+	AckWait time.Duration
+}
+
+// Deps are the transformer's collaborators.
+type Deps struct {
+	JS      jetstream.JetStream
+	Rules   *Rules
+	Log     *slog.Logger
+	Metrics *telemetry.Metrics
+	Now     func() time.Time
+}
+
+// Transformer is the transform stage. Safe for one Run at a time.
+type Transformer struct {
+	cfg  Config
+	deps Deps
+
+	processed, failed atomic.Int64
+}
+
+// New validates the configuration; it does no I/O.
+func New(cfg Config, deps Deps) (*Transformer, error) {
+	var errs []error
+	if deps.JS == nil {
+		errs = append(errs, errors.New("transformer: no JetStream"))
+	}
+	if deps.Rules == nil {
+		errs = append(errs, errors.New("transformer: no rules"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	if cfg.MaxDeliveries <= 0 {
+		cfg.MaxDeliveries = 5
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Transformer{cfg: cfg, deps: deps}, nil
+}
+
+// Processed is the number of snapshots turned into rows so far.
+func (t *Transformer) Processed() int64 { return t.processed.Load() }
+
+// Failed is the number of snapshots dead-lettered so far.
+func (t *Transformer) Failed() int64 { return t.failed.Load() }
+
+// Run consumes the raw stream through the durable consumer until ctx ends.
+// It returns nil on a clean shutdown.
+func (t *Transformer) Run(ctx context.Context) error {
+	cons, err := t.deps.JS.CreateOrUpdateConsumer(ctx, wire.RawStream,
+		stream.ConsumerConfig(stream.TransformerConsumer, t.cfg.MaxDeliveries+1, t.cfg.AckWait))
+	if err != nil {
+		return fmt.Errorf("transformer consumer: %w", err)
+	}
+	return stream.FetchLoop(ctx, cons, stream.Batching{Max: t.cfg.Batch, MaxAge: time.Second, Linger: 20 * time.Millisecond}, t.handleBatch)
+}
+
+func (t *Transformer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range min(t.cfg.Workers, len(msgs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range work {
+				t.handle(ctx, m)
+			}
+		}()
+	}
+	for _, m := range msgs {
+		work <- m
+	}
+	close(work)
+	wg.Wait()
+}
+
+// permanentError marks a message that can never be processed.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
+	err := t.process(ctx, m.Data(), m.Headers().Get(wire.SchemaHeader), t.deps.Now())
+	if err == nil {
+		if aerr := m.Ack(); aerr != nil {
+			t.deps.Log.Warn("ack failed", "subject", m.Subject(), "err", aerr)
+		}
+		t.processed.Add(1)
+		return
+	}
+	var perm permanentError
+	if errors.As(err, &perm) || stream.Deliveries(m) >= uint64(t.cfg.MaxDeliveries) {
+		t.failed.Add(1)
+		t.deps.Metrics.Count("transform_dead_letter_count", 1)
+		t.deps.Log.Error("snapshot dead-lettered", "subject", m.Subject(), "err", err)
+		if derr := stream.DeadLetter(ctx, t.deps.JS, "transformer", m, err); derr != nil {
+			t.deps.Log.Error("dead-letter failed", "err", derr)
+		}
+		return
+	}
+	t.deps.Log.Warn("snapshot will be retried", "subject", m.Subject(), "err", err)
+	_ = m.NakWithDelay(time.Second * time.Duration(stream.Deliveries(m)))
+}
+
+// process transforms one raw snapshot message and publishes its rows.
+func (t *Transformer) process(ctx context.Context, data []byte, schema string, asOf time.Time) error {
+	if schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
+		return permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
+	}
+	start := time.Now()
+	var snap wire.IssueSnapshot
+	if err := msgpack.Unmarshal(data, &snap); err != nil {
+		return permanentError{fmt.Errorf("decode snapshot: %w", err)}
+	}
+	res, err := Transform(&snap, t.deps.Rules, asOf)
+	if err != nil {
+		return permanentError{err}
+	}
+	if res.UnknownUsers > 0 {
+		t.deps.Metrics.Count("unknown_users_count", int64(res.UnknownUsers))
+	}
+	if res.Anomalies > 0 {
+		t.deps.Metrics.Count("timeline_anomalies_count", int64(res.Anomalies))
+	}
+	if len(res.Rows.Metrics) == 0 {
+		t.deps.Metrics.Count("issues_without_metrics", 1)
+	}
+	payload, err := msgpack.Marshal(res.Rows)
+	if err != nil {
+		return permanentError{fmt.Errorf("encode rows: %w", err)}
+	}
+	t.deps.Metrics.Timing("issue_transform_time_seconds", time.Since(start))
+	out := &nats.Msg{Subject: wire.RowsSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
+	out.Header.Set(wire.SchemaHeader, strconv.Itoa(wire.RowsSchema))
+	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
+	if _, err := t.deps.JS.PublishMsg(ctx, out, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
+	}
+	return nil
+}

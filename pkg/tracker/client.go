@@ -1,0 +1,370 @@
+// Package tracker is a Yandex Tracker HTTP client for bulk export: scroll
+// search, full changelog pagination, the users and statuses directories,
+// with a client-side rate limit and retries that honour Retry-After.
+//
+// A Client is safe for concurrent use.
+package tracker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is Tracker's public API host.
+const DefaultBaseURL = "https://api.tracker.yandex.net"
+
+// Config configures a Client. Exactly one of Token (OAuth) and IAMToken, and
+// exactly one of OrgID (Yandex 360) and CloudOrgID are expected.
+type Config struct {
+	BaseURL    string // default DefaultBaseURL
+	APIVersion string // "v2" (default) or "v3"
+	Token      string
+	IAMToken   string
+	OrgID      string
+	CloudOrgID string
+	Language   string        // Accept-Language, default "en"
+	Timeout    time.Duration // per request, default 10s
+	MaxRetries int           // retries after the first attempt for 429, 5xx, network and decode errors
+	// RateLimit caps requests per second across the client (0: unlimited).
+	RateLimit float64
+	// Burst is the token bucket size (default 1: requests are spread evenly).
+	Burst int
+	// BackoffBase and BackoffMax bound the exponential backoff with jitter.
+	BackoffBase time.Duration // default 200ms
+	BackoffMax  time.Duration // default 30s
+	HTTPClient  *http.Client
+	UserAgent   string
+}
+
+// Client talks to one Tracker organization.
+type Client struct {
+	cfg     Config
+	base    string // scheme://host
+	prefix  string // /v2
+	http    *http.Client
+	limiter *rate.Limiter
+	auth    string
+
+	requests atomic.Int64
+	retries  atomic.Int64
+}
+
+// APIError is a non-2xx answer from Tracker.
+type APIError struct {
+	Status     int
+	Method     string
+	Path       string
+	Messages   []string
+	RetryAfter time.Duration
+}
+
+func (e *APIError) Error() string {
+	msg := strings.Join(e.Messages, "; ")
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("tracker %s %s: %d %s", e.Method, e.Path, e.Status, msg)
+}
+
+// Is lets errors.Is match the sentinels by status.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case ErrRateLimited:
+		return e.Status == http.StatusTooManyRequests
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+	}
+	return false
+}
+
+// Sentinel errors matched with errors.Is.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrRateLimited  = errors.New("rate limited")
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrMalformed marks a 200 answer whose body could not be decoded.
+	ErrMalformed = errors.New("malformed response")
+)
+
+// New validates cfg and returns a Client. It does no I/O.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = "v2"
+	}
+	if cfg.Language == "" {
+		cfg.Language = "en"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 200 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	var errs []error
+	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("tracker: base URL %q is not an absolute URL", cfg.BaseURL))
+	}
+	if cfg.APIVersion != "v2" && cfg.APIVersion != "v3" {
+		errs = append(errs, fmt.Errorf("tracker: API version %q is not v2 or v3", cfg.APIVersion))
+	}
+	if (cfg.Token == "") == (cfg.IAMToken == "") {
+		errs = append(errs, errors.New("tracker: exactly one of the OAuth token and the IAM token is required"))
+	}
+	if (cfg.OrgID == "") == (cfg.CloudOrgID == "") {
+		errs = append(errs, errors.New("tracker: exactly one of the org id and the cloud org id is required"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c := &Client{cfg: cfg, base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), prefix: "/" + cfg.APIVersion}
+	c.http = cfg.HTTPClient
+	if c.http == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		tr.MaxConnsPerHost = 0
+		c.http = &http.Client{Transport: tr}
+	}
+	if cfg.Token != "" {
+		c.auth = "OAuth " + cfg.Token
+	} else {
+		c.auth = "Bearer " + cfg.IAMToken
+	}
+	if cfg.RateLimit > 0 {
+		burst := cfg.Burst
+		if burst <= 0 {
+			burst = 1
+		}
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
+	}
+	return c, nil
+}
+
+// Requests is the number of HTTP requests sent so far (attempts included).
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Retries is the number of attempts that were retries.
+func (c *Client) Retries() int64 { return c.retries.Load() }
+
+// response is a successful answer: body and headers.
+type response struct {
+	body   []byte
+	header http.Header
+}
+
+// do sends one logical request, retrying transient failures. decode, when
+// non-nil, is applied to a 200 body; a decode failure is retried as a
+// malformed page. path is relative to the API prefix unless it starts with
+// the prefix already (links from Link headers).
+func (c *Client) do(ctx context.Context, method, path string, body []byte, decode func(*response) error) (*response, error) {
+	if !strings.HasPrefix(path, c.prefix+"/") {
+		path = c.prefix + path
+	}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			c.retries.Add(1)
+			wait := c.backoff(attempt, lastErr)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+			case <-t.C:
+			}
+		}
+		resp, err := c.once(ctx, method, path, body)
+		if err == nil && decode != nil {
+			if derr := decode(resp); derr != nil {
+				err = fmt.Errorf("tracker %s %s: %w: %v", method, path, ErrMalformed, derr)
+			}
+		}
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		}
+		lastErr = err
+		if !retryable(err) || attempt >= c.cfg.MaxRetries {
+			if attempt > 0 {
+				return nil, fmt.Errorf("after %d attempts: %w", attempt+1, err)
+			}
+			return nil, err
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusConflict || ae.Status >= 500
+	}
+	return true // network errors, timeouts and malformed bodies
+}
+
+// backoff is exponential with full jitter, at least Retry-After when the
+// server named one.
+func (c *Client) backoff(attempt int, err error) time.Duration {
+	d := c.cfg.BackoffBase << min(attempt-1, 16)
+	if d > c.cfg.BackoffMax || d <= 0 {
+		d = c.cfg.BackoffMax
+	}
+	d = d/2 + rand.N(d/2+1)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 && d < ae.RetryAfter {
+		d = ae.RetryAfter + rand.N(ae.RetryAfter/4+1)
+	}
+	return d
+}
+
+func (c *Client) once(ctx context.Context, method, path string, body []byte) (*response, error) {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("tracker %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", c.auth)
+	if c.cfg.OrgID != "" {
+		req.Header.Set("X-Org-ID", c.cfg.OrgID)
+	} else {
+		req.Header.Set("X-Cloud-Org-ID", c.cfg.CloudOrgID)
+	}
+	req.Header.Set("Accept-Language", c.cfg.Language)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.cfg.UserAgent != "" {
+		req.Header.Set("User-Agent", c.cfg.UserAgent)
+	}
+	c.requests.Add(1)
+	res, err := c.http.Do(req)
+	if err != nil {
+		// The URL holds no secret, but keep the error short.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("tracker %s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("tracker %s %s: read body: %w", method, path, err)
+	}
+	if res.StatusCode/100 != 2 {
+		return nil, apiError(method, path, res, b)
+	}
+	return &response{body: b, header: res.Header}, nil
+}
+
+func apiError(method, path string, res *http.Response, body []byte) *APIError {
+	ae := &APIError{Status: res.StatusCode, Method: method, Path: path}
+	var eb struct {
+		Errors        map[string]any `json:"errors"`
+		ErrorMessages []string       `json:"errorMessages"`
+	}
+	if json.Unmarshal(body, &eb) == nil {
+		ae.Messages = eb.ErrorMessages
+		for k, v := range eb.Errors {
+			ae.Messages = append(ae.Messages, fmt.Sprintf("%s: %v", k, v))
+		}
+	}
+	if ra := res.Header.Get("Retry-After"); ra != "" {
+		if secs, err := strconv.ParseFloat(ra, 64); err == nil && secs >= 0 {
+			ae.RetryAfter = time.Duration(secs * float64(time.Second))
+		} else if t, err := http.ParseTime(ra); err == nil {
+			ae.RetryAfter = time.Until(t)
+		}
+	}
+	return ae
+}
+
+// links parses RFC 8288 Link headers into rel → URL.
+func links(h http.Header) map[string]string {
+	out := map[string]string{}
+	for _, line := range h.Values("Link") {
+		for _, part := range splitLinks(line) {
+			part = strings.TrimSpace(part)
+			lt, gt := strings.IndexByte(part, '<'), strings.IndexByte(part, '>')
+			if lt != 0 || gt < 0 {
+				continue
+			}
+			target := part[1:gt]
+			for _, p := range strings.Split(part[gt+1:], ";") {
+				p = strings.TrimSpace(p)
+				if v, ok := strings.CutPrefix(p, "rel="); ok {
+					out[strings.Trim(v, `"`)] = target
+				}
+			}
+		}
+	}
+	return out
+}
+
+// splitLinks splits a Link header on commas outside angle brackets.
+func splitLinks(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '<':
+			depth++
+		case '>':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// pathOf strips scheme and host from a link, keeping path and query.
+func pathOf(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return link
+	}
+	if u.RawQuery != "" {
+		return u.EscapedPath() + "?" + u.RawQuery
+	}
+	return u.EscapedPath()
+}
