@@ -73,7 +73,7 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	}
 	noteStatus(is.Status)
 
-	in := flow.Input{CreatedAt: is.CreatedAt.Time, AsOf: asOf}
+	in := flow.Input{CreatedAt: is.CreatedAt.Time, AsOf: asOf, CurrentStatusSince: is.StatusStartTime.Time}
 	if is.Status != nil {
 		in.CurrentStatus = is.Status.Key
 	}

@@ -1,0 +1,237 @@
+package extractor
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+func TestBuildQuery(t *testing.T) {
+	msk, _ := time.LoadLocation("Europe/Moscow")
+	now := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	wm := time.Date(2024, 4, 30, 21, 30, 15, 500e6, time.UTC)
+	cases := []struct {
+		name string
+		q    QueryConfig
+		wm   time.Time
+		want string
+	}{
+		{"custom gets a sort", QueryConfig{Custom: "Queue: DEV", Stateful: true}, wm, `Queue: DEV "Sort by": Updated ASC`},
+		{"custom keeps its sort", QueryConfig{Custom: `Queue: DEV "Sort By": Key`}, wm, `Queue: DEV "Sort By": Key`},
+		{"range with queues and exclusions", QueryConfig{Range: 2 * time.Hour, Queues: []string{"DEV", "SRE", "!TEST"}, Zone: msk}, time.Time{},
+			`Queue: DEV, SRE and Queue: !TEST and Updated: >= "2024-05-01 11:00:00" "Sort by": Updated ASC`},
+		{"stateful first run", QueryConfig{Stateful: true, InitialRange: 7 * 24 * time.Hour, Zone: time.UTC}, time.Time{},
+			`Updated: >= "2024-04-24 10:00:00" "Sort by": Updated ASC`},
+		{"stateful with overlap", QueryConfig{Stateful: true, Overlap: 5 * time.Minute, Queues: []string{"DEV"}, Zone: msk}, wm,
+			`Queue: DEV and Updated: >= "2024-05-01 00:25:15" "Sort by": Updated ASC`},
+	}
+	for _, c := range cases {
+		got, _ := BuildQuery(c.q, c.wm, now)
+		if got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestWatermarkStopsAtFirstFailure(t *testing.T) {
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	w := newWatermark()
+	for i := 1; i <= 5; i++ {
+		w.add(i, at(i))
+	}
+	// Completion out of order; issue 3 fails.
+	w.done(2, true)
+	w.done(5, true)
+	w.done(3, false)
+	w.done(1, true)
+	w.done(4, true)
+	if got := w.value(base); !got.Equal(at(3)) {
+		t.Errorf("watermark %s, want the failed issue's %s", got, at(3))
+	}
+	w = newWatermark()
+	for i := 1; i <= 3; i++ {
+		w.add(i, at(i))
+	}
+	w.done(1, true)
+	w.done(3, true) // 2 never finishes (search aborted)
+	if got := w.value(base); !got.Equal(at(1)) {
+		t.Errorf("watermark %s, want %s (last of the acknowledged prefix)", got, at(1))
+	}
+	if got := w.value(at(2)); !got.Equal(at(2)) {
+		t.Errorf("watermark below the search bound: %s", got)
+	}
+}
+
+type harness struct {
+	em  *trackertest.Server
+	js  jetstream.JetStream
+	tc  *tracker.Client
+	dir string
+}
+
+func newHarness(t *testing.T, issues int) *harness {
+	t.Helper()
+	em := trackertest.New(trackertest.Options{Issues: issues, Seed: 9})
+	em.Start()
+	t.Cleanup(em.Close)
+	srv, _ := streamtest.Start(t)
+	conn, err := stream.ConnectInProcess(srv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	tc, err := tracker.New(tracker.Config{BaseURL: em.URL(), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{em: em, js: conn.JS, tc: tc, dir: t.TempDir()}
+}
+
+// snapshots reads every snapshot in the raw stream, by issue key.
+func (h *harness) snapshots(t *testing.T) map[string]*wire.IssueSnapshot {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := h.js.OrderedConsumer(ctx, wire.RawStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*wire.IssueSnapshot{}
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var s wire.IssueSnapshot
+			if err := msgpack.Unmarshal(m.Data(), &s); err != nil {
+				t.Fatal(err)
+			}
+			out[s.IssueKey] = &s
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
+	h := newHarness(t, 700)
+	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100},
+		Deps{Tracker: h.tc, JS: h.js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ex.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := h.em.IssueKeys()
+	if st.Found != len(keys) || st.Published != len(keys) {
+		t.Fatalf("found %d published %d, want %d", st.Found, st.Published, len(keys))
+	}
+	snaps := h.snapshots(t)
+	var minimum int64
+	for _, k := range keys {
+		s, ok := snaps[k]
+		if !ok {
+			t.Fatalf("no snapshot of %s", k)
+		}
+		if len(s.Changelog) != h.em.ChangelogLen(k) {
+			t.Errorf("%s: %d changelog entries, want %d", k, len(s.Changelog), h.em.ChangelogLen(k))
+		}
+		if len(s.Statuses) == 0 {
+			t.Errorf("%s: no status facts in the snapshot", k)
+		}
+		minimum += int64(h.em.ChangelogLen(k)/100 + 1)
+	}
+	if got := h.em.Requests(trackertest.EpChangelog); got > minimum {
+		t.Errorf("changelog requests %d > minimum %d", got, minimum)
+	}
+	perIssue := map[string]bool{trackertest.EpIssue: true, trackertest.EpUser: true, trackertest.EpStatus: true}
+	for ep := range perIssue {
+		// Deleted users are looked up once each, never per issue.
+		if n := h.em.Requests(ep); n > int64(len(h.em.Users())) {
+			t.Errorf("%d requests to %s: per-reference lookups", n, ep)
+		}
+	}
+	if n := h.em.Requests(trackertest.EpStatuses); n != 1 {
+		t.Errorf("statuses fetched %d times, want 1", n)
+	}
+}
+
+func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
+	h := newHarness(t, 300)
+	store, err := jsonfile.New(filepath.Join(h.dir, "state.json"), jsonfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	cfg := Config{Query: QueryConfig{Stateful: true, InitialRange: 3 * 365 * 24 * time.Hour, Overlap: time.Minute, Zone: time.UTC},
+		Concurrency: 4, StateKey: "test"}
+	ex, err := New(cfg, Deps{Tracker: h.tc, JS: h.js, State: store, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every request fails for a while: the pass fails and saves nothing
+	// beyond what was acknowledged.
+	h.em.InjectFaults(trackertest.Faults{Next5xx: 10000})
+	if _, err := ex.RunOnce(context.Background()); err == nil {
+		t.Fatal("want an error while Tracker fails")
+	}
+	s, ok, err := store.Load(context.Background(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok && !s.Watermark.IsZero() && s.Watermark.After(now.Add(-3*365*24*time.Hour)) {
+		t.Fatalf("watermark moved to %s although nothing was exported", s.Watermark)
+	}
+	h.em.InjectFaults(trackertest.Faults{})
+	st, err := ex.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Published != 300 {
+		t.Fatalf("published %d, want 300", st.Published)
+	}
+	s, _, _ = store.Load(context.Background(), "test")
+	keys := h.em.IssueKeys()
+	last, _ := h.em.Issue(keys[len(keys)-1])
+	if !s.Watermark.Equal(last.UpdatedAt) {
+		t.Errorf("watermark %s, want the last issue's update %s", s.Watermark, last.UpdatedAt)
+	}
+	// An update after the watermark is picked up by the next pass, with the
+	// overlap re-reading only the last minute.
+	at := last.UpdatedAt.Add(time.Hour)
+	if err := h.em.Touch(keys[10], at); err != nil {
+		t.Fatal(err)
+	}
+	st, err = ex.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Published < 1 || st.Published > 3 {
+		t.Errorf("second pass published %d, want the touched issue (and overlap only)", st.Published)
+	}
+	if !strings.Contains(st.Query, "Updated: >=") {
+		t.Errorf("query %q", st.Query)
+	}
+	snaps := h.snapshots(t)
+	if got := snaps[keys[10]]; got == nil || !got.UpdatedAt.Equal(at) {
+		t.Errorf("touched issue not republished with its new update time")
+	}
+}

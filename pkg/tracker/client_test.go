@@ -1,0 +1,297 @@
+package tracker_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
+)
+
+func newClient(t *testing.T, url string, mod func(*tracker.Config)) *tracker.Client {
+	t.Helper()
+	cfg := tracker.Config{BaseURL: url, Token: "test-token", OrgID: "42", MaxRetries: 5,
+		BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Timeout: 5 * time.Second}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := tracker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func startEmulator(t *testing.T, o trackertest.Options) *trackertest.Server {
+	t.Helper()
+	s := trackertest.New(o)
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	_, err := tracker.New(tracker.Config{BaseURL: "not a url", APIVersion: "v9", Token: "a", IAMToken: "b"})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"base URL", "API version", "exactly one of the OAuth token", "org id"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\"a\"") || strings.Contains(err.Error(), "\"b\"") {
+		t.Errorf("error shows a token: %q", err)
+	}
+}
+
+// collect scrolls a query and returns the keys in order.
+func collect(t *testing.T, c *tracker.Client, q string, per int) []string {
+	t.Helper()
+	var keys []string
+	err := c.Search(context.Background(), tracker.SearchRequest{Query: q, PerScroll: per}, func(p tracker.SearchPage) error {
+		for _, is := range p.Issues {
+			keys = append(keys, is.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("search %q: %v", q, err)
+	}
+	return keys
+}
+
+func TestScrollPastTenThousand(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 12000, Seed: 3})
+	c := newClient(t, em.URL(), nil)
+	keys := collect(t, c, `Updated: >= "2000-01-01 00:00:00" "Sort by": Updated ASC`, 1000)
+	want := em.IssueKeys()
+	if len(keys) != len(want) {
+		t.Fatalf("got %d issues, want %d", len(keys), len(want))
+	}
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if seen[k] {
+			t.Fatalf("issue %s returned twice", k)
+		}
+		seen[k] = true
+		if k != want[i] {
+			t.Fatalf("position %d: %s, want %s (Updated ascending)", i, k, want[i])
+		}
+	}
+	if got, min := em.Requests(trackertest.EpSearch), int64(12); got != min {
+		t.Errorf("search requests %d, want %d (12000 issues / 1000 per scroll)", got, min)
+	}
+}
+
+func TestSearchVersionsAndDecoding(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 300, Seed: 5})
+	for _, v := range []string{"v2", "v3"} {
+		c := newClient(t, em.URL(), func(c *tracker.Config) { c.APIVersion = v })
+		var issues []tracker.Issue
+		err := c.Search(context.Background(), tracker.SearchRequest{Query: `Queue: DEV "Sort by": Updated ASC`, PerScroll: 50}, func(p tracker.SearchPage) error {
+			issues = append(issues, p.Issues...)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if len(issues) == 0 {
+			t.Fatalf("%s: no DEV issues", v)
+		}
+		local := 0
+		for _, is := range issues {
+			if is.ID == "" || is.Key == "" || is.CreatedAt.IsZero() || is.UpdatedAt.IsZero() || is.Status == nil || is.Status.Key == "" {
+				t.Fatalf("%s: issue decoded incompletely: %+v", v, is)
+			}
+			if !strings.HasPrefix(is.Key, "DEV-") && !contains(is.Aliases, "DEV-") {
+				t.Errorf("%s: %s does not belong to DEV", v, is.Key)
+			}
+			if len(is.Raw) == 0 {
+				t.Fatalf("%s: raw JSON not kept", v)
+			}
+			for k := range is.Extra {
+				if strings.Contains(k, "--") {
+					local++
+				}
+			}
+		}
+		if local == 0 {
+			t.Errorf("%s: no local field kept in Extra", v)
+		}
+	}
+}
+
+func contains(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestChangelogEveryEntryOnce(t *testing.T) {
+	for _, realistic := range []bool{false, true} {
+		em := startEmulator(t, trackertest.Options{Issues: 400, Seed: 11, Realistic: realistic})
+		c := newClient(t, em.URL(), nil)
+		long := 0
+		for _, key := range em.IssueKeys() {
+			n := em.ChangelogLen(key)
+			if n <= 200 {
+				continue
+			}
+			long++
+			for _, per := range []int{50, 100, 1000} {
+				entries, err := c.Changelog(context.Background(), key, per)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(entries) != n {
+					t.Fatalf("realistic=%v %s perPage %d: %d entries, want %d", realistic, key, per, len(entries), n)
+				}
+				seen := map[tracker.ID]bool{}
+				for i, e := range entries {
+					if seen[e.ID] {
+						t.Fatalf("%s: entry %s twice", key, e.ID)
+					}
+					seen[e.ID] = true
+					if i > 0 && e.UpdatedAt.Before(entries[i-1].UpdatedAt.Time) {
+						t.Fatalf("%s: entries out of order at %d", key, i)
+					}
+				}
+			}
+			if long >= 3 {
+				break
+			}
+		}
+		if long == 0 {
+			t.Fatal("the emulator has no issue with more than 200 changelog entries")
+		}
+	}
+}
+
+func TestChangelogRequestsAreMinimal(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 200, Seed: 2})
+	c := newClient(t, em.URL(), nil)
+	var want int64
+	for _, key := range em.IssueKeys() {
+		n := em.ChangelogLen(key)
+		want += int64(n/100 + 1) // ⌈n/100⌉, plus one short or empty page when n is a multiple
+		if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := em.Requests(trackertest.EpChangelog); got > want {
+		t.Errorf("changelog requests %d, want at most %d", got, want)
+	}
+}
+
+func TestRetriesAndRetryAfter(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 50, Seed: 1})
+	c := newClient(t, em.URL(), nil)
+	key := em.IssueKeys()[0]
+
+	em.InjectFaults(trackertest.Faults{Next5xx: 3})
+	if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+		t.Fatalf("after three 503s: %v", err)
+	}
+	em.InjectFaults(trackertest.Faults{Next429: 1})
+	start := time.Now()
+	if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+		t.Fatalf("after a 429: %v", err)
+	}
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Errorf("retried after %s, sooner than Retry-After: 1", el)
+	}
+	em.InjectFaults(trackertest.Faults{NextMalformed: 2})
+	if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+		t.Fatalf("after malformed pages: %v", err)
+	}
+	em.InjectFaults(trackertest.Faults{Next5xx: 100})
+	_, err := c.Changelog(context.Background(), key, 100)
+	var ae *tracker.APIError
+	if !errors.As(err, &ae) || ae.Status < 500 {
+		t.Fatalf("after exhausted retries: %v, want an APIError 5xx", err)
+	}
+	em.InjectFaults(trackertest.Faults{})
+}
+
+func TestUnauthorized(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 5, Seed: 1, Token: "right", OrgID: "42"})
+	c := newClient(t, em.URL(), func(c *tracker.Config) { c.Token = "wrong-token-value" })
+	_, err := c.Statuses(context.Background())
+	if !errors.Is(err, tracker.ErrUnauthorized) {
+		t.Fatalf("got %v, want ErrUnauthorized", err)
+	}
+	if strings.Contains(err.Error(), "wrong-token-value") {
+		t.Errorf("the token appears in the error: %v", err)
+	}
+	if em.Requests(trackertest.EpStatuses) != 1 {
+		t.Errorf("a 401 was retried")
+	}
+	cloud := newClient(t, em.URL(), func(c *tracker.Config) { c.Token, c.OrgID, c.CloudOrgID = "right", "", "42" })
+	if _, err := cloud.Statuses(context.Background()); err != nil {
+		t.Fatalf("cloud org header: %v", err)
+	}
+}
+
+func TestRateLimitSustainedWithoutThrottling(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50})
+	c := newClient(t, em.URL(), func(c *tracker.Config) { c.RateLimit = 40 })
+	key := em.IssueKeys()[0]
+	for range 30 {
+		if _, err := c.Changelog(context.Background(), key, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := em.Throttled(); n != 0 {
+		t.Errorf("the emulator answered 429 %d times although the client stays under its limit", n)
+	}
+}
+
+func TestDirectories(t *testing.T) {
+	em := startEmulator(t, trackertest.Options{Issues: 10, Seed: 1})
+	c := newClient(t, em.URL(), nil)
+	st, err := c.Statuses(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, s := range st {
+		types[s.Key] = s.Type
+	}
+	for k, want := range map[string]string{"open": "new", "inProgress": "inProgress", "readyForRelease": "paused", "closed": "done"} {
+		if types[k] != want {
+			t.Errorf("status %s type %q, want %q", k, types[k], want)
+		}
+	}
+	users, err := c.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, u := range em.Users() {
+		if !u.Deleted {
+			listed++
+		}
+	}
+	if len(users) != listed {
+		t.Errorf("users %d, emulator lists %d", len(users), listed)
+	}
+	dismissed := 0
+	for _, u := range users {
+		if u.Email == "" || u.Login == "" {
+			t.Errorf("user without email or login: %+v", u)
+		}
+		if u.Dismissed {
+			dismissed++
+		}
+	}
+	if dismissed == 0 {
+		t.Errorf("no dismissed user in the directory")
+	}
+}
