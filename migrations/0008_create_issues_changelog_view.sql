@@ -1,0 +1,10 @@
+-- Deduplicated rows of the issue's latest snapshot and transform only: a row
+-- that an older snapshot or configuration produced and the latest no longer
+-- does is hidden (it stays in the table, out of sight).
+CREATE VIEW IF NOT EXISTS `{{.Database}}`.`{{.IssuesChangelogTable}}_view` AS
+SELECT *
+FROM `{{.Database}}`.`{{.IssuesChangelogTable}}` FINAL
+WHERE (`issue_id`, `_version`, `_transformed_at`, `_generation`) IN (
+    SELECT `issue_id`, `_version`, `_transformed_at`, `_generation`
+    FROM `{{.Database}}`.`{{.IssuesTable}}` FINAL
+)

@@ -1,0 +1,164 @@
+package clickhouse
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"math"
+	"net"
+	"os"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Client is a connection pool to one ClickHouse database with the
+// tracker-exporter tables. It is safe for concurrent use.
+type Client struct {
+	conn   driver.Conn
+	db     string
+	tables TableNames
+}
+
+// Open validates cfg, connects and pings the server. It blocks until the
+// server answers or ctx or the dial timeout ends. Errors are *Error; a
+// connection failure is retryable.
+func Open(ctx context.Context, cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, &Error{Op: "open", Permanent: true, Err: err}
+	}
+	opts, err := options(cfg)
+	if err != nil {
+		return nil, &Error{Op: "open", Permanent: true, Err: err}
+	}
+	conn, err := ch.Open(opts)
+	if err != nil {
+		return nil, newError("open", "", err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		_ = conn.Close()
+		return nil, newError("open", "", fmt.Errorf("ping %v: %w", cfg.Addr, err))
+	}
+	return &Client{conn: conn, db: cfg.Database, tables: cfg.Tables}, nil
+}
+
+// options translates cfg into clickhouse-go options.
+func options(cfg Config) (*ch.Options, error) {
+	settings := ch.Settings{
+		// Needed by ClickHouse 18.16 for LowCardinality columns (DDL and
+		// inserts); later servers accept and ignore it.
+		"allow_experimental_low_cardinality_type": 1,
+	}
+	if cfg.MaxExecutionTime > 0 {
+		settings["max_execution_time"] = int(math.Ceil(cfg.MaxExecutionTime.Seconds()))
+	}
+	opts := &ch.Options{
+		Addr: cfg.Addr,
+		Auth: ch.Auth{
+			Username: cfg.Username,
+			Password: cfg.Password.Reveal(),
+		},
+		Settings:    settings,
+		DialTimeout: cfg.DialTimeout,
+		ReadTimeout: cfg.ReadTimeout,
+		ClientInfo: ch.ClientInfo{
+			Products: []struct{ Name, Version string }{{Name: "tracker-exporter", Version: "1"}},
+		},
+	}
+	switch cfg.protocol() {
+	case ProtocolHTTP:
+		opts.Protocol = ch.HTTP
+		// Statements name their database, so the connection's database only
+		// matters to the serverless proxy, which routes by it.
+		opts.Auth.Database = cfg.ServerlessProxyID
+	default:
+		opts.Protocol = ch.Native
+		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}
+	}
+	if cfg.TLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CACertPath != "" {
+			pem, err := os.ReadFile(cfg.CACertPath)
+			if err != nil {
+				return nil, fmt.Errorf("read CA certificate: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("CA certificate %s: no PEM certificate found", cfg.CACertPath)
+			}
+			tc.RootCAs = pool
+		}
+		if len(cfg.Addr) == 1 {
+			if host, _, err := net.SplitHostPort(cfg.Addr[0]); err == nil {
+				tc.ServerName = host
+			}
+		}
+		opts.TLS = tc
+	}
+	if cfg.Debug {
+		if cfg.Logger != nil {
+			opts.Logger = cfg.Logger
+		} else {
+			opts.Debug = true
+		}
+	}
+	return opts, nil
+}
+
+// Close closes every connection of the pool.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Database returns the configured database name.
+func (c *Client) Database() string { return c.db }
+
+// Tables returns the configured table names.
+func (c *Client) Tables() TableNames { return c.tables }
+
+// Conn returns the underlying clickhouse-go connection, for ad-hoc queries
+// (tests, checks). Statements through it must name the database.
+func (c *Client) Conn() driver.Conn { return c.conn }
+
+// Ping checks that the server answers.
+func (c *Client) Ping(ctx context.Context) error {
+	return newError("ping", "", c.conn.Ping(ctx))
+}
+
+// ServerVersion returns the server version, like "18.16.1".
+func (c *Client) ServerVersion(ctx context.Context) (string, error) {
+	var v string
+	if err := c.conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		return "", newError("query", "", err)
+	}
+	return v, nil
+}
+
+// Optimize runs OPTIMIZE TABLE ... FINAL on a table of the database, merging
+// all parts so that duplicates disappear from the table itself (the views
+// deduplicate anyway). It is heavy: throttle it. It blocks until the merge
+// ends or the read timeout passes.
+func (c *Client) Optimize(ctx context.Context, table string) error {
+	if !identRE.MatchString(table) {
+		return &Error{Op: "optimize", Table: table, Permanent: true, Err: fmt.Errorf("invalid table name %q", table)}
+	}
+	err := c.conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s FINAL", c.qualified(table)))
+	return newError("optimize", table, err)
+}
+
+// Count returns the number of rows of a table or view of the database.
+func (c *Client) Count(ctx context.Context, tableOrView string) (uint64, error) {
+	if !identRE.MatchString(tableOrView) {
+		return 0, &Error{Op: "query", Table: tableOrView, Permanent: true, Err: fmt.Errorf("invalid table name %q", tableOrView)}
+	}
+	var n uint64
+	err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.qualified(tableOrView)).Scan(&n)
+	if err != nil {
+		return 0, newError("query", tableOrView, err)
+	}
+	return n, nil
+}
+
+// qualified returns `db`.`table`.
+func (c *Client) qualified(table string) string {
+	return "`" + c.db + "`.`" + table + "`"
+}

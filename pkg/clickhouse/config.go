@@ -1,0 +1,221 @@
+// Package clickhouse is the ClickHouse sink of tracker-exporter: the
+// connection, the embedded migrations runner and the batch inserts of the
+// rows the transformer produces (pkg/wire).
+//
+// It speaks the native protocol (ports 9000, 9440 with TLS) and HTTP(S)
+// (8123, 8443 and the Yandex Cloud serverless proxy). The DDL runs on
+// ClickHouse 18.16 and on current servers; HTTP mode is supported for current
+// servers only (clickhouse-go sends a setting 18.16 does not know) and is
+// untested against 18.16.
+//
+// Deduplication: every table is a ReplacingMergeTree keyed by the stable
+// issue id plus the row's own key, with version _version (the snapshot's
+// source version, never now()). The *_view views read with FINAL, and the
+// views of the derived tables show only the rows of the issue's latest
+// snapshot and transform generation.
+package clickhouse
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Protocols accepted in Config.Protocol.
+const (
+	ProtocolNative = "native"
+	ProtocolHTTP   = "http"
+)
+
+// TableNames are the names of the tables in Config.Database. Each table has
+// a deduplicated view named after it with the suffix "_view".
+type TableNames struct {
+	Issues          string
+	IssueMetrics    string
+	IssuesChangelog string
+	StatusIntervals string
+	Statuses        string
+}
+
+// DefaultTableNames returns the old tool's names plus the new tables'.
+func DefaultTableNames() TableNames {
+	return TableNames{
+		Issues:          "issues",
+		IssueMetrics:    "issue_metrics",
+		IssuesChangelog: "issues_changelog",
+		StatusIntervals: "issue_status_intervals",
+		Statuses:        "statuses",
+	}
+}
+
+// list returns the names with the configuration field each comes from.
+func (t TableNames) list() [][2]string {
+	return [][2]string{
+		{"Issues", t.Issues},
+		{"IssueMetrics", t.IssueMetrics},
+		{"IssuesChangelog", t.IssuesChangelog},
+		{"StatusIntervals", t.StatusIntervals},
+		{"Statuses", t.Statuses},
+	}
+}
+
+// Secret is a password. Every way of printing it shows "REDACTED" (or ""
+// when empty), so a Config can be logged safely.
+type Secret string
+
+// Reveal returns the password itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "REDACTED" for a non-empty secret and "" for an empty one.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
+
+// GoString implements fmt.GoStringer with the redacted text, quoted.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// Format implements fmt.Formatter so that no verb can print the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' || f.Flag('#') {
+		_, _ = io.WriteString(f, strconv.Quote(s.String()))
+		return
+	}
+	_, _ = io.WriteString(f, s.String())
+}
+
+// LogValue implements slog.LogValuer with the redacted text.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText implements encoding.TextMarshaler with the redacted text.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Config says where ClickHouse is and how to talk to it.
+type Config struct {
+	// Addr lists host:port pairs; the client connects to the first that
+	// answers.
+	Addr []string
+	// Protocol is ProtocolNative or ProtocolHTTP; empty chooses HTTP when a
+	// port is 8123 or 8443 (the old tool's defaults) and native otherwise.
+	Protocol string
+	// TLS enables TLS (ports 9440 and 8443 by convention).
+	TLS bool
+	// CACertPath is a PEM file of CA certificates to trust instead of the
+	// system pool (TLS only).
+	CACertPath string
+	Username   string
+	Password   Secret
+	// Database holds the tables; it is created by Migrate.
+	Database string
+	Tables   TableNames
+	// DialTimeout bounds connecting; ReadTimeout bounds waiting for each
+	// server response.
+	DialTimeout time.Duration
+	ReadTimeout time.Duration
+	// MaxExecutionTime is sent as max_execution_time with every query: a
+	// cancelled context does not stop a query on the server, this does.
+	// Zero sends nothing.
+	MaxExecutionTime time.Duration
+	// Debug makes the driver log its protocol exchanges to Logger at debug
+	// level (or to stdout when Logger is nil).
+	Debug  bool
+	Logger *slog.Logger
+	// ServerlessProxyID is the Yandex Cloud serverless proxy id; it is sent
+	// as the connection's database (HTTPS only), as the old tool did.
+	ServerlessProxyID string
+}
+
+// Default returns the configuration of a local server: native protocol on
+// localhost:9000, database "agile", the old tool's table names.
+func Default() Config {
+	return Config{
+		Addr:             []string{"localhost:9000"},
+		Username:         "default",
+		Database:         "agile",
+		Tables:           DefaultTableNames(),
+		DialTimeout:      10 * time.Second,
+		ReadTimeout:      2 * time.Minute,
+		MaxExecutionTime: 2 * time.Minute,
+	}
+}
+
+// identRE is what a database or table name may be. Names are quoted in the
+// DDL, but a strict rule keeps templates and error messages simple.
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,190}$`)
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Addr) == 0 {
+		errs = append(errs, errors.New("clickhouse: no address"))
+	}
+	for _, a := range c.Addr {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			errs = append(errs, fmt.Errorf("clickhouse: address %q is not host:port", a))
+			continue
+		}
+		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("clickhouse: address %q has an invalid port", a))
+		}
+	}
+	switch c.Protocol {
+	case "", ProtocolNative, ProtocolHTTP:
+	default:
+		errs = append(errs, fmt.Errorf("clickhouse: protocol %q is not %q or %q", c.Protocol, ProtocolNative, ProtocolHTTP))
+	}
+	if c.CACertPath != "" && !c.TLS {
+		errs = append(errs, errors.New("clickhouse: a CA certificate path is set but TLS is off"))
+	}
+	if c.ServerlessProxyID != "" && (c.protocol() != ProtocolHTTP || !c.TLS) {
+		errs = append(errs, errors.New("clickhouse: the serverless proxy needs HTTPS (protocol http with TLS)"))
+	}
+	if !identRE.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse: database name %q must be letters, digits and _ not starting with a digit", c.Database))
+	}
+	seen := map[string]string{}
+	for _, t := range c.Tables.list() {
+		field, name := t[0], t[1]
+		if !identRE.MatchString(name) {
+			errs = append(errs, fmt.Errorf("clickhouse: table name %s=%q must be letters, digits and _ not starting with a digit", field, name))
+			continue
+		}
+		if name == migrationsTable {
+			errs = append(errs, fmt.Errorf("clickhouse: table name %s=%q is reserved for the migrations", field, name))
+		}
+		if other, dup := seen[name]; dup {
+			errs = append(errs, fmt.Errorf("clickhouse: table names %s and %s are both %q", other, field, name))
+		}
+		seen[name] = field
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"dial timeout", c.DialTimeout}, {"read timeout", c.ReadTimeout}, {"max execution time", c.MaxExecutionTime}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("clickhouse: %s %s is negative", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// protocol is the protocol in effect: the configured one, else guessed from
+// the ports.
+func (c Config) protocol() string {
+	if c.Protocol != "" {
+		return c.Protocol
+	}
+	for _, a := range c.Addr {
+		if _, port, err := net.SplitHostPort(a); err == nil && (port == "8123" || port == "8443") {
+			return ProtocolHTTP
+		}
+	}
+	return ProtocolNative
+}

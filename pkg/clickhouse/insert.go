@@ -1,0 +1,379 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// Range of DateTime (UInt32 seconds) and Date on ClickHouse 18.16.
+var (
+	zeroTime = time.Unix(0, 0).UTC()
+	maxTime  = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// dateTime converts t for a DateTime column: UTC, the zero time (and
+// anything before 1970) as 1970-01-01 00:00:00, clamped to the type's end.
+func dateTime(t time.Time) time.Time {
+	if t.IsZero() || t.Before(zeroTime) {
+		return zeroTime
+	}
+	if t.After(maxTime) {
+		return maxTime
+	}
+	return t.UTC()
+}
+
+// date converts t for a Date column: its UTC calendar date (wire times are
+// UTC, and a date-only Tracker field is midnight UTC), with dateTime's zero
+// and range rules.
+func date(t time.Time) time.Time {
+	t = dateTime(t)
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func boolUInt8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// stringsOrEmpty avoids a nil slice, which Array columns accept, but keeps
+// what is read back identical for nil and empty.
+func stringsOrEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// column is one column of an insert: its name, its type as in the DDL (a
+// test checks both against system.columns) and how to build the column's
+// values from the rows.
+type column[R any] struct {
+	name   string
+	typ    string
+	values func(rows []R) any
+}
+
+// col builds a column from an accessor returning the Go value to store.
+func col[R, V any](name, typ string, get func(R) V) column[R] {
+	return column[R]{name: name, typ: typ, values: func(rows []R) any {
+		out := make([]V, len(rows))
+		for i, r := range rows {
+			out[i] = get(r)
+		}
+		return out
+	}}
+}
+
+// derived is a row with the message it came from, which gives the version
+// columns, and the issue id it is stored under.
+type derived[T any] struct {
+	env *wire.IssueRows
+	row *T
+	id  string
+}
+
+// versionColumns are the dedup and provenance columns every issue-derived
+// table ends with, plus the old tool's "version" (the transform time).
+func versionColumns[T any]() []column[derived[T]] {
+	return []column[derived[T]]{
+		col("version", "DateTime('UTC')", func(r derived[T]) time.Time { return dateTime(r.env.TransformedAt) }),
+		col("_version", "UInt64", func(r derived[T]) uint64 { return r.env.SourceVersion }),
+		col("_transformed_at", "DateTime('UTC')", func(r derived[T]) time.Time { return dateTime(r.env.TransformedAt) }),
+		col("_generation", "String", func(r derived[T]) string { return r.env.Generation }),
+	}
+}
+
+type issueRec = derived[wire.IssueRow]
+
+func issueColumns() []column[issueRec] {
+	type r = issueRec
+	return append(versionColumns[wire.IssueRow](),
+		col("issue_id", "String", func(r r) string { return r.id }),
+		col("queue", "LowCardinality(String)", func(r r) string { return r.row.Queue }),
+		col("title", "String", func(r r) string { return r.row.Title }),
+		col("issue_key", "String", func(r r) string { return r.row.IssueKey }),
+		col("issue_type", "LowCardinality(String)", func(r r) string { return r.row.IssueType }),
+		col("priority", "LowCardinality(String)", func(r r) string { return r.row.Priority }),
+		col("status", "LowCardinality(String)", func(r r) string { return r.row.Status }),
+		col("status_key", "LowCardinality(String)", func(r r) string { return r.row.StatusKey }),
+		col("status_type", "LowCardinality(String)", func(r r) string { return r.row.StatusType }),
+		col("resolution", "LowCardinality(String)", func(r r) string { return r.row.Resolution }),
+		col("assignee", "String", func(r r) string { return r.row.Assignee }),
+		col("author", "String", func(r r) string { return r.row.Author }),
+		col("qa_engineer", "String", func(r r) string { return r.row.QAEngineer }),
+		col("tags", "Array(String)", func(r r) []string { return stringsOrEmpty(r.row.Tags) }),
+		col("components", "Array(String)", func(r r) []string { return stringsOrEmpty(r.row.Components) }),
+		col("project", "String", func(r r) string { return r.row.Project }),
+		col("created_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.CreatedAt) }),
+		col("updated_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.UpdatedAt) }),
+		col("deadline", "Date", func(r r) time.Time { return date(r.row.Deadline) }),
+		col("closed_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.ClosedAt) }),
+		col("resolved_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.ResolvedAt) }),
+		col("start_date", "Date", func(r r) time.Time { return date(r.row.StartDate) }),
+		col("end_date", "Date", func(r r) time.Time { return date(r.row.EndDate) }),
+		col("is_subtask", "UInt8", func(r r) uint8 { return boolUInt8(r.row.IsSubtask) }),
+		col("is_closed", "UInt8", func(r r) uint8 { return boolUInt8(r.row.IsClosed) }),
+		col("is_resolved", "UInt8", func(r r) uint8 { return boolUInt8(r.row.IsResolved) }),
+		col("story_points", "Float32", func(r r) float32 { return float32(r.row.StoryPoints) }),
+		col("sprints", "Array(String)", func(r r) []string { return stringsOrEmpty(r.row.Sprints) }),
+		col("parent_issue_key", "String", func(r r) string { return r.row.ParentIssueKey }),
+		col("epic_issue_key", "String", func(r r) string { return r.row.EpicIssueKey }),
+		col("aliases", "Array(String)", func(r r) []string { return stringsOrEmpty(r.row.Aliases) }),
+		col("was_moved", "UInt8", func(r r) uint8 { return boolUInt8(r.row.WasMoved) }),
+		col("moved_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.MovedAt) }),
+		col("moved_by", "String", func(r r) string { return r.row.MovedBy }),
+		col("started_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.StartedAt) }),
+		col("done_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.DoneAt) }),
+		col("lead_time", "Nullable(Int64)", func(r r) *int64 { return r.row.LeadTime }),
+		col("lead_time_business", "Nullable(Int64)", func(r r) *int64 { return r.row.LeadTimeBusiness }),
+		col("cycle_time", "Nullable(Int64)", func(r r) *int64 { return r.row.CycleTime }),
+		col("cycle_time_business", "Nullable(Int64)", func(r r) *int64 { return r.row.CycleTimeBusiness }),
+		col("active_time", "Int64", func(r r) int64 { return r.row.ActiveTime }),
+		col("paused_time", "Int64", func(r r) int64 { return r.row.PausedTime }),
+		col("flow_efficiency", "Nullable(Float64)", func(r r) *float64 { return r.row.FlowEfficiency }),
+		col("reopen_count", "UInt32", func(r r) uint32 { return r.row.ReopenCount }),
+		col("current_status_since", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.CurrentStatusSince) }),
+		col("current_status_age", "Int64", func(r r) int64 { return r.row.CurrentStatusAge }),
+		col("anomalies", "UInt32", func(r r) uint32 { return r.row.Anomalies }),
+		col("raw", "String", func(r r) string { return r.row.Raw }),
+	)
+}
+
+type metricRec = derived[wire.MetricRow]
+
+func metricColumns() []column[metricRec] {
+	type r = metricRec
+	return append(versionColumns[wire.MetricRow](),
+		col("last_seen", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.LastSeen) }),
+		col("issue_id", "String", func(r r) string { return r.id }),
+		col("issue_key", "String", func(r r) string { return r.row.IssueKey }),
+		col("status_name", "LowCardinality(String)", func(r r) string { return r.row.StatusName }),
+		col("status_key", "LowCardinality(String)", func(r r) string { return r.row.StatusKey }),
+		col("status_type", "LowCardinality(String)", func(r r) string { return r.row.StatusType }),
+		col("status_transitions_count", "UInt32", func(r r) uint32 { return r.row.StatusTransitionsCount }),
+		col("duration", "Int64", func(r r) int64 { return r.row.Duration }),
+		col("human_readable_duration", "String", func(r r) string { return r.row.HumanReadableDuration }),
+		col("busdays_duration", "Int64", func(r r) int64 { return r.row.BusdaysDuration }),
+		col("human_readable_busdays_duration", "String", func(r r) string { return r.row.HumanReadableBusdaysDuration }),
+		col("is_current", "UInt8", func(r r) uint8 { return boolUInt8(r.row.IsCurrent) }),
+	)
+}
+
+type intervalRec = derived[wire.IntervalRow]
+
+func intervalColumns() []column[intervalRec] {
+	type r = intervalRec
+	// issue_status_intervals is new: it has no old "version" column.
+	return append(versionColumns[wire.IntervalRow]()[1:],
+		col("issue_id", "String", func(r r) string { return r.id }),
+		col("issue_key", "String", func(r r) string { return r.row.IssueKey }),
+		col("queue", "LowCardinality(String)", func(r r) string { return r.row.Queue }),
+		col("status_name", "LowCardinality(String)", func(r r) string { return r.row.StatusName }),
+		col("status_key", "LowCardinality(String)", func(r r) string { return r.row.StatusKey }),
+		col("status_type", "LowCardinality(String)", func(r r) string { return r.row.StatusType }),
+		col("visit_number", "UInt32", func(r r) uint32 { return r.row.VisitNumber }),
+		col("entered_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.EnteredAt) }),
+		col("left_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.LeftAt) }),
+		col("duration", "Int64", func(r r) int64 { return r.row.Duration }),
+		col("busdays_duration", "Int64", func(r r) int64 { return r.row.BusdaysDuration }),
+		col("is_current", "UInt8", func(r r) uint8 { return boolUInt8(r.row.IsCurrent) }),
+	)
+}
+
+type changelogRec = derived[wire.ChangelogRow]
+
+func changelogColumns() []column[changelogRec] {
+	type r = changelogRec
+	return append(versionColumns[wire.ChangelogRow](),
+		col("event_time", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.EventTime) }),
+		col("issue_id", "String", func(r r) string { return r.id }),
+		col("issue_key", "String", func(r r) string { return r.row.IssueKey }),
+		col("queue", "LowCardinality(String)", func(r r) string { return r.row.Queue }),
+		col("entry_id", "String", func(r r) string { return r.row.EntryID }),
+		col("field_index", "UInt16", func(r r) uint16 { return r.row.FieldIndex }),
+		col("event_type", "LowCardinality(String)", func(r r) string { return r.row.EventType }),
+		col("transport", "LowCardinality(String)", func(r r) string { return r.row.Transport }),
+		col("actor", "String", func(r r) string { return r.row.Actor }),
+		col("changed_field", "String", func(r r) string { return r.row.ChangedField }),
+		col("field_display", "String", func(r r) string { return r.row.FieldDisplay }),
+		col("changed_from", "String", func(r r) string { return r.row.ChangedFrom }),
+		col("changed_to", "String", func(r r) string { return r.row.ChangedTo }),
+	)
+}
+
+// statusRec is a directory entry with the version of its load.
+type statusRec struct {
+	s       *wire.Status
+	version uint64
+}
+
+func statusColumns() []column[statusRec] {
+	return []column[statusRec]{
+		col("key", "String", func(r statusRec) string { return r.s.Key }),
+		col("name", "String", func(r statusRec) string { return r.s.Name }),
+		col("type", "LowCardinality(String)", func(r statusRec) string { return r.s.Type }),
+		col("_version", "UInt64", func(r statusRec) uint64 { return r.version }),
+	}
+}
+
+// InsertRows inserts the rows of the given messages: one batch per table
+// (explicit column lists), skipping tables with no rows. The derived tables
+// are written before issues, so that the views, which follow each issue's
+// latest row, switch to a new snapshot only once its derived rows are in.
+//
+// Of several messages of one issue in rows, only the winner is inserted
+// (largest SourceVersion; the later one on a tie). A row's issue id may be
+// empty (the message's is used) but must otherwise match its message's. Errors are *Error: IsPermanent tells invalid rows,
+// values that do not convert and schema mismatches from connection, timeout
+// and server-side trouble worth a retry. After an error some tables may hold
+// the rows already; inserting the same rows again is harmless (dedup).
+func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
+	var (
+		issues    []issueRec
+		metrics   []metricRec
+		intervals []intervalRec
+		changelog []changelogRec
+	)
+	rows, err := latestPerIssue(rows)
+	if err != nil {
+		return err
+	}
+	for _, env := range rows {
+		id, err := rowIssueID(env, env.Issue.IssueID, "issue")
+		if err != nil {
+			return err
+		}
+		issues = append(issues, issueRec{env: env, row: &env.Issue, id: id})
+		for i := range env.Metrics {
+			row := &env.Metrics[i]
+			if id, err = rowIssueID(env, row.IssueID, "metric"); err != nil {
+				return err
+			}
+			metrics = append(metrics, metricRec{env: env, row: row, id: id})
+		}
+		for i := range env.Intervals {
+			row := &env.Intervals[i]
+			if id, err = rowIssueID(env, row.IssueID, "interval"); err != nil {
+				return err
+			}
+			intervals = append(intervals, intervalRec{env: env, row: row, id: id})
+		}
+		for i := range env.Changelog {
+			row := &env.Changelog[i]
+			if id, err = rowIssueID(env, row.IssueID, "changelog"); err != nil {
+				return err
+			}
+			changelog = append(changelog, changelogRec{env: env, row: row, id: id})
+		}
+	}
+	if err := insertTable(ctx, c, c.tables.IssueMetrics, metricColumns(), metrics); err != nil {
+		return err
+	}
+	if err := insertTable(ctx, c, c.tables.StatusIntervals, intervalColumns(), intervals); err != nil {
+		return err
+	}
+	if err := insertTable(ctx, c, c.tables.IssuesChangelog, changelogColumns(), changelog); err != nil {
+		return err
+	}
+	return insertTable(ctx, c, c.tables.Issues, issueColumns(), issues)
+}
+
+// latestPerIssue drops nil messages and, of several messages of one issue,
+// keeps only the one that would win: the largest SourceVersion, the later
+// one on a tie. Each issue then has one version per insert, so that no
+// table has to break a tie between two versions inside one block (which
+// could pick different winners in different tables). Order is kept.
+func latestPerIssue(rows []*wire.IssueRows) ([]*wire.IssueRows, error) {
+	winner := make(map[string]int, len(rows))
+	for i, env := range rows {
+		if env == nil {
+			continue
+		}
+		if env.IssueID == "" {
+			return nil, &Error{Op: "insert", Permanent: true, Err: fmt.Errorf("%w: message for issue %q has no issue id", ErrInvalidRows, env.IssueKey)}
+		}
+		if j, ok := winner[env.IssueID]; !ok || env.SourceVersion >= rows[j].SourceVersion {
+			winner[env.IssueID] = i
+		}
+	}
+	if len(winner) == len(rows) {
+		return rows, nil
+	}
+	out := make([]*wire.IssueRows, 0, len(winner))
+	for i, env := range rows {
+		if env != nil && winner[env.IssueID] == i {
+			out = append(out, env)
+		}
+	}
+	return out, nil
+}
+
+// rowIssueID returns the issue id a row is stored under.
+func rowIssueID(env *wire.IssueRows, id, kind string) (string, error) {
+	switch id {
+	case "":
+		return env.IssueID, nil
+	case env.IssueID:
+		return id, nil
+	default:
+		return "", &Error{Op: "insert", Permanent: true, Err: fmt.Errorf(
+			"%w: %s row of issue %s (%s) has issue id %q", ErrInvalidRows, kind, env.IssueID, env.IssueKey, id)}
+	}
+}
+
+// InsertStatuses inserts the status directory; the newest load of a key
+// wins in the statuses view. Errors are classified as for InsertRows.
+func (c *Client) InsertStatuses(ctx context.Context, statuses []wire.Status) error {
+	version := uint64(time.Now().UnixMilli())
+	recs := make([]statusRec, 0, len(statuses))
+	for i := range statuses {
+		if statuses[i].Key == "" {
+			return &Error{Op: "insert", Table: c.tables.Statuses, Permanent: true,
+				Err: fmt.Errorf("%w: status without a key (name %q)", ErrInvalidRows, statuses[i].Name)}
+		}
+		recs = append(recs, statusRec{s: &statuses[i], version: version})
+	}
+	return insertTable(ctx, c, c.tables.Statuses, statusColumns(), recs)
+}
+
+// insertTable sends rows as one batch, column by column.
+func insertTable[R any](ctx context.Context, c *Client, table string, cols []column[R], rows []R) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	names := make([]string, len(cols))
+	for i, cl := range cols {
+		names[i] = "`" + cl.name + "`"
+	}
+	query := "INSERT INTO " + c.qualified(table) + " (" + strings.Join(names, ", ") + ")"
+	batch, err := c.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return newError("insert", table, fmt.Errorf("prepare: %w", err))
+	}
+	defer func() {
+		if !batch.IsSent() {
+			_ = batch.Abort()
+		}
+	}()
+	if got := len(batch.Columns()); got != len(cols) {
+		return &Error{Op: "insert", Table: table, Permanent: true,
+			Err: fmt.Errorf("server expects %d columns, the client sends %d", got, len(cols))}
+	}
+	for i, cl := range cols {
+		if err := batch.Column(i).Append(cl.values(rows)); err != nil {
+			return newError("insert", table, fmt.Errorf("column %s: %w", cl.name, err))
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return newError("insert", table, fmt.Errorf("send %d rows: %w", len(rows), err))
+	}
+	return nil
+}

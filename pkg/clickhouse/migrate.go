@@ -1,0 +1,436 @@
+package clickhouse
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/migrations"
+)
+
+// migrationsTable records the applied migrations in the target database.
+const migrationsTable = "schema_migrations"
+
+// migration is one embedded file, rendered.
+type migration struct {
+	version    uint32
+	name       string // file name without .sql, e.g. 0001_create_issues
+	statements []string
+	checksum   string
+}
+
+// templateData is what the migration templates see.
+type templateData struct {
+	Database             string
+	IssuesTable          string
+	IssueMetricsTable    string
+	IssuesChangelogTable string
+	StatusIntervalsTable string
+	StatusesTable        string
+}
+
+var migrationFileRE = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
+
+// loadMigrations reads, renders and orders the *.sql files of fsys.
+func loadMigrations(fsys fs.FS, data templateData) ([]migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var out []migration
+	seen := map[uint32]string{}
+	for _, file := range names {
+		m := migrationFileRE.FindStringSubmatch(file)
+		if m == nil {
+			return nil, fmt.Errorf("migration file %s: name is not NNNN_name.sql", file)
+		}
+		v, _ := strconv.ParseUint(m[1], 10, 32)
+		if v == 0 {
+			return nil, fmt.Errorf("migration file %s: versions start at 0001", file)
+		}
+		if other, dup := seen[uint32(v)]; dup {
+			return nil, fmt.Errorf("migration files %s and %s have the same version", other, file)
+		}
+		seen[uint32(v)] = file
+		src, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", file, err)
+		}
+		tmpl, err := template.New(file).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", file, err)
+		}
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, data); err != nil {
+			return nil, fmt.Errorf("migration %s: %w", file, err)
+		}
+		stmts, err := splitStatements(buf.String())
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", file, err)
+		}
+		if len(stmts) == 0 {
+			return nil, fmt.Errorf("migration %s: no statement", file)
+		}
+		for _, s := range stmts {
+			if isAlterAddColumn(s) {
+				if _, ok := parseAddColumn(s); !ok {
+					return nil, fmt.Errorf("migration %s: an ALTER TABLE must add exactly one column (ALTER TABLE t ADD COLUMN c Type) so that it can be guarded: %s", file, s)
+				}
+			}
+		}
+		sum := sha256.Sum256([]byte(strings.Join(stmts, "\n;\n")))
+		out = append(out, migration{
+			version:    uint32(v),
+			name:       strings.TrimSuffix(path.Base(file), ".sql"),
+			statements: stmts,
+			checksum:   hex.EncodeToString(sum[:]),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// splitStatements splits SQL on semicolons outside quotes and drops
+// comments and empty statements.
+func splitStatements(sql string) ([]string, error) {
+	var (
+		stmts []string
+		cur   strings.Builder
+	)
+	flush := func() {
+		if s := strings.TrimSpace(cur.String()); s != "" {
+			stmts = append(stmts, s)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+			cur.WriteByte('\n')
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return nil, errors.New("unterminated /* comment")
+			}
+			i += 2 + end + 1
+			cur.WriteByte(' ')
+		case c == '\'' || c == '`' || c == '"':
+			j := i + 1
+			for ; j < len(sql); j++ {
+				if sql[j] == '\\' {
+					j++
+					continue
+				}
+				if sql[j] == c {
+					if j+1 < len(sql) && sql[j+1] == c { // doubled quote
+						j++
+						continue
+					}
+					break
+				}
+			}
+			if j >= len(sql) {
+				return nil, fmt.Errorf("unterminated %c quote", c)
+			}
+			cur.WriteString(sql[i : j+1])
+			i = j
+		case c == ';':
+			flush()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return stmts, nil
+}
+
+var (
+	alterAddRE = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s.*\bADD\s+COLUMN\b`)
+	// ALTER TABLE [`db`.]`t` ADD COLUMN `c` definition
+	addColumnRE = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+(?:(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\\.)?(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\\s+ADD\\s+COLUMN\\s+(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\\s+(.+)$")
+	// another command of a multi-command ALTER
+	moreAlterRE = regexp.MustCompile(`(?i),\s*(ADD|DROP|MODIFY|CLEAR|COMMENT|RENAME)\s+(COLUMN|INDEX)\b`)
+)
+
+func isAlterAddColumn(stmt string) bool { return alterAddRE.MatchString(stmt) }
+
+// addColumn is a parsed "ALTER TABLE [db.]t ADD COLUMN c definition".
+type addColumn struct {
+	db, table, column string
+	// definition is what follows the column name: type, DEFAULT, COMMENT...
+	definition string
+}
+
+// parseAddColumn parses a single-column ADD COLUMN statement.
+func parseAddColumn(stmt string) (addColumn, bool) {
+	m := addColumnRE.FindStringSubmatch(strings.TrimSpace(stmt))
+	if m == nil || moreAlterRE.MatchString(m[4]) {
+		return addColumn{}, false
+	}
+	unq := func(s string) string { return strings.Trim(s, "`") }
+	return addColumn{db: unq(m[1]), table: unq(m[2]), column: unq(m[3]), definition: strings.TrimSpace(m[4])}, true
+}
+
+// Migrate creates the database when missing and applies the embedded
+// migrations that are not applied yet, in order, one statement per call. It
+// returns what it did: the names of the applied migrations, preceded by a
+// note for every table of the old Python tool it renamed out of the way.
+//
+// It is idempotent and safe to run from several processes at once (every
+// statement is IF NOT EXISTS or guarded). It refuses, with
+// ErrChecksumMismatch, to run when an applied migration has changed since.
+// It blocks for the duration of the DDL.
+func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
+	return c.migrate(ctx, migrations.FS)
+}
+
+func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
+	wrap := func(err error) error { return newError("migrate", "", err) }
+	ms, err := loadMigrations(fsys, c.templateData())
+	if err != nil {
+		return nil, &Error{Op: "migrate", Permanent: true, Err: err}
+	}
+	if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+c.db+"`"); err != nil {
+		return nil, wrap(fmt.Errorf("create database %s: %w", c.db, err))
+	}
+	if err := c.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+c.qualified(migrationsTable)+
+		" (`version` UInt32, `name` String, `checksum` String, `applied_at` DateTime('UTC'))"+
+		" ENGINE = ReplacingMergeTree ORDER BY `version`"); err != nil {
+		return nil, wrap(fmt.Errorf("create %s: %w", migrationsTable, err))
+	}
+	done, err := c.appliedMigrations(ctx)
+	if err != nil {
+		return nil, wrap(err)
+	}
+
+	var (
+		report     []string
+		maxApplied uint32
+	)
+	for v := range done {
+		maxApplied = max(maxApplied, v)
+	}
+	for _, m := range ms {
+		sums, ok := done[m.version]
+		if !ok {
+			if m.version < maxApplied {
+				return nil, &Error{Op: "migrate", Permanent: true, Err: fmt.Errorf(
+					"migration %s is not applied but the later migration %04d is: migrations were applied out of order", m.name, maxApplied)}
+			}
+			continue
+		}
+		for _, s := range sums {
+			if s != m.checksum {
+				return nil, &Error{Op: "migrate", Permanent: true, Err: fmt.Errorf(
+					"%w: %s in database %s was applied with checksum %.12s but now renders to %.12s (edited file, or table names changed since)",
+					ErrChecksumMismatch, m.name, c.db, s, m.checksum)}
+			}
+		}
+	}
+	if len(done) == 0 {
+		notes, err := c.moveLegacyTables(ctx)
+		report = append(report, notes...)
+		if err != nil {
+			return report, wrap(err)
+		}
+	}
+	for _, m := range ms {
+		if _, ok := done[m.version]; ok {
+			continue
+		}
+		for _, stmt := range m.statements {
+			if err := c.execMigrationStatement(ctx, stmt); err != nil {
+				return report, wrap(fmt.Errorf("migration %s: %w", m.name, err))
+			}
+		}
+		if err := c.recordMigration(ctx, m); err != nil {
+			return report, wrap(fmt.Errorf("record migration %s: %w", m.name, err))
+		}
+		report = append(report, m.name)
+	}
+	return report, nil
+}
+
+func (c *Client) templateData() templateData {
+	return templateData{
+		Database:             c.db,
+		IssuesTable:          c.tables.Issues,
+		IssueMetricsTable:    c.tables.IssueMetrics,
+		IssuesChangelogTable: c.tables.IssuesChangelog,
+		StatusIntervalsTable: c.tables.StatusIntervals,
+		StatusesTable:        c.tables.Statuses,
+	}
+}
+
+// appliedMigrations returns the checksums recorded for every applied
+// version (several rows per version when migrators raced).
+func (c *Client) appliedMigrations(ctx context.Context) (map[uint32][]string, error) {
+	rows, err := c.conn.Query(ctx, "SELECT `version`, `checksum` FROM "+c.qualified(migrationsTable))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", migrationsTable, err)
+	}
+	defer rows.Close()
+	done := map[uint32][]string{}
+	for rows.Next() {
+		var (
+			v   uint32
+			sum string
+		)
+		if err := rows.Scan(&v, &sum); err != nil {
+			return nil, fmt.Errorf("read %s: %w", migrationsTable, err)
+		}
+		done[v] = append(done[v], sum)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", migrationsTable, err)
+	}
+	return done, nil
+}
+
+func (c *Client) recordMigration(ctx context.Context, m migration) error {
+	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.qualified(migrationsTable)+
+		" (`version`, `name`, `checksum`, `applied_at`)")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = batch.Close() }()
+	if err := batch.Append(m.version, m.name, m.checksum, time.Now().UTC().Truncate(time.Second)); err != nil {
+		return err
+	}
+	return batch.Send()
+}
+
+// execMigrationStatement runs one statement; an ADD COLUMN runs only when
+// the column is missing.
+func (c *Client) execMigrationStatement(ctx context.Context, stmt string) error {
+	if !isAlterAddColumn(stmt) {
+		return c.conn.Exec(ctx, stmt)
+	}
+	add, ok := parseAddColumn(stmt)
+	if !ok {
+		return fmt.Errorf("unguardable ALTER: %s", stmt)
+	}
+	if add.db != "" && add.db != c.db {
+		return fmt.Errorf("ALTER of a table outside database %s: %s", c.db, stmt)
+	}
+	_, err := c.AddColumnIfMissing(ctx, add.table, add.column, add.definition)
+	return err
+}
+
+// AddColumnIfMissing adds a column to a table of the database unless
+// system.columns already lists it (ClickHouse 18.16 has no ADD COLUMN IF NOT
+// EXISTS). definition is what follows the column name: the type and
+// optionally DEFAULT, COMMENT or AFTER clauses. It reports whether it added
+// the column.
+func (c *Client) AddColumnIfMissing(ctx context.Context, table, column, definition string) (added bool, err error) {
+	if !identRE.MatchString(table) || !identRE.MatchString(column) {
+		return false, &Error{Op: "migrate", Table: table, Permanent: true,
+			Err: fmt.Errorf("invalid table or column name %q.%q", table, column)}
+	}
+	has, err := c.hasColumn(ctx, table, column)
+	if err != nil {
+		return false, newError("migrate", table, err)
+	}
+	if has {
+		return false, nil
+	}
+	stmt := fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition)
+	if err := c.conn.Exec(ctx, stmt); err != nil {
+		// A concurrent migrator may have added it in between.
+		if has, err2 := c.hasColumn(ctx, table, column); err2 == nil && has {
+			return false, nil
+		}
+		return false, newError("migrate", table, fmt.Errorf("add column %s: %w", column, err))
+	}
+	return true, nil
+}
+
+func (c *Client) hasColumn(ctx context.Context, table, column string) (bool, error) {
+	var n uint64
+	err := c.conn.QueryRow(ctx,
+		"SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		c.db, table, column).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up column %s.%s: %w", table, column, err)
+	}
+	return n > 0, nil
+}
+
+// tableEngine returns the engine of a table or view, "" when it does not
+// exist.
+func (c *Client) tableEngine(ctx context.Context, table string) (string, error) {
+	rows, err := c.conn.Query(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", c.db, table)
+	if err != nil {
+		return "", fmt.Errorf("look up table %s: %w", table, err)
+	}
+	defer rows.Close()
+	var engine string
+	for rows.Next() {
+		if err := rows.Scan(&engine); err != nil {
+			return "", fmt.Errorf("look up table %s: %w", table, err)
+		}
+	}
+	return engine, rows.Err()
+}
+
+// moveLegacyTables runs before the first migration of a database: a table
+// with one of the old tool's names that lacks _version was created by the
+// Python tool (ORDER BY issue_key, partitioned by month, other columns).
+// CREATE TABLE IF NOT EXISTS would keep it and every insert would fail, so
+// it is renamed to <name>_legacy (data kept, to copy from or drop) and its
+// old *_view, which selects by table name, is dropped to be re-created.
+func (c *Client) moveLegacyTables(ctx context.Context) ([]string, error) {
+	var notes []string
+	for _, t := range []string{c.tables.Issues, c.tables.IssueMetrics, c.tables.IssuesChangelog} {
+		engine, err := c.tableEngine(ctx, t)
+		if err != nil {
+			return notes, err
+		}
+		if engine == "" || engine == "View" {
+			continue
+		}
+		has, err := c.hasColumn(ctx, t, "_version")
+		if err != nil {
+			return notes, err
+		}
+		if has {
+			continue
+		}
+		target := t + "_legacy"
+		if e, err := c.tableEngine(ctx, target); err != nil {
+			return notes, err
+		} else if e != "" {
+			return notes, &Error{Op: "migrate", Table: t, Permanent: true, Err: fmt.Errorf(
+				"table %s.%s was created by the old tool and %s.%s exists too: rename or drop one of them", c.db, t, c.db, target)}
+		}
+		if err := c.conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s", c.qualified(t), c.qualified(target))); err != nil {
+			return notes, fmt.Errorf("rename legacy table %s: %w", t, err)
+		}
+		notes = append(notes, fmt.Sprintf("renamed %s.%s (old tool's layout) to %s.%s", c.db, t, c.db, target))
+		view := t + "_view"
+		if e, err := c.tableEngine(ctx, view); err != nil {
+			return notes, err
+		} else if e == "View" {
+			if err := c.conn.Exec(ctx, "DROP TABLE "+c.qualified(view)); err != nil {
+				return notes, fmt.Errorf("drop legacy view %s: %w", view, err)
+			}
+			notes = append(notes, fmt.Sprintf("dropped the old view %s.%s", c.db, view))
+		}
+	}
+	return notes, nil
+}

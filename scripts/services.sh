@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# services.sh — private ClickHouse, Redis and S3 (versitygw) instances for
+# tests, CI and demos. They never touch the system services: every instance
+# has its own configuration, data directory, pid file and ports.
+#
+#   scripts/services.sh start   install what is missing, start, wait until ready
+#   scripts/services.sh stop    stop the instances this script started
+#   scripts/services.sh status  say what is running
+#   scripts/services.sh env     print the export lines the tests read
+#   scripts/services.sh clean   stop, then delete ${SERVICES_DIR}
+#
+# Use: eval "$(scripts/services.sh env)"
+#
+# Variables (defaults): SERVICES_DIR (/tmp/tracker-exporter-services),
+# CH_PORT (19000), CH_HTTP_PORT (18123), REDIS_PORT (16379), S3_PORT (17070),
+# S3_ACCESS_KEY (tracker-test), S3_SECRET_KEY (tracker-test-secret),
+# VERSITYGW_VERSION (v1.8.0), SERVICES_TIMEOUT (60 seconds per service).
+set -euo pipefail
+
+SERVICES_DIR=${SERVICES_DIR:-/tmp/tracker-exporter-services}
+CH_PORT=${CH_PORT:-19000}
+CH_HTTP_PORT=${CH_HTTP_PORT:-18123}
+REDIS_PORT=${REDIS_PORT:-16379}
+S3_PORT=${S3_PORT:-17070}
+S3_ACCESS_KEY=${S3_ACCESS_KEY:-tracker-test}
+S3_SECRET_KEY=${S3_SECRET_KEY:-tracker-test-secret}
+VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
+SERVICES_TIMEOUT=${SERVICES_TIMEOUT:-60}
+HOST=127.0.0.1
+
+# Debian installs clickhouse-server under /usr/sbin, which a non-login shell
+# may not have on its PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() {
+	printf 'services: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# --- installation -----------------------------------------------------------
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		die "need root (or sudo) to run: $*"
+	fi
+}
+
+install_packages() {
+	local missing=()
+	command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
+	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
+	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+	command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+	if [ "${#missing[@]}" -eq 0 ]; then
+		return 0
+	fi
+	log "installing ${missing[*]} with apt-get"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+		die "apt-get update failed"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+		die "apt-get install ${missing[*]} failed"
+	# The Debian packages start their own system services on ports 9000,
+	# 8123 and 6379; this script does not use them and leaves them alone.
+}
+
+versitygw_bin() {
+	command -v go >/dev/null 2>&1 || die "go is not on PATH: it is needed to install versitygw"
+	printf '%s/bin/versitygw' "$(go env GOPATH)"
+}
+
+install_versitygw() {
+	local bin
+	bin=$(versitygw_bin)
+	if [ -x "$bin" ]; then
+		return 0
+	fi
+	log "installing versitygw ${VERSITYGW_VERSION} with go install (takes a few minutes)"
+	go install "github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}" ||
+		die "go install versitygw@${VERSITYGW_VERSION} failed"
+	[ -x "$bin" ] || die "versitygw not found at $bin after go install"
+}
+
+# --- helpers ----------------------------------------------------------------
+
+# pid_alive FILE NAME: the pid in FILE names a live process whose command
+# line contains NAME (so that a stale pid file never designates a process
+# that reused the pid).
+pid_alive() {
+	local pid
+	[ -s "$1" ] || return 1
+	pid=$(cat "$1")
+	case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+	kill -0 "$pid" 2>/dev/null || return 1
+	[ -r "/proc/$pid/cmdline" ] || return 0 # no procfs: trust the pid
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"
+}
+
+port_open() {
+	(exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+ch_ready() {
+	clickhouse-client --host "$HOST" --port "$CH_PORT" --query 'SELECT 1' >/dev/null 2>&1
+}
+
+redis_ready() {
+	[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]
+}
+
+s3_ready() {
+	port_open "$S3_PORT"
+}
+
+# wait_ready NAME CHECK PIDFILE PROC LOGFILE...: poll CHECK until it
+# succeeds, the process dies, or SERVICES_TIMEOUT passes; on failure show
+# the end of the logs.
+wait_ready() {
+	local name=$1 check=$2 pidfile=$3 proc=$4
+	shift 4
+	local deadline=$((SECONDS + SERVICES_TIMEOUT)) why=""
+	while ! "$check"; do
+		if ! pid_alive "$pidfile" "$proc"; then
+			why="exited during start-up"
+		elif [ "$SECONDS" -ge "$deadline" ]; then
+			why="did not answer within ${SERVICES_TIMEOUT}s"
+		fi
+		if [ -n "$why" ]; then
+			local f
+			for f in "$@"; do
+				if [ -s "$f" ]; then
+					log "last lines of $f:"
+					tail -n 20 "$f" >&2 || true
+				fi
+			done
+			die "$name $why (logs: $*)"
+		fi
+		sleep 0.2
+	done
+}
+
+# already_running NAME CHECK PIDFILE PROC PORT: true when nothing needs
+# starting; fails when the port is taken by a process this script did not
+# start and that does not answer as the service.
+already_running() {
+	local name=$1 check=$2 pidfile=$3 proc=$4 port=$5
+	if pid_alive "$pidfile" "$proc"; then
+		if "$check"; then
+			log "$name already running (pid $(cat "$pidfile"), port $port)"
+			return 0
+		fi
+		return 1 # ours, still starting: the caller waits
+	fi
+	rm -f "$pidfile"
+	if "$check"; then
+		log "$name already answers on port $port (not started by this script); using it"
+		return 0
+	fi
+	if port_open "$port"; then
+		die "port $port is taken by another program; set a free port in the environment"
+	fi
+	return 1
+}
+
+# spawn PIDFILE LOGFILE CMD...: start CMD detached in its own session (so
+# that the caller's Ctrl-C or process-group kill does not reach it) and
+# record its pid. The child writes its own pid before exec, which stays right
+# even when setsid has to fork.
+spawn() {
+	local pidfile=$1 logfile=$2 deadline
+	shift 2
+	rm -f "$pidfile"
+	setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+		</dev/null >>"$logfile" 2>&1 &
+	deadline=$((SECONDS + 10))
+	until [ -s "$pidfile" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || die "could not start $1 (log: $logfile)"
+		sleep 0.05
+	done
+}
+
+# --- ClickHouse ---------------------------------------------------------------
+
+ch_dir() { printf '%s/clickhouse' "$SERVICES_DIR"; }
+
+write_ch_config() {
+	local dir
+	dir=$(ch_dir)
+	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
+	cat >"$dir/config.xml" <<EOF
+<?xml version="1.0"?>
+<!-- Written by scripts/services.sh; a private test instance. -->
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>$dir/log/clickhouse-server.log</log>
+        <errorlog>$dir/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>2</count>
+    </logger>
+    <listen_host>$HOST</listen_host>
+    <tcp_port>$CH_PORT</tcp_port>
+    <http_port>$CH_HTTP_PORT</http_port>
+    <max_connections>1024</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <users_config>$dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+    <max_session_timeout>3600</max_session_timeout>
+    <default_session_timeout>60</default_session_timeout>
+</yandex>
+EOF
+	cat >"$dir/users.xml" <<EOF
+<?xml version="1.0"?>
+<!-- Written by scripts/services.sh; a private test instance. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>4000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+EOF
+}
+
+start_clickhouse() {
+	local dir pidfile logfile
+	dir=$(ch_dir)
+	pidfile="$dir/clickhouse.pid"
+	logfile="$dir/log/stdout.log"
+	if already_running ClickHouse ch_ready "$pidfile" clickhouse-server "$CH_PORT"; then
+		return 0
+	fi
+	if ! pid_alive "$pidfile" clickhouse-server; then
+		port_open "$CH_HTTP_PORT" && die "ClickHouse HTTP port $CH_HTTP_PORT is taken by another program; set CH_HTTP_PORT"
+		write_ch_config
+		log "starting ClickHouse on $HOST:$CH_PORT (HTTP $CH_HTTP_PORT), data in $dir"
+		# The server resolves the relative paths of its config from the
+		# working directory.
+		(cd "$dir" && spawn "$pidfile" "$logfile" clickhouse-server --config-file="$dir/config.xml")
+	fi
+	wait_ready ClickHouse ch_ready "$pidfile" clickhouse-server "$logfile" "$dir/log/clickhouse-server.err.log"
+	log "ClickHouse ready ($(clickhouse-client --host "$HOST" --port "$CH_PORT" --query 'SELECT version()'))"
+}
+
+# --- Redis ----------------------------------------------------------------------
+
+start_redis() {
+	local dir pidfile logfile
+	dir="$SERVICES_DIR/redis"
+	pidfile="$dir/redis.pid"
+	logfile="$dir/redis.log"
+	mkdir -p "$dir"
+	if already_running Redis redis_ready "$pidfile" redis-server "$REDIS_PORT"; then
+		return 0
+	fi
+	if ! pid_alive "$pidfile" redis-server; then
+		log "starting Redis on $HOST:$REDIS_PORT (no persistence)"
+		spawn "$pidfile" "$logfile" redis-server --bind "$HOST" --port "$REDIS_PORT" \
+			--save '' --appendonly no --dir "$dir" --daemonize no --protected-mode yes
+	fi
+	wait_ready Redis redis_ready "$pidfile" redis-server "$logfile"
+	log "Redis ready"
+}
+
+# --- S3 (versitygw) -----------------------------------------------------------------
+
+start_s3() {
+	local dir pidfile logfile bin
+	dir="$SERVICES_DIR/s3"
+	pidfile="$dir/versitygw.pid"
+	logfile="$dir/versitygw.log"
+	mkdir -p "$dir/data"
+	if already_running versitygw s3_ready "$pidfile" versitygw "$S3_PORT"; then
+		return 0
+	fi
+	if ! pid_alive "$pidfile" versitygw; then
+		bin=$(versitygw_bin)
+		log "starting versitygw on $HOST:$S3_PORT, buckets under $dir/data"
+		spawn "$pidfile" "$logfile" env ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" \
+			"$bin" --port "$HOST:$S3_PORT" --quiet posix "$dir/data"
+	fi
+	wait_ready versitygw s3_ready "$pidfile" versitygw "$logfile"
+	log "versitygw ready"
+}
+
+# --- stop ---------------------------------------------------------------------
+
+# stop_pid NAME PIDFILE PROC: TERM, wait, then KILL the process this script
+# started.
+stop_pid() {
+	local name=$1 pidfile=$2 proc=$3 pid deadline
+	if ! pid_alive "$pidfile" "$proc"; then
+		rm -f "$pidfile"
+		log "$name not running"
+		return 0
+	fi
+	pid=$(cat "$pidfile")
+	kill -TERM "$pid" 2>/dev/null || true
+	deadline=$((SECONDS + 30))
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			log "$name (pid $pid) ignored TERM; killing"
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.2
+	done
+	rm -f "$pidfile"
+	log "$name stopped"
+}
+
+cmd_start() {
+	install_packages
+	install_versitygw
+	mkdir -p "$SERVICES_DIR"
+	start_clickhouse
+	start_redis
+	start_s3
+}
+
+cmd_stop() {
+	stop_pid versitygw "$SERVICES_DIR/s3/versitygw.pid" versitygw
+	stop_pid Redis "$SERVICES_DIR/redis/redis.pid" redis-server
+	stop_pid ClickHouse "$(ch_dir)/clickhouse.pid" clickhouse-server
+}
+
+cmd_status() {
+	local rc=0
+	if ch_ready; then log "ClickHouse up on $HOST:$CH_PORT"; else log "ClickHouse down"; rc=1; fi
+	if redis_ready; then log "Redis up on $HOST:$REDIS_PORT"; else log "Redis down"; rc=1; fi
+	if s3_ready; then log "versitygw up on $HOST:$S3_PORT"; else log "versitygw down"; rc=1; fi
+	return "$rc"
+}
+
+cmd_env() {
+	cat <<EOF
+export TEST_CLICKHOUSE_ADDR=$HOST:$CH_PORT
+export TEST_CLICKHOUSE_HTTP_ADDR=$HOST:$CH_HTTP_PORT
+export TEST_REDIS_ADDR=$HOST:$REDIS_PORT
+export TEST_S3_ENDPOINT=http://$HOST:$S3_PORT
+export TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY
+export TEST_S3_SECRET_KEY=$S3_SECRET_KEY
+EOF
+}
+
+cmd_clean() {
+	cmd_stop
+	case "$SERVICES_DIR" in
+	"" | / | /tmp | /tmp/) die "refusing to delete SERVICES_DIR=$SERVICES_DIR" ;;
+	esac
+	rm -rf "$SERVICES_DIR"
+	log "removed $SERVICES_DIR"
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+env) cmd_env ;;
+clean) cmd_clean ;;
+*)
+	printf 'usage: %s start|stop|status|env|clean\n' "$0" >&2
+	exit 2
+	;;
+esac
