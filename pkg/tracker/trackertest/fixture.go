@@ -1,0 +1,498 @@
+package trackertest
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Fixture is a hand-written issue. Its changelog is an IssueCreated entry
+// at CreatedAt followed by one IssueWorkflow entry per transition.
+type Fixture struct {
+	// Key is "QUEUE-N"; it must not collide with a synthetic issue.
+	Key string
+	// Queue defaults to the key's prefix and must equal it. Queues that do
+	// not exist are added to the directory with the "dev" workflow.
+	Queue string
+	// Summary defaults to the key.
+	Summary     string
+	Description string
+	// Type and Priority are directory keys; default "task" and "normal".
+	Type, Priority string
+	// Author is the login of createdBy; default the first directory user.
+	Author string
+	// Assignee is a login; empty for none.
+	Assignee  string
+	CreatedAt time.Time
+	// InitialStatus is a status key; default "open".
+	InitialStatus string
+	Transitions   []FixtureTransition
+	// Resolution is the resolution key set when a transition enters a done
+	// or cancelled status; default "fixed" (done) or "wontFix" (cancelled).
+	Resolution string
+	// UpdatedAt defaults to the time of the last changelog entry.
+	UpdatedAt time.Time
+}
+
+// FixtureTransition is one status change of a Fixture, also used to report
+// the status changes of any issue (StatusChanges).
+type FixtureTransition struct {
+	At time.Time
+	// From and To are status keys. An empty From means the current status;
+	// a From that differs from it is recorded as given (an anomaly).
+	From, To string
+	// By is the login of the author; default the fixture's Author.
+	By string
+}
+
+// Fixture73 returns the worked example of METRICS.md §7: METRICS-1, created
+// Monday 2024-03-04 07:00Z in open, six transitions, closed at the end.
+func Fixture73() Fixture {
+	at := func(d, h int) time.Time { return time.Date(2024, 3, d, h, 0, 0, 0, time.UTC) }
+	return Fixture{
+		Key:           "METRICS-1",
+		Summary:       "Worked example of METRICS.md §7",
+		Type:          "task",
+		Author:        userDefs[1].login,
+		Assignee:      userDefs[2].login,
+		CreatedAt:     at(4, 7),
+		InitialStatus: "open",
+		Transitions: []FixtureTransition{
+			{At: at(4, 9), From: "open", To: "inProgress"},
+			{At: at(5, 9), From: "inProgress", To: "testing"},
+			{At: at(5, 13), From: "testing", To: "inProgress"},
+			{At: at(6, 10), From: "inProgress", To: "testing"},
+			{At: at(7, 10), From: "testing", To: "readyForRelease"},
+			{At: at(11, 7), From: "readyForRelease", To: "closed"},
+		},
+	}
+}
+
+var fixtureKeyRE = regexp.MustCompile(`^([A-Z][A-Z0-9]*)-([1-9][0-9]*)$`)
+
+func lookupDef(defs []namedDef, key, def string) (int, error) {
+	if key == "" {
+		key = def
+	}
+	for i, d := range defs {
+		if d.key == key {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown key %q", key)
+}
+
+func fixtureUser(login string, def int) (int, error) {
+	if login == "" {
+		return def, nil
+	}
+	u := lookupUser(login)
+	if u < 0 {
+		return 0, fmt.Errorf("unknown user %q", login)
+	}
+	return u, nil
+}
+
+// AddFixture adds a hand-written issue. It returns an error, and adds
+// nothing, when the fixture is invalid or its key is taken.
+func (s *Server) AddFixture(f Fixture) error {
+	m := fixtureKeyRE.FindStringSubmatch(f.Key)
+	if m == nil {
+		return fmt.Errorf("fixture key %q: want QUEUE-N", f.Key)
+	}
+	qkey, num := m[1], m[2]
+	if f.Queue != "" && f.Queue != qkey {
+		return fmt.Errorf("fixture %s: queue %q differs from the key's", f.Key, f.Queue)
+	}
+	if f.CreatedAt.IsZero() {
+		return fmt.Errorf("fixture %s: CreatedAt is required", f.Key)
+	}
+	var errs []error
+	typ, err := lookupDef(issueTypeDefs, f.Type, "task")
+	errs = append(errs, err)
+	prio, err := lookupDef(priorityDefs, f.Priority, "normal")
+	errs = append(errs, err)
+	author, err := fixtureUser(f.Author, 1)
+	errs = append(errs, err)
+	assignee, err := fixtureUser(f.Assignee, -1)
+	errs = append(errs, err)
+	initial := stOpen
+	if f.InitialStatus != "" {
+		if initial = statusIndex(f.InitialStatus); initial < 0 {
+			errs = append(errs, fmt.Errorf("unknown status %q", f.InitialStatus))
+		}
+	}
+	res := -1
+	if f.Resolution != "" {
+		res, err = lookupDef(resolutionDefs, f.Resolution, "")
+		errs = append(errs, err)
+	}
+	for _, t := range f.Transitions {
+		if t.To == "" || statusIndex(t.To) < 0 {
+			errs = append(errs, fmt.Errorf("unknown status %q", t.To))
+		}
+		if t.From != "" && statusIndex(t.From) < 0 {
+			errs = append(errs, fmt.Errorf("unknown status %q", t.From))
+		}
+		if t.At.IsZero() {
+			errs = append(errs, errors.New("transition without At"))
+		}
+		_, err := fixtureUser(t.By, author)
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("fixture %s: %w", f.Key, err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.resolveLocked(f.Key); taken {
+		return fmt.Errorf("fixture %s: key already exists", f.Key)
+	}
+	if n, _ := strconv.Atoi(num); n <= s.opts.Issues {
+		for _, q := range queueDefs {
+			if q.key == qkey {
+				return fmt.Errorf("fixture %s: key collides with a synthetic issue", f.Key)
+			}
+		}
+	}
+	qidx := -1
+	for i, q := range s.queues {
+		if q.key == qkey {
+			qidx = i
+		}
+	}
+	if qidx < 0 {
+		s.queues = append(slices.Clip(s.queues), queueDef{
+			key: qkey, name: qkey, workflow: wfDev, localField: -1, lead: 1, desc: "Fixture queue",
+		})
+		qidx = len(s.queues) - 1
+		clear(s.refSets)
+	}
+	k := len(s.fixtures)
+	iss := &issue{
+		ref: int32(-(k + 1)), code: uint32(fixtureCodeBase + k), num: atoiMust(num), key: f.Key,
+		prevQueue: -1, project: -1, parent: -1, epic: -1, start: -1, end: -1,
+		createdAt: f.CreatedAt.UnixMilli(), createdBy: author,
+	}
+	iss.id = s.issueID(iss.createdAt, iss.code)
+	summary := f.Summary
+	if summary == "" {
+		summary = f.Key
+	}
+	iss.st = state{
+		prevStatus: -1, assignee: assignee, qa: -1, deadline: -1, res: -1, team: -1,
+		queue: qidx, typ: typ, prio: prio, summary: strV(summary),
+	}
+	if f.Description != "" {
+		iss.st.description = strV(f.Description)
+	}
+	b := &builder{s: s, iss: iss, record: true}
+	b.begin(iss.createdAt, author, etCreated, false)
+	b.change(fStatus, null, statusV(initial))
+	iss.st.status, iss.st.statusStart = initial, iss.createdAt
+	last := iss.createdAt
+	for _, t := range f.Transitions {
+		by, _ := fixtureUser(t.By, author)
+		at := t.At.UnixMilli()
+		if t.From != "" {
+			iss.st.status = statusIndex(t.From)
+		}
+		to := statusIndex(t.To)
+		r := res
+		if r < 0 {
+			r = resFixed
+			if statusDefs[to].typ == StatusTypeCancelled {
+				r = resWontFix
+			}
+		}
+		b.begin(at, by, etWorkflow, false)
+		b.setStatus(to, at, by, r)
+		last = max(last, at)
+	}
+	iss.updatedAt = last
+	if !f.UpdatedAt.IsZero() {
+		iss.updatedAt = f.UpdatedAt.UnixMilli()
+	}
+	s.fixtures = append(s.fixtures, iss)
+	s.fixtureKeys[iss.key] = iss.ref
+	s.fixtureKeys[iss.id] = iss.ref
+	s.rebuildExtrasLocked()
+	return nil
+}
+
+func atoiMust(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// rebuildExtrasLocked recomputes the updatedAt-ordered list of fixtures and
+// touched issues; the caller holds s.mu for writing.
+func (s *Server) rebuildExtrasLocked() {
+	extras := make([]*issue, 0, len(s.fixtures)+len(s.touched))
+	extras = append(extras, s.fixtures...)
+	for _, t := range s.touched {
+		extras = append(extras, t)
+	}
+	slices.SortFunc(extras, func(a, b *issue) int {
+		if c := cmpInt(a.updatedAt, b.updatedAt); c != 0 {
+			return c
+		}
+		return cmpInt(int64(a.ref), int64(b.ref))
+	})
+	s.extras = extras
+}
+
+func (s *Server) touchedIssue(i int) *issue {
+	if s.nTouched.Load() == 0 {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.touched[int32(i)]
+}
+
+// Touch updates an issue at `at`: it appends an IssueUpdated entry by the
+// robot user changing storyPoints (null → 1, else +1), bumps the version
+// and sets updatedAt. A time not after the current updatedAt is moved to
+// updatedAt + 1 ms. It returns an error for an unknown key.
+func (s *Server) Touch(key string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref, ok := s.resolveLocked(key)
+	if !ok {
+		return fmt.Errorf("touch %s: no such issue", key)
+	}
+	var base *issue
+	switch {
+	case ref < 0:
+		base = s.fixtures[-ref-1]
+	case s.touched[ref] != nil:
+		base = s.touched[ref]
+	default:
+		base = s.generate(int(ref), true)
+	}
+	cp := *base
+	cp.entries = append(make([]entry, 0, len(base.entries)+1), base.entries...)
+	ms := at.UnixMilli()
+	if ms <= cp.updatedAt {
+		ms = cp.updatedAt + 1
+	}
+	b := &builder{s: s, iss: &cp, record: true}
+	b.begin(ms, 0, etUpdated, true)
+	from, to := null, value{k: vNum, f: 1}
+	if cp.st.hasSP {
+		from, to = value{k: vNum, f: cp.st.sp}, value{k: vNum, f: cp.st.sp + 1}
+	}
+	b.change(fStoryPoints, from, to)
+	cp.st.sp, cp.st.hasSP = to.f, true
+	cp.updatedAt = ms
+	if ref < 0 {
+		s.fixtures[-ref-1] = &cp
+	} else {
+		touched := make(map[int32]*issue, len(s.touched)+1)
+		for k, v := range s.touched {
+			touched[k] = v
+		}
+		touched[ref] = &cp
+		s.touched = touched
+		s.nTouched.Store(int32(len(touched)))
+	}
+	s.rebuildExtrasLocked()
+	return nil
+}
+
+// IssueCount returns the number of issues: synthetic plus fixtures.
+func (s *Server) IssueCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.opts.Issues + len(s.fixtures)
+}
+
+// IssueKeys returns the current keys of all issues in updatedAt order.
+func (s *Server) IssueKeys() []string {
+	refs := s.scan(newCriteria())
+	keys := make([]string, len(refs))
+	for i, ref := range refs {
+		v := view{s: s, ref: ref}
+		if ref < 0 {
+			v.iss = s.issueByRef(ref, false)
+		} else if t := s.touchedIssue(int(ref)); t != nil {
+			v.iss = t
+		}
+		keys[i] = v.key()
+	}
+	return keys
+}
+
+// ChangelogLen returns the number of changelog entries of an issue (by
+// current or old key, or id); 0 for an unknown issue.
+func (s *Server) ChangelogLen(key string) int {
+	ref, ok := s.resolve(key)
+	if !ok {
+		return 0
+	}
+	if ref < 0 {
+		return s.issueByRef(ref, false).nEntries
+	}
+	if t := s.touchedIssue(int(ref)); t != nil {
+		return t.nEntries
+	}
+	_, _, moved := s.queuesOf(int(ref))
+	return s.countOf(int(ref), moved)
+}
+
+// TotalChangelogEntries returns the number of changelog entries of all
+// issues.
+func (s *Server) TotalChangelogEntries() int64 {
+	s.baseEntriesOnce.Do(func() {
+		var n int64
+		for i := range s.opts.Issues {
+			_, _, moved := s.queuesOf(i)
+			n += int64(s.countOf(i, moved))
+		}
+		s.baseEntries = n
+	})
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.baseEntries
+	for ref, t := range s.touched {
+		_, _, moved := s.queuesOf(int(ref))
+		n += int64(t.nEntries - s.countOf(int(ref), moved))
+	}
+	for _, f := range s.fixtures {
+		n += int64(f.nEntries)
+	}
+	return n
+}
+
+// ChangelogFieldChanges returns the number of field changes over all
+// changelog entries of an issue (the sum of len(fields)); 0 if unknown.
+func (s *Server) ChangelogFieldChanges(key string) int {
+	ref, ok := s.resolve(key)
+	if !ok {
+		return 0
+	}
+	return s.issueByRef(ref, false).fieldChanges
+}
+
+// StatusInfo describes one status of the directory.
+type StatusInfo struct {
+	ID     int
+	Key    string
+	Name   string // English
+	NameRU string
+	Type   string // new, inProgress, paused, done, cancelled
+	Order  int
+}
+
+// Statuses returns the status directory.
+func (s *Server) Statuses() []StatusInfo {
+	out := make([]StatusInfo, len(statusDefs))
+	for i, d := range statusDefs {
+		out[i] = StatusInfo{ID: i + 1, Key: d.key, Name: d.name[langEN], NameRU: d.name[langRU], Type: d.typ, Order: d.order}
+	}
+	return out
+}
+
+// UserInfo describes a user that issues may reference.
+type UserInfo struct {
+	UID       int64
+	Login     string
+	Email     string
+	Display   string
+	CloudUID  string
+	Dismissed bool
+	// Deleted users are referenced by issues but absent from /users.
+	Deleted bool
+}
+
+// Users returns every user issues may reference, the deleted ones included.
+func (s *Server) Users() []UserInfo {
+	out := make([]UserInfo, len(userDefs))
+	for u, d := range userDefs {
+		out[u] = UserInfo{
+			UID: userUID(u), Login: d.login, Email: d.login + "@example.ru", Display: d.display,
+			CloudUID: cloudUID(u), Dismissed: d.dismissed, Deleted: d.deleted,
+		}
+	}
+	return out
+}
+
+// IssueInfo is the ground truth of one issue's current state.
+type IssueInfo struct {
+	ID         string
+	Key        string
+	Aliases    []string
+	Queue      string
+	Status     string
+	StatusType string
+	StatusAt   time.Time // statusStartTime
+	Resolution string    // "" when unresolved
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int
+}
+
+// Issue returns the current state of an issue by key (current or old) or id.
+func (s *Server) Issue(key string) (IssueInfo, bool) {
+	ref, ok := s.resolve(key)
+	if !ok {
+		return IssueInfo{}, false
+	}
+	iss := s.issueByRef(ref, false)
+	qs := s.queueList()
+	info := IssueInfo{
+		ID: iss.id, Key: iss.key, Queue: qs[iss.st.queue].key,
+		Status: statusDefs[iss.st.status].key, StatusType: statusDefs[iss.st.status].typ,
+		StatusAt:  time.UnixMilli(iss.st.statusStart).UTC(),
+		CreatedAt: time.UnixMilli(iss.createdAt).UTC(), UpdatedAt: time.UnixMilli(iss.updatedAt).UTC(),
+		Version: iss.version(),
+	}
+	if iss.alias != "" {
+		info.Aliases = []string{iss.alias}
+	}
+	if iss.st.res >= 0 {
+		info.Resolution = resolutionDefs[iss.st.res].key
+	}
+	return info, true
+}
+
+// StatusChanges returns every status change in an issue's changelog after
+// IssueCreated (IssueWorkflow and IssueMoved entries), oldest first, with
+// the author's login in By.
+func (s *Server) StatusChanges(key string) []FixtureTransition {
+	ref, ok := s.resolve(key)
+	if !ok {
+		return nil
+	}
+	iss := s.issueByRef(ref, true)
+	var out []FixtureTransition
+	for _, e := range iss.entries {
+		if e.typ == etCreated {
+			continue
+		}
+		for _, fc := range e.fields {
+			if fc.f == fStatus {
+				out = append(out, FixtureTransition{
+					At: time.UnixMilli(e.at).UTC(), By: userDefs[e.by].login,
+					From: statusDefs[fc.from.n].key, To: statusDefs[fc.to.n].key,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// Queues returns the keys of the queues in the directory.
+func (s *Server) Queues() []string {
+	qs := s.queueList()
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.key
+	}
+	return out
+}

@@ -1,0 +1,912 @@
+package trackertest
+
+// Synthetic data. Issue i is a pure function of (Seed, i): every value below
+// is drawn from hash streams keyed by both, with integer arithmetic only, so
+// the same seed gives the same bytes on every platform. Nothing is generated
+// until a request needs it; the few cheap per-issue facts needed to filter
+// and sort (updatedAt, queue, key, createdAt, entry count) are computed from
+// their own hash streams without generating the changelog.
+
+// Salts of the independent hash streams.
+const (
+	saltUpdated uint64 = 0x7570_6461_7465_6400 + iota
+	saltQueue
+	saltCount
+	saltLife
+	saltGen
+	saltTimes
+	saltID
+	saltText
+	saltFault
+	saltScroll
+)
+
+func fmix(z uint64) uint64 {
+	z ^= z >> 30
+	z *= 0xbf58476d1ce4e5b9
+	z ^= z >> 27
+	z *= 0x94d049bb133111eb
+	z ^= z >> 31
+	return z
+}
+
+// mix hashes two words into one.
+func mix(a, b uint64) uint64 {
+	return fmix(fmix(a+0x9e3779b97f4a7c15) ^ (b * 0xd6e8feb86659fd93))
+}
+
+// rng is a splitmix64 generator: tiny, fast and fully specified here.
+type rng struct{ s uint64 }
+
+func (r *rng) next() uint64 {
+	r.s += 0x9e3779b97f4a7c15
+	return fmix(r.s)
+}
+
+// intn returns a value in [0, n); n must be in (0, 2^32).
+func (r *rng) intn(n int) int { return int(((r.next() >> 32) * uint64(n)) >> 32) }
+
+func (r *rng) chance(pct int) bool { return r.intn(100) < pct }
+
+func (r *rng) weighted(ws []int) int {
+	total := 0
+	for _, w := range ws {
+		total += w
+	}
+	x := r.intn(total)
+	for i, w := range ws {
+		if x < w {
+			return i
+		}
+		x -= w
+	}
+	return len(ws) - 1
+}
+
+func (r *rng) move(ms []move) int {
+	total := 0
+	for _, m := range ms {
+		total += m.weight
+	}
+	x := r.intn(total)
+	for _, m := range ms {
+		if x < m.weight {
+			return m.to
+		}
+		x -= m.weight
+	}
+	return ms[len(ms)-1].to
+}
+
+const (
+	msPerMinute = 60 * 1000
+	msPerDay    = 24 * 60 * msPerMinute
+)
+
+// header holds the cheap facts of a synthetic issue.
+type header struct {
+	h       uint64
+	updated int64 // unix ms
+	created int64
+	n       int // changelog entries
+	origQ   int
+	curQ    int
+	moved   bool
+}
+
+// updatedOf is the updatedAt (unix ms) of synthetic issue i: strictly
+// increasing with i, spread over the two years before Now.
+func (s *Server) updatedOf(i int) int64 {
+	return s.baseStart + int64(i)*s.step + int64(mix(s.seed^saltUpdated, uint64(i))%uint64(s.step))
+}
+
+// queuesOf returns the original and current queue of issue i; about 4% of
+// the issues were moved to another queue.
+func (s *Server) queuesOf(i int) (orig, cur int, moved bool) {
+	h := mix(s.seed^saltQueue, uint64(i))
+	x := int(h % 100)
+	for q := range queueDefs {
+		if x < queueDefs[q].weight {
+			orig = q
+			break
+		}
+		x -= queueDefs[q].weight
+	}
+	cur = orig
+	if (h>>16)%100 < 4 {
+		moved = true
+		cur = (orig + 1 + int((h>>32)%uint64(len(queueDefs)-1))) % len(queueDefs)
+	}
+	return orig, cur, moved
+}
+
+// countOf is the number of changelog entries of issue i: about 25 on
+// average with a long tail. Every 100th issue (i%100 == 50) has 201–400
+// entries and every 1000th (i%1000 == 500) 501–800.
+func (s *Server) countOf(i int, moved bool) int {
+	r := rng{mix(s.seed^saltCount, uint64(i))}
+	var n int
+	switch {
+	case i%1000 == 500:
+		n = 501 + r.intn(300)
+	case i%100 == 50:
+		n = 201 + r.intn(200)
+	default:
+		n = 1
+		for n < 180 && r.intn(1000) < 952 {
+			n++
+		}
+	}
+	if moved && n < 3 {
+		n = 3
+	}
+	return n
+}
+
+// gapMinutes is a roughly geometric table of mean gaps between entries.
+var gapMinutes = [...]int64{20, 28, 40, 57, 80, 113, 160, 226, 320, 453, 640, 905, 1280, 1810, 2560, 3620, 4320}
+
+func (s *Server) header(i int) header {
+	hd := header{h: mix(s.seed^saltGen, uint64(i))}
+	hd.updated = s.updatedOf(i)
+	hd.origQ, hd.curQ, hd.moved = s.queuesOf(i)
+	hd.n = s.countOf(i, hd.moved)
+	hd.created = hd.updated
+	if hd.n > 1 {
+		r := rng{mix(s.seed^saltLife, uint64(i))}
+		k := r.intn(len(gapMinutes) - 1)
+		lo, hi := gapMinutes[k], gapMinutes[k+1]
+		gap := (lo + (hi-lo)*int64(r.intn(1024))/1024) * msPerMinute
+		hd.created = hd.updated - int64(hd.n-1)*gap - int64(r.intn(3*60))*msPerMinute
+	}
+	return hd
+}
+
+// entryTimes spreads n entry times over [created, updated]: the first is
+// created, the last updated, all strictly increasing by at least 1 ms.
+func entryTimes(hd header) []int64 {
+	t := make([]int64, hd.n)
+	t[0] = hd.created
+	if hd.n == 1 {
+		return t
+	}
+	r := rng{mix(hd.h, saltTimes)}
+	w := make([]int64, hd.n)
+	var total int64
+	for k := 1; k < hd.n; k++ {
+		x := int64(1 + r.intn(1000))
+		if r.intn(10) == 0 {
+			x *= 8
+		}
+		total += x
+		w[k] = total
+	}
+	life := hd.updated - hd.created
+	for k := 1; k < hd.n; k++ {
+		// life·w/total without overflow: life < 2^41, w ≤ 8·10^3·800 < 2^23.
+		v := hd.created + life/total*w[k] + (life%total)*w[k]/total
+		if v <= t[k-1] {
+			v = t[k-1] + 1
+		}
+		if maxV := hd.updated - int64(hd.n-1-k); v > maxV {
+			v = maxV
+		}
+		t[k] = v
+	}
+	t[hd.n-1] = hd.updated
+	return t
+}
+
+// Value kinds of issue fields and changelog from/to values.
+type vkind uint8
+
+const (
+	vNull vkind = iota
+	vStatus
+	vUser
+	vUsers
+	vTags
+	vText // generated text: n = seed, f = textSummary|textShort|textLong
+	vString
+	vNum
+	vTime
+	vDate // n = days since the epoch
+	vPriority
+	vType
+	vResolution
+	vQueue
+	vComponents
+	vSprints
+	vTeam // n = option index, f = local field index
+)
+
+const (
+	textSummary = 1
+	textShort   = 2
+	textLong    = 3
+)
+
+// value is a field value: a directory index, a list of indexes, a number,
+// a time or a text reference. Lists are never mutated once shared.
+type value struct {
+	k    vkind
+	n    int64
+	f    float64
+	s    string
+	list []int32
+}
+
+var null = value{}
+
+func (v value) isNull() bool { return v.k == vNull }
+
+func statusV(st int) value { return value{k: vStatus, n: int64(st)} }
+func userV(u int) value    { return value{k: vUser, n: int64(u)} }
+func timeV(ms int64) value { return value{k: vTime, n: ms} }
+func strV(s string) value  { return value{k: vString, s: s} }
+func textV(seed uint64, kind int) value {
+	return value{k: vText, n: int64(seed), f: float64(kind)}
+}
+
+func optUser(u int) value {
+	if u < 0 {
+		return null
+	}
+	return userV(u)
+}
+
+func listV(k vkind, l []int32) value {
+	if len(l) == 0 {
+		return null
+	}
+	return value{k: k, list: l}
+}
+
+// Changelog entry types.
+type entryType uint8
+
+const (
+	etCreated entryType = iota
+	etUpdated
+	etWorkflow
+	etMoved
+	etCommentAdded
+	etAttachmentAdded
+)
+
+var entryTypeNames = [...]string{
+	etCreated:         "IssueCreated",
+	etUpdated:         "IssueUpdated",
+	etWorkflow:        "IssueWorkflow",
+	etMoved:           "IssueMoved",
+	etCommentAdded:    "IssueCommentAdded",
+	etAttachmentAdded: "IssueAttachmentAdded",
+}
+
+type fieldChange struct {
+	f        fieldID
+	from, to value
+}
+
+type entry struct {
+	id        string
+	at        int64
+	by        int
+	typ       entryType
+	api       bool // transport "api" instead of "front"
+	trigger   bool // executedTriggers present
+	commentID int64
+	attachID  int64
+	fields    []fieldChange
+}
+
+// state is the current value of an issue's mutable fields.
+type state struct {
+	status, prevStatus int // prevStatus -1: none
+	statusStart        int64
+	transitions        int
+	summary            value
+	description        value
+	typ, prio          int
+	assignee, qa       int // -1: none
+	followers, tags    []int32
+	comps, sprints     []int32
+	sp                 float64
+	hasSP              bool
+	deadline           int64 // days; -1: none
+	res                int   // -1: unresolved
+	resAt              int64
+	resBy              int
+	team               int // option index, -1: none
+	queue              int
+	comments           int
+	lastCommentAt      int64
+	updatedBy          int
+}
+
+// issue is one generated (or fixture) issue: static fields, the final state
+// and, when recorded, the changelog.
+type issue struct {
+	ref          int32 // ≥ 0: synthetic index; < 0: fixture -(k+1)
+	code         uint32
+	id           string
+	num          int
+	key          string // current key
+	alias        string // old key of a moved issue
+	prevQueue    int    // -1 if never moved
+	createdAt    int64
+	updatedAt    int64
+	createdBy    int
+	project      int // -1: none
+	parent, epic int // synthetic index, -1: none
+	start, end   int64
+	votes        int
+	favorite     bool
+	st           state
+	nEntries     int
+	fieldChanges int
+	entries      []entry // nil unless recorded
+}
+
+func (iss *issue) version() int { return iss.nEntries }
+
+const fixtureCodeBase = 0xF0000000
+
+// appendHex8 appends v as 8 lowercase hex digits.
+func appendHex(b []byte, v uint64, digits int) []byte {
+	const hexd = "0123456789abcdef"
+	for i := digits - 1; i >= 0; i-- {
+		b = append(b, hexd[(v>>(4*uint(i)))&15])
+	}
+	return b
+}
+
+func (s *Server) issueID(created int64, code uint32) string {
+	b := make([]byte, 0, 24)
+	b = appendHex(b, uint64(created/1000), 8)
+	b = appendHex(b, uint64(code), 8)
+	b = appendHex(b, mix(s.seed^saltID, uint64(code)), 8)
+	return string(b)
+}
+
+func (s *Server) entryID(at int64, code uint32, ord int) string {
+	b := make([]byte, 0, 24)
+	b = appendHex(b, uint64(at/1000), 8)
+	b = appendHex(b, uint64(code), 8)
+	b = appendHex(b, uint64(ord), 4)
+	b = appendHex(b, mix(s.seed^saltID^uint64(code)<<20, uint64(ord)), 4)
+	return string(b)
+}
+
+// builder applies changes to an issue and records them as changelog
+// entries when record is set.
+type builder struct {
+	s      *Server
+	iss    *issue
+	record bool
+	cur    int // index of the entry being built
+}
+
+func (b *builder) begin(at int64, by int, typ entryType, api bool) {
+	iss := b.iss
+	ord := iss.nEntries
+	iss.nEntries++
+	iss.st.updatedBy = by
+	if b.record {
+		iss.entries = append(iss.entries, entry{
+			id: b.s.entryID(at, iss.code, ord), at: at, by: by, typ: typ, api: api,
+		})
+		b.cur = len(iss.entries) - 1
+	}
+}
+
+func (b *builder) entry() *entry {
+	if !b.record {
+		return nil
+	}
+	return &b.iss.entries[b.cur]
+}
+
+func (b *builder) change(f fieldID, from, to value) {
+	b.iss.fieldChanges++
+	if b.record {
+		e := &b.iss.entries[b.cur]
+		e.fields = append(e.fields, fieldChange{f, from, to})
+	}
+}
+
+// setStatus records a status change in the current entry: status first,
+// statusStartTime second (from = the previous start, null on the first
+// transition), then resolution, resolvedAt, resolvedBy when the change
+// resolves or reopens the issue.
+func (b *builder) setStatus(to int, at int64, by int, res int) {
+	st := &b.iss.st
+	from := st.status
+	b.change(fStatus, statusV(from), statusV(to))
+	prev := null
+	if st.transitions > 0 {
+		prev = timeV(st.statusStart)
+	}
+	b.change(fStatusStartTime, prev, timeV(at))
+	switch {
+	case isFinal(to) && st.res < 0:
+		b.change(fResolution, null, value{k: vResolution, n: int64(res)})
+		b.change(fResolvedAt, null, timeV(at))
+		b.change(fResolvedBy, null, userV(by))
+		st.res, st.resAt, st.resBy = res, at, by
+	case !isFinal(to) && st.res >= 0:
+		b.change(fResolution, value{k: vResolution, n: int64(st.res)}, null)
+		b.change(fResolvedAt, timeV(st.resAt), null)
+		b.change(fResolvedBy, userV(st.resBy), null)
+		st.res = -1
+	}
+	st.prevStatus, st.status, st.statusStart = from, to, at
+	st.transitions++
+}
+
+func pickUser(r *rng) int {
+	if r.intn(100) < 3 {
+		return firstDeleted + r.intn(numAllUsers-firstDeleted)
+	}
+	return 1 + r.intn(numDirUsers-1)
+}
+
+var storyPointValues = []float64{0.5, 1, 1.5, 2, 3, 5, 8, 13, 2.5, 21}
+
+func pickResolution(r *rng, to int) int {
+	if statusDefs[to].typ == StatusTypeCancelled {
+		return []int{resWontFix, resDuplicate, 3, 4}[r.intn(4)]
+	}
+	if r.intn(100) < 90 {
+		return resFixed
+	}
+	return resWontFix
+}
+
+// withAdded returns a copy of l with v appended; withRemoved a copy without
+// the element at index k.
+func withAdded(l []int32, v int32) []int32 {
+	out := make([]int32, len(l), len(l)+1)
+	copy(out, l)
+	return append(out, v)
+}
+
+func withRemoved(l []int32, k int) []int32 {
+	out := make([]int32, 0, len(l)-1)
+	out = append(out, l[:k]...)
+	return append(out, l[k+1:]...)
+}
+
+func contains(l []int32, v int32) bool {
+	for _, x := range l {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) synthKey(q, num int) string {
+	return queueDefs[q].key + "-" + itoa(num)
+}
+
+// cacheSize is the number of slots of the direct-mapped cache of recorded
+// synthetic issues.
+const cacheSize = 4096
+
+// synthetic returns synthetic issue i, with its changelog when record is
+// set. Touched issues are returned as materialized.
+func (s *Server) synthetic(i int, record bool) *issue {
+	if t := s.touchedIssue(i); t != nil {
+		return t
+	}
+	slot := &s.cache[i%cacheSize]
+	if c := slot.Load(); c != nil && int(c.ref) == i {
+		return c
+	}
+	iss := s.generate(i, record)
+	if record {
+		slot.Store(iss)
+	}
+	return iss
+}
+
+// generate builds synthetic issue i from scratch.
+func (s *Server) generate(i int, record bool) *issue {
+	hd := s.header(i)
+	r := &rng{mix(hd.h, saltGen)}
+	q := &queueDefs[hd.origQ]
+	iss := &issue{
+		ref: int32(i), code: uint32(i), num: i + 1,
+		createdAt: hd.created, updatedAt: hd.updated,
+		prevQueue: -1, project: -1, parent: -1, epic: -1, start: -1, end: -1,
+	}
+	iss.id = s.issueID(hd.created, iss.code)
+	iss.key = s.synthKey(hd.origQ, iss.num)
+	st := &iss.st
+	*st = state{prevStatus: -1, assignee: -1, qa: -1, deadline: -1, res: -1, team: -1, queue: hd.origQ}
+
+	if i%50 == 0 {
+		st.typ = typeEpic
+	} else {
+		st.typ = []int{typeBug, typeTask, typeStory, typeImprovement}[r.weighted([]int{30, 40, 15, 15})]
+	}
+	st.prio = r.weighted([]int{5, 15, 55, 18, 7})
+	author := pickUser(r)
+	iss.createdBy = author
+	st.summary = textV(mix(hd.h, saltText), textSummary)
+	switch d := r.intn(100); {
+	case i%100 == 37:
+		st.description = textV(mix(hd.h, saltText+1), textLong)
+	case d < 75:
+		st.description = textV(mix(hd.h, saltText+1), textShort)
+	}
+	if r.chance(70) {
+		st.assignee = pickUser(r)
+	}
+	for range r.intn(4) {
+		if u := int32(pickUser(r)); !contains(st.followers, u) {
+			st.followers = append(st.followers, u)
+		}
+	}
+	for range r.intn(3) {
+		if t := int32(r.intn(len(tagBank))); !contains(st.tags, t) {
+			st.tags = append(st.tags, t)
+		}
+	}
+	if r.chance(40) {
+		st.sp, st.hasSP = storyPointValues[r.intn(len(storyPointValues))], true
+	}
+	if len(q.comps) > 0 && r.chance(50) {
+		st.comps = []int32{int32(q.comps[r.intn(len(q.comps))])}
+	}
+	if q.sprints && r.chance(40) {
+		st.sprints = []int32{int32(r.intn(len(sprintDefs)))}
+	}
+	if q.workflow == wfDev && r.chance(25) {
+		st.qa = pickUser(r)
+	}
+	if q.localField >= 0 && r.chance(50) {
+		st.team = r.intn(len(localFieldDefs[q.localField].options))
+	}
+	createdDay := hd.created / msPerDay
+	if r.chance(20) {
+		st.deadline = createdDay + 3 + int64(r.intn(60))
+	}
+	if r.chance(10) {
+		iss.start = createdDay
+		iss.end = createdDay + 5 + int64(r.intn(25))
+	}
+	if r.chance(25) {
+		iss.project = r.intn(len(projectDefs))
+	}
+	if i%10 != 0 && i >= 10 && r.chance(20) {
+		k := i/10 - r.intn(3)
+		if k%5 == 0 {
+			k--
+		}
+		if k >= 1 {
+			iss.parent = 10 * k
+		}
+	}
+	if st.typ != typeEpic && i > 0 && r.chance(30) {
+		k := i/50 - r.intn(2)
+		if k < 0 {
+			k = 0
+		}
+		if j := 50 * k; j < i {
+			iss.epic = j
+		}
+	}
+	if r.chance(20) {
+		iss.votes = 1 + r.intn(5)
+	}
+	iss.favorite = r.chance(5)
+
+	times := entryTimes(hd)
+	moveAt := 0
+	if hd.moved {
+		moveAt = 1 + r.intn(hd.n-1)
+	}
+	b := &builder{s: s, iss: iss, record: record}
+	if record {
+		iss.entries = make([]entry, 0, hd.n)
+	}
+	b.begin(times[0], author, etCreated, false)
+	b.change(fStatus, null, statusV(stOpen))
+	st.status, st.statusStart = stOpen, hd.created
+
+	for k := 1; k < hd.n; k++ {
+		at := times[k]
+		if k == moveAt {
+			s.genMove(b, r, at, hd.curQ)
+			continue
+		}
+		wf := &workflowDefs[queueDefs[st.queue].workflow]
+		moves := wf.moves[st.status]
+		p := 40
+		if isFinal(st.status) {
+			p = 6
+		}
+		switch roll := r.intn(100); {
+		case roll < p && len(moves) > 0:
+			to := r.move(moves)
+			by := pickUser(r)
+			if st.assignee >= 0 && r.chance(70) {
+				by = st.assignee
+			}
+			b.begin(at, by, etWorkflow, r.chance(15))
+			b.setStatus(to, at, by, pickResolution(r, to))
+			if r.chance(10) {
+				st.comments++
+				st.lastCommentAt = at
+				if e := b.entry(); e != nil {
+					e.commentID = int64(i)*1024 + int64(k) + 1
+				}
+			}
+			if r.chance(8) {
+				if e := b.entry(); e != nil {
+					e.trigger = true
+				}
+			}
+		case roll < p+20:
+			b.begin(at, pickUser(r), etCommentAdded, r.chance(15))
+			st.comments++
+			st.lastCommentAt = at
+			if e := b.entry(); e != nil {
+				e.commentID = int64(i)*1024 + int64(k) + 1
+			}
+		case roll < p+24:
+			b.begin(at, pickUser(r), etAttachmentAdded, false)
+			if e := b.entry(); e != nil {
+				e.attachID = int64(i)*1024 + int64(k) + 1
+			}
+		default:
+			s.genUpdate(b, r, at, i, hd.h, k)
+		}
+	}
+	return iss
+}
+
+// genMove emits the IssueMoved entry: key and queue change; the old queue's
+// local field and components are dropped; a status the new queue's workflow
+// lacks is reset to "open" in the same entry.
+func (s *Server) genMove(b *builder, r *rng, at int64, newQ int) {
+	iss := b.iss
+	st := &iss.st
+	oldQ := st.queue
+	by := pickUser(r)
+	b.begin(at, by, etMoved, false)
+	newKey := s.synthKey(newQ, iss.num)
+	b.change(fKey, strV(iss.key), strV(newKey))
+	b.change(fQueue, value{k: vQueue, n: int64(oldQ)}, value{k: vQueue, n: int64(newQ)})
+	if lf := queueDefs[oldQ].localField; lf >= 0 && st.team >= 0 {
+		b.change(fTeamDEV+fieldID(lf), value{k: vTeam, n: int64(st.team), f: float64(lf)}, null)
+		st.team = -1
+	}
+	if len(st.comps) > 0 {
+		b.change(fComponents, listV(vComponents, st.comps), null)
+		st.comps = nil
+	}
+	if _, ok := workflowDefs[queueDefs[newQ].workflow].moves[st.status]; !ok {
+		b.setStatus(stOpen, at, by, -1)
+	}
+	iss.alias, iss.prevQueue, iss.key, st.queue = iss.key, oldQ, newKey, newQ
+}
+
+// genUpdate emits an IssueUpdated entry changing one to three fields.
+func (s *Server) genUpdate(b *builder, r *rng, at int64, i int, h uint64, k int) {
+	st := &b.iss.st
+	q := &queueDefs[st.queue]
+	type cand struct {
+		f fieldID
+		w int
+	}
+	var cands [16]cand
+	n := 0
+	add := func(f fieldID, w int) { cands[n] = cand{f, w}; n++ }
+	if i%10 != 0 {
+		add(fSummary, 8)
+	}
+	add(fDescription, 10)
+	add(fAssignee, 14)
+	add(fFollowers, 14)
+	add(fTags, 12)
+	add(fStoryPoints, 10)
+	add(fPriority, 8)
+	if st.typ != typeEpic {
+		add(fType, 3)
+	}
+	add(fDeadline, 6)
+	if len(q.comps) > 0 {
+		add(fComponents, 5)
+	}
+	if q.sprints {
+		add(fSprint, 6)
+	}
+	if q.workflow == wfDev {
+		add(fQAEngineer, 4)
+	}
+	if q.localField >= 0 {
+		add(fTeamDEV+fieldID(q.localField), 5)
+	}
+	count := 1 + r.weighted([]int{70, 22, 8})
+	b.begin(at, pickUser(r), etUpdated, r.chance(15))
+	for c := 0; c < count && n > 0; c++ {
+		total := 0
+		for _, cd := range cands[:n] {
+			total += cd.w
+		}
+		j, x := 0, r.intn(total)
+		for x >= cands[j].w {
+			x -= cands[j].w
+			j++
+		}
+		f := cands[j].f
+		cands[j] = cands[n-1]
+		n--
+		s.genFieldChange(b, r, f, h, k, q)
+	}
+}
+
+func (s *Server) genFieldChange(b *builder, r *rng, f fieldID, h uint64, k int, q *queueDef) {
+	st := &b.iss.st
+	switch f {
+	case fSummary:
+		to := textV(mix(h, saltText+uint64(2*k+2)), textSummary)
+		b.change(f, st.summary, to)
+		st.summary = to
+	case fDescription:
+		var to value
+		switch {
+		case st.description.isNull():
+			to = textV(mix(h, saltText+uint64(2*k+3)), textShort)
+		case int(st.description.f) == textLong:
+			to = textV(mix(h, saltText+uint64(2*k+3)), textLong)
+		case r.chance(15):
+			to = null
+		default:
+			to = textV(mix(h, saltText+uint64(2*k+3)), textShort)
+		}
+		b.change(f, st.description, to)
+		st.description = to
+	case fAssignee:
+		to := pickUser(r)
+		if st.assignee >= 0 && (to == st.assignee || r.chance(10)) {
+			to = -1
+		}
+		b.change(f, optUser(st.assignee), optUser(to))
+		st.assignee = to
+	case fQAEngineer:
+		to := pickUser(r)
+		if st.qa >= 0 && (to == st.qa || r.chance(20)) {
+			to = -1
+		}
+		b.change(f, optUser(st.qa), optUser(to))
+		st.qa = to
+	case fFollowers:
+		to := st.followers
+		if u := int32(pickUser(r)); len(to) == 0 || (r.chance(60) && !contains(to, u)) {
+			if !contains(to, u) {
+				to = withAdded(to, u)
+			}
+		} else {
+			to = withRemoved(to, r.intn(len(to)))
+		}
+		b.change(f, listV(vUsers, st.followers), listV(vUsers, to))
+		st.followers = to
+	case fTags:
+		to := st.tags
+		if t := int32(r.intn(len(tagBank))); len(to) == 0 || (r.chance(60) && !contains(to, t)) {
+			if !contains(to, t) {
+				to = withAdded(to, t)
+			}
+		} else {
+			to = withRemoved(to, r.intn(len(to)))
+		}
+		b.change(f, listV(vTags, st.tags), listV(vTags, to))
+		st.tags = to
+	case fStoryPoints:
+		from := null
+		if st.hasSP {
+			from = value{k: vNum, f: st.sp}
+		}
+		if st.hasSP && r.chance(10) {
+			b.change(f, from, null)
+			st.hasSP = false
+			return
+		}
+		v := storyPointValues[r.intn(len(storyPointValues))]
+		if st.hasSP && v == st.sp {
+			v = storyPointValues[(r.intn(len(storyPointValues)-1)+1+indexOf(st.sp))%len(storyPointValues)]
+		}
+		b.change(f, from, value{k: vNum, f: v})
+		st.sp, st.hasSP = v, true
+	case fPriority:
+		to := (st.prio + 1 + r.intn(len(priorityDefs)-1)) % len(priorityDefs)
+		b.change(f, value{k: vPriority, n: int64(st.prio)}, value{k: vPriority, n: int64(to)})
+		st.prio = to
+	case fType:
+		opts := []int{typeBug, typeTask, typeStory, typeImprovement}
+		to := opts[r.intn(len(opts))]
+		if to == st.typ {
+			to = opts[(indexOfInt(opts, to)+1)%len(opts)]
+		}
+		b.change(f, value{k: vType, n: int64(st.typ)}, value{k: vType, n: int64(to)})
+		st.typ = to
+	case fDeadline:
+		from := null
+		if st.deadline >= 0 {
+			from = value{k: vDate, n: st.deadline}
+		}
+		if st.deadline >= 0 && r.chance(15) {
+			b.change(f, from, null)
+			st.deadline = -1
+			return
+		}
+		to := b.iss.createdAt/msPerDay + 3 + int64(r.intn(90))
+		if to == st.deadline {
+			to++
+		}
+		b.change(f, from, value{k: vDate, n: to})
+		st.deadline = to
+	case fComponents:
+		c := int32(q.comps[r.intn(len(q.comps))])
+		var to []int32
+		if k := indexOf32(st.comps, c); k >= 0 {
+			to = withRemoved(st.comps, k)
+		} else {
+			to = withAdded(st.comps, c)
+		}
+		b.change(f, listV(vComponents, st.comps), listV(vComponents, to))
+		st.comps = to
+	case fSprint:
+		sp := int32(r.intn(len(sprintDefs)))
+		if len(st.sprints) == 1 && st.sprints[0] == sp {
+			sp = (sp + 1) % int32(len(sprintDefs))
+		}
+		to := []int32{sp}
+		b.change(f, listV(vSprints, st.sprints), listV(vSprints, to))
+		st.sprints = to
+	default: // local team field of the current queue
+		lf := int(f - fTeamDEV)
+		opts := len(localFieldDefs[lf].options)
+		to := r.intn(opts)
+		if to == st.team {
+			to = (to + 1) % opts
+		}
+		from := null
+		if st.team >= 0 {
+			from = value{k: vTeam, n: int64(st.team), f: float64(lf)}
+		}
+		b.change(f, from, value{k: vTeam, n: int64(to), f: float64(lf)})
+		st.team = to
+	}
+}
+
+func indexOf(v float64) int {
+	for i, x := range storyPointValues {
+		if x == v {
+			return i
+		}
+	}
+	return 0
+}
+
+func indexOfInt(l []int, v int) int {
+	for i, x := range l {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexOf32(l []int32, v int32) int {
+	for i, x := range l {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,613 @@
+package trackertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Options configures a Server. The zero value is usable: no synthetic
+// issues, no latency, no rate limit, any token and organization accepted.
+type Options struct {
+	// Issues is the number of synthetic issues (0: only fixtures).
+	Issues int
+	// Seed selects the synthetic data; issue i is a pure function of (Seed, i).
+	Seed int64
+	// Latency is added to every response.
+	Latency time.Duration
+	// RateLimit is a token bucket in requests per second shared by all
+	// clients; 0 means unlimited. Excess requests get 429 with Retry-After.
+	RateLimit float64
+	// Burst is the bucket size; default max(1, int(RateLimit)).
+	Burst int
+	// Token is the accepted token; "" accepts any non-empty OAuth or Bearer token.
+	Token string
+	// OrgID is the required X-Org-ID or X-Cloud-Org-ID value; "" accepts any.
+	OrgID string
+	// Zone is the zone of query-language datetimes; default Europe/Moscow.
+	Zone *time.Location
+	// Now is the fixed "now" of data generation and of now()/today() in
+	// queries; default 2026-11-01T00:00:00Z.
+	Now time.Time
+	// Realistic makes the changelog also send rel="next" on the last
+	// non-empty page, followed by an empty page without it (§4.2).
+	Realistic bool
+}
+
+// Faults are failures injected into responses. Rates use a deterministic
+// generator seeded from Options.Seed.
+type Faults struct {
+	// Status5xxRate is the probability of answering 500 or 503.
+	Status5xxRate float64
+	// Next5xx makes the next N requests answer 503.
+	Next5xx int
+	// Next429 makes the next N requests answer 429 with Retry-After: 1.
+	Next429 int
+	// MalformedRate is the probability that a 200 search or changelog body
+	// is cut in half (invalid JSON).
+	MalformedRate float64
+	// NextMalformed cuts the next N 200 search or changelog bodies.
+	NextMalformed int
+	// Hang delays every answer by this much (for client timeouts).
+	Hang time.Duration
+}
+
+// Endpoint names for Requests.
+const (
+	EpSearch      = "search"
+	EpScrollClear = "scroll_clear"
+	EpCount       = "count"
+	EpChangelog   = "changelog"
+	EpIssue       = "issue"
+	EpUsers       = "users"
+	EpUser        = "user"
+	EpStatuses    = "statuses"
+	EpStatus      = "status"
+	EpIssueTypes  = "issuetypes"
+	EpPriorities  = "priorities"
+	EpResolutions = "resolutions"
+	EpFields      = "fields"
+	EpQueues      = "queues"
+	EpMyself      = "myself"
+	EpOther       = "other"
+)
+
+var endpointNames = []string{
+	EpSearch, EpScrollClear, EpCount, EpChangelog, EpIssue, EpUsers, EpUser, EpStatuses,
+	EpStatus, EpIssueTypes, EpPriorities, EpResolutions, EpFields, EpQueues, EpMyself, EpOther,
+}
+
+const (
+	epSearch = iota
+	epScrollClear
+	epCount
+	epChangelog
+	epIssue
+	epUsers
+	epUser
+	epStatuses
+	epStatus
+	epIssueTypes
+	epPriorities
+	epResolutions
+	epFields
+	epQueues
+	epMyself
+	epOther
+	numEndpoints
+)
+
+// Server is the Tracker emulator. All its methods are safe for concurrent
+// use.
+type Server struct {
+	opts      Options
+	seed      uint64
+	zone      *time.Location
+	now       time.Time
+	nowMS     int64
+	baseStart int64
+	step      int64
+	limiter   *rate.Limiter
+
+	mu          sync.RWMutex
+	fixtures    []*issue         // by fixture index
+	touched     map[int32]*issue // synthetic index → materialized copy
+	nTouched    atomic.Int32
+	extras      []*issue // fixtures and touched issues sorted by updatedAt
+	fixtureKeys map[string]int32
+	queues      []queueDef
+	refSets     map[string]*refSet
+
+	cache [cacheSize]atomic.Pointer[issue]
+
+	scrollMu  sync.Mutex
+	scrolls   map[uint64]*scroll
+	scrollSeq uint64
+
+	faultMu  sync.Mutex
+	faults   Faults
+	faultRng rng
+
+	counters  [numEndpoints]atomic.Int64
+	total     atomic.Int64
+	throttled atomic.Int64
+
+	baseEntriesOnce sync.Once
+	baseEntries     int64
+
+	srvMu   sync.Mutex
+	httpSrv *http.Server
+	url     string
+}
+
+// DefaultNow is the default Options.Now.
+var DefaultNow = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// New returns an emulator; it generates nothing eagerly.
+func New(opts Options) *Server {
+	if opts.Issues < 0 {
+		opts.Issues = 0
+	}
+	if opts.Issues > fixtureCodeBase-1 {
+		opts.Issues = fixtureCodeBase - 1
+	}
+	s := &Server{
+		opts:        opts,
+		seed:        uint64(opts.Seed),
+		zone:        opts.Zone,
+		now:         opts.Now,
+		touched:     map[int32]*issue{},
+		fixtureKeys: map[string]int32{},
+		queues:      append([]queueDef(nil), queueDefs...),
+		refSets:     map[string]*refSet{},
+		scrolls:     map[uint64]*scroll{},
+		faultRng:    rng{mix(uint64(opts.Seed), saltFault)},
+	}
+	if s.zone == nil {
+		s.zone = moscow()
+	}
+	if s.now.IsZero() {
+		s.now = DefaultNow
+	}
+	s.nowMS = s.now.UnixMilli()
+	s.baseStart = s.nowMS - 730*msPerDay
+	end := s.nowMS - 60*msPerMinute
+	s.step = (end - s.baseStart) / int64(max(opts.Issues, 1))
+	if s.step < 1 {
+		s.step = 1
+	}
+	if opts.RateLimit > 0 {
+		burst := opts.Burst
+		if burst <= 0 {
+			burst = max(1, int(opts.RateLimit))
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
+	}
+	return s
+}
+
+func moscow() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Moscow"); err == nil {
+		return loc
+	}
+	return time.FixedZone("MSK", 3*3600) // UTC+3 without DST since 2014
+}
+
+// Handler returns the HTTP handler of the emulator. Self URLs use the
+// scheme and Host of each request.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Start serves on a random port of 127.0.0.1 in the background and returns
+// the base URL (no trailing slash, no /v2). It panics if it cannot listen,
+// as httptest does.
+func (s *Server) Start() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("trackertest: listen: %v", err))
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.srvMu.Lock()
+	s.httpSrv = srv
+	s.url = "http://" + ln.Addr().String()
+	u := s.url
+	s.srvMu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return u
+}
+
+// ListenAndServe serves on addr until ctx is cancelled, then shuts down
+// gracefully (5 s) and returns nil. Other errors come from net.Listen or
+// http.Server.Serve.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("emulator listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.srvMu.Lock()
+	s.httpSrv = srv
+	s.url = "http://" + net.JoinHostPort(host, port)
+	s.srvMu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("emulator serve: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("emulator serve: %w", err)
+		}
+		return nil
+	}
+}
+
+// URL returns the base URL of a started server, or "" before Start.
+func (s *Server) URL() string {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	return s.url
+}
+
+// Close stops a server started with Start, closing its connections.
+func (s *Server) Close() {
+	s.srvMu.Lock()
+	srv := s.httpSrv
+	s.srvMu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// Requests returns the number of requests that reached the handler for an
+// endpoint (see the Ep* constants), including 401, 429 and 5xx answers.
+func (s *Server) Requests(endpoint string) int64 {
+	for i, n := range endpointNames {
+		if n == endpoint {
+			return s.counters[i].Load()
+		}
+	}
+	return 0
+}
+
+// TotalRequests returns the number of requests of all endpoints.
+func (s *Server) TotalRequests() int64 { return s.total.Load() }
+
+// Throttled returns the number of 429 answers sent.
+func (s *Server) Throttled() int64 { return s.throttled.Load() }
+
+// ResetCounters zeroes the request, total and throttled counters.
+func (s *Server) ResetCounters() {
+	for i := range s.counters {
+		s.counters[i].Store(0)
+	}
+	s.total.Store(0)
+	s.throttled.Store(0)
+}
+
+// InjectFaults replaces the injected faults.
+func (s *Server) InjectFaults(f Faults) {
+	s.faultMu.Lock()
+	s.faults = f
+	s.faultMu.Unlock()
+}
+
+// faultDecision is what the injected faults make of one request.
+type faultDecision struct {
+	hang   time.Duration
+	status int // 0: none
+}
+
+func (s *Server) decideFault() faultDecision {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	f := &s.faults
+	d := faultDecision{hang: f.Hang}
+	switch {
+	case f.Next5xx > 0:
+		f.Next5xx--
+		d.status = http.StatusServiceUnavailable
+	case f.Next429 > 0:
+		f.Next429--
+		d.status = http.StatusTooManyRequests
+	case f.Status5xxRate > 0 && s.faultFloat() < f.Status5xxRate:
+		d.status = http.StatusServiceUnavailable
+		if s.faultRng.intn(2) == 0 {
+			d.status = http.StatusInternalServerError
+		}
+	}
+	return d
+}
+
+// faultFloat is a uniform value in [0, 1); callers hold faultMu.
+func (s *Server) faultFloat() float64 {
+	return float64(s.faultRng.next()>>11) / (1 << 53)
+}
+
+func (s *Server) decideMalformed() bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if s.faults.NextMalformed > 0 {
+		s.faults.NextMalformed--
+		return true
+	}
+	return s.faults.MalformedRate > 0 && s.faultFloat() < s.faults.MalformedRate
+}
+
+// req is one request being served.
+type req struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	ver    string   // "v2" or "v3"
+	segs   []string // path segments after the version
+	api    string   // scheme://host/vN
+	lang   int
+	refs   *refSet
+	status int // status written, for tests of the middleware
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	ver, segs, ep, ok := route(r.URL.Path)
+	s.counters[ep].Add(1)
+	s.total.Add(1)
+	q := &req{s: s, w: w, r: r, ver: ver, segs: segs, lang: langOf(r.Header.Get("Accept-Language"))}
+	if !sleepCtx(r.Context(), s.opts.Latency) {
+		return
+	}
+	fd := s.decideFault()
+	if !sleepCtx(r.Context(), fd.hang) {
+		return
+	}
+	switch fd.status {
+	case 0:
+	case http.StatusTooManyRequests:
+		s.throttled.Add(1)
+		w.Header().Set("Retry-After", "1")
+		q.fail(http.StatusTooManyRequests, "Too many requests")
+		return
+	default:
+		q.fail(fd.status, "Internal error. Try resending your request in a few minutes")
+		return
+	}
+	if s.limiter != nil {
+		res := s.limiter.Reserve()
+		if d := res.Delay(); d > 0 {
+			res.Cancel()
+			s.throttled.Add(1)
+			secs := int(math.Ceil(d.Seconds()))
+			if secs < 1 || d == rate.InfDuration {
+				secs = 1
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			q.fail(http.StatusTooManyRequests, "Too many requests")
+			return
+		}
+	}
+	if msg := s.checkAuth(r.Header); msg != "" {
+		q.fail(http.StatusUnauthorized, msg)
+		return
+	}
+	if !ok {
+		q.fail(http.StatusNotFound, "Not found: "+r.URL.Path)
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	q.api = scheme + "://" + r.Host + "/" + ver
+	q.refs = s.refSet(q.api, ver == "v3", q.lang)
+	s.dispatch(q, ep)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func langOf(h string) int {
+	h = strings.TrimSpace(strings.ToLower(h))
+	if strings.HasPrefix(h, "ru") {
+		return langRU
+	}
+	return langEN
+}
+
+// checkAuth returns "" when the headers authenticate the request, else the
+// 401 message.
+func (s *Server) checkAuth(h http.Header) string {
+	auth := strings.TrimSpace(h.Get("Authorization"))
+	scheme, token, _ := strings.Cut(auth, " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "OAuth") && !strings.EqualFold(scheme, "Bearer") {
+		return "Authorization required: send \"Authorization: OAuth <token>\" or \"Bearer <IAM token>\""
+	}
+	if token == "" || token == "not provided" || (s.opts.Token != "" && token != s.opts.Token) {
+		return "Invalid or expired token"
+	}
+	org := strings.TrimSpace(h.Get("X-Org-ID"))
+	cloud := strings.TrimSpace(h.Get("X-Cloud-Org-ID"))
+	if org == "not provided" {
+		org = ""
+	}
+	if cloud == "not provided" {
+		cloud = ""
+	}
+	if org == "" && cloud == "" {
+		return "Organization required: send X-Org-ID or X-Cloud-Org-ID"
+	}
+	if s.opts.OrgID != "" && org != s.opts.OrgID && cloud != s.opts.OrgID {
+		return "Unknown organization"
+	}
+	return ""
+}
+
+// route splits a path into version and segments and names its endpoint.
+func route(path string) (ver string, segs []string, ep int, ok bool) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) == 0 || (parts[0] != "v2" && parts[0] != "v3") {
+		return "", nil, epOther, false
+	}
+	ver, segs = parts[0], parts[1:]
+	if len(segs) == 0 || segs[0] == "" {
+		return ver, segs, epOther, false
+	}
+	n := len(segs)
+	switch segs[0] {
+	case "issues":
+		switch {
+		case n == 2 && segs[1] == "_search":
+			return ver, segs, epSearch, true
+		case n == 2 && segs[1] == "_count":
+			return ver, segs, epCount, true
+		case n == 2:
+			return ver, segs, epIssue, true
+		case n == 3 && segs[2] == "changelog":
+			return ver, segs, epChangelog, true
+		}
+	case "system":
+		if n == 4 && segs[1] == "search" && segs[2] == "scroll" && segs[3] == "_clear" {
+			return ver, segs, epScrollClear, true
+		}
+	case "statuses":
+		if n == 1 {
+			return ver, segs, epStatuses, true
+		}
+		if n == 2 {
+			return ver, segs, epStatus, true
+		}
+	case "users":
+		if n == 1 || (n == 2 && segs[1] == "_relative") {
+			return ver, segs, epUsers, true
+		}
+		if n == 2 {
+			return ver, segs, epUser, true
+		}
+	case "myself":
+		if n == 1 {
+			return ver, segs, epMyself, true
+		}
+	case "issuetypes", "priorities", "resolutions", "fields":
+		if n <= 2 {
+			return ver, segs, map[string]int{"issuetypes": epIssueTypes, "priorities": epPriorities, "resolutions": epResolutions, "fields": epFields}[segs[0]], true
+		}
+	case "queues":
+		if n <= 2 || (n == 3 && segs[2] == "localFields") {
+			return ver, segs, epQueues, true
+		}
+	case "components":
+		if n <= 2 {
+			return ver, segs, epOther, true
+		}
+	case "sprints", "projects":
+		if n == 2 {
+			return ver, segs, epOther, true
+		}
+	case "entities":
+		if n == 3 && segs[1] == "project" {
+			return ver, segs, epOther, true
+		}
+	}
+	return ver, segs, epOther, false
+}
+
+func (s *Server) dispatch(q *req, ep int) {
+	post := ep == epSearch || ep == epCount || ep == epScrollClear
+	if post && q.r.Method != http.MethodPost {
+		q.w.Header().Set("Allow", http.MethodPost)
+		q.fail(http.StatusMethodNotAllowed, "Method not allowed: use POST")
+		return
+	}
+	if !post && q.r.Method != http.MethodGet && q.r.Method != http.MethodHead {
+		q.w.Header().Set("Allow", "GET, HEAD")
+		q.fail(http.StatusMethodNotAllowed, "Method not allowed: use GET")
+		return
+	}
+	switch ep {
+	case epSearch:
+		s.handleSearch(q)
+	case epCount:
+		s.handleCount(q)
+	case epScrollClear:
+		s.handleScrollClear(q)
+	case epIssue:
+		s.handleIssue(q)
+	case epChangelog:
+		s.handleChangelog(q)
+	case epStatuses, epStatus:
+		s.handleStatuses(q)
+	case epUsers:
+		s.handleUsers(q)
+	case epUser:
+		s.handleUser(q)
+	case epMyself:
+		q.writeJSON(http.StatusOK, s.appendUser(nil, q, 0), false)
+	case epIssueTypes:
+		s.handleNamed(q, issueTypeDefs, "issuetypes")
+	case epPriorities:
+		s.handleNamed(q, priorityDefs, "priorities")
+	case epResolutions:
+		s.handleNamed(q, resolutionDefs, "resolutions")
+	case epFields:
+		s.handleFields(q)
+	case epQueues:
+		s.handleQueues(q)
+	default:
+		s.handleOther(q)
+	}
+}
+
+// writeJSON writes a JSON body; mayBreak marks a body that malformed-body
+// injection may cut.
+func (q *req) writeJSON(status int, body []byte, mayBreak bool) {
+	if mayBreak && status == http.StatusOK && q.s.decideMalformed() {
+		body = body[:len(body)/2]
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	q.status = status
+	q.w.WriteHeader(status)
+	if q.r.Method != http.MethodHead {
+		_, _ = q.w.Write(body)
+	}
+}
+
+// fail writes the standard error body.
+func (q *req) fail(status int, msg string) {
+	b := make([]byte, 0, 96+len(msg))
+	b = append(b, `{"errors":{},"errorMessages":[`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `],"errorsData":{},"statusCode":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, '}')
+	q.writeJSON(status, b, false)
+}
