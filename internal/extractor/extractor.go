@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -359,12 +358,15 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 			}
 		}
 	}
-	payload, err := msgpack.Marshal(&snap)
+	payload, encoding, err := wire.Marshal(&snap)
 	if err != nil {
 		return fmt.Errorf("encode snapshot %s: %w", is.Key, err)
 	}
 	msg := &nats.Msg{Subject: wire.RawSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
 	msg.Header.Set(wire.SchemaHeader, fmt.Sprint(wire.SnapshotSchema))
+	if encoding != "" {
+		msg.Header.Set(wire.EncodingHeader, encoding)
+	}
 	if _, err := e.deps.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version))); err != nil {
 		return fmt.Errorf("publish %s (%d bytes): %w", is.Key, len(payload), err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
@@ -118,7 +117,7 @@ func (h *harness) snapshots(t *testing.T) map[string]*wire.IssueSnapshot {
 		for m := range batch.Messages() {
 			n++
 			var s wire.IssueSnapshot
-			if err := msgpack.Unmarshal(m.Data(), &s); err != nil {
+			if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &s); err != nil {
 				t.Fatal(err)
 			}
 			out[s.IssueKey] = &s

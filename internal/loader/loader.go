@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -136,7 +135,7 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		var r wire.IssueRows
-		if err := msgpack.Unmarshal(m.Data(), &r); err != nil {
+		if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &r); err != nil {
 			l.deadLetter(ctx, m, fmt.Errorf("decode rows: %w", err))
 			continue
 		}

@@ -48,7 +48,7 @@ func (t *Transformer) Replay(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, fmt.Errorf("replay metadata: %w", err)
 			}
-			if err := t.process(ctx, m.Data(), m.Headers().Get(wire.SchemaHeader), asOf); err != nil {
+			if err := t.process(ctx, m, asOf); err != nil {
 				var perm permanentError
 				if !errors.As(err, &perm) {
 					return n, fmt.Errorf("replay: %w", err)

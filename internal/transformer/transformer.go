@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -124,7 +123,7 @@ func (e permanentError) Error() string { return e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
 
 func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
-	err := t.process(ctx, m.Data(), m.Headers().Get(wire.SchemaHeader), t.deps.Now())
+	err := t.process(ctx, m, t.deps.Now())
 	if err == nil {
 		if aerr := m.Ack(); aerr != nil {
 			t.deps.Log.Warn("ack failed", "subject", m.Subject(), "err", aerr)
@@ -147,13 +146,13 @@ func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
 }
 
 // process transforms one raw snapshot message and publishes its rows.
-func (t *Transformer) process(ctx context.Context, data []byte, schema string, asOf time.Time) error {
-	if schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
+func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Time) error {
+	if schema := m.Headers().Get(wire.SchemaHeader); schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
 		return permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
 	}
 	start := time.Now()
 	var snap wire.IssueSnapshot
-	if err := msgpack.Unmarshal(data, &snap); err != nil {
+	if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
 		return permanentError{fmt.Errorf("decode snapshot: %w", err)}
 	}
 	res, err := Transform(&snap, t.deps.Rules, asOf)
@@ -169,13 +168,16 @@ func (t *Transformer) process(ctx context.Context, data []byte, schema string, a
 	if len(res.Rows.Metrics) == 0 {
 		t.deps.Metrics.Count("issues_without_metrics", 1)
 	}
-	payload, err := msgpack.Marshal(res.Rows)
+	payload, encoding, err := wire.Marshal(res.Rows)
 	if err != nil {
 		return permanentError{fmt.Errorf("encode rows: %w", err)}
 	}
 	t.deps.Metrics.Timing("issue_transform_time_seconds", time.Since(start))
 	out := &nats.Msg{Subject: wire.RowsSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
 	out.Header.Set(wire.SchemaHeader, strconv.Itoa(wire.RowsSchema))
+	if encoding != "" {
+		out.Header.Set(wire.EncodingHeader, encoding)
+	}
 	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
 	if _, err := t.deps.JS.PublishMsg(ctx, out, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)

@@ -1,0 +1,56 @@
+package wire
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	big := &IssueSnapshot{IssueID: "a", IssueKey: "K-1", UpdatedAt: time.Unix(1700000000, 0).UTC(),
+		Issue: []byte(`{"description":"` + strings.Repeat("текст ", 50000) + `"}`)}
+	for i := range 2000 {
+		big.Changelog = append(big.Changelog, []byte(`{"id":"`+strings.Repeat("0", 23)+string(rune('a'+i%26))+`","type":"IssueUpdated"}`))
+	}
+	small := &IssueSnapshot{IssueID: "b", IssueKey: "K-2", Issue: []byte(`{}`)}
+	for _, s := range []*IssueSnapshot{big, small} {
+		body, enc, err := Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (s == big) != (enc == "zstd") {
+			t.Errorf("%s: encoding %q", s.IssueKey, enc)
+		}
+		if s == big && len(body) > 1<<20/4 {
+			t.Errorf("compressed body %d bytes: still large", len(body))
+		}
+		var got IssueSnapshot
+		if err := Unmarshal(body, enc, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.IssueKey != s.IssueKey || !bytes.Equal(got.Issue, s.Issue) || len(got.Changelog) != len(s.Changelog) || !got.UpdatedAt.Equal(s.UpdatedAt) {
+			t.Errorf("%s: round trip differs", s.IssueKey)
+		}
+	}
+	if err := Unmarshal([]byte("x"), "brotli", &IssueSnapshot{}); err == nil {
+		t.Error("unknown encoding accepted")
+	}
+	if err := Unmarshal([]byte("not zstd"), "zstd", &IssueSnapshot{}); err == nil {
+		t.Error("corrupt zstd accepted")
+	}
+}
+
+func FuzzUnmarshalSnapshot(f *testing.F) {
+	body, _, _ := Marshal(&IssueSnapshot{IssueID: "x", Changelog: [][]byte{[]byte("{}")}, Users: map[string]User{"1": {Email: "a@b"}}})
+	f.Add(body, false)
+	f.Add([]byte{0x85, 0xa1}, true)
+	f.Fuzz(func(t *testing.T, b []byte, z bool) {
+		enc := ""
+		if z {
+			enc = "zstd"
+		}
+		var s IssueSnapshot
+		_ = Unmarshal(b, enc, &s) // must never panic
+	})
+}
