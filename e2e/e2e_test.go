@@ -108,6 +108,13 @@ func newFixture(t *testing.T, issues int) *fixture {
 	return f
 }
 
+// command prepares a binary with the fixture's environment.
+func (f *fixture) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(binaries(f.t), name), args...)
+	cmd.Env = f.env
+	return cmd
+}
+
 // run runs a binary to completion and returns its exit code.
 func (f *fixture) run(name string, args ...string) (int, string) {
 	f.t.Helper()

@@ -35,6 +35,9 @@ type Config struct {
 	StateKey string
 	// ProgressEvery logs a progress line every N issues (0: never).
 	ProgressEvery int
+	// CheckpointEvery saves the watermark during a stateful pass (default
+	// 5s; negative: only at the end).
+	CheckpointEvery time.Duration
 }
 
 // Tracker is what the extractor needs from the Tracker client.
@@ -103,6 +106,9 @@ func New(cfg Config, deps Deps) (*Extractor, error) {
 	}
 	if cfg.ScrollPageSize <= 0 || cfg.ScrollPageSize > 1000 {
 		cfg.ScrollPageSize = 1000
+	}
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = 5 * time.Second
 	}
 	if cfg.StateKey == "" {
 		cfg.StateKey = "tracker_etl_default"
@@ -197,6 +203,10 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 		}()
 	}
 
+	// Checkpoint the watermark while the pass runs, so a crash loses at
+	// most a few seconds of progress.
+	stopCheckpoint := e.checkpoint(ctx, wm, since, watermark)
+
 	searchStart := time.Now()
 	seq := 0
 	searchErr := e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: query, PerScroll: e.cfg.ScrollPageSize}, func(p tracker.SearchPage) error {
@@ -216,6 +226,7 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 	})
 	close(jobs)
 	wg.Wait()
+	stopCheckpoint()
 	e.deps.Metrics.Timing("issues_search_time_seconds", time.Since(searchStart))
 	st.UnknownUsers = dir.unknown
 	st.Duration = e.deps.Now().Sub(start)
@@ -239,6 +250,40 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("%d issues failed (first: %s); the watermark stops at the first", st.Failed, strings.Join(st.FailedKeys[:min(len(st.FailedKeys), 5)], ", "))
 	}
 	return st, nil
+}
+
+// checkpoint saves the watermark every CheckpointEvery while a stateful
+// pass runs; the returned function stops it and waits.
+func (e *Extractor) checkpoint(ctx context.Context, wm *watermark, since, saved time.Time) func() {
+	if e.cfg.Query.Mode() != ModeStateful || e.cfg.CheckpointEvery <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(e.cfg.CheckpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				v := wm.value(since)
+				if !v.After(saved) {
+					continue
+				}
+				if err := e.deps.State.Save(ctx, e.cfg.StateKey, state.State{Watermark: v, UpdatedAt: e.deps.Now().UTC()}); err != nil {
+					e.deps.Log.Warn("watermark checkpoint failed", "err", err)
+					continue
+				}
+				saved = v
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 type job struct {
