@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -71,6 +70,8 @@ func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
 		S3Bucket: s.S3Bucket, S3Region: s.S3Region, S3Endpoint: s.S3Endpoint,
 		S3AccessKey: s.S3AccessKey.Reveal(), S3SecretKey: s.S3SecretKey.Reveal(),
 		RedisDSN: s.RedisDSN.Reveal(),
+		// The old tool wrote its watermark as local time in this zone.
+		LegacyLocation: cfg.Tracker.Timezone,
 	})
 }
 
@@ -277,5 +278,3 @@ func BuildAll(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.
 	st.closers = append(st.closers, c3)
 	return st, nil
 }
-
-var _ = time.Second
