@@ -82,8 +82,12 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, issues int) *harness {
+	return newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9})
+}
+
+func newHarnessWith(t *testing.T, o trackertest.Options) *harness {
 	t.Helper()
-	em := trackertest.New(trackertest.Options{Issues: issues, Seed: 9})
+	em := trackertest.New(o)
 	em.Start()
 	t.Cleanup(em.Close)
 	srv, _ := streamtest.Start(t)
@@ -232,5 +236,79 @@ func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 	snaps := h.snapshots(t)
 	if got := snaps[keys[10]]; got == nil || !got.UpdatedAt.Equal(at) {
 		t.Errorf("touched issue not republished with its new update time")
+	}
+}
+
+func TestRunOnceSurvivesFaults(t *testing.T) {
+	cases := []struct {
+		name      string
+		faults    trackertest.Faults
+		rateLimit float64
+	}{
+		{"5xx bursts", trackertest.Faults{Status5xxRate: 0.15}, 0},
+		{"malformed pages", trackertest.Faults{MalformedRate: 0.1}, 0},
+		{"429 burst", trackertest.Faults{Next429: 5}, 0},
+		// The server limits at 150 requests/s while 16 workers ask as fast
+		// as they can: a storm of 429s with Retry-After.
+		{"429 storm", trackertest.Faults{}, 150},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarnessWith(t, trackertest.Options{Issues: 400, Seed: 9, RateLimit: c.rateLimit, Burst: 20})
+			tc, err := tracker.New(tracker.Config{BaseURL: h.em.URL(), Token: "t", OrgID: "1", MaxRetries: 10,
+				BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 16},
+				Deps{Tracker: tc, JS: h.js})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.em.InjectFaults(c.faults)
+			st, err := ex.RunOnce(context.Background())
+			h.em.InjectFaults(trackertest.Faults{})
+			if err != nil {
+				t.Fatalf("run failed: %v", err)
+			}
+			if st.Published != h.em.IssueCount() {
+				t.Fatalf("published %d of %d", st.Published, h.em.IssueCount())
+			}
+			snaps := h.snapshots(t)
+			for _, k := range h.em.IssueKeys() {
+				if s := snaps[k]; s == nil || len(s.Changelog) != h.em.ChangelogLen(k) {
+					t.Fatalf("%s missing or incomplete after %s", k, c.name)
+				}
+			}
+			if c.rateLimit > 0 && h.em.Throttled() == 0 {
+				t.Errorf("the server never throttled")
+			}
+			if tc.Retries() == 0 {
+				t.Errorf("no retry happened: the faults were not exercised")
+			}
+		})
+	}
+}
+
+func TestRunOnceTimeouts(t *testing.T) {
+	h := newHarness(t, 50)
+	tc, err := tracker.New(tracker.Config{BaseURL: h.em.URL(), Token: "t", OrgID: "1", MaxRetries: 2,
+		Timeout: 50 * time.Millisecond, BackoffBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}, Deps{Tracker: tc, JS: h.js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.em.InjectFaults(trackertest.Faults{Hang: 200 * time.Millisecond})
+	_, err = ex.RunOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("want a timeout error, got %v", err)
+	}
+	h.em.InjectFaults(trackertest.Faults{})
+	st, err := ex.RunOnce(context.Background())
+	if err != nil || st.Published != 50 {
+		t.Fatalf("after the hang: %d published, %v", st.Published, err)
 	}
 }
