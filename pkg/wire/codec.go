@@ -36,8 +36,15 @@ func Marshal(v any) ([]byte, string, error) {
 }
 
 // Unmarshal decodes a body written by Marshal given its EncodingHeader.
-// Safe for concurrent use.
-func Unmarshal(body []byte, encoding string, v any) error {
+// Malformed input is an error, never a panic (msgpack v5.4.1 panics on a
+// nil where a time.Time is expected; the fuzzer found it). Safe for
+// concurrent use.
+func Unmarshal(body []byte, encoding string, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed msgpack: %v", r)
+		}
+	}()
 	switch encoding {
 	case "":
 	case "zstd":
