@@ -31,6 +31,8 @@ type Config struct {
 	ChangelogPageSize int
 	// ScrollPageSize is perScroll of the search (1..1000).
 	ScrollPageSize int
+	// ScrollTTL is the scroll context lifetime (default 60s).
+	ScrollTTL time.Duration
 	// StateKey names this extractor's watermark in the state store.
 	StateKey string
 	// ProgressEvery logs a progress line every N issues (0: never).
@@ -90,6 +92,8 @@ type Stats struct {
 	Duration   time.Duration
 	// UnknownUsers counts user ids absent from the directory (deleted).
 	UnknownUsers int
+	// Restarts counts searches restarted after the scroll expired.
+	Restarts int
 }
 
 // New validates the configuration. It does no I/O.
@@ -106,6 +110,9 @@ func New(cfg Config, deps Deps) (*Extractor, error) {
 	}
 	if cfg.ScrollPageSize <= 0 || cfg.ScrollPageSize > 1000 {
 		cfg.ScrollPageSize = 1000
+	}
+	if cfg.ScrollTTL <= 0 {
+		cfg.ScrollTTL = time.Minute
 	}
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 5 * time.Second
@@ -209,21 +216,52 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 
 	searchStart := time.Now()
 	seq := 0
-	searchErr := e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: query, PerScroll: e.cfg.ScrollPageSize}, func(p tracker.SearchPage) error {
-		for _, is := range p.Issues {
-			seq++
-			wm.add(seq, is.UpdatedAt.Time)
-			statsMu.Lock()
-			st.Found++
-			statsMu.Unlock()
-			select {
-			case jobs <- job{seq: seq, issue: is}:
-			case <-ctx.Done():
-				return ctx.Err()
+	// Issues arrive in Updated order. If the scroll expires mid-way (its
+	// TTL ran out while workers were busy), the search restarts from the
+	// last issue seen, skipping what this pass already queued, for as long
+	// as each attempt makes progress.
+	var lastSeen time.Time
+	recent := map[tracker.ID]bool{} // ids seen within lastSeen's second
+	sortedByUpdate := e.cfg.Query.Mode() != ModeCustom
+	q := query
+	var searchErr error
+	for attempt := 1; ; attempt++ {
+		progress := 0
+		searchErr = e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: q, PerScroll: e.cfg.ScrollPageSize, TTLMillis: int(e.cfg.ScrollTTL / time.Millisecond)}, func(p tracker.SearchPage) error {
+			for _, is := range p.Issues {
+				u := is.UpdatedAt.Time
+				if sortedByUpdate && attempt > 1 && (u.Before(lastSeen.Truncate(time.Second)) || recent[is.ID]) {
+					continue
+				}
+				if sec := u.Truncate(time.Second); !sec.Equal(lastSeen.Truncate(time.Second)) {
+					clear(recent)
+				}
+				recent[is.ID] = true
+				lastSeen = u
+				progress++
+				seq++
+				wm.add(seq, u)
+				statsMu.Lock()
+				st.Found++
+				statsMu.Unlock()
+				select {
+				case jobs <- job{seq: seq, issue: is}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
+			return nil
+		})
+		if searchErr == nil || !errors.Is(searchErr, tracker.ErrNotFound) || progress == 0 || ctx.Err() != nil {
+			break
 		}
-		return nil
-	})
+		st.Restarts++
+		e.deps.Metrics.Count("search_restarts_count", 1)
+		log.Warn("scroll expired; restarting the search from the last issue seen", "attempt", attempt, "last_seen", lastSeen, "err", searchErr)
+		if sortedByUpdate {
+			q, _ = QueryFrom(e.cfg.Query, lastSeen)
+		}
+	}
 	close(jobs)
 	wg.Wait()
 	stopCheckpoint()

@@ -312,3 +312,25 @@ func TestRunOnceTimeouts(t *testing.T) {
 		t.Fatalf("after the hang: %d published, %v", st.Published, err)
 	}
 }
+
+func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
+	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, Latency: 5 * time.Millisecond})
+	ex, err := New(Config{Query: QueryConfig{Range: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
+		Concurrency: 1, ScrollPageSize: 50, ScrollTTL: 100 * time.Millisecond}, Deps{Tracker: h.tc, JS: h.js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ex.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Restarts == 0 {
+		t.Fatalf("the scroll never expired: the test does not exercise restarts")
+	}
+	if st.Found != 300 || st.Published != 300 {
+		t.Errorf("found %d published %d after %d restarts, want 300 each (no issue lost or counted twice)", st.Found, st.Published, st.Restarts)
+	}
+	if n := len(h.snapshots(t)); n != 300 {
+		t.Errorf("%d snapshots in the stream", n)
+	}
+}

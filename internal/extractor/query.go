@@ -45,6 +45,9 @@ func (q QueryConfig) Mode() Mode {
 	return ModeRange
 }
 
+// sortBy orders results for the watermark: Updated ascending.
+const sortBy = `"Sort by": Updated ASC`
+
 // QueryTimeLayout is how datetimes are written in queries (the old tool's
 // EXPORTER_DATETIME_QUERY_FORMAT default, %Y-%m-%d %H:%M:%S).
 const QueryTimeLayout = "2006-01-02 15:04:05"
@@ -53,11 +56,6 @@ const QueryTimeLayout = "2006-01-02 15:04:05"
 // bound of Updated it asks for (zero in custom mode). watermark is the
 // stored state (zero when none); now is the run's start time.
 func BuildQuery(q QueryConfig, watermark, now time.Time) (string, time.Time) {
-	zone := q.Zone
-	if zone == nil {
-		zone = time.UTC
-	}
-	const sortBy = `"Sort by": Updated ASC`
 	if q.Mode() == ModeCustom {
 		text := strings.TrimSpace(q.Custom)
 		if !strings.Contains(strings.ToLower(text), "sort by") {
@@ -74,8 +72,17 @@ func BuildQuery(q QueryConfig, watermark, now time.Time) (string, time.Time) {
 	default:
 		since = now.Add(-q.Range)
 	}
-	// Query datetimes have second precision: round down so that the issue
-	// at the watermark itself is included.
+	return QueryFrom(q, since)
+}
+
+// QueryFrom is the stateful or range query for issues updated at or after
+// since (rounded down to the second: query datetimes have second
+// precision, so the issue at since itself is included).
+func QueryFrom(q QueryConfig, since time.Time) (string, time.Time) {
+	zone := q.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
 	since = since.Truncate(time.Second)
 	var parts []string
 	var include []string
