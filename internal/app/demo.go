@@ -53,6 +53,26 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 		cfg.ClickHouse.Port, _ = strconv.Atoi(port)
 		cfg.ClickHouse.Proto = config.ProtoNative
 	}
+	if os.Getenv("EXPORTER_CLICKHOUSE__DATABASE") == "" {
+		// The demo's own database, emptied first so the counts are the
+		// emulator's alone.
+		cfg.ClickHouse.Database = "tracker_demo"
+		sys := cfg
+		sys.ClickHouse.Database = "system"
+		env, err := NewEnv(sys, io.Discard)
+		if err != nil {
+			return err
+		}
+		ch, err := OpenClickHouse(ctx, env, false)
+		if err != nil {
+			return err
+		}
+		err = ch.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `tracker_demo`")
+		ch.Close()
+		if err != nil {
+			return fmt.Errorf("reset demo database: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp("", "tracker-exporter-demo-")
 	if err != nil {
 		return err
