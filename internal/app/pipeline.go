@@ -134,6 +134,13 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		if _, err := st.Extractor.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			log.Error("extraction pass failed", "err", err)
 		}
+		// Open issues age between passes: recompute their figures from the
+		// stored snapshots, without Tracker.
+		if n, err := st.Transformer.RefreshOpen(ctx); err != nil && ctx.Err() == nil {
+			log.Error("refreshing open issues failed", "err", err)
+		} else if n > 0 {
+			log.Info("open issues refreshed from stored snapshots", "issues", n)
+		}
 		select {
 		case <-ctx.Done():
 			// Stop intake, let in-flight work finish under a deadline.

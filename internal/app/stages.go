@@ -61,6 +61,23 @@ func RunTransformer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	// Open issues age between extraction passes: every interval, recompute
+	// their figures from the stored snapshots (each replica does; the
+	// loaders' dedup keeps one row per key).
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(cfg.ETLInterval):
+			}
+			if n, err := tr.RefreshOpen(ctx); err != nil && ctx.Err() == nil {
+				env.Log.Error("refreshing open issues failed", "err", err)
+			} else if n > 0 {
+				env.Log.Info("open issues refreshed from stored snapshots", "issues", n)
+			}
+		}
+	}()
 	return tr.Run(ctx)
 }
 

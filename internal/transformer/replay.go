@@ -17,6 +17,19 @@ import (
 // returns the number of snapshots replayed. Undecodable snapshots are
 // counted in the error and skipped (they were dead-lettered before).
 func (t *Transformer) Replay(ctx context.Context) (int, error) {
+	return t.replay(ctx, false)
+}
+
+// RefreshOpen recomputes, as of now, the rows of every issue whose stored
+// snapshot is not in a final status (current-status age, WIP ageing) and
+// publishes them; issues in a final status are skipped. It returns the
+// number of issues refreshed. A scheduled run calls it after each
+// extraction so open issues' figures are at most one interval old.
+func (t *Transformer) RefreshOpen(ctx context.Context) (int, error) {
+	return t.replay(ctx, true)
+}
+
+func (t *Transformer) replay(ctx context.Context, openOnly bool) (int, error) {
 	s, err := t.deps.JS.Stream(ctx, wire.RawStream)
 	if err != nil {
 		return 0, fmt.Errorf("raw stream: %w", err)
@@ -48,7 +61,8 @@ func (t *Transformer) Replay(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, fmt.Errorf("replay metadata: %w", err)
 			}
-			if err := t.process(ctx, m, asOf); err != nil {
+			published, err := t.process(ctx, m, asOf, openOnly)
+			if err != nil {
 				var perm permanentError
 				if !errors.As(err, &perm) {
 					return n, fmt.Errorf("replay: %w", err)
@@ -57,7 +71,7 @@ func (t *Transformer) Replay(ctx context.Context) (int, error) {
 				if firstErr == nil {
 					firstErr = err
 				}
-			} else {
+			} else if published {
 				n++
 			}
 			if md.Sequence.Stream >= last {

@@ -123,7 +123,7 @@ func (e permanentError) Error() string { return e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
 
 func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
-	err := t.process(ctx, m, t.deps.Now())
+	_, err := t.process(ctx, m, t.deps.Now(), false)
 	if err == nil {
 		if aerr := m.Ack(); aerr != nil {
 			t.deps.Log.Warn("ack failed", "subject", m.Subject(), "err", aerr)
@@ -146,18 +146,24 @@ func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
 }
 
 // process transforms one raw snapshot message and publishes its rows.
-func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Time) error {
+// With openOnly the rows of an issue in a final status are not published
+// (its figures no longer change with time); published reports whether
+// rows went out.
+func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Time, openOnly bool) (published bool, err error) {
 	if schema := m.Headers().Get(wire.SchemaHeader); schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
-		return permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
+		return false, permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
 	}
 	start := time.Now()
 	var snap wire.IssueSnapshot
 	if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
-		return permanentError{fmt.Errorf("decode snapshot: %w", err)}
+		return false, permanentError{fmt.Errorf("decode snapshot: %w", err)}
 	}
 	res, err := Transform(&snap, t.deps.Rules, asOf)
 	if err != nil {
-		return permanentError{err}
+		return false, permanentError{err}
+	}
+	if openOnly && res.Rows.Issue.IsClosed {
+		return false, nil
 	}
 	if res.UnknownUsers > 0 {
 		t.deps.Metrics.Count("unknown_users_count", int64(res.UnknownUsers))
@@ -170,7 +176,7 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 	}
 	payload, encoding, err := wire.Marshal(res.Rows)
 	if err != nil {
-		return permanentError{fmt.Errorf("encode rows: %w", err)}
+		return false, permanentError{fmt.Errorf("encode rows: %w", err)}
 	}
 	t.deps.Metrics.Timing("issue_transform_time_seconds", time.Since(start))
 	out := &nats.Msg{Subject: wire.RowsSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
@@ -180,7 +186,7 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 	}
 	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
 	if _, err := t.deps.JS.PublishMsg(ctx, out, jetstream.WithMsgID(id)); err != nil {
-		return fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
+		return false, fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
 	}
-	return nil
+	return true, nil
 }
