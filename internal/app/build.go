@@ -32,11 +32,29 @@ type Env struct {
 	Metrics *telemetry.Metrics
 	// Out receives rows when uploading is disabled (default stdout).
 	Out io.Writer
+	// Health answers /healthz and /readyz (ServeHealth); stages mark it
+	// ready once they run.
+	Health *telemetry.Health
+
+	flushSentry func()
 }
 
-// NewEnv builds the logger and the metrics client from the configuration.
+// NewEnv builds the logger (forwarding errors to Sentry when it is on),
+// the metrics client and the health state from the configuration. Call
+// Close when done.
 func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
-	env := &Env{Config: cfg, Log: telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat), Out: os.Stdout}
+	handler := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat).Handler()
+	flush := func() {}
+	if cfg.Monitoring.SentryEnabled {
+		// The environment name comes from SENTRY_ENVIRONMENT when set.
+		f, err := telemetry.InitSentry(cfg.Monitoring.SentryDSN.Reveal(), Release(), "")
+		if err != nil {
+			return nil, err
+		}
+		flush = f
+		handler = telemetry.SentryHandler(handler)
+	}
+	env := &Env{Config: cfg, Log: slog.New(handler), Out: os.Stdout, Health: &telemetry.Health{}, flushSentry: flush}
 	if cfg.Monitoring.MetricsEnabled {
 		m, err := telemetry.NewMetrics(telemetry.MetricsConfig{
 			Host: cfg.Monitoring.MetricsHost, Port: cfg.Monitoring.MetricsPort,
@@ -92,6 +110,11 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 	if cfg.LogETLStats {
 		every = cfg.LogETLStatsEachNIter
 	}
+	layout, err := cfg.QueryTimeLayout()
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
 	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics}
 	if store != nil {
 		deps.State = store
@@ -101,6 +124,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 			Custom: cfg.Tracker.Search.Query, Stateful: cfg.Stateful,
 			InitialRange: cfg.StatefulInitialRange, Range: cfg.Tracker.Search.Range,
 			Queues: cfg.Tracker.Search.Queues, Zone: cfg.Tracker.Timezone, Overlap: cfg.State.Overlap,
+			Layout: layout,
 		},
 		Concurrency:       cfg.Tracker.Concurrency,
 		ChangelogPageSize: cfg.Tracker.ChangelogPageSize,

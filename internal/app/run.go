@@ -27,10 +27,13 @@ func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 	if err != nil {
 		return err
 	}
-	defer env.Metrics.Close()
-	for _, w := range cfg.Warnings {
-		env.Log.Warn(w)
+	defer env.Close()
+	env.LogStart("tracker-exporter")
+	stopHealth, err := ServeHealth(ctx, env)
+	if err != nil {
+		return err
 	}
+	defer stopHealth()
 	conn, closeNATS, err := NATS(ctx, cfg, "tracker-exporter", true)
 	if err != nil {
 		return err
@@ -45,6 +48,7 @@ func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 		return err
 	}
 	defer st.Close()
+	env.Health.SetReady(true)
 	start := time.Now()
 	err = RunAll(ctx, conn, st, RunOptions{RunOnce: runOnce, Interval: cfg.ETLInterval}, env.Log)
 	if runOnce {
@@ -67,6 +71,7 @@ func Migrate(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	defer env.Close()
 	ch, err := OpenClickHouse(ctx, env, true)
 	if err != nil {
 		return err
@@ -80,6 +85,7 @@ func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	defer env.Close()
 	conn, closeNATS, err := NATS(ctx, cfg, "tracker-exporter-replay", true)
 	if err != nil {
 		return err

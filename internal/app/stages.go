@@ -14,7 +14,13 @@ func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 	if err != nil {
 		return err
 	}
-	defer env.Metrics.Close()
+	defer env.Close()
+	env.LogStart("extractor")
+	stopHealth, err := ServeHealth(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer stopHealth()
 	conn, closeNATS, err := NATS(ctx, cfg, "extractor", false)
 	if err != nil {
 		return err
@@ -29,6 +35,7 @@ func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 		return err
 	}
 	defer closeEx()
+	env.Health.SetReady(true)
 	for {
 		_, err := ex.RunOnce(ctx)
 		if runOnce {
@@ -51,7 +58,13 @@ func RunTransformer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer env.Metrics.Close()
+	defer env.Close()
+	env.LogStart("transformer")
+	stopHealth, err := ServeHealth(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer stopHealth()
 	conn, closeNATS, err := NATS(ctx, cfg, "transformer", false)
 	if err != nil {
 		return err
@@ -78,6 +91,7 @@ func RunTransformer(ctx context.Context, cfg config.Config) error {
 			}
 		}
 	}()
+	env.Health.SetReady(true)
 	return tr.Run(ctx)
 }
 
@@ -87,6 +101,7 @@ func ReplayTransformer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	defer env.Close()
 	conn, closeNATS, err := NATS(ctx, cfg, "transformer-replay", false)
 	if err != nil {
 		return err
@@ -107,7 +122,13 @@ func RunLoader(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer env.Metrics.Close()
+	defer env.Close()
+	env.LogStart("loader")
+	stopHealth, err := ServeHealth(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer stopHealth()
 	conn, closeNATS, err := NATS(ctx, cfg, "loader", false)
 	if err != nil {
 		return err
@@ -118,5 +139,6 @@ func RunLoader(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer closeLd()
+	env.Health.SetReady(true)
 	return ld.Run(ctx)
 }

@@ -32,6 +32,9 @@ type QueryConfig struct {
 	Zone *time.Location
 	// Overlap is subtracted from the watermark to absorb clock skew.
 	Overlap time.Duration
+	// Layout writes query datetimes (Go layout of the old
+	// EXPORTER_DATETIME_QUERY_FORMAT; default QueryTimeLayout).
+	Layout string
 }
 
 // Mode reports the search mode the configuration selects.
@@ -99,6 +102,10 @@ func QueryFrom(q QueryConfig, since time.Time) (string, time.Time) {
 	if len(include) > 0 {
 		parts = append([]string{"Queue: " + strings.Join(include, ", ")}, parts...)
 	}
-	parts = append(parts, fmt.Sprintf(`Updated: >= "%s"`, since.In(zone).Format(QueryTimeLayout)))
+	layout := q.Layout
+	if layout == "" {
+		layout = QueryTimeLayout
+	}
+	parts = append(parts, fmt.Sprintf(`Updated: >= "%s"`, since.In(zone).Format(layout)))
 	return strings.Join(parts, " and ") + " " + sortBy, since
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +38,11 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 // Metrics sends DogStatsD metrics. A nil *Metrics is valid and sends
 // nothing, so stages call it unconditionally. Safe for concurrent use.
 type Metrics struct {
-	c    statsd.ClientInterface
-	tags []string
+	c statsd.ClientInterface
+	// prefix goes before every name: "tracker_exporter_" as the old tool
+	// wrote it.
+	prefix string
+	tags   []string
 }
 
 // MetricsConfig mirrors EXPORTER_MONITORING__METRICS_*.
@@ -49,16 +54,27 @@ type MetricsConfig struct {
 }
 
 // NewMetrics creates a UDP DogStatsD client (no I/O until the first send).
+//
+// Names are sent as the old tool sent them: the prefix, an underscore and
+// the name (tracker_exporter_etl_duration_seconds); a prefix that already
+// ends in "_" or "." is used as is. Timers are in milliseconds, as the old
+// tool's were despite their _seconds names. The client's own telemetry
+// metrics (datadog.dogstatsd.client.*) are off, as they were in the old
+// tool.
 func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
-	prefix := cfg.Prefix
-	if prefix != "" && !strings.HasSuffix(prefix, ".") {
-		prefix += "."
-	}
-	c, err := statsd.New(fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), statsd.WithNamespace(prefix), statsd.WithTags(cfg.Tags))
+	c, err := statsd.New(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), statsd.WithTags(cfg.Tags), statsd.WithoutTelemetry())
 	if err != nil {
 		return nil, fmt.Errorf("statsd: %w", err)
 	}
-	return &Metrics{c: c}, nil
+	return &Metrics{c: c, prefix: metricPrefix(cfg.Prefix)}, nil
+}
+
+// metricPrefix returns what goes before every metric name.
+func metricPrefix(p string) string {
+	if p == "" || strings.HasSuffix(p, "_") || strings.HasSuffix(p, ".") {
+		return p
+	}
+	return p + "_"
 }
 
 // WithTags returns metrics that add tags to every metric (e.g. stage:loader).
@@ -66,7 +82,7 @@ func (m *Metrics) WithTags(tags ...string) *Metrics {
 	if m == nil {
 		return nil
 	}
-	return &Metrics{c: m.c, tags: append(append([]string(nil), m.tags...), tags...)}
+	return &Metrics{c: m.c, prefix: m.prefix, tags: append(append([]string(nil), m.tags...), tags...)}
 }
 
 func (m *Metrics) merge(tags []string) []string {
@@ -79,21 +95,22 @@ func (m *Metrics) merge(tags []string) []string {
 // Count adds n to a counter.
 func (m *Metrics) Count(name string, n int64, tags ...string) {
 	if m != nil {
-		_ = m.c.Count(name, n, m.merge(tags), 1)
+		_ = m.c.Count(m.prefix+name, n, m.merge(tags), 1)
 	}
 }
 
 // Gauge sets a gauge.
 func (m *Metrics) Gauge(name string, v float64, tags ...string) {
 	if m != nil {
-		_ = m.c.Gauge(name, v, m.merge(tags), 1)
+		_ = m.c.Gauge(m.prefix+name, v, m.merge(tags), 1)
 	}
 }
 
-// Timing records a duration in seconds as the old tool's *_seconds timers.
+// Timing records a duration; it is sent in milliseconds, as the old tool's
+// *_seconds timers were.
 func (m *Metrics) Timing(name string, d time.Duration, tags ...string) {
 	if m != nil {
-		_ = m.c.Timing(name, d, m.merge(tags), 1)
+		_ = m.c.Timing(m.prefix+name, d, m.merge(tags), 1)
 	}
 }
 
