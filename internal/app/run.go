@@ -23,22 +23,11 @@ func ValidateRole(cfg config.Config, role config.Role) error {
 // RunOneProcess runs the whole pipeline in this process over the embedded
 // NATS server (or the configured one).
 func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
-	env, err := NewEnv(cfg, os.Stderr)
+	env, conn, stop, err := startStage(ctx, cfg, "tracker-exporter", true)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	env.LogStart("tracker-exporter")
-	stopHealth, err := ServeHealth(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer stopHealth()
-	conn, closeNATS, err := NATS(ctx, cfg, "tracker-exporter", true)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
+	defer stop()
 	tc, err := TrackerClient(cfg)
 	if err != nil {
 		return err
@@ -81,16 +70,11 @@ func Migrate(ctx context.Context, cfg config.Config) error {
 
 // ReplayOneProcess replays the raw stream and loads the new rows.
 func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
-	env, err := NewEnv(cfg, os.Stderr)
+	env, conn, stop, err := startStage(ctx, cfg, "tracker-exporter-replay", true)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	conn, closeNATS, err := NATS(ctx, cfg, "tracker-exporter-replay", true)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
+	defer stop()
 	tr, err := NewTransformer(env, conn.JS)
 	if err != nil {
 		return err

@@ -6,26 +6,16 @@ import (
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 )
 
 // RunExtractor runs the extractor binary: passes every interval, or one.
 func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
-	env, err := NewEnv(cfg, os.Stderr)
+	env, conn, stop, err := startStage(ctx, cfg, "extractor", false)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	env.LogStart("extractor")
-	stopHealth, err := ServeHealth(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer stopHealth()
-	conn, closeNATS, err := NATS(ctx, cfg, "extractor", false)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
+	defer stop()
 	tc, err := TrackerClient(cfg)
 	if err != nil {
 		return err
@@ -54,22 +44,11 @@ func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 
 // RunTransformer runs the transformer binary until ctx ends.
 func RunTransformer(ctx context.Context, cfg config.Config) error {
-	env, err := NewEnv(cfg, os.Stderr)
+	env, conn, stop, err := startStage(ctx, cfg, "transformer", false)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	env.LogStart("transformer")
-	stopHealth, err := ServeHealth(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer stopHealth()
-	conn, closeNATS, err := NATS(ctx, cfg, "transformer", false)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
+	defer stop()
 	tr, err := NewTransformer(env, conn.JS)
 	if err != nil {
 		return err
@@ -97,16 +76,11 @@ func RunTransformer(ctx context.Context, cfg config.Config) error {
 
 // ReplayTransformer replays the raw stream once and exits.
 func ReplayTransformer(ctx context.Context, cfg config.Config) error {
-	env, err := NewEnv(cfg, os.Stderr)
+	env, conn, stop, err := startStage(ctx, cfg, "transformer-replay", false)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	conn, closeNATS, err := NATS(ctx, cfg, "transformer-replay", false)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
+	defer stop()
 	tr, err := NewTransformer(env, conn.JS)
 	if err != nil {
 		return err
@@ -118,22 +92,11 @@ func ReplayTransformer(ctx context.Context, cfg config.Config) error {
 
 // RunLoader runs the loader binary until ctx ends.
 func RunLoader(ctx context.Context, cfg config.Config) error {
-	env, err := NewEnv(cfg, os.Stderr)
+	env, conn, stop, err := startStage(ctx, cfg, "loader", false)
 	if err != nil {
 		return err
 	}
-	defer env.Close()
-	env.LogStart("loader")
-	stopHealth, err := ServeHealth(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer stopHealth()
-	conn, closeNATS, err := NATS(ctx, cfg, "loader", false)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
+	defer stop()
 	ld, closeLd, err := NewLoader(ctx, env, conn.JS)
 	if err != nil {
 		return err
@@ -141,4 +104,31 @@ func RunLoader(ctx context.Context, cfg config.Config) error {
 	defer closeLd()
 	env.Health.SetReady(true)
 	return ld.Run(ctx)
+}
+
+// startStage is the common start of every binary: environment (logs,
+// metrics, Sentry), health endpoints and the NATS connection (embedded
+// when allowed and no URL is configured). stop releases them in reverse.
+func startStage(ctx context.Context, cfg config.Config, name string, embedded bool) (*Env, *stream.Conn, func(), error) {
+	env, err := NewEnv(cfg, os.Stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env.LogStart(name)
+	stopHealth, err := ServeHealth(ctx, env)
+	if err != nil {
+		env.Close()
+		return nil, nil, nil, err
+	}
+	conn, closeNATS, err := NATS(ctx, cfg, name, embedded)
+	if err != nil {
+		stopHealth()
+		env.Close()
+		return nil, nil, nil, err
+	}
+	return env, conn, func() {
+		closeNATS()
+		stopHealth()
+		env.Close()
+	}, nil
 }
