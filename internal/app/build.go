@@ -248,28 +248,31 @@ func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Cl
 
 // NewLoader builds the load stage; with uploading disabled it prints rows.
 func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.Loader, func(), error) {
-	cfg := env.Config
+	c := env.Config.ClickHouse
 	var sink loader.Sink
+	var optimizer loader.Optimizer // stays nil when printing
 	closeFn := func() {}
-	isPermanent := clickhouse.IsPermanent
-	if cfg.ClickHouse.EnableUpload {
-		ch, err := OpenClickHouse(ctx, env, cfg.ClickHouse.MigrateOnStart)
+	if c.EnableUpload {
+		ch, err := OpenClickHouse(ctx, env, c.MigrateOnStart)
 		if err != nil {
 			return nil, nil, err
 		}
-		sink = ch
+		sink, optimizer = ch, ch
 		closeFn = func() { _ = ch.Close() }
 	} else {
 		sink = &loader.PrintSink{W: env.Out}
 	}
-	b := cfg.ClickHouse.Backoff
+	b := c.Backoff
 	l, err := loader.New(loader.Config{
-		BatchRows: cfg.ClickHouse.BatchRows, BatchAge: cfg.ClickHouse.BatchAge,
-		MaxDeliveries: cfg.ClickHouse.MaxDeliveries,
+		BatchRows: c.BatchRows, BatchBytes: c.BatchBytes, BatchAge: c.BatchAge,
+		MaxDeliveries: c.MaxDeliveries,
 		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
+		AutoDeduplicate: c.AutoDeduplicate, OptimizeEvery: c.OptimizeEvery,
+		Tables: loader.Tables{Issues: c.IssuesTable, IssueMetrics: c.IssueMetricsTable,
+			StatusIntervals: c.StatusIntervalsTable, IssuesChangelog: c.IssuesChangelogTable},
 	}, loader.Deps{
-		JS: js, Sink: sink, IsPermanent: isPermanent, Log: env.Log.With("stage", "loader"),
-		Metrics: env.Metrics, Database: cfg.ClickHouse.Database,
+		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent,
+		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,
 	})
 	if err != nil {
 		closeFn()

@@ -1,6 +1,16 @@
 // Package loader batches transformed rows from JetStream into ClickHouse,
 // acknowledging messages only after ClickHouse accepted their batch. Any
 // number of loaders share one durable consumer.
+//
+// A batch fetched from the stream is inserted in parts bounded by rows and
+// bytes (an issue's message is never split). Transient failures are retried
+// with backoff while the messages stay un-acked (their ack deadline is
+// extended), then handed back with a growing delay; they are never given
+// up. A message that cannot be decoded is dead-lettered at once; one that
+// the sink rejects as permanently invalid is isolated from its batch (by
+// halving) and dead-lettered once it has been delivered MaxDeliveries
+// times. OPTIMIZE ... FINAL runs, when enabled, once the loader is caught
+// up, at most once per OptimizeEvery per table.
 package loader
 
 import (
@@ -10,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -24,34 +35,89 @@ import (
 )
 
 // Sink stores rows. InsertRows must be all-or-nothing per call as far as
-// the caller can tell: on error the whole batch is retried.
+// the caller can tell: on error the whole batch is retried, and inserting
+// the same rows again must be harmless.
 type Sink interface {
 	InsertRows(ctx context.Context, rows []*wire.IssueRows) error
 }
 
-// Config configures the loader.
+// Optimizer merges the parts of a table so that duplicates disappear from
+// the table itself (OPTIMIZE TABLE ... FINAL).
+type Optimizer interface {
+	Optimize(ctx context.Context, table string) error
+}
+
+// Tables names the tables the sink writes, for OPTIMIZE and metric tags.
+type Tables struct {
+	Issues          string
+	IssueMetrics    string
+	StatusIntervals string
+	IssuesChangelog string
+}
+
+// DefaultTables returns the default table names.
+func DefaultTables() Tables {
+	return Tables{Issues: "issues", IssueMetrics: "issue_metrics", StatusIntervals: "issue_status_intervals", IssuesChangelog: "issues_changelog"}
+}
+
+func (t Tables) list() [numTables]string {
+	return [numTables]string{t.Issues, t.IssueMetrics, t.StatusIntervals, t.IssuesChangelog}
+}
+
+const numTables = 4
+
+// Config configures the loader. Zero values take the defaults noted.
 type Config struct {
-	// BatchRows is the largest number of messages (issues) per insert.
+	// BatchRows is the largest number of table rows (all tables together)
+	// per insert; a message whose rows alone exceed it is inserted alone.
+	// At most min(BatchRows, 1000) messages are fetched at once. Default
+	// 10 000.
 	BatchRows int
-	// BatchAge is how long a batch may wait to fill.
+	// BatchBytes is the largest sum of message sizes per insert; a larger
+	// message is inserted alone. Zero means no bound.
+	BatchBytes int
+	// BatchAge is how long a fetched batch may wait to fill. Default 1 s.
 	BatchAge time.Duration
-	// MaxDeliveries bounds deliveries of a message that cannot be loaded
-	// before it is dead-lettered.
+	// MaxDeliveries is how many deliveries a message that the sink rejects
+	// as permanently invalid gets before it is dead-lettered. Default 5.
 	MaxDeliveries int
-	// Backoff for transient insert failures (the old EXPORTER_CLICKHOUSE__BACKOFF_*).
+	// Backoff for transient insert failures (the old
+	// EXPORTER_CLICKHOUSE__BACKOFF_*): BackoffTries attempts, the first
+	// delay BackoffBase, each next one BackoffFactor times longer, with
+	// jitter when BackoffJitter. Defaults 500 ms, 2.5, 3.
 	BackoffBase   time.Duration
 	BackoffFactor float64
 	BackoffTries  int
 	BackoffJitter bool
-	AckWait       time.Duration
+	// RedeliveryDelayMax caps the delay before a message whose insert kept
+	// failing is delivered again. Default 30 s.
+	RedeliveryDelayMax time.Duration
+	// AckWait is how long a delivered message may stay unacknowledged
+	// before JetStream delivers it again (a loader that died). A loader
+	// extends it while it works on a batch. Default max(10 s, 2×BatchAge).
+	AckWait time.Duration
+	// AutoDeduplicate runs OPTIMIZE TABLE ... FINAL on the tables that got
+	// rows (the old EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE), after a batch
+	// that found the stream drained, at most once per OptimizeEvery per
+	// table. It needs Deps.Optimizer.
+	AutoDeduplicate bool
+	// OptimizeEvery is the least time between two OPTIMIZE of one table.
+	// Default 30 min.
+	OptimizeEvery time.Duration
+	// Tables names the tables, for OPTIMIZE and metric tags. Default
+	// DefaultTables.
+	Tables Tables
 }
 
 // Deps are the loader's collaborators.
 type Deps struct {
 	JS   jetstream.JetStream
 	Sink Sink
+	// Optimizer runs OPTIMIZE when Config.AutoDeduplicate is on; nil
+	// disables it (printing instead of uploading).
+	Optimizer Optimizer
 	// IsPermanent tells errors that retrying cannot fix (bad data, schema
-	// mismatch) from transient ones.
+	// mismatch) from transient ones. Default: every error is transient.
 	IsPermanent func(error) bool
 	Log         *slog.Logger
 	Metrics     *telemetry.Metrics
@@ -59,15 +125,29 @@ type Deps struct {
 	Database string
 }
 
-// Loader is the load stage.
+// Loader is the load stage. Its methods are safe for concurrent use; Run
+// may be called once.
 type Loader struct {
 	cfg  Config
 	deps Deps
 
-	loaded, dead atomic.Int64
+	loaded, dead, inserts, optimized atomic.Int64
+
+	optMu sync.Mutex
+	opt   [numTables]optState
 }
 
-// New validates the configuration; it does no I/O.
+// optState is the OPTIMIZE throttle of one table.
+type optState struct {
+	last  time.Time // last attempt
+	dirty bool      // rows loaded since the last successful OPTIMIZE
+}
+
+// maxFetch bounds the messages fetched at once: they wait in memory, and
+// other loaders should get work too.
+const maxFetch = 1000
+
+// New validates the configuration and fills in defaults; it does no I/O.
 func New(cfg Config, deps Deps) (*Loader, error) {
 	var errs []error
 	if deps.JS == nil {
@@ -76,26 +156,59 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 	if deps.Sink == nil {
 		errs = append(errs, errors.New("loader: no sink"))
 	}
+	for _, c := range []struct {
+		name string
+		neg  bool
+	}{
+		{"BatchRows", cfg.BatchRows < 0}, {"BatchBytes", cfg.BatchBytes < 0}, {"BatchAge", cfg.BatchAge < 0},
+		{"MaxDeliveries", cfg.MaxDeliveries < 0}, {"BackoffBase", cfg.BackoffBase < 0}, {"BackoffFactor", cfg.BackoffFactor < 0},
+		{"BackoffTries", cfg.BackoffTries < 0}, {"RedeliveryDelayMax", cfg.RedeliveryDelayMax < 0},
+		{"AckWait", cfg.AckWait < 0}, {"OptimizeEvery", cfg.OptimizeEvery < 0},
+	} {
+		if c.neg {
+			errs = append(errs, fmt.Errorf("loader: %s is negative", c.name))
+		}
+	}
+	if cfg.BackoffFactor > 0 && cfg.BackoffFactor < 1 {
+		errs = append(errs, fmt.Errorf("loader: BackoffFactor %g is below 1", cfg.BackoffFactor))
+	}
+	if cfg.Tables == (Tables{}) {
+		cfg.Tables = DefaultTables()
+	}
+	for i, name := range cfg.Tables.list() {
+		if name == "" {
+			errs = append(errs, fmt.Errorf("loader: table %d has no name", i))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if cfg.BatchRows <= 0 {
-		cfg.BatchRows = 500
+	if cfg.BatchRows == 0 {
+		cfg.BatchRows = 10000
 	}
-	if cfg.BatchAge <= 0 {
+	if cfg.BatchAge == 0 {
 		cfg.BatchAge = time.Second
 	}
-	if cfg.MaxDeliveries <= 0 {
+	if cfg.MaxDeliveries == 0 {
 		cfg.MaxDeliveries = 5
 	}
-	if cfg.BackoffBase <= 0 {
+	if cfg.BackoffBase == 0 {
 		cfg.BackoffBase = 500 * time.Millisecond
 	}
-	if cfg.BackoffFactor < 1 {
+	if cfg.BackoffFactor == 0 {
 		cfg.BackoffFactor = 2.5
 	}
-	if cfg.BackoffTries <= 0 {
+	if cfg.BackoffTries == 0 {
 		cfg.BackoffTries = 3
+	}
+	if cfg.RedeliveryDelayMax == 0 {
+		cfg.RedeliveryDelayMax = 30 * time.Second
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = max(10*time.Second, 2*cfg.BatchAge)
+	}
+	if cfg.OptimizeEvery == 0 {
+		cfg.OptimizeEvery = 30 * time.Minute
 	}
 	if deps.IsPermanent == nil {
 		deps.IsPermanent = func(error) bool { return false }
@@ -112,86 +225,205 @@ func (l *Loader) Loaded() int64 { return l.loaded.Load() }
 // Dead is the number of messages dead-lettered so far.
 func (l *Loader) Dead() int64 { return l.dead.Load() }
 
-// Run consumes the rows stream until ctx ends; nil on a clean shutdown.
+// Inserts is the number of successful InsertRows calls so far.
+func (l *Loader) Inserts() int64 { return l.inserts.Load() }
+
+// Optimized is the number of successful OPTIMIZE statements so far.
+func (l *Loader) Optimized() int64 { return l.optimized.Load() }
+
+// fetchMax is the most messages handed over in one batch.
+func (l *Loader) fetchMax() int { return min(l.cfg.BatchRows, maxFetch) }
+
+// Run consumes the rows stream until ctx ends; nil on a clean shutdown (the
+// batch in hand is finished first). It returns an error when the consumer
+// cannot be created or disappears.
 func (l *Loader) Run(ctx context.Context) error {
+	// Deliveries are unlimited on the server: transient failures must never
+	// exhaust them (a message would be dropped silently); the loader itself
+	// dead-letters what can never load.
 	cons, err := l.deps.JS.CreateOrUpdateConsumer(ctx, wire.RowsStream,
-		stream.ConsumerConfig(stream.LoaderConsumer, l.cfg.MaxDeliveries+1, l.cfg.AckWait))
+		stream.ConsumerConfig(stream.LoaderConsumer, -1, l.cfg.AckWait))
 	if err != nil {
 		return fmt.Errorf("loader consumer: %w", err)
 	}
-	return stream.FetchLoop(ctx, cons, stream.Batching{Max: l.cfg.BatchRows, MaxAge: l.cfg.BatchAge, Linger: 200 * time.Millisecond}, l.handleBatch)
+	linger := min(200*time.Millisecond, l.cfg.BatchAge)
+	return stream.FetchLoop(ctx, cons, stream.Batching{Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger}, l.handleBatch)
 }
 
+// item is a decoded message and whether it is settled (acked, NAKed,
+// terminated).
 type item struct {
-	msg  jetstream.Msg
-	rows *wire.IssueRows
+	msg     jetstream.Msg
+	rows    *wire.IssueRows
+	size    int
+	nrows   int
+	settled bool
+}
+
+// batch is the messages of one fetch. Its heartbeat extends the ack
+// deadline of the unsettled ones while the loader works on them.
+type batch struct {
+	mu    sync.Mutex
+	items []*item
+}
+
+func (b *batch) heartbeat(every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			b.mu.Lock()
+			for _, it := range b.items {
+				if !it.settled {
+					_ = it.msg.InProgress()
+				}
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+// settle runs fn on each item not settled yet and marks it settled: an
+// item is acked, NAKed or terminated once.
+func (b *batch) settle(items []*item, fn func(*item)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, it := range items {
+		if !it.settled {
+			it.settled = true
+			fn(it)
+		}
+	}
 }
 
 func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
-	items := make([]item, 0, len(msgs))
+	b := &batch{items: make([]*item, 0, len(msgs))}
 	for _, m := range msgs {
-		if s := m.Headers().Get(wire.SchemaHeader); s != "" && s != strconv.Itoa(wire.RowsSchema) {
-			l.deadLetter(ctx, m, fmt.Errorf("unknown rows schema %q", s))
+		b.items = append(b.items, &item{msg: m, size: len(m.Data())})
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go b.heartbeat(l.cfg.AckWait/3, stop)
+
+	var good []*item
+	for _, it := range b.items {
+		if err := decode(it); err != nil {
+			l.deadLetter(ctx, b, it, err)
 			continue
 		}
-		var r wire.IssueRows
-		if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &r); err != nil {
-			l.deadLetter(ctx, m, fmt.Errorf("decode rows: %w", err))
-			continue
-		}
-		items = append(items, item{m, &r})
+		good = append(good, it)
 	}
-	if len(items) == 0 {
-		return
-	}
-	err := l.insert(ctx, items)
-	switch {
-	case err == nil:
-		l.ackAll(items)
-	case l.deps.IsPermanent(err):
-		// Find the bad messages: load one at a time.
-		l.deps.Log.Warn("batch rejected, isolating bad messages", "messages", len(items), "err", err)
-		for _, it := range items {
-			one := []item{it}
-			if err := l.insert(ctx, one); err == nil {
-				l.ackAll(one)
-			} else if l.deps.IsPermanent(err) && stream.Deliveries(it.msg) >= uint64(l.cfg.MaxDeliveries) {
-				l.deadLetter(ctx, it.msg, err)
-			} else {
-				_ = it.msg.NakWithDelay(time.Second)
+	chunks := l.chunks(good)
+	for i, chunk := range chunks {
+		if err := l.load(ctx, b, chunk); err != nil {
+			// Still failing after the backoff: hand this part and the rest
+			// back, un-acked, for a later delivery.
+			var rest []*item
+			for _, c := range chunks[i:] {
+				rest = append(rest, c...)
 			}
+			l.deps.Log.Error("insert failed, messages returned to the stream", "messages", len(rest), "err", err)
+			l.nak(b, rest)
+			break
 		}
-	default:
-		// Still failing after the backoff: hand the messages back, un-acked.
-		l.deps.Log.Error("insert failed, messages returned to the stream", "messages", len(items), "err", err)
-		for _, it := range items {
-			_ = it.msg.NakWithDelay(l.cfg.BackoffBase * 4)
-		}
+	}
+	if len(msgs) < l.fetchMax() {
+		l.maybeOptimize(ctx)
 	}
 }
 
+// decode checks the schema and unpacks a message.
+func decode(it *item) error {
+	if s := it.msg.Headers().Get(wire.SchemaHeader); s != "" && s != strconv.Itoa(wire.RowsSchema) {
+		return fmt.Errorf("unknown rows schema %q", s)
+	}
+	var r wire.IssueRows
+	if err := wire.Unmarshal(it.msg.Data(), it.msg.Headers().Get(wire.EncodingHeader), &r); err != nil {
+		return fmt.Errorf("decode rows: %w", err)
+	}
+	it.rows = &r
+	it.nrows = 1 + len(r.Metrics) + len(r.Intervals) + len(r.Changelog)
+	return nil
+}
+
+// chunks splits items, in order, into inserts of at most BatchRows rows
+// and BatchBytes bytes; an item larger than either bound goes alone.
+func (l *Loader) chunks(items []*item) [][]*item {
+	var (
+		out         [][]*item
+		cur         []*item
+		rows, bytes int
+	)
+	for _, it := range items {
+		over := rows+it.nrows > l.cfg.BatchRows || (l.cfg.BatchBytes > 0 && bytes+it.size > l.cfg.BatchBytes)
+		if len(cur) > 0 && over {
+			out = append(out, cur)
+			cur, rows, bytes = nil, 0, 0
+		}
+		cur = append(cur, it)
+		rows += it.nrows
+		bytes += it.size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// load inserts items and settles them: acked when inserted; when the sink
+// rejects them as permanently invalid, halved until the bad messages are
+// alone, which are dead-lettered after MaxDeliveries deliveries or handed
+// back. It returns the error of a transient failure that outlasted the
+// backoff, leaving the items concerned unsettled.
+func (l *Loader) load(ctx context.Context, b *batch, items []*item) error {
+	err := l.insert(ctx, items)
+	switch {
+	case err == nil:
+		l.ack(b, items)
+		return nil
+	case !l.deps.IsPermanent(err):
+		return err
+	case len(items) > 1:
+		l.deps.Log.Warn("insert rejected, isolating the bad messages", "messages", len(items), "err", err)
+		half := len(items) / 2
+		if err := l.load(ctx, b, items[:half]); err != nil {
+			return err
+		}
+		return l.load(ctx, b, items[half:])
+	}
+	it := items[0]
+	if n := stream.Deliveries(it.msg); n >= uint64(l.cfg.MaxDeliveries) {
+		l.deadLetter(ctx, b, it, fmt.Errorf("after %d deliveries: %w", n, err))
+	} else {
+		l.deps.Log.Warn("rows rejected, will retry", "subject", it.msg.Subject(), "delivery", n, "err", err)
+		l.nak(b, items)
+	}
+	return nil
+}
+
 // insert sends one batch, retrying transient failures with backoff.
-func (l *Loader) insert(ctx context.Context, items []item) error {
+func (l *Loader) insert(ctx context.Context, items []*item) error {
 	rows := make([]*wire.IssueRows, len(items))
 	for i, it := range items {
 		rows[i] = it.rows
 	}
 	delay := l.cfg.BackoffBase
-	var err error
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err = l.deps.Sink.InsertRows(ctx, rows)
+		err := l.deps.Sink.InsertRows(ctx, rows)
 		if err == nil {
+			l.inserts.Add(1)
 			l.deps.Metrics.Timing("clickhouse_insert_time_seconds", time.Since(start), "database:"+l.deps.Database)
 			return nil
 		}
 		if l.deps.IsPermanent(err) || attempt >= l.cfg.BackoffTries || ctx.Err() != nil {
 			return err
 		}
-		d := delay
-		if l.cfg.BackoffJitter {
-			d = d/2 + rand.N(d/2+1)
-		}
+		l.deps.Metrics.Count("clickhouse_insert_retries", 1, "database:"+l.deps.Database)
+		d := l.jitter(delay)
 		l.deps.Log.Warn("insert failed, retrying", "attempt", attempt, "in", d, "err", err)
 		select {
 		case <-ctx.Done():
@@ -202,29 +434,96 @@ func (l *Loader) insert(ctx context.Context, items []item) error {
 	}
 }
 
-func (l *Loader) ackAll(items []item) {
-	var tables [4]int64
-	for _, it := range items {
-		if err := it.msg.Ack(); err != nil {
-			l.deps.Log.Warn("ack failed (the batch may load again; dedup absorbs it)", "err", err)
-		}
-		tables[0]++
-		tables[1] += int64(len(it.rows.Metrics))
-		tables[2] += int64(len(it.rows.Intervals))
-		tables[3] += int64(len(it.rows.Changelog))
+func (l *Loader) jitter(d time.Duration) time.Duration {
+	if !l.cfg.BackoffJitter || d <= 1 {
+		return d
 	}
-	l.loaded.Add(int64(len(items)))
-	for i, t := range []string{"issues", "issue_metrics", "issue_status_intervals", "issues_changelog"} {
-		l.deps.Metrics.Count("clickhouse_inserted_rows", tables[i], "database:"+l.deps.Database, "table:"+t)
+	return d/2 + rand.N(d/2+1)
+}
+
+// redeliveryDelay is the delay before the next delivery of a message that
+// was delivered n times: the backoff continued, capped.
+func (l *Loader) redeliveryDelay(n uint64) time.Duration {
+	d := float64(l.cfg.BackoffBase) * math.Pow(l.cfg.BackoffFactor, float64(min(n, 60)))
+	if d > float64(l.cfg.RedeliveryDelayMax) {
+		return l.cfg.RedeliveryDelayMax
+	}
+	return l.jitter(time.Duration(d))
+}
+
+func (l *Loader) ack(b *batch, items []*item) {
+	var counts [numTables]int64
+	n := int64(0)
+	b.settle(items, func(it *item) {
+		if err := it.msg.Ack(); err != nil {
+			l.deps.Log.Warn("ack failed (the rows may load again; dedup absorbs it)", "err", err)
+		}
+		n++
+		counts[0]++
+		counts[1] += int64(len(it.rows.Metrics))
+		counts[2] += int64(len(it.rows.Intervals))
+		counts[3] += int64(len(it.rows.Changelog))
+	})
+	l.loaded.Add(n)
+	names := l.cfg.Tables.list()
+	l.optMu.Lock()
+	for i, c := range counts {
+		if c > 0 {
+			l.opt[i].dirty = true
+		}
+	}
+	l.optMu.Unlock()
+	for i, c := range counts {
+		l.deps.Metrics.Count("clickhouse_inserted_rows", c, "database:"+l.deps.Database, "table:"+names[i])
 	}
 }
 
-func (l *Loader) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
-	l.dead.Add(1)
-	l.deps.Metrics.Count("load_dead_letter_count", 1)
-	l.deps.Log.Error("rows dead-lettered", "subject", m.Subject(), "err", reason)
-	if err := stream.DeadLetter(ctx, l.deps.JS, "loader", m, reason); err != nil {
-		l.deps.Log.Error("dead-letter failed", "err", err)
+func (l *Loader) nak(b *batch, items []*item) {
+	b.settle(items, func(it *item) {
+		_ = it.msg.NakWithDelay(l.redeliveryDelay(stream.Deliveries(it.msg)))
+	})
+}
+
+func (l *Loader) deadLetter(ctx context.Context, b *batch, it *item, reason error) {
+	b.settle([]*item{it}, func(it *item) {
+		l.dead.Add(1)
+		l.deps.Metrics.Count("load_dead_letter_count", 1)
+		l.deps.Log.Error("rows dead-lettered", "subject", it.msg.Subject(), "err", reason)
+		if err := stream.DeadLetter(ctx, l.deps.JS, "loader", it.msg, reason); err != nil {
+			l.deps.Log.Error("dead-letter failed; the message will come again", "err", err)
+		}
+	})
+}
+
+// maybeOptimize runs OPTIMIZE TABLE ... FINAL on every table that got rows
+// since its last OPTIMIZE and was not optimized (or tried) for
+// OptimizeEvery. It is called after a batch that did not fill, that is
+// when the loader is caught up, so that a backfill is optimized once, at
+// its end.
+func (l *Loader) maybeOptimize(ctx context.Context) {
+	if !l.cfg.AutoDeduplicate || l.deps.Optimizer == nil {
+		return
+	}
+	l.optMu.Lock()
+	defer l.optMu.Unlock()
+	names := l.cfg.Tables.list()
+	for i := range l.opt {
+		st := &l.opt[i]
+		if !st.dirty || (!st.last.IsZero() && time.Since(st.last) < l.cfg.OptimizeEvery) {
+			continue
+		}
+		st.last = time.Now()
+		err := l.deps.Optimizer.Optimize(ctx, names[i])
+		took := time.Since(st.last)
+		if err != nil {
+			l.deps.Log.Warn("optimize failed", "table", names[i], "err", err)
+			l.deps.Metrics.Count("clickhouse_deduplicate_errors", 1, "database:"+l.deps.Database, "table:"+names[i])
+			continue
+		}
+		st.dirty = false
+		l.optimized.Add(1)
+		l.deps.Metrics.Timing("clickhouse_deduplicate_time_seconds", took, "database:"+l.deps.Database, "table:"+names[i])
+		l.deps.Log.Info("table optimized", "table", names[i], "took", took.Round(time.Millisecond))
 	}
 }
 
@@ -235,23 +534,36 @@ type PrintSink struct {
 	W  io.Writer
 }
 
-// InsertRows prints every row with its table name.
+// InsertRows prints every row with its table name. It returns the first
+// write error.
 func (p *PrintSink) InsertRows(_ context.Context, rows []*wire.IssueRows) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	enc := json.NewEncoder(p.W)
+	put := func(table string, row any) error {
+		if err := enc.Encode(map[string]any{"table": table, "row": row}); err != nil {
+			return fmt.Errorf("print %s row: %w", table, err)
+		}
+		return nil
+	}
 	for _, r := range rows {
-		if err := enc.Encode(map[string]any{"table": "issues", "row": r.Issue}); err != nil {
+		if err := put("issues", r.Issue); err != nil {
 			return err
 		}
 		for _, m := range r.Metrics {
-			_ = enc.Encode(map[string]any{"table": "issue_metrics", "row": m})
+			if err := put("issue_metrics", m); err != nil {
+				return err
+			}
 		}
 		for _, v := range r.Intervals {
-			_ = enc.Encode(map[string]any{"table": "issue_status_intervals", "row": v})
+			if err := put("issue_status_intervals", v); err != nil {
+				return err
+			}
 		}
 		for _, c := range r.Changelog {
-			_ = enc.Encode(map[string]any{"table": "issues_changelog", "row": c})
+			if err := put("issues_changelog", c); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

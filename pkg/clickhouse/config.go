@@ -195,6 +195,19 @@ func (c Config) Validate() error {
 		}
 		seen[name] = field
 	}
+	// A table must not take the name of a view the migrations create.
+	views := map[string]bool{}
+	for _, t := range c.Tables.list() {
+		views[t[1]+"_view"] = true
+	}
+	for _, v := range c.Tables.AnalyticViews().List() {
+		views[v] = true
+	}
+	for _, t := range c.Tables.list() {
+		if views[t[1]] {
+			errs = append(errs, fmt.Errorf("clickhouse: table name %s=%q is the name of a view of the schema", t[0], t[1]))
+		}
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration

@@ -40,6 +40,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad table", mod: func(c *Config) { c.Tables.Issues = "1issues" }, wantErr: []string{"Issues=\"1issues\""}},
 		{name: "duplicate tables", mod: func(c *Config) { c.Tables.IssueMetrics = "issues" }, wantErr: []string{"Issues and IssueMetrics"}},
 		{name: "reserved table", mod: func(c *Config) { c.Tables.Statuses = migrationsTable }, wantErr: []string{"reserved"}},
+		{name: "table named like a view", mod: func(c *Config) { c.Tables.IssueMetrics = "issues_view" }, wantErr: []string{`IssueMetrics="issues_view" is the name of a view`}},
+		{name: "table named like an analytic view", mod: func(c *Config) { c.Tables.Statuses = "issues_wip" }, wantErr: []string{`Statuses="issues_wip" is the name of a view`}},
 		{name: "negative timeout", mod: func(c *Config) { c.ReadTimeout = -time.Second }, wantErr: []string{"read timeout"}},
 		{name: "every problem at once", mod: func(c *Config) {
 			c.Addr, c.Database, c.Tables.Statuses = nil, "", ""

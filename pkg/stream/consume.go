@@ -55,10 +55,34 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 	}
 	defer flush()
 	for ctx.Err() == nil {
-		wait := b.Linger
 		if len(buf) == 0 {
-			wait = time.Second // idle: long polls are cheap
-		} else if left := b.MaxAge - time.Since(first); left < wait {
+			// Idle: block for the first message (a long poll that returns
+			// as soon as one arrives), then gather the rest.
+			m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+					return fmt.Errorf("fetch: %w", err)
+				}
+				if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+					select {
+					case <-ctx.Done():
+					case <-time.After(200 * time.Millisecond):
+					}
+				}
+				continue
+			}
+			first = time.Now()
+			buf = append(buf, m)
+			if len(buf) >= b.Max {
+				flush()
+			}
+			continue
+		}
+		wait := b.Linger
+		if left := b.MaxAge - time.Since(first); left < wait {
 			wait = max(left, time.Millisecond)
 		}
 		batch, err := cons.Fetch(b.Max-len(buf), jetstream.FetchMaxWait(wait))
