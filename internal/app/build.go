@@ -181,6 +181,11 @@ func TransformRules(cfg config.Config) (*transformer.Rules, error) {
 	}
 	slices.Sort(keys)
 	parts = append(parts, "types="+strings.Join(keys, ","))
+	var custom []transformer.CustomField
+	for _, f := range cfg.CustomFields {
+		custom = append(custom, transformer.CustomField{Source: f.Source, Column: f.Column, Type: f.Type})
+		parts = append(parts, "custom="+f.Source+":"+f.Column+":"+f.Type)
+	}
 	return &transformer.Rules{
 		Flow: flow.Rules{
 			TypeOverrides: cfg.StatusTypes,
@@ -188,6 +193,7 @@ func TransformRules(cfg config.Config) (*transformer.Rules, error) {
 			Calendar:      cal,
 		},
 		ChangelogEnabled: cfg.ChangelogExportEnabled,
+		CustomFields:     custom,
 		Generation:       transformer.Fingerprint(parts...),
 	}, nil
 }
@@ -223,6 +229,9 @@ func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
 		StatusIntervals: c.StatusIntervalsTable, Statuses: c.StatusesTable,
 	}
 	out.ServerlessProxyID = c.ServerlessProxyID
+	for _, f := range cfg.CustomFields {
+		out.CustomColumns = append(out.CustomColumns, clickhouse.CustomColumn{Name: f.Column, Type: f.Type})
+	}
 	out.Logger = log
 	return out
 }
@@ -259,6 +268,16 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		}
 		sink, optimizer = ch, ch
 		closeFn = func() { _ = ch.Close() }
+		if len(env.Config.CustomFields) > 0 {
+			added, err := ch.EnsureCustomColumns(ctx)
+			if err != nil {
+				closeFn()
+				return nil, nil, err
+			}
+			if len(added) > 0 {
+				env.Log.Info("custom columns added", "changes", added)
+			}
+		}
 	} else {
 		sink = &loader.PrintSink{W: env.Out}
 	}

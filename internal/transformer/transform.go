@@ -24,6 +24,8 @@ type Rules struct {
 	ChangelogEnabled bool
 	// Generation fingerprints the configuration (see Fingerprint).
 	Generation string
+	// CustomFields land in their own issues columns.
+	CustomFields []CustomField
 }
 
 // Result is the rows of one snapshot plus what was noticed on the way.
@@ -164,6 +166,10 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	if s, ok := rules.Statuses[row.StatusKey]; ok {
 		row.StatusType = effectiveType(&rules, s)
 	}
+	var badCustom int
+	row.Custom, badCustom = customValues(snap.Issue, r.CustomFields, &users)
+	res.Anomalies += badCustom
+	row.Anomalies = uint32(res.Anomalies)
 	if is.StoryPoints != nil {
 		row.StoryPoints = *is.StoryPoints
 	}

@@ -19,6 +19,7 @@ type Client struct {
 	conn   driver.Conn
 	db     string
 	tables TableNames
+	custom []CustomColumn
 }
 
 // Open validates cfg, connects and pings the server. It blocks until the
@@ -40,7 +41,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		_ = conn.Close()
 		return nil, newError("open", "", fmt.Errorf("ping %v: %w", cfg.Addr, err))
 	}
-	return &Client{conn: conn, db: cfg.Database, tables: cfg.Tables}, nil
+	return &Client{conn: conn, db: cfg.Database, tables: cfg.Tables, custom: cfg.CustomColumns}, nil
 }
 
 // options translates cfg into clickhouse-go options.

@@ -130,6 +130,9 @@ type Config struct {
 	// ServerlessProxyID is the Yandex Cloud serverless proxy id; it is sent
 	// as the connection's database (HTTPS only), as the old tool did.
 	ServerlessProxyID string
+	// CustomColumns are extra typed columns of the issues table (configured
+	// custom fields); Migrate adds the missing ones.
+	CustomColumns []CustomColumn
 }
 
 // Default returns the configuration of a local server: native protocol on
@@ -179,6 +182,14 @@ func (c Config) Validate() error {
 	}
 	if !identRE.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("clickhouse: database name %q must be letters, digits and _ not starting with a digit", c.Database))
+	}
+	for _, cc := range c.CustomColumns {
+		if !identRE.MatchString(cc.Name) {
+			errs = append(errs, fmt.Errorf("clickhouse: custom column %q must be letters, digits and _ not starting with a digit", cc.Name))
+		}
+		if !validCustomType(cc.Type) {
+			errs = append(errs, fmt.Errorf("clickhouse: custom column %s has unsupported type %q", cc.Name, cc.Type))
+		}
 	}
 	seen := map[string]string{}
 	for _, t := range c.Tables.list() {

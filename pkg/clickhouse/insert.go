@@ -283,7 +283,7 @@ func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
 	if err := insertTable(ctx, c, c.tables.IssuesChangelog, changelogColumns(), changelog); err != nil {
 		return err
 	}
-	return insertTable(ctx, c, c.tables.Issues, issueColumns(), issues)
+	return insertTable(ctx, c, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues)
 }
 
 // latestPerIssue drops nil messages and, of several messages of one issue,

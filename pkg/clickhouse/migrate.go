@@ -263,6 +263,11 @@ func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		}
 		report = append(report, m.name)
 	}
+	added, err := c.addCustomColumns(ctx)
+	report = append(report, added...)
+	if err != nil {
+		return report, wrap(err)
+	}
 	return report, nil
 }
 

@@ -177,6 +177,10 @@ type IssueRow struct {
 	Anomalies          uint32    `msgpack:"anomalies"`
 	// Raw is the issue JSON as received.
 	Raw string `msgpack:"raw"`
+	// Custom holds the configured custom fields by column name, already
+	// converted to the column's type: string, int64, uint64, float64,
+	// time.Time (Date and DateTime) or []string.
+	Custom map[string]any `msgpack:"custom,omitempty"`
 }
 
 // MetricRow is one row of issue_metrics: one status of one issue.
