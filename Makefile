@@ -4,7 +4,8 @@ GO ?= go
 BIN := bin
 export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
 
-.PHONY: all build test unit vet fuzz-short demo bench bench-extract services services-stop clean
+
+.PHONY: all build test test-only vet fuzz-short run demo bench services services-stop clean
 
 all: build
 
@@ -15,13 +16,17 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-# The test command of the README: vet, unit, integration and end-to-end
-# tests, then a short run of every fuzzer. Integration tests read the
-# TEST_* variables of scripts/services.sh (`eval "$$(scripts/services.sh env)"`);
-# with CI=true a missing service fails instead of skipping.
-test: vet
+# The test command of the README: starts the private services when they
+# are not running (installing them from Debian when missing), then vet,
+# unit, integration and end-to-end tests, then a short run of every fuzzer.
+# With CI=true a missing service fails a test instead of skipping it.
+test: build
+	scripts/services.sh start
+	eval "$$(scripts/services.sh env)" && $(MAKE) --no-print-directory test-only
+
+test-only: vet
 	$(GO) test -count=1 -timeout 20m ./...
-	$(MAKE) fuzz-short
+	$(MAKE) --no-print-directory fuzz-short
 
 FUZZTIME ?= 10s
 fuzz-short:
@@ -37,9 +42,23 @@ services:
 services-stop:
 	scripts/services.sh stop
 
-# The demo: a private ClickHouse, the built-in Tracker emulator, one
-# run of the whole pipeline, and a report of what landed.
-demo: build services
+# The main job end to end, once: with EXPORTER_TRACKER__TOKEN (or
+# __IAM_TOKEN) set it exports from Tracker into ClickHouse
+# (EXPORTER_CLICKHOUSE__*, default the private instance below); without a
+# token it is the demo against the built-in Tracker emulator.
+run: build services
+	@if [ -n "$${EXPORTER_TRACKER__TOKEN}$${EXPORTER_TRACKER__IAM_TOKEN}" ]; then \
+	  eval "$$(scripts/services.sh env)"; \
+	  EXPORTER_CLICKHOUSE__HOST=$${EXPORTER_CLICKHOUSE__HOST:-127.0.0.1} EXPORTER_CLICKHOUSE__PORT=$${EXPORTER_CLICKHOUSE__PORT:-19000} \
+	  EXPORTER_CLICKHOUSE__PROTO=$${EXPORTER_CLICKHOUSE__PROTO:-native} EXPORTER_CLICKHOUSE__MIGRATE_ON_START=true \
+	  $(BIN)/tracker-exporter --run-once; \
+	else $(MAKE) --no-print-directory demo-only; fi
+
+# The demo: a private ClickHouse, the built-in Tracker emulator, one run of
+# the whole pipeline (the --run-once code path), and a report of what landed.
+demo: build services demo-only
+
+demo-only:
 	eval "$$(scripts/services.sh env)"; $(BIN)/tracker-exporter demo --issues $${DEMO_ISSUES:-2000}
 
 bench:
