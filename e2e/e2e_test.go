@@ -276,6 +276,18 @@ func (f *fixture) verify() {
 		t.Errorf("no issue with more than 200 changelog entries was exercised")
 	}
 	f.verifyMetricsExample()
+	f.verifyStatuses()
+}
+
+// verifyStatuses checks the statuses dimension filled from the directory.
+func (f *fixture) verifyStatuses() {
+	for key, typ := range map[string]string{"open": "new", "inProgress": "inProgress", "readyForRelease": "paused", "closed": "done"} {
+		var got string
+		err := f.ch.Conn().QueryRow(context.Background(), "SELECT type FROM `"+f.db+"`.statuses_view WHERE key = ?", key).Scan(&got)
+		if err != nil || got != typ {
+			f.t.Errorf("statuses_view %s: type %q (%v), want %q", key, got, err, typ)
+		}
+	}
 }
 
 // verifyMetricsExample checks METRICS.md §7 on the fixture issue.

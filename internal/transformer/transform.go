@@ -229,6 +229,11 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	if r.ChangelogEnabled {
 		out.Changelog = changelogRows(snap, &is, entries, &users)
 	}
+	for _, m := range fr.Statuses {
+		if s, ok := snap.Statuses[m.Key]; ok {
+			out.Statuses = append(out.Statuses, s)
+		}
+	}
 	res.Rows = out
 	return res, nil
 }

@@ -274,6 +274,9 @@ func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
 			changelog = append(changelog, changelogRec{env: env, row: row, id: id})
 		}
 	}
+	if err := c.insertStatusesOf(ctx, rows); err != nil {
+		return err
+	}
 	if err := insertTable(ctx, c, c.tables.IssueMetrics, metricColumns(), metrics); err != nil {
 		return err
 	}
@@ -342,6 +345,25 @@ func (c *Client) InsertStatuses(ctx context.Context, statuses []wire.Status) err
 		recs = append(recs, statusRec{s: &statuses[i], version: version})
 	}
 	return insertTable(ctx, c, c.tables.Statuses, statusColumns(), recs)
+}
+
+// insertStatusesOf keeps the statuses dimension current from the status
+// directory entries the messages carry (one row per key per batch).
+func (c *Client) insertStatusesOf(ctx context.Context, rows []*wire.IssueRows) error {
+	seen := map[string]bool{}
+	var statuses []wire.Status
+	for _, env := range rows {
+		for _, s := range env.Statuses {
+			if s.Key != "" && !seen[s.Key] {
+				seen[s.Key] = true
+				statuses = append(statuses, s)
+			}
+		}
+	}
+	if len(statuses) == 0 {
+		return nil
+	}
+	return c.InsertStatuses(ctx, statuses)
 }
 
 // insertTable sends rows as one batch, column by column.

@@ -122,6 +122,9 @@ type IssueRows struct {
 	Intervals  []IntervalRow `msgpack:"intervals"`
 	// Changelog is empty unless changelog export is enabled.
 	Changelog []ChangelogRow `msgpack:"changelog"`
+	// Statuses are the directory entries of the statuses the issue went
+	// through, for the statuses dimension table.
+	Statuses []Status `msgpack:"statuses,omitempty"`
 }
 
 // IssueRow is one row of the issues table. Times are UTC; a zero time is
