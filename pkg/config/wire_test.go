@@ -21,8 +21,8 @@ func TestReservedColumnsCoverIssueRow(t *testing.T) {
 	typ := reflect.TypeOf(wire.IssueRow{})
 	for i := range typ.NumField() {
 		tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("msgpack"), ",")
-		if tag == "" || tag == "-" {
-			continue
+		if tag == "" || tag == "-" || typ.Field(i).Type.Kind() == reflect.Map {
+			continue // the custom fields themselves are not a column
 		}
 		if !slices.Contains(reserved, tag) {
 			t.Errorf("wire.IssueRow column %q is not in ReservedIssueColumns", tag)
