@@ -46,11 +46,10 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 		return res, fmt.Errorf("issue %s: %w", snap.IssueKey, err)
 	}
 	entries := make([]tracker.ChangelogEntry, 0, len(snap.Changelog))
-	for i, raw := range snap.Changelog {
+	for _, raw := range snap.Changelog {
 		var e tracker.ChangelogEntry
 		if err := json.Unmarshal(raw, &e); err != nil {
 			res.Anomalies++
-			_ = i
 			continue
 		}
 		entries = append(entries, e)

@@ -72,7 +72,7 @@ func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPa
 	collected := 0
 	var scrollIDs []string
 	defer func() {
-		if len(scrollIDs) > 0 && collected >= 0 {
+		if len(scrollIDs) > 0 {
 			// Best effort: an ended scroll frees server resources.
 			c.clearScroll(context.WithoutCancel(ctx), scrollIDs)
 		}
