@@ -12,7 +12,8 @@
 # Use: eval "$(scripts/services.sh env)"
 #
 # Variables (defaults): SERVICES_DIR (/tmp/tracker-exporter-services),
-# CH_PORT (19000), CH_HTTP_PORT (18123), REDIS_PORT (16379), S3_PORT (17070),
+# CH_PORT (19000), CH_HTTP_PORT (18123), CH_TLS_PORT (19440, native over TLS
+# with a certificate from a private CA written next to the data), REDIS_PORT (16379), S3_PORT (17070),
 # S3_ACCESS_KEY (tracker-test), S3_SECRET_KEY (tracker-test-secret),
 # VERSITYGW_VERSION (v1.8.0), SERVICES_TIMEOUT (60 seconds per service).
 set -euo pipefail
@@ -20,6 +21,7 @@ set -euo pipefail
 SERVICES_DIR=${SERVICES_DIR:-/tmp/tracker-exporter-services}
 CH_PORT=${CH_PORT:-19000}
 CH_HTTP_PORT=${CH_HTTP_PORT:-18123}
+CH_TLS_PORT=${CH_TLS_PORT:-19440}
 REDIS_PORT=${REDIS_PORT:-16379}
 S3_PORT=${S3_PORT:-17070}
 S3_ACCESS_KEY=${S3_ACCESS_KEY:-tracker-test}
@@ -187,10 +189,27 @@ spawn() {
 
 ch_dir() { printf '%s/clickhouse' "$SERVICES_DIR"; }
 
+# write_ch_tls makes a private CA and a server certificate for 127.0.0.1,
+# so the tests can check TLS with a CA file (EXPORTER_CLICKHOUSE__CACERT_PATH).
+write_ch_tls() {
+	local tls=$1
+	[ -s "$tls/server.crt" ] && [ -s "$tls/ca.crt" ] && return 0
+	command -v openssl >/dev/null 2>&1 || as_root apt-get install -y -qq openssl >/dev/null
+	mkdir -p "$tls"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tracker-exporter test CA" \
+		-keyout "$tls/ca.key" -out "$tls/ca.crt" >/dev/null 2>&1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$HOST" -keyout "$tls/server.key" -out "$tls/server.csr" >/dev/null 2>&1
+	printf 'subjectAltName=IP:%s,DNS:localhost\n' "$HOST" >"$tls/san.ext"
+	openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+		-days 3650 -extfile "$tls/san.ext" -out "$tls/server.crt" >/dev/null 2>&1
+	chmod 644 "$tls/server.key"
+}
+
 write_ch_config() {
 	local dir
 	dir=$(ch_dir)
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
+	write_ch_tls "$dir/tls"
 	cat >"$dir/config.xml" <<EOF
 <?xml version="1.0"?>
 <!-- Written by scripts/services.sh; a private test instance. -->
@@ -205,6 +224,18 @@ write_ch_config() {
     <listen_host>$HOST</listen_host>
     <tcp_port>$CH_PORT</tcp_port>
     <http_port>$CH_HTTP_PORT</http_port>
+    <tcp_port_secure>$CH_TLS_PORT</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>$dir/tls/server.crt</certificateFile>
+            <privateKeyFile>$dir/tls/server.key</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
     <max_connections>1024</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -376,6 +407,8 @@ cmd_env() {
 	cat <<EOF
 export TEST_CLICKHOUSE_ADDR=$HOST:$CH_PORT
 export TEST_CLICKHOUSE_HTTP_ADDR=$HOST:$CH_HTTP_PORT
+export TEST_CLICKHOUSE_TLS_ADDR=$HOST:$CH_TLS_PORT
+export TEST_CLICKHOUSE_CA_CERT=$(ch_dir)/tls/ca.crt
 export TEST_REDIS_ADDR=$HOST:$REDIS_PORT
 export TEST_S3_ENDPOINT=http://$HOST:$S3_PORT
 export TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY
