@@ -131,6 +131,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		ScrollPageSize:    cfg.Tracker.ScrollPageSize,
 		StateKey:          cfg.State.Key,
 		ProgressEvery:     every,
+		MaxPayload:        int(js.Conn().MaxPayload()),
 	}, deps)
 	if err != nil {
 		closeFn()

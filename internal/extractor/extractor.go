@@ -31,6 +31,11 @@ type Config struct {
 	ChangelogPageSize int
 	// ScrollPageSize is perScroll of the search (1..1000).
 	ScrollPageSize int
+	// MaxPayload is the NATS server's message size limit (0: unknown). A
+	// snapshot still larger after compression fails with an error that
+	// names the limit, is counted, and stops the watermark: it is never
+	// silently dropped.
+	MaxPayload int
 	// ScrollTTL is the scroll context lifetime (default 60s).
 	ScrollTTL time.Duration
 	// StateKey names this extractor's watermark in the state store.
@@ -444,6 +449,11 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 	payload, encoding, err := wire.Marshal(&snap)
 	if err != nil {
 		return fmt.Errorf("encode snapshot %s: %w", is.Key, err)
+	}
+	if limit := e.cfg.MaxPayload; limit > 0 && len(payload)+4096 > limit {
+		e.deps.Metrics.Count("snapshots_too_large_count", 1)
+		return fmt.Errorf("snapshot of %s is %d bytes after compression, above the NATS server's max_payload %d: raise max_payload (the embedded server and deploy/compose use 8 MiB)",
+			is.Key, len(payload), limit)
 	}
 	msg := &nats.Msg{Subject: wire.RawSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
 	msg.Header.Set(wire.SchemaHeader, fmt.Sprint(wire.SnapshotSchema))

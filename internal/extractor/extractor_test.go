@@ -334,3 +334,18 @@ func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 		t.Errorf("%d snapshots in the stream", n)
 	}
 }
+
+func TestOversizedSnapshotIsReportedNotDropped(t *testing.T) {
+	h := newHarness(t, 120)
+	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, MaxPayload: 12 << 10}, Deps{Tracker: h.tc, JS: h.js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ex.RunOnce(context.Background())
+	if err == nil || st.Failed == 0 {
+		t.Fatalf("no snapshot exceeded 12 KiB (failed %d, err %v): the test does not exercise the limit", st.Failed, err)
+	}
+	if !strings.Contains(err.Error(), "issues failed") || st.Published+st.Failed != st.Found {
+		t.Errorf("stats %+v, err %v", st, err)
+	}
+}
