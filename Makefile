@@ -61,8 +61,19 @@ demo: build services demo-only
 demo-only:
 	eval "$$(scripts/services.sh env)"; $(BIN)/tracker-exporter demo --issues $${DEMO_ISSUES:-2000}
 
+# Benchmarks: figures printed with b.ReportMetric, no timed assertions
+# (bench/README.md says what each prints). The end-to-end ones run once
+# (-benchtime 1x); the replay into ClickHouse needs TEST_CLICKHOUSE_ADDR
+# (`eval "$$(scripts/services.sh env)"`) and is skipped without it.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+	@test -n "$$TEST_CLICKHOUSE_ADDR" || echo 'bench: TEST_CLICKHOUSE_ADDR is not set: BenchmarkReplay is skipped (eval "$$(scripts/services.sh env)")'
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+	$(GO) test -run '^$$' -bench '^BenchmarkTransform(Throughput|Message)$$' -timeout 10m ./internal/transformer/
+
+# The 100 000-issue variants (extractor RSS, replay): about 15 minutes.
+.PHONY: bench-large
+bench-large:
+	BENCH_LARGE=1 $(GO) test -run '^$$' -bench 'Large$$' -benchtime 1x -timeout 90m ./bench/
 
 clean:
 	rm -rf $(BIN)

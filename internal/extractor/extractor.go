@@ -151,6 +151,7 @@ type directory struct {
 	mu       sync.Mutex
 	users    map[string]wire.User
 	missing  map[string]bool
+	fetching map[string]chan struct{} // ids being fetched now
 	statuses map[string]wire.Status
 	unknown  int
 }
@@ -335,7 +336,7 @@ type job struct {
 }
 
 func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
-	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, statuses: map[string]wire.Status{}}
+	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, fetching: map[string]chan struct{}{}, statuses: map[string]wire.Status{}}
 	statuses, err := e.deps.Tracker.Statuses(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status directory: %w", err)
@@ -359,23 +360,42 @@ func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
 
 // user returns the directory entry for a user id, fetching an id the
 // directory lacks once per run (a deleted user is remembered as missing).
+// Workers asking for the same unknown id at once share one request.
 func (e *Extractor) user(ctx context.Context, d *directory, id string) (wire.User, bool) {
 	d.mu.Lock()
-	u, ok := d.users[id]
-	miss := d.missing[id]
-	d.mu.Unlock()
-	if ok || miss {
+	if u, ok := d.users[id]; ok {
+		d.mu.Unlock()
+		return u, true
+	}
+	if d.missing[id] {
+		d.mu.Unlock()
+		return wire.User{}, false
+	}
+	if wait, ok := d.fetching[id]; ok {
+		d.mu.Unlock()
+		<-wait
+		d.mu.Lock()
+		u, ok := d.users[id]
+		d.mu.Unlock()
 		return u, ok
 	}
+	done := make(chan struct{})
+	d.fetching[id] = done
+	d.mu.Unlock()
+
 	fetched, err := e.deps.Tracker.User(ctx, id)
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer func() {
+		delete(d.fetching, id)
+		close(done)
+		d.mu.Unlock()
+	}()
 	if err != nil {
 		d.missing[id] = true
 		d.unknown++
 		return wire.User{}, false
 	}
-	u = wire.User{Login: fetched.Login, Email: strings.ToLower(fetched.Email), Display: fetched.Display, Dismissed: fetched.Dismissed}
+	u := wire.User{Login: fetched.Login, Email: strings.ToLower(fetched.Email), Display: fetched.Display, Dismissed: fetched.Dismissed}
 	d.users[id] = u
 	return u, true
 }

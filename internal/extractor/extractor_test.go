@@ -172,6 +172,15 @@ func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 			t.Errorf("%d requests to %s: per-reference lookups", n, ep)
 		}
 	}
+	deleted := 0
+	for _, u := range h.em.Users() {
+		if u.Deleted {
+			deleted++
+		}
+	}
+	if n := h.em.Requests(trackertest.EpUser); n > int64(deleted) {
+		t.Errorf("%d single-user lookups, want at most one per deleted user (%d)", n, deleted)
+	}
 	if n := h.em.Requests(trackertest.EpStatuses); n != 1 {
 		t.Errorf("statuses fetched %d times, want 1", n)
 	}

@@ -15,7 +15,7 @@ import (
 
 // snapshot builds a snapshot of one emulator issue with the real client,
 // the way the extractor does.
-func snapshot(t *testing.T, em *trackertest.Server, c *tracker.Client, key string) *wire.IssueSnapshot {
+func snapshot(t testing.TB, em *trackertest.Server, c *tracker.Client, key string) *wire.IssueSnapshot {
 	t.Helper()
 	ctx := context.Background()
 	is, err := c.Issue(ctx, key)

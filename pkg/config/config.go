@@ -391,7 +391,7 @@ func Default() Config {
 			Concurrency:       16,
 			RateLimit:         defaultRateLimit,
 			ChangelogPageSize: 100,
-			ScrollPageSize:    1000,
+			ScrollPageSize:    250,
 			Search: SearchConfig{
 				Range:        2 * time.Hour,
 				PerPageLimit: 100,

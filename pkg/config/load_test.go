@@ -116,7 +116,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_TRACKER__CONCURRENCY", d.Tracker.Concurrency, 16},
 		{"EXPORTER_TRACKER__RATE_LIMIT", d.Tracker.RateLimit, 20.0},
 		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", d.Tracker.ChangelogPageSize, 100},
-		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", d.Tracker.ScrollPageSize, 1000},
+		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", d.Tracker.ScrollPageSize, 250},
 		{"EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", d.ClickHouse.OptimizeEvery, 30 * time.Minute},
 		{"EXPORTER_CLICKHOUSE__MAX_DELIVERIES", d.ClickHouse.MaxDeliveries, 5},
 		{"EXPORTER_STATE__OVERLAP", d.State.Overlap, 5 * time.Minute},

