@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,15 +55,48 @@ func (t *Transformer) replay(ctx context.Context, openOnly bool) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("replay fetch: %w", err)
 		}
-		got := 0
+		var msgs []jetstream.Msg
+		done := false
 		for m := range batch.Messages() {
-			got++
 			md, err := m.Metadata()
 			if err != nil {
 				return n, fmt.Errorf("replay metadata: %w", err)
 			}
-			published, err := t.process(ctx, m, asOf, openOnly)
-			if err != nil {
+			msgs = append(msgs, m)
+			if md.Sequence.Stream >= last {
+				done = true
+				break
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return n, fmt.Errorf("replay fetch: %w", err)
+		}
+		// Transform the batch on every worker; publishes wait for their
+		// acks in parallel.
+		results := make([]error, len(msgs))
+		published := make([]bool, len(msgs))
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range min(t.cfg.Workers, len(msgs)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range next {
+					published[k], results[k] = t.process(ctx, msgs[k], asOf, openOnly)
+				}
+			}()
+		}
+		for k := range msgs {
+			next <- k
+		}
+		close(next)
+		wg.Wait()
+		for k, err := range results {
+			switch {
+			case err == nil && published[k]:
+				n++
+			case err == nil:
+			default:
 				var perm permanentError
 				if !errors.As(err, &perm) {
 					return n, fmt.Errorf("replay: %w", err)
@@ -71,20 +105,15 @@ func (t *Transformer) replay(ctx context.Context, openOnly bool) (int, error) {
 				if firstErr == nil {
 					firstErr = err
 				}
-			} else if published {
-				n++
-			}
-			if md.Sequence.Stream >= last {
-				if bad > 0 {
-					return n, fmt.Errorf("replay: %d snapshots could not be transformed (first: %w)", bad, firstErr)
-				}
-				return n, nil
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return n, fmt.Errorf("replay fetch: %w", err)
+		if done {
+			if bad > 0 {
+				return n, fmt.Errorf("replay: %d snapshots could not be transformed (first: %w)", bad, firstErr)
+			}
+			return n, nil
 		}
-		if got == 0 && ctx.Err() != nil {
+		if len(msgs) == 0 && ctx.Err() != nil {
 			return n, ctx.Err()
 		}
 	}
