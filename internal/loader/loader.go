@@ -476,6 +476,10 @@ func (l *Loader) ack(b *batch, items []*item) {
 	for i, c := range counts {
 		l.deps.Metrics.Count("clickhouse_inserted_rows", c, "database:"+l.deps.Database, "table:"+names[i])
 	}
+	if n > 0 {
+		// The old tool's freshness gauge: when rows last landed.
+		l.deps.Metrics.Gauge("last_update_timestamp", float64(time.Now().Unix()))
+	}
 }
 
 func (l *Loader) nak(b *batch, items []*item) {
