@@ -273,7 +273,8 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	path := filepath.Join(dir, "state.json")
 	holder := exec.Command("flock", path+".lock", "sleep", "5")
 	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
+		// util-linux ships flock(1) on every Debian machine.
+		t.Fatal("flock(1) not installed (Debian package util-linux)")
 	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
@@ -321,7 +322,7 @@ func TestCrossProcessSaves(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	cmds := make([]*exec.Cmd, procs)
 	for i := range cmds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
+		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(),
 			helperPath+"="+path,
 			fmt.Sprintf("%s=proc-%d", helperKey, i),
@@ -354,22 +355,35 @@ func TestCrossProcessSaves(t *testing.T) {
 	}
 }
 
-// TestHelperWriter is the writer process of TestCrossProcessSaves; run
-// directly, it skips.
-func TestHelperWriter(t *testing.T) {
-	path := os.Getenv(helperPath)
-	if path == "" {
-		t.Skip("helper process of TestCrossProcessSaves")
+// TestMain turns this test binary into a writer process of
+// TestCrossProcessSaves when re-executed with the helper variables set.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(helperPath); path != "" {
+		if err := runWriter(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// runWriter saves its own key into the shared file many times.
+func runWriter(path string) error {
 	n, err := strconv.Atoi(os.Getenv(helperSaves))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	s := mustNew(t, path, jsonfile.Options{})
+	s, err := jsonfile.New(path, jsonfile.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
 	for i := range n {
 		st := state.State{Watermark: time.Now(), RunID: fmt.Sprintf("save-%d", i)}
 		if err := s.Save(context.Background(), os.Getenv(helperKey), st); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
