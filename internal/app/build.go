@@ -116,6 +116,9 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		return nil, nil, err
 	}
 	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics}
+	if bar := telemetry.TerminalBar(os.Stderr); bar != nil {
+		deps.Progress = bar // off a terminal the progress log lines report instead
+	}
 	if store != nil {
 		deps.State = store
 	}

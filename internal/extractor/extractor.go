@@ -67,6 +67,16 @@ type Publisher interface {
 	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
 }
 
+// Progress observes a pass, e.g. a progress bar in a terminal.
+type Progress interface {
+	// Start reports the number of matching issues (-1: unknown).
+	Start(total int)
+	// Done reports one issue finished (ok: published).
+	Done(ok bool)
+	// Finish ends the pass.
+	Finish()
+}
+
 // Deps are the extractor's collaborators.
 type Deps struct {
 	Tracker Tracker
@@ -76,6 +86,8 @@ type Deps struct {
 	Log     *slog.Logger
 	Metrics *telemetry.Metrics
 	Now     func() time.Time
+	// Progress may be nil.
+	Progress Progress
 }
 
 // Extractor runs extraction passes. Only one pass runs at a time.
@@ -212,6 +224,9 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 				}
 				statsMu.Unlock()
 				wm.done(j.seq, err == nil)
+				if e.deps.Progress != nil {
+					e.deps.Progress.Done(err == nil)
+				}
 			}
 		}()
 	}
@@ -234,6 +249,9 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 	for attempt := 1; ; attempt++ {
 		progress := 0
 		searchErr = e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: q, PerScroll: e.cfg.ScrollPageSize, TTLMillis: int(e.cfg.ScrollTTL / time.Millisecond)}, func(p tracker.SearchPage) error {
+			if e.deps.Progress != nil && attempt == 1 && seq == 0 {
+				e.deps.Progress.Start(p.Total)
+			}
 			for _, is := range p.Issues {
 				u := is.UpdatedAt.Time
 				if sortedByUpdate && attempt > 1 && (u.Before(lastSeen.Truncate(time.Second)) || recent[is.ID]) {
@@ -271,6 +289,9 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 	close(jobs)
 	wg.Wait()
 	stopCheckpoint()
+	if e.deps.Progress != nil {
+		e.deps.Progress.Finish()
+	}
 	e.deps.Metrics.Timing("issues_search_time_seconds", time.Since(searchStart))
 	st.UnknownUsers = dir.unknown
 	st.Duration = e.deps.Now().Sub(start)
