@@ -325,7 +325,13 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 			for _, c := range chunks[i:] {
 				rest = append(rest, c...)
 			}
-			l.deps.Log.Error("insert failed, messages returned to the stream", "messages", len(rest), "err", err)
+			// Transient: nothing is lost, so warn; an outage that outlasts
+			// MaxDeliveries deliveries is an error (and reaches Sentry).
+			level := slog.LevelWarn
+			if stream.Deliveries(rest[0].msg) >= uint64(l.cfg.MaxDeliveries) {
+				level = slog.LevelError
+			}
+			l.deps.Log.Log(ctx, level, "insert failed, messages returned to the stream", "messages", len(rest), "err", err)
 			l.nak(b, rest)
 			break
 		}
