@@ -157,15 +157,37 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 	}
 }
 
+// consumer names a durable consumer of a stream.
+type consumer struct{ stream, name string }
+
+// Both durable consumers of the pipeline: transform, then load.
+var (
+	transformConsumer = consumer{wire.RawStream, stream.TransformerConsumer}
+	loadConsumer      = consumer{wire.RowsStream, stream.LoaderConsumer}
+)
+
 // Drain waits until the transformer and the loader consumers have nothing
 // pending (checked twice in a row), or ctx ends, or a stage fails.
 func Drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-chan error) error {
+	return drain(ctx, conn, log, stageErr, transformConsumer, loadConsumer)
+}
+
+// drain waits until every given consumer has nothing pending, twice in a
+// row, or ctx ends, or a stage fails.
+func drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-chan error, consumers ...consumer) error {
 	quiet := 0
 	last := time.Now()
 	for {
-		raw, err1 := stream.Pending(ctx, conn.JS, wire.RawStream, stream.TransformerConsumer)
-		rows, err2 := stream.Pending(ctx, conn.JS, wire.RowsStream, stream.LoaderConsumer)
-		if err1 == nil && err2 == nil && raw == 0 && rows == 0 {
+		idle := true
+		pending := make([]any, 0, 2*len(consumers))
+		for _, c := range consumers {
+			n, err := stream.Pending(ctx, conn.JS, c.stream, c.name)
+			if err != nil || n > 0 {
+				idle = false
+			}
+			pending = append(pending, c.name, n)
+		}
+		if idle {
 			quiet++
 			if quiet >= 2 {
 				return nil
@@ -173,7 +195,7 @@ func Drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-
 		} else {
 			quiet = 0
 			if time.Since(last) > 10*time.Second {
-				log.Info("draining", "to_transform", raw, "to_load", rows)
+				log.Info("draining", pending...)
 				last = time.Now()
 			}
 		}

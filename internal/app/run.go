@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
-	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 )
 
@@ -95,31 +94,10 @@ func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
 	}()
 	n, rerr := tr.Replay(ctx)
 	env.Log.Info("replayed snapshots", "count", n)
-	derr := drainRows(ctx, conn, errs)
+	derr := drain(ctx, conn, env.Log, errs, loadConsumer)
 	stop()
 	<-done
 	return errors.Join(rerr, derr)
-}
-
-// drainRows waits until the loader has nothing pending.
-func drainRows(ctx context.Context, conn *stream.Conn, errs <-chan error) error {
-	quiet := 0
-	for quiet < 2 {
-		n, err := stream.Pending(ctx, conn.JS, "TRACKER_ROWS", stream.LoaderConsumer)
-		if err == nil && n == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-errs:
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // EmulatorOptions are the emulator subcommand's flags.

@@ -162,8 +162,9 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 		Raw:            string(snap.Issue),
 		Anomalies:      uint32(res.Anomalies),
 	}
-	if s, ok := rules.Statuses[row.StatusKey]; ok {
-		row.StatusType = effectiveType(&rules, s)
+	if row.StatusKey != "" {
+		info, _, _ := rules.Status(row.StatusKey)
+		row.StatusType = info.Type
 	}
 	var badCustom int
 	row.Custom, badCustom = customValues(snap.Issue, r.CustomFields, &users)
@@ -235,13 +236,6 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	}
 	res.Rows = out
 	return res, nil
-}
-
-func effectiveType(r *flow.Rules, s flow.StatusInfo) string {
-	if t, ok := r.TypeOverrides[s.Key]; ok {
-		return t
-	}
-	return s.Type
 }
 
 // changelogRows renders one row per changed field, losslessly.
