@@ -103,9 +103,9 @@
 // and every request (which may pass a new one) extends the TTL. The result
 // membership and order are a snapshot taken at the first request; the
 // issues are rendered as they are when each page is served. X-Total-Count is
-// the uncapped total. Every page has its own scroll id, which X-Scroll-Id
-// and the next link carry: re-sending an id returns the same page again, so
-// retries are safe. X-Scroll-Id, X-Scroll-Token and rel="next" come only
+// the uncapped total. By default every page has its own scroll id, which
+// X-Scroll-Id and the next link carry: re-sending an id returns the same
+// page again, so retries are safe. X-Scroll-Id, X-Scroll-Token and rel="next" come only
 // while pages remain; rel="first" always (separate Link header lines, as in
 // the documentation example). scrollToken is accepted and ignored. An
 // unknown, expired or cleared scroll id gets 404. unsorted scrolls return a
@@ -113,6 +113,17 @@
 // follow "Sort by"/order, else key. _clear takes {"<scrollId>": "<token>"…}
 // (or {"scrollId": …}) and answers 200 with an empty body. _count answers a
 // bare uncapped number.
+//
+// Scroll cursors (§2.5, Options.ScrollCursor): the other reading of the
+// scroll id. The id (and token) identifies the scroll only and is the same
+// on every page; the server keeps the scroll's position, and every request
+// carrying the id gets the page at that position and advances it by one
+// page, even when the answer never reaches the client (a lost response), so
+// re-sending an id returns the next page, not the same one. X-Scroll-Id and
+// rel="next" still come only while pages remain, X-Total-Count is the
+// snapshot's total, and a request once the position is past the last page
+// gets the same 404 "not found or expired" as an unknown id (not an empty
+// page). _clear and the TTL work as above.
 //
 // Issues (§3): empty fields are omitted (description, assignee, followers,
 // tags, components, sprint, resolution…); votes, favorite and the comment
@@ -139,6 +150,15 @@
 // components → null, and status/statusStartTime (plus resolution clearing)
 // → open when the new queue's workflow lacks the status.
 //
+// Changelog page cap (§4.1, Options.ChangelogPageCap): the undocumented
+// maximum perPage. A page holds at most the cap whatever perPage asks, and
+// rel="next" comes while more entries exist (with Realistic, also on the
+// last non-empty, possibly short, page, followed by an empty page). The
+// first and next links carry the capped size, so the server tells its page
+// size; with Options.ChangelogCapEchoesRequest they carry the perPage the
+// client asked (or the default 50), so a client that stops on a page
+// shorter than perPage stops too early.
+//
 // Directories (§5): /statuses (no paging; /statuses/{id or key}),
 // /issuetypes, /priorities, /resolutions, /fields (global fields;
 // /fields/{id}), /queues (paged; /queues/{key}, /queues/{key}/localFields),
@@ -155,4 +175,13 @@
 // a 200 search or changelog body) are decided when the body is written.
 // Every request counts in Requests/TotalRequests, and every 429 in
 // Throttled.
+//
+// Lost responses (Faults.NextLost, LostRate, LostEndpoint): a request that
+// got past the faults above, the token bucket, authentication and routing,
+// to the endpoint LostEndpoint names ("" for any), is processed in full
+// (a scroll cursor advances, the snapshot of a new scroll is kept) but its
+// answer, whatever its status, is discarded and replaced by 502 Bad Gateway
+// with the standard error body and no Link or X- headers, as a proxy
+// answers after the upstream has. NextLost is used up before LostRate is
+// drawn; a lost body draws no malformed-body fault. Lost counts them.
 package trackertest

@@ -61,6 +61,14 @@ func (s *Server) handleChangelog(q *req) {
 		}
 	}
 	fields := multiParam(params, "field")
+	// size is what a page holds; linkPer is the perPage of the links.
+	size, linkPer := perPage, perPage
+	if capN := s.opts.ChangelogPageCap; capN > 0 && size > capN {
+		size = capN
+		if !s.opts.ChangelogCapEchoesRequest {
+			linkPer = capN
+		}
+	}
 	iss := s.issueByRef(ref, true)
 	start := 0
 	if cursor := params.Get("id"); cursor != "" {
@@ -92,7 +100,7 @@ func (s *Server) handleChangelog(q *req) {
 		if !match(e) {
 			continue
 		}
-		if len(page) == perPage {
+		if len(page) == size {
 			more = true
 			break
 		}
@@ -109,9 +117,9 @@ func (s *Server) handleChangelog(q *req) {
 		linkBase += enc + "&"
 	}
 	h := q.w.Header()
-	h.Add("Link", "<"+linkBase+"perPage="+strconv.Itoa(perPage)+">; rel=\"first\"")
+	h.Add("Link", "<"+linkBase+"perPage="+strconv.Itoa(linkPer)+">; rel=\"first\"")
 	if more || (s.opts.Realistic && len(page) > 0) {
-		h.Add("Link", "<"+linkBase+"id="+page[len(page)-1].id+"&perPage="+strconv.Itoa(perPage)+">; rel=\"next\"")
+		h.Add("Link", "<"+linkBase+"id="+page[len(page)-1].id+"&perPage="+strconv.Itoa(linkPer)+">; rel=\"next\"")
 	}
 	issueRef := q.refs.appendIssueRef(nil, iss.key, iss.id, iss.st.summary)
 	b := make([]byte, 0, 256+len(page)*1200)

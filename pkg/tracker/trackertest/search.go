@@ -577,15 +577,18 @@ func (s *Server) handleCount(q *req) {
 	q.writeJSON(http.StatusOK, strconv.AppendInt(nil, int64(n), 10), false)
 }
 
-// scroll is the snapshot of one scroll search. Every page has its own
-// scroll id (the scroll's key plus the page number), so re-sending an id
-// returns the same page again: retries are safe.
+// scroll is the snapshot of one scroll search. By default every page has
+// its own scroll id (the scroll's key plus the page number), so re-sending
+// an id returns the same page again: retries are safe. With
+// Options.ScrollCursor the id is the scroll's key plus page 0 on every page
+// and pos, guarded by scrollMu, is the page the next request gets.
 type scroll struct {
 	refs     []int32
 	per      int
 	ttl      time.Duration
 	expires  time.Time
 	firstURL string
+	pos      int
 }
 
 func scrollID(key uint64, page int) string {
@@ -643,6 +646,7 @@ func (s *Server) scrollStart(q *req, c *criteria, sorted bool, params url.Values
 	s.scrollSeq++
 	key := mix(s.seed^saltScroll, s.scrollSeq)
 	sc.expires = now.Add(sc.ttl)
+	sc.pos = 1
 	s.scrolls[key] = sc
 	s.scrollMu.Unlock()
 	s.scrollPage(q, sc, key, 0, time.Duration(ttlMS)*time.Millisecond)
@@ -650,6 +654,9 @@ func (s *Server) scrollStart(q *req, c *criteria, sorted bool, params url.Values
 
 func (s *Server) scrollNext(q *req, id string, params url.Values) {
 	key, page, ok := parseScrollID(id)
+	if s.opts.ScrollCursor && page != 0 {
+		ok = false // cursor ids always carry page 0
+	}
 	now := time.Now()
 	s.scrollMu.Lock()
 	sc := s.scrolls[key]
@@ -666,6 +673,14 @@ func (s *Server) scrollNext(q *req, id string, params url.Values) {
 		}
 		sc.expires = now.Add(sc.ttl)
 		ttl = sc.ttl
+		if s.opts.ScrollCursor && ok {
+			// The request consumes the page at the cursor, whether or not
+			// its answer reaches the client.
+			page = sc.pos
+			if page*sc.per < len(sc.refs) {
+				sc.pos++
+			}
+		}
 	}
 	s.scrollMu.Unlock()
 	if !ok || sc == nil || page*sc.per > len(sc.refs) || (page > 0 && page*sc.per == len(sc.refs)) {
@@ -684,7 +699,11 @@ func (s *Server) scrollPage(q *req, sc *scroll, key uint64, page int, ttl time.D
 	h.Set("X-Total-Count", strconv.Itoa(len(sc.refs)))
 	h.Add("Link", "<"+sc.firstURL+">; rel=\"first\"")
 	if end < len(sc.refs) {
-		id, tok := scrollID(key, page+1), scrollToken(key, page+1)
+		next := page + 1
+		if s.opts.ScrollCursor {
+			next = 0 // one id for the whole scroll
+		}
+		id, tok := scrollID(key, next), scrollToken(key, next)
 		h.Set("X-Scroll-Id", id)
 		h.Set("X-Scroll-Token", tok)
 		h.Add("Link", "<"+q.api+"/issues/_search?scrollId="+id+"&scrollToken="+tok+

@@ -42,6 +42,21 @@ type Options struct {
 	// Realistic makes the changelog also send rel="next" on the last
 	// non-empty page, followed by an empty page without it (§4.2).
 	Realistic bool
+	// ScrollCursor makes scroll ids cursors (§2.5): one id per scroll, the
+	// same on every page, and every request carrying it returns the page at
+	// the scroll's current position and advances the position by one page,
+	// whether or not the client receives the answer. Once the position is
+	// past the last page the id gets 404. Default: every page has its own
+	// id and re-sending an id returns the same page.
+	ScrollCursor bool
+	// ChangelogPageCap is the largest changelog page the server returns,
+	// whatever perPage the client asks (0: no cap beyond the 1000 clamp).
+	// rel="next" still comes while more entries exist.
+	ChangelogPageCap int
+	// ChangelogCapEchoesRequest makes the changelog's first and next links
+	// carry the perPage the client asked instead of the capped page size,
+	// so the server does not tell its page size.
+	ChangelogCapEchoesRequest bool
 }
 
 // Faults are failures injected into responses. Rates use a deterministic
@@ -60,6 +75,20 @@ type Faults struct {
 	NextMalformed int
 	// Hang delays every answer by this much (for client timeouts).
 	Hang time.Duration
+	// NextLost makes the next N requests of LostEndpoint lose their
+	// response: the request is fully processed (a scroll cursor advances,
+	// counters count it), then its answer, whatever its status, is replaced
+	// by 502 Bad Gateway with the standard error body, as a proxy would
+	// answer. Only requests that reach their handler count (not those
+	// refused by injected 5xx/429, the rate limit, authentication or an
+	// unknown path).
+	NextLost int
+	// LostRate is the probability that such a request loses its response.
+	LostRate float64
+	// LostEndpoint restricts NextLost and LostRate to one endpoint (an Ep*
+	// name); "" means every endpoint. A name that is not an Ep* constant
+	// matches nothing.
+	LostEndpoint string
 }
 
 // Endpoint names for Requests.
@@ -141,6 +170,7 @@ type Server struct {
 	counters  [numEndpoints]atomic.Int64
 	total     atomic.Int64
 	throttled atomic.Int64
+	lost      atomic.Int64
 
 	baseEntriesOnce sync.Once
 	baseEntries     int64
@@ -294,13 +324,18 @@ func (s *Server) TotalRequests() int64 { return s.total.Load() }
 // Throttled returns the number of 429 answers sent.
 func (s *Server) Throttled() int64 { return s.throttled.Load() }
 
-// ResetCounters zeroes the request, total and throttled counters.
+// Lost returns the number of responses replaced by 502 (Faults.NextLost,
+// Faults.LostRate).
+func (s *Server) Lost() int64 { return s.lost.Load() }
+
+// ResetCounters zeroes the request, total, throttled and lost counters.
 func (s *Server) ResetCounters() {
 	for i := range s.counters {
 		s.counters[i].Store(0)
 	}
 	s.total.Store(0)
 	s.throttled.Store(0)
+	s.lost.Store(0)
 }
 
 // InjectFaults replaces the injected faults.
@@ -342,6 +377,48 @@ func (s *Server) faultFloat() float64 {
 	return float64(s.faultRng.next()>>11) / (1 << 53)
 }
 
+// decideLost tells whether a request of endpoint ep that reached its
+// handler loses its response. The generator is drawn only when LostRate
+// applies, so other faults' sequences do not change.
+func (s *Server) decideLost(ep int) bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	f := &s.faults
+	if f.NextLost <= 0 && f.LostRate <= 0 {
+		return false
+	}
+	if f.LostEndpoint != "" && f.LostEndpoint != endpointNames[ep] {
+		return false
+	}
+	if f.NextLost > 0 {
+		f.NextLost--
+		return true
+	}
+	return s.faultFloat() < f.LostRate
+}
+
+// lostWriter stands in for the ResponseWriter of a request whose response
+// is lost: the handler runs normally, and its headers and body go nowhere.
+type lostWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *lostWriter) Header() http.Header { return w.header }
+
+func (w *lostWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *lostWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
 func (s *Server) decideMalformed() bool {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
@@ -362,7 +439,8 @@ type req struct {
 	api    string   // scheme://host/vN
 	lang   int
 	refs   *refSet
-	status int // status written, for tests of the middleware
+	status int  // status written, for tests of the middleware
+	lost   bool // the response is discarded (lostWriter): no malformed-body draw
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -416,7 +494,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q.api = scheme + "://" + r.Host + "/" + ver
 	q.refs = s.refSet(q.api, ver == "v3", q.lang)
+	if !s.decideLost(ep) {
+		s.dispatch(q, ep)
+		return
+	}
+	q.w, q.lost = &lostWriter{header: http.Header{}}, true
 	s.dispatch(q, ep)
+	q.w, q.lost = w, false
+	s.lost.Add(1)
+	q.fail(http.StatusBadGateway, "Bad Gateway: the upstream response was lost")
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -588,7 +674,7 @@ func (s *Server) dispatch(q *req, ep int) {
 // writeJSON writes a JSON body; mayBreak marks a body that malformed-body
 // injection may cut.
 func (q *req) writeJSON(status int, body []byte, mayBreak bool) {
-	if mayBreak && status == http.StatusOK && q.s.decideMalformed() {
+	if mayBreak && status == http.StatusOK && !q.lost && q.s.decideMalformed() {
 		body = body[:len(body)/2]
 	}
 	h := q.w.Header()
