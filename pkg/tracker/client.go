@@ -60,6 +60,11 @@ type Client struct {
 
 	requests atomic.Int64
 	retries  atomic.Int64
+
+	// changelogPageMax is the longest changelog page the server has
+	// returned: its page size is at least that, so a shorter page is the
+	// last one whatever links it carries.
+	changelogPageMax atomic.Int64
 }
 
 // APIError is a non-2xx answer from Tracker.
@@ -99,6 +104,14 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrMalformed marks a 200 answer whose body could not be decoded.
 	ErrMalformed = errors.New("malformed response")
+	// ErrScrollInterrupted marks a scroll whose continuation request
+	// failed. The server may have advanced the scroll even though its
+	// answer was lost, so the request is never re-sent: the caller
+	// restarts the search.
+	ErrScrollInterrupted = errors.New("scroll interrupted")
+	// ErrSearchIncomplete marks a search whose scroll ended before it
+	// delivered the number of issues the server counted (X-Total-Count).
+	ErrSearchIncomplete = errors.New("search incomplete")
 )
 
 // New validates cfg and returns a Client. It does no I/O.
@@ -181,6 +194,11 @@ type response struct {
 // malformed page. path is relative to the API prefix unless it starts with
 // the prefix already (links from Link headers).
 func (c *Client) do(ctx context.Context, method, path string, body []byte, decode func(*response) error) (*response, error) {
+	return c.doWith(ctx, method, path, body, decode, retryable)
+}
+
+// doWith is do with the rule that tells which failures may be re-sent.
+func (c *Client) doWith(ctx context.Context, method, path string, body []byte, decode func(*response) error, retryIf func(error) bool) (*response, error) {
 	if !strings.HasPrefix(path, c.prefix+"/") {
 		path = c.prefix + path
 	}
@@ -210,13 +228,20 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, decod
 			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
 		}
 		lastErr = err
-		if !retryable(err) || attempt >= c.cfg.MaxRetries {
+		if !retryIf(err) || attempt >= c.cfg.MaxRetries {
 			if attempt > 0 {
 				return nil, fmt.Errorf("after %d attempts: %w", attempt+1, err)
 			}
 			return nil, err
 		}
 	}
+}
+
+// refused reports an answer the server gave without doing the work (429):
+// re-sending a request that is not idempotent is safe only then.
+func refused(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests
 }
 
 func retryable(err error) bool {

@@ -190,6 +190,41 @@ func TestChangelogRequestsAreMinimal(t *testing.T) {
 	}
 }
 
+// A server that caps changelog pages below perPage must not truncate a
+// history, whether its links carry its own page size or echo the one asked
+// and whether it links past its last page; requests stay at the least a
+// client that knew the cap would need (plus one probe per reading).
+func TestChangelogPageCapTruncatesNothing(t *testing.T) {
+	const pageCap = 20
+	for _, echo := range []bool{false, true} {
+		for _, realistic := range []bool{false, true} {
+			em := startEmulator(t, trackertest.Options{Issues: 150, Seed: 5, ChangelogPageCap: pageCap, ChangelogCapEchoesRequest: echo, Realistic: realistic})
+			c := newClient(t, em.URL(), nil)
+			var least int64
+			for _, key := range em.IssueKeys() {
+				n := em.ChangelogLen(key)
+				entries, err := c.Changelog(context.Background(), key, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(entries) != n {
+					t.Fatalf("echo=%v realistic=%v %s: %d entries of %d", echo, realistic, key, len(entries), n)
+				}
+				if realistic {
+					least += int64(n/pageCap + 1) // the server links to an empty page after a full one
+				} else {
+					least += int64(max(1, (n+pageCap-1)/pageCap))
+				}
+			}
+			got := em.Requests(trackertest.EpChangelog)
+			t.Logf("echo=%v realistic=%v: %d requests, least %d", echo, realistic, got, least)
+			if got > least+1 {
+				t.Errorf("echo=%v realistic=%v: %d changelog requests, least possible %d", echo, realistic, got, least)
+			}
+		}
+	}
+}
+
 func TestRetriesAndRetryAfter(t *testing.T) {
 	em := startEmulator(t, trackertest.Options{Issues: 50, Seed: 1})
 	c := newClient(t, em.URL(), nil)

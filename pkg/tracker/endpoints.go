@@ -34,9 +34,19 @@ type SearchPage struct {
 }
 
 // Search scrolls through every issue the request matches, calling fn for
-// each page in order. It stops at the first error from fn or from Tracker
-// (after retries). Malformed pages are retried like transient failures.
-// The scroll context is released when the iteration ends early.
+// each page in order. It stops at the first error from fn or from Tracker.
+//
+// The first request (which opens a scroll) is retried like any other. A
+// continuation request is re-sent only after a 429, when the server did no
+// work: the contract does not say that re-sending a scroll id returns the
+// same page, and a server whose scroll id is a cursor would answer a retry
+// with the next page, losing one. Any other failure of a continuation
+// returns an error wrapping ErrScrollInterrupted (and the cause, e.g.
+// ErrNotFound for an expired scroll): the caller restarts the search from
+// the last issue it saw. A scroll that ends before delivering
+// X-Total-Count issues returns an error wrapping ErrSearchIncomplete after
+// every page was handed to fn. The scroll context is released when the
+// iteration ends early.
 func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPage) error) error {
 	per := req.PerScroll
 	if per <= 0 || per > 1000 {
@@ -69,7 +79,7 @@ func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPa
 	if req.Expand != "" {
 		q.Set("expand", req.Expand)
 	}
-	collected := 0
+	collected, total := 0, -1
 	var scrollIDs []string
 	defer func() {
 		if len(scrollIDs) > 0 {
@@ -79,16 +89,26 @@ func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPa
 	}()
 	for page := 1; ; page++ {
 		var issues []Issue
-		resp, err := c.do(ctx, http.MethodPost, "/issues/_search?"+q.Encode(), payload, func(r *response) error {
+		retryIf := retryable
+		if page > 1 {
+			retryIf = refused
+		}
+		resp, err := c.doWith(ctx, http.MethodPost, "/issues/_search?"+q.Encode(), payload, func(r *response) error {
 			issues = issues[:0]
 			return json.Unmarshal(r.body, &issues)
-		})
-		if err != nil {
+		}, retryIf)
+		switch {
+		case err != nil && page == 1:
 			return fmt.Errorf("search page %d: %w", page, err)
+		case err != nil && total >= 0 && collected >= total:
+			// Every counted issue arrived; this page was only a check.
+			scrollIDs = nil
+			return nil
+		case err != nil:
+			return fmt.Errorf("search page %d after %d issues: %w: %w", page, collected, ErrScrollInterrupted, err)
 		}
-		total := -1
-		if v := resp.header.Get("X-Total-Count"); v != "" {
-			if n, err := strconv.Atoi(v); err == nil {
+		if page == 1 {
+			if n, err := strconv.Atoi(resp.header.Get("X-Total-Count")); err == nil && n >= 0 {
 				total = n
 			}
 		}
@@ -97,10 +117,16 @@ func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPa
 			return err
 		}
 		sid := resp.header.Get("X-Scroll-Id")
-		if sid == "" || len(issues) == 0 || (total >= 0 && collected >= total) {
+		if sid == "" || len(issues) == 0 {
 			scrollIDs = nil // the server released a finished scroll
+			if total >= 0 && collected < total {
+				return fmt.Errorf("%w: the scroll ended after %d of the %d issues the server counted", ErrSearchIncomplete, collected, total)
+			}
 			return nil
 		}
+		// With every counted issue collected, one more page is still
+		// asked for while the server offers one: a total that the server
+		// capped must not cut the export short.
 		scrollIDs = append(scrollIDs[:0], sid)
 		q = url.Values{}
 		q.Set("scrollId", sid)
@@ -138,9 +164,18 @@ func (c *Client) Count(ctx context.Context, query string) (int, error) {
 	return n, nil
 }
 
+// maxChangelogPages bounds one issue's changelog pagination: a server
+// whose next links never end is an error, not an endless loop.
+const maxChangelogPages = 100_000
+
 // Changelog returns every changelog entry of an issue, oldest first,
-// following the id cursor (Link rel="next") and stopping on an empty page,
-// a page shorter than perPage or a missing next link. perPage ≤ 0 means 100.
+// following Link rel="next" while the server gives one. It stops on an
+// empty page, on a page without a next link, and on a page shorter than
+// the server's page size, which is the smaller of perPage and the longest
+// page the server has returned so far (its own cap, if it has one, is at
+// least that). A page of that length with a next link is followed, so a
+// server that caps pages below perPage, or that links past its last page,
+// never truncates a history. perPage ≤ 0 means 100.
 func (c *Client) Changelog(ctx context.Context, issueKey string, perPage int) ([]ChangelogEntry, error) {
 	if perPage <= 0 {
 		perPage = 100
@@ -148,6 +183,9 @@ func (c *Client) Changelog(ctx context.Context, issueKey string, perPage int) ([
 	var all []ChangelogEntry
 	path := "/issues/" + url.PathEscape(issueKey) + "/changelog?perPage=" + strconv.Itoa(perPage)
 	for page := 1; ; page++ {
+		if page > maxChangelogPages {
+			return nil, fmt.Errorf("changelog %s: more than %d pages: the server's next links do not end", issueKey, maxChangelogPages)
+		}
 		var entries []ChangelogEntry
 		resp, err := c.do(ctx, http.MethodGet, path, nil, func(r *response) error {
 			entries = entries[:0]
@@ -157,21 +195,26 @@ func (c *Client) Changelog(ctx context.Context, issueKey string, perPage int) ([
 			return nil, fmt.Errorf("changelog %s page %d: %w", issueKey, page, err)
 		}
 		all = append(all, entries...)
-		if len(entries) == 0 || len(entries) < perPage {
-			return all, nil
+		n := int64(len(entries))
+		full := min(int64(perPage), c.changelogPageMax.Load())
+		for seen := c.changelogPageMax.Load(); n > seen && !c.changelogPageMax.CompareAndSwap(seen, n); seen = c.changelogPageMax.Load() {
 		}
 		next := links(resp.header)["next"]
-		if next == "" {
+		if n == 0 || next == "" || n < full {
 			return all, nil
 		}
-		path = c.stripBase(pathOf(next))
-		if !strings.Contains(path, "perPage=") {
+		nextPath := c.stripBase(pathOf(next))
+		if !strings.Contains(nextPath, "perPage=") {
 			sep := "?"
-			if strings.Contains(path, "?") {
+			if strings.Contains(nextPath, "?") {
 				sep = "&"
 			}
-			path += sep + "perPage=" + strconv.Itoa(perPage)
+			nextPath += sep + "perPage=" + strconv.Itoa(perPage)
 		}
+		if nextPath == path {
+			return nil, fmt.Errorf("changelog %s page %d: the next link repeats the page just read", issueKey, page)
+		}
+		path = nextPath
 	}
 }
 
