@@ -64,8 +64,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, issues int) *fixture {
 	t.Helper()
+	return newFixtureWith(t, trackertest.Options{Issues: issues, Seed: 7})
+}
+
+// newFixtureWith is newFixture with an emulator of the given options.
+func newFixtureWith(t *testing.T, o trackertest.Options) *fixture {
+	t.Helper()
 	chAddr := testenv.Require(t, "TEST_CLICKHOUSE_ADDR")
-	em := trackertest.New(trackertest.Options{Issues: issues, Seed: 7})
+	em := trackertest.New(o)
 	if err := em.AddFixture(trackertest.Fixture73()); err != nil {
 		t.Fatalf("add fixture: %v", err)
 	}
@@ -107,6 +113,24 @@ func newFixture(t *testing.T, issues int) *fixture {
 	})
 	return f
 }
+
+// setenv sets (value non-nil) or removes a variable of the fixture's
+// environment.
+func (f *fixture) setenv(name string, value *string) {
+	out := f.env[:0]
+	for _, kv := range f.env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	if value != nil {
+		out = append(out, name+"="+*value)
+	}
+	f.env = out
+}
+
+// set is setenv with a value.
+func (f *fixture) set(name, value string) { f.setenv(name, &value) }
 
 // command prepares a binary with the fixture's environment.
 func (f *fixture) command(name string, args ...string) *exec.Cmd {

@@ -55,6 +55,29 @@ func main() {
 				},
 			},
 			{
+				Name:  "verify",
+				Usage: "reconcile an extraction pass with ClickHouse: every issue it found must be there at the version found; exit 1 naming what is missing",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "pass", Usage: "pass id (default: the latest pass of EXPORTER_STATE__KEY)"},
+					&cli.BoolFlag{Name: "redrive", Usage: "publish the missing issues again from the raw stream and wait for them to load"},
+				},
+				Action: func(c *cli.Context) error {
+					cfg, err := app.LoadConfig(c, config.RoleLoader)
+					if err != nil {
+						return err
+					}
+					return app.RunErr(app.Verify(c.Context, cfg, app.VerifyOptions{PassID: c.String("pass"), Redrive: c.Bool("redrive")}, os.Stdout))
+				},
+			},
+			{
+				Name:  "dlq",
+				Usage: "list the dead letters, or send them back to be processed again",
+				Subcommands: []*cli.Command{
+					dlqCommand("list", "list the dead letters with their reasons", false),
+					dlqCommand("retry", "send the dead letters back (snapshots re-driven from the raw stream, rows published again) and remove them from the dead-letter stream", true),
+				},
+			},
+			{
 				Name:  "emulator",
 				Usage: "serve the built-in Tracker emulator (for demos and benchmarks)",
 				Flags: []cli.Flag{
@@ -94,4 +117,20 @@ func main() {
 	ctx, cancel := app.SignalContext(context.Background())
 	defer cancel()
 	app.Exit(a.RunContext(ctx, os.Args))
+}
+
+// dlqCommand is a subcommand of dlq: list, or retry.
+func dlqCommand(name, usage string, retry bool) *cli.Command {
+	return &cli.Command{
+		Name:  name,
+		Usage: usage,
+		Flags: []cli.Flag{&cli.StringFlag{Name: "stage", Usage: "transformer or loader (default: both)"}},
+		Action: func(c *cli.Context) error {
+			cfg, err := app.LoadConfig(c, config.RoleTransformer)
+			if err != nil {
+				return err
+			}
+			return app.RunErr(app.DeadLetters(c.Context, cfg, app.DeadLetterOptions{Stage: c.String("stage"), Retry: retry}, os.Stdout))
+		},
+	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/flow"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 )
@@ -94,7 +96,9 @@ func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
 }
 
 // NewExtractor builds the extractor over a Tracker client and JetStream.
-func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.JetStream) (*extractor.Extractor, func(), error) {
+// loads is nil in the distributed form (the watermark follows publishes);
+// the one-process form passes its settler (it follows loads).
+func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.JetStream, loads extractor.Loads) (*extractor.Extractor, func(), error) {
 	cfg := env.Config
 	var store state.Store
 	closeFn := func() {}
@@ -115,7 +119,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		closeFn()
 		return nil, nil, err
 	}
-	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics}
+	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics, Loads: loads}
 	if bar := telemetry.TerminalBar(os.Stderr); bar != nil {
 		deps.Progress = bar // off a terminal the progress log lines report instead
 	}
@@ -135,6 +139,9 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		StateKey:          cfg.State.Key,
 		ProgressEvery:     every,
 		MaxPayload:        int(js.Conn().MaxPayload()),
+		// Rows printed instead of loaded: the next real run must still
+		// load these issues, so the watermark stays (as the old tool did).
+		DryRun: !cfg.ClickHouse.EnableUpload,
 	}, deps)
 	if err != nil {
 		closeFn()
@@ -270,6 +277,15 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := ch.CheckSchema(ctx); err != nil {
+			_ = ch.Close()
+			if errors.Is(err, clickhouse.ErrSchemaMissing) || errors.Is(err, clickhouse.ErrChecksumMismatch) {
+				// Refuse rather than dead-letter every row.
+				return nil, nil, ConfigExit(fmt.Errorf("EXPORTER_CLICKHOUSE__DATABASE=%s: %w: run `tracker-exporter migrate` (or `loader migrate`) first, or set EXPORTER_CLICKHOUSE__MIGRATE_ON_START=true",
+					c.Database, err))
+			}
+			return nil, nil, err
+		}
 		sink, optimizer = ch, ch
 		closeFn = func() { _ = ch.Close() }
 		if len(env.Config.CustomFields) > 0 {
@@ -294,7 +310,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		Tables: loader.Tables{Issues: c.IssuesTable, IssueMetrics: c.IssueMetricsTable,
 			StatusIntervals: c.StatusIntervalsTable, IssuesChangelog: c.IssuesChangelogTable},
 	}, loader.Deps{
-		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent,
+		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent, AffectsAll: clickhouse.IsSchemaMismatch,
 		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,
 	})
 	if err != nil {
@@ -304,11 +320,33 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 	return l, closeFn, nil
 }
 
-// BuildAll builds the three stages for the one-process form.
-func BuildAll(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.JetStream) (*Stages, error) {
+// BuildAll builds the three stages for the one-process form. When rows are
+// loaded, the extractor reconciles every pass with ClickHouse (a settler)
+// and its watermark follows loads.
+func BuildAll(ctx context.Context, env *Env, tc extractor.Tracker, conn *stream.Conn) (*Stages, error) {
 	st := &Stages{}
-	ex, c1, err := NewExtractor(ctx, env, tc, js)
+	js := conn.JS
+	var loads extractor.Loads
+	if env.Config.ClickHouse.EnableUpload {
+		ld, closeLd, err := NewLoader(ctx, env, js)
+		if err != nil {
+			return nil, err
+		}
+		st.Loader = ld
+		st.closers = append(st.closers, closeLd)
+		ch, err := OpenClickHouse(ctx, env, false)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		st.closers = append(st.closers, func() { _ = ch.Close() })
+		st.settler = &settler{conn: conn, ch: ch, changelog: env.Config.ChangelogExportEnabled,
+			log: env.Log.With("stage", "reconcile"), metrics: env.Metrics}
+		loads = st.settler
+	}
+	ex, c1, err := NewExtractor(ctx, env, tc, js, loads)
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	st.Extractor = ex
@@ -319,12 +357,14 @@ func BuildAll(ctx context.Context, env *Env, tc extractor.Tracker, js jetstream.
 		return nil, err
 	}
 	st.Transformer = tr
-	ld, c3, err := NewLoader(ctx, env, js)
-	if err != nil {
-		st.Close()
-		return nil, err
+	if st.Loader == nil {
+		ld, c3, err := NewLoader(ctx, env, js)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		st.Loader = ld
+		st.closers = append(st.closers, c3)
 	}
-	st.Loader = ld
-	st.closers = append(st.closers, c3)
 	return st, nil
 }

@@ -73,7 +73,11 @@ type Stages struct {
 	Extractor   *extractor.Extractor
 	Transformer *transformer.Transformer
 	Loader      *loader.Loader
-	closers     []func()
+	// settler reconciles passes with ClickHouse (nil when rows are printed).
+	settler *settler
+	// lastPass is the latest extraction pass of a run-once.
+	lastPass *extractor.Pass
+	closers  []func()
 }
 
 // Close releases what the stages hold (state store, ClickHouse, ...).
@@ -98,7 +102,7 @@ type RunOptions struct {
 func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions, log *slog.Logger) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := newStageWatch()
 	for name, run := range map[string]func(context.Context) error{
 		"transformer": st.Transformer.Run,
 		"loader":      st.Loader.Run,
@@ -107,7 +111,7 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		go func() {
 			defer wg.Done()
 			if err := run(bg); err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
+				errs.fail(fmt.Errorf("%s: %w", name, err))
 			}
 		}()
 	}
@@ -115,9 +119,13 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		stop()
 		wg.Wait()
 	}
+	if st.settler != nil {
+		st.settler.stageErr = errs
+	}
 
 	if opts.RunOnce {
-		_, exErr := st.Extractor.RunOnce(ctx)
+		var exErr error
+		st.lastPass, exErr = st.Extractor.RunOnce(ctx)
 		if err := Drain(ctx, conn, log, errs); err != nil {
 			shutdown()
 			return errors.Join(exErr, err)
@@ -149,9 +157,9 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 			cancel()
 			shutdown()
 			return nil
-		case err := <-errs:
+		case <-errs.done:
 			shutdown()
-			return err
+			return errs.err
 		case <-time.After(interval):
 		}
 	}
@@ -166,15 +174,29 @@ var (
 	loadConsumer      = consumer{wire.RowsStream, stream.LoaderConsumer}
 )
 
+// stageWatch records the first error of the stages running in this
+// process; done closes then. Every waiter sees it, not only the first.
+type stageWatch struct {
+	once sync.Once
+	done chan struct{}
+	err  error
+}
+
+func newStageWatch() *stageWatch { return &stageWatch{done: make(chan struct{})} }
+
+func (w *stageWatch) fail(err error) {
+	w.once.Do(func() { w.err = err; close(w.done) })
+}
+
 // Drain waits until the transformer and the loader consumers have nothing
 // pending (checked twice in a row), or ctx ends, or a stage fails.
-func Drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-chan error) error {
-	return drain(ctx, conn, log, stageErr, transformConsumer, loadConsumer)
+func Drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stages *stageWatch) error {
+	return drain(ctx, conn, log, stages, transformConsumer, loadConsumer)
 }
 
 // drain waits until every given consumer has nothing pending, twice in a
 // row, or ctx ends, or a stage fails.
-func drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-chan error, consumers ...consumer) error {
+func drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stages *stageWatch, consumers ...consumer) error {
 	quiet := 0
 	last := time.Now()
 	for {
@@ -202,8 +224,8 @@ func drain(ctx context.Context, conn *stream.Conn, log *slog.Logger, stageErr <-
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("drain: %w", ctx.Err())
-		case err := <-stageErr:
-			return err
+		case <-stages.done:
+			return stages.err
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

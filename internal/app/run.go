@@ -31,7 +31,7 @@ func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := BuildAll(ctx, env, tc, conn.JS)
+	st, err := BuildAll(ctx, env, tc, conn)
 	if err != nil {
 		return err
 	}
@@ -46,11 +46,34 @@ func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 		}
 		env.Metrics.Gauge("etl_upload_status", status)
 		env.Metrics.Timing("etl_duration_seconds", time.Since(start))
-		env.Log.Info("run finished", "duration", time.Since(start).Round(time.Millisecond),
-			"transformed", st.Transformer.Processed(), "loaded", st.Loader.Loaded(),
-			"dead_lettered", st.Transformer.Failed()+st.Loader.Dead(), "tracker_requests", tc.Requests())
+		logRunEnd(env, st, time.Since(start), tc.Requests(), err)
 	}
 	return err
+}
+
+// logRunEnd states a run's account in one line: what the search found,
+// what is in ClickHouse (loaded by this run, or already current) and what
+// is not, by reason.
+func logRunEnd(env *Env, st *Stages, took time.Duration, requests int64, err error) {
+	args := []any{"duration", took.Round(time.Millisecond), "tracker_requests", requests}
+	if p := st.lastPass; p != nil {
+		args = append(args, "found", p.Found)
+		if st.settler != nil && st.settler.last != nil {
+			a := st.settler.last
+			args = append(args, "loaded", a.Loaded, "already_current", a.Current, "failed", a.Missing)
+			if a.Missing > 0 {
+				args = append(args, "failed_by_reason", a.ReasonText())
+			}
+		} else {
+			args = append(args, "printed", p.Published+p.Duplicates, "failed", p.Failed)
+		}
+	}
+	args = append(args, "dead_lettered", st.Transformer.Failed()+st.Loader.Dead())
+	if err != nil {
+		env.Log.Error("run finished incomplete", append(args, "err", err)...)
+		return
+	}
+	env.Log.Info("run finished", args...)
 }
 
 // Migrate applies the embedded migrations.
@@ -84,12 +107,12 @@ func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
 	}
 	defer closeLoader()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	errs := make(chan error, 1)
+	errs := newStageWatch()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := ld.Run(bg); err != nil {
-			errs <- err
+			errs.fail(err)
 		}
 	}()
 	n, rerr := tr.Replay(ctx)

@@ -20,7 +20,7 @@ func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 	if err != nil {
 		return err
 	}
-	ex, closeEx, err := NewExtractor(ctx, env, tc, conn.JS)
+	ex, closeEx, err := NewExtractor(ctx, env, tc, conn.JS, nil)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -45,6 +48,8 @@ type Config struct {
 	// CheckpointEvery saves the watermark during a stateful pass (default
 	// 5s; negative: only at the end).
 	CheckpointEvery time.Duration
+	// DryRun never saves the watermark (rows are printed, not loaded).
+	DryRun bool
 }
 
 // Tracker is what the extractor needs from the Tracker client.
@@ -63,9 +68,7 @@ type StateStore interface {
 }
 
 // Publisher publishes a message to JetStream and waits for the ack.
-type Publisher interface {
-	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
-}
+type Publisher = stream.Publisher
 
 // Progress observes a pass, e.g. a progress bar in a terminal.
 type Progress interface {
@@ -75,6 +78,18 @@ type Progress interface {
 	Done(ok bool)
 	// Finish ends the pass.
 	Finish()
+}
+
+// Loads tells whether issues reached ClickHouse. The one-process form
+// gives one, and the watermark then follows loads instead of publishes.
+type Loads interface {
+	// Confirm reports, for each issue, whether ClickHouse holds it at its
+	// version or a newer one. It is called during a pass to checkpoint.
+	Confirm(ctx context.Context, issues []wire.PassIssue) ([]bool, error)
+	// Settle waits until the pass's snapshots went through the pipeline,
+	// re-drives what did not arrive, and reports for each issue of the
+	// pass whether it is loaded. Its error says what is missing and why.
+	Settle(ctx context.Context, p *Pass) ([]bool, error)
 }
 
 // Deps are the extractor's collaborators.
@@ -88,6 +103,9 @@ type Deps struct {
 	Now     func() time.Time
 	// Progress may be nil.
 	Progress Progress
+	// Loads is nil in the distributed form: a published snapshot is then
+	// enough to move the watermark past its issue.
+	Loads Loads
 }
 
 // Extractor runs extraction passes. Only one pass runs at a time.
@@ -97,20 +115,42 @@ type Extractor struct {
 	mu   sync.Mutex
 }
 
-// Stats summarises one pass.
-type Stats struct {
-	Query     string
-	Found     int
-	Published int
-	Failed    int
+// Pass is the ledger of one extraction pass: what the search said, every
+// issue it found in search order with what became of it, and the
+// watermark that followed.
+type Pass struct {
+	ID    string
+	Query string
+	// Since is the lower bound of Updated the search asked for (zero: none).
+	Since time.Time
+	// SearchTotals is X-Total-Count of each search attempt (-1: absent).
+	SearchTotals []int
+	// SearchErr is set when the search could not return everything.
+	SearchErr error
+	// Issues are the issues found, each once, in search order.
+	Issues                               []wire.PassIssue
+	Found, Published, Duplicates, Failed int
 	// FailedKeys lists (up to 100) issues that failed this pass.
 	FailedKeys []string
-	Watermark  time.Time
-	Duration   time.Duration
+	// Watermark is the watermark saved (zero when none was).
+	Watermark time.Time
+	Started   time.Time
+	Duration  time.Duration
 	// UnknownUsers counts user ids absent from the directory (deleted).
 	UnknownUsers int
-	// Restarts counts searches restarted after the scroll expired.
+	// Restarts counts searches restarted after a scroll broke off.
 	Restarts int
+}
+
+// Summary is the pass as published in its manifest.
+func (p *Pass) Summary(stateKey string) wire.PassSummary {
+	s := wire.PassSummary{PassID: p.ID, StateKey: stateKey, Query: p.Query, Since: p.Since,
+		StartedAt: p.Started, FinishedAt: p.Started.Add(p.Duration), SearchTotals: p.SearchTotals,
+		Found: p.Found, Published: p.Published, Duplicates: p.Duplicates, Failed: p.Failed}
+	if p.SearchErr != nil {
+		s.SearchError = p.SearchErr.Error()
+	}
+	return s
 }
 
 // New validates the configuration. It does no I/O.
@@ -168,37 +208,43 @@ type directory struct {
 	unknown  int
 }
 
-// RunOnce performs one extraction pass: search, changelogs, publish, and
-// (in stateful mode) save the new watermark. It returns an error when the
-// pass could not run or some issues failed (the watermark then stops at
-// the first failed issue, so they are retried next time).
-func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
+// maxFruitlessRestarts bounds the restarts of a search that return
+// nothing new.
+const maxFruitlessRestarts = 3
+
+// RunOnce performs one extraction pass: search, changelogs, publish, the
+// pass manifest, then (with Loads) settling the loads, and (in stateful
+// mode, unless a dry run) saving the watermark. The watermark never moves
+// past an issue that is not done: published, or with Loads loaded. It
+// returns the pass and an error when the pass could not run, the search
+// could not return every issue, an issue failed or, with Loads, an issue
+// was not loaded.
+func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	start := e.deps.Now()
-	st := Stats{}
-	log := e.deps.Log
+	p := &Pass{ID: passID(start), Started: start}
+	log := e.deps.Log.With("pass", p.ID)
 
-	var watermark time.Time
-	if e.cfg.Query.Mode() == ModeStateful {
+	var stored time.Time
+	stateful := e.cfg.Query.Mode() == ModeStateful
+	if stateful {
 		s, ok, err := e.deps.State.Load(ctx, e.cfg.StateKey)
 		if err != nil {
-			return st, fmt.Errorf("load state %q: %w", e.cfg.StateKey, err)
+			return p, fmt.Errorf("load state %q: %w", e.cfg.StateKey, err)
 		}
 		if ok {
-			watermark = s.Watermark
+			stored = s.Watermark
 		}
 	}
-	query, since := BuildQuery(e.cfg.Query, watermark, start)
-	st.Query = query
-	log.Info("extraction started", "mode", e.cfg.Query.Mode(), "query", query, "watermark", watermark)
+	p.Query, p.Since = BuildQuery(e.cfg.Query, stored, start)
+	log.Info("extraction started", "mode", e.cfg.Query.Mode(), "query", p.Query, "watermark", stored)
 
 	dir, err := e.loadDirectory(ctx)
 	if err != nil {
-		return st, err
+		return p, err
 	}
-
-	wm := newWatermark()
+	led := newLedger(p.Since)
 	jobs := make(chan job, e.cfg.Concurrency*2)
 	var wg sync.WaitGroup
 	var statsMu sync.Mutex
@@ -207,25 +253,29 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				err := e.process(ctx, dir, &j.issue)
+				is := &j.issue
+				res := e.process(ctx, dir, is)
+				led.finish(j.seq, res.apply)
 				statsMu.Lock()
-				if err != nil {
-					st.Failed++
-					if len(st.FailedKeys) < 100 {
-						st.FailedKeys = append(st.FailedKeys, j.issue.Key)
+				switch res.outcome {
+				case wire.OutcomeFailed:
+					p.Failed++
+					if len(p.FailedKeys) < 100 {
+						p.FailedKeys = append(p.FailedKeys, is.Key)
 					}
-					log.Warn("issue failed", "issue", j.issue.Key, "err", err)
+					log.Warn("issue failed", "issue", is.Key, "err", res.err)
 					e.deps.Metrics.Count("issues_failed_count", 1)
-				} else {
-					st.Published++
-					if n := e.cfg.ProgressEvery; n > 0 && st.Published%n == 0 {
-						log.Info("extraction progress", "published", st.Published, "found", st.Found, "failed", st.Failed)
-					}
+				case wire.OutcomeDuplicate:
+					p.Duplicates++
+				default:
+					p.Published++
+				}
+				if n := e.cfg.ProgressEvery; n > 0 && (p.Published+p.Duplicates)%n == 0 && res.outcome != wire.OutcomeFailed {
+					log.Info("extraction progress", "published", p.Published+p.Duplicates, "found", led.count(), "failed", p.Failed)
 				}
 				statsMu.Unlock()
-				wm.done(j.seq, err == nil)
 				if e.deps.Progress != nil {
-					e.deps.Progress.Done(err == nil)
+					e.deps.Progress.Done(res.outcome != wire.OutcomeFailed)
 				}
 			}
 		}()
@@ -233,59 +283,16 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 
 	// Checkpoint the watermark while the pass runs, so a crash loses at
 	// most a few seconds of progress.
-	stopCheckpoint := e.checkpoint(ctx, wm, since, watermark)
-
+	stopCheckpoint := e.checkpoint(ctx, led, p.Since, stored, log)
 	searchStart := time.Now()
-	seq := 0
-	// Issues arrive in Updated order. If the scroll expires mid-way (its
-	// TTL ran out while workers were busy), the search restarts from the
-	// last issue seen, skipping what this pass already queued, for as long
-	// as each attempt makes progress.
-	var lastSeen time.Time
-	recent := map[tracker.ID]bool{} // ids seen within lastSeen's second
-	sortedByUpdate := e.cfg.Query.Mode() != ModeCustom
-	q := query
-	var searchErr error
-	for attempt := 1; ; attempt++ {
-		progress := 0
-		searchErr = e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: q, PerScroll: e.cfg.ScrollPageSize, TTLMillis: int(e.cfg.ScrollTTL / time.Millisecond)}, func(p tracker.SearchPage) error {
-			if e.deps.Progress != nil && attempt == 1 && seq == 0 {
-				e.deps.Progress.Start(p.Total)
-			}
-			for _, is := range p.Issues {
-				u := is.UpdatedAt.Time
-				if sortedByUpdate && attempt > 1 && (u.Before(lastSeen.Truncate(time.Second)) || recent[is.ID]) {
-					continue
-				}
-				if sec := u.Truncate(time.Second); !sec.Equal(lastSeen.Truncate(time.Second)) {
-					clear(recent)
-				}
-				recent[is.ID] = true
-				lastSeen = u
-				progress++
-				seq++
-				wm.add(seq, u)
-				statsMu.Lock()
-				st.Found++
-				statsMu.Unlock()
-				select {
-				case jobs <- job{seq: seq, issue: is}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
+	p.SearchErr = e.search(ctx, p, led, func(i int, is tracker.Issue) error {
+		select {
+		case jobs <- job{seq: i, issue: is}:
 			return nil
-		})
-		if searchErr == nil || !errors.Is(searchErr, tracker.ErrNotFound) || progress == 0 || ctx.Err() != nil {
-			break
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		st.Restarts++
-		e.deps.Metrics.Count("search_restarts_count", 1)
-		log.Warn("scroll expired; restarting the search from the last issue seen", "attempt", attempt, "last_seen", lastSeen, "err", searchErr)
-		if sortedByUpdate {
-			q, _ = QueryFrom(e.cfg.Query, lastSeen)
-		}
-	}
+	}, log)
 	close(jobs)
 	wg.Wait()
 	stopCheckpoint()
@@ -293,34 +300,156 @@ func (e *Extractor) RunOnce(ctx context.Context) (Stats, error) {
 		e.deps.Progress.Finish()
 	}
 	e.deps.Metrics.Timing("issues_search_time_seconds", time.Since(searchStart))
-	st.UnknownUsers = dir.unknown
-	st.Duration = e.deps.Now().Sub(start)
+	p.Issues = led.snapshot()
+	p.Found = len(p.Issues)
+	p.UnknownUsers = dir.unknown
+	p.Duration = e.deps.Now().Sub(start)
 
-	// After a failed search the watermark still stops at the last issue of
-	// the acknowledged prefix, never past an unseen issue.
-	st.Watermark = wm.value(since)
-	if e.cfg.Query.Mode() == ModeStateful && !st.Watermark.IsZero() && st.Watermark.After(watermark) {
-		if err := e.deps.State.Save(ctx, e.cfg.StateKey, state.State{Watermark: st.Watermark, UpdatedAt: e.deps.Now().UTC()}); err != nil {
-			return st, fmt.Errorf("save state %q: %w", e.cfg.StateKey, err)
+	// The manifest goes out even for a failed pass: verify can then say
+	// what of it reached ClickHouse. It is tried under a context of its
+	// own so that a shutdown does not lose it.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	merr := stream.PublishPass(mctx, e.deps.JS, p.Summary(e.cfg.StateKey), p.Issues)
+	cancel()
+	if merr != nil {
+		log.Error("pass manifest not published: verify cannot reconcile this pass", "err", merr)
+	}
+
+	var settleErr error
+	loaded := e.deps.Loads != nil
+	if loaded && ctx.Err() == nil {
+		var ok []bool
+		ok, settleErr = e.deps.Loads.Settle(ctx, p)
+		led.confirm(seq(len(ok)), ok)
+	}
+	if stateful && !e.cfg.DryRun {
+		wm := led.watermark(p.Since, loaded)
+		if wm.After(stored) {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			err := e.deps.State.Save(sctx, e.cfg.StateKey, state.State{Watermark: wm, UpdatedAt: e.deps.Now().UTC(), RunID: p.ID, FailedKeys: p.FailedKeys})
+			cancel()
+			if err != nil {
+				return p, fmt.Errorf("save state %q: %w", e.cfg.StateKey, err)
+			}
+			p.Watermark = wm
 		}
 	}
-	e.deps.Metrics.Count("issues_total_processed_count", int64(st.Published), "source:issues")
-	e.deps.Metrics.Timing("export_and_transform_time_seconds", st.Duration)
-	log.Info("extraction finished", "found", st.Found, "published", st.Published, "failed", st.Failed,
-		"watermark", st.Watermark, "duration", st.Duration.Round(time.Millisecond))
-	switch {
-	case searchErr != nil:
-		return st, fmt.Errorf("search: %w", searchErr)
-	case st.Failed > 0:
-		return st, fmt.Errorf("%d issues failed (first: %s); the watermark stops at the first", st.Failed, strings.Join(st.FailedKeys[:min(len(st.FailedKeys), 5)], ", "))
+	e.deps.Metrics.Count("issues_total_processed_count", int64(p.Published+p.Duplicates), "source:issues")
+	e.deps.Metrics.Timing("export_and_transform_time_seconds", p.Duration)
+	e.deps.Metrics.Gauge("pass_issues_found", float64(p.Found))
+	e.deps.Metrics.Gauge("pass_issues_failed", float64(p.Failed))
+	log.Info("extraction finished", "found", p.Found, "published", p.Published, "already_stored", p.Duplicates,
+		"failed", p.Failed, "watermark", p.Watermark, "duration", p.Duration.Round(time.Millisecond))
+	var errs []error
+	if p.SearchErr != nil {
+		errs = append(errs, fmt.Errorf("search: %w", p.SearchErr))
 	}
-	return st, nil
+	if p.Failed > 0 {
+		errs = append(errs, fmt.Errorf("%d issues failed (first: %s); the watermark stops at the first", p.Failed, strings.Join(p.FailedKeys[:min(len(p.FailedKeys), 5)], ", ")))
+	}
+	if settleErr != nil {
+		errs = append(errs, settleErr)
+	}
+	return p, errors.Join(errs...)
+}
+
+// search runs the search of a pass, adding each issue it returns to the
+// ledger once and handing new ones to enqueue.
+//
+// A scroll that breaks off restarts from the last issue seen (in Updated
+// order; from the start, skipping what was seen, for a custom query). The
+// attempts since the last full start form a chain: the issues the broken
+// ones returned plus the total of the one that finished must reach the
+// total the first counted, or issues went missing on the way (a proxy
+// that re-sent a request, a server that skipped a page). Then, as when a
+// single scroll ends short of its total, the search runs again from the
+// chain's start, and the watermark stays there. It gives up after
+// maxFruitlessRestarts attempts in a row that found nothing new.
+func (e *Extractor) search(ctx context.Context, p *Pass, led *ledger, enqueue func(int, tracker.Issue) error, log *slog.Logger) error {
+	sorted := e.cfg.Query.Mode() != ModeCustom
+	query, since := p.Query, p.Since
+	chainStart, chainTotal, chainSeen := since, -1, 0
+	var lastSeen time.Time
+	fruitless := 0
+	for attempt := 1; ; attempt++ {
+		progress, returned, total := 0, 0, -1
+		err := e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: query, PerScroll: e.cfg.ScrollPageSize, TTLMillis: int(e.cfg.ScrollTTL / time.Millisecond)}, func(pg tracker.SearchPage) error {
+			if returned == 0 && total < 0 {
+				total = pg.Total
+				p.SearchTotals = append(p.SearchTotals, pg.Total)
+				if chainTotal < 0 && chainSeen == 0 {
+					chainTotal = pg.Total
+				}
+				if e.deps.Progress != nil && attempt == 1 {
+					e.deps.Progress.Start(pg.Total)
+				}
+			}
+			returned += len(pg.Issues)
+			for k := range pg.Issues {
+				is := &pg.Issues[k]
+				i, isNew := led.add(wire.PassIssue{ID: is.ID.String(), Key: is.Key, Updated: is.UpdatedAt.Time, Version: wire.VersionOf(is.UpdatedAt.Time)})
+				if sorted {
+					led.seen(is.UpdatedAt.Time)
+					lastSeen = is.UpdatedAt.Time
+				}
+				if !isNew {
+					continue
+				}
+				progress++
+				if err := enqueue(i, *is); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil && chainTotal >= 0 && total >= 0 && chainSeen+total < chainTotal {
+			err = fmt.Errorf("%w: the searches since %s returned %d issues where %d were counted",
+				tracker.ErrSearchIncomplete, chainStart.Format(time.RFC3339), chainSeen+total, chainTotal)
+		}
+		switch {
+		case err == nil:
+			led.complete()
+			return nil
+		case ctx.Err() != nil:
+			return err
+		case errors.Is(err, tracker.ErrSearchIncomplete):
+			// Issues went missing without an error: search the chain's
+			// range again; the watermark stays at its start.
+			led.freeze(chainStart)
+			query, since = p.Query, chainStart
+			if sorted {
+				query, _ = QueryFrom(e.cfg.Query, chainStart)
+			}
+			chainTotal, chainSeen = -1, 0
+		case errors.Is(err, tracker.ErrScrollInterrupted):
+			if sorted && !lastSeen.IsZero() {
+				chainSeen += returned
+				query, since = QueryFrom(e.cfg.Query, lastSeen)
+			} else {
+				chainTotal, chainSeen = -1, 0 // a custom query starts over
+			}
+		default:
+			return err
+		}
+		if progress == 0 {
+			fruitless++
+		} else {
+			fruitless = 0
+		}
+		if fruitless >= maxFruitlessRestarts {
+			return fmt.Errorf("gave up after %d restarts that found nothing new: %w", fruitless, err)
+		}
+		p.Restarts++
+		e.deps.Metrics.Count("search_restarts_count", 1)
+		log.Warn("search restarted", "attempt", attempt+1, "from", since, "found_so_far", led.count(), "err", err)
+	}
 }
 
 // checkpoint saves the watermark every CheckpointEvery while a stateful
-// pass runs; the returned function stops it and waits.
-func (e *Extractor) checkpoint(ctx context.Context, wm *watermark, since, saved time.Time) func() {
-	if e.cfg.Query.Mode() != ModeStateful || e.cfg.CheckpointEvery <= 0 {
+// pass runs (with Loads, up to the issues confirmed in ClickHouse); the
+// returned function stops it and waits.
+func (e *Extractor) checkpoint(ctx context.Context, led *ledger, since, saved time.Time, log *slog.Logger) func() {
+	if e.cfg.Query.Mode() != ModeStateful || e.cfg.CheckpointEvery <= 0 || e.cfg.DryRun {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -336,19 +465,48 @@ func (e *Extractor) checkpoint(ctx context.Context, wm *watermark, since, saved 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				v := wm.value(since)
-				if !v.After(saved) {
-					continue
-				}
-				if err := e.deps.State.Save(ctx, e.cfg.StateKey, state.State{Watermark: v, UpdatedAt: e.deps.Now().UTC()}); err != nil {
-					e.deps.Log.Warn("watermark checkpoint failed", "err", err)
-					continue
-				}
-				saved = v
 			}
+			if e.deps.Loads != nil {
+				pos := led.unconfirmed(wire.PassChunkSize)
+				if len(pos) > 0 {
+					issues := make([]wire.PassIssue, len(pos))
+					all := led.snapshot()
+					for k, i := range pos {
+						issues[k] = all[i]
+					}
+					ok, err := e.deps.Loads.Confirm(ctx, issues)
+					if err != nil {
+						log.Warn("checking loads for a checkpoint failed", "err", err)
+						continue
+					}
+					led.confirm(pos, ok)
+				}
+			}
+			v := led.watermark(since, e.deps.Loads != nil)
+			if !v.After(saved) {
+				continue
+			}
+			if err := e.deps.State.Save(ctx, e.cfg.StateKey, state.State{Watermark: v, UpdatedAt: e.deps.Now().UTC()}); err != nil {
+				log.Warn("watermark checkpoint failed", "err", err)
+				continue
+			}
+			saved = v
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// passID names a pass: its start time, sortable, plus a random suffix.
+func passID(start time.Time) string {
+	return start.UTC().Format("20060102T150405.000Z") + "-" + strconv.FormatUint(rand.Uint64()&0xffffff, 36)
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 type job struct {
@@ -421,12 +579,36 @@ func (e *Extractor) user(ctx context.Context, d *directory, id string) (wire.Use
 	return u, true
 }
 
+// result is what became of one issue.
+type result struct {
+	outcome wire.Outcome
+	version uint64
+	changes int
+	err     error
+	class   string // why it failed: fetch, encode, too_large, publish
+}
+
+// apply records the result in the issue's ledger entry.
+func (r result) apply(pi *wire.PassIssue) {
+	pi.Outcome, pi.Changes = r.outcome, r.changes
+	if r.version > 0 {
+		pi.Version = r.version
+	}
+	if r.err != nil {
+		pi.Reason = r.class + ": " + r.err.Error()
+	}
+}
+
+func failed(class string, err error) result {
+	return result{outcome: wire.OutcomeFailed, class: class, err: err}
+}
+
 // process fetches the changelog of one issue and publishes its snapshot.
-func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue) error {
+func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue) result {
 	t0 := time.Now()
 	entries, err := e.deps.Tracker.Changelog(ctx, is.Key, e.cfg.ChangelogPageSize)
 	if err != nil {
-		return err
+		return failed("fetch", err)
 	}
 	e.deps.Metrics.Timing("issue_prefetch_seconds", time.Since(t0))
 	snap := wire.IssueSnapshot{
@@ -441,7 +623,7 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 		Statuses:  map[string]wire.Status{},
 	}
 	if snap.IssueID == "" {
-		return fmt.Errorf("issue %s has no id", is.Key)
+		return failed("invalid", fmt.Errorf("issue %s has no id", is.Key))
 	}
 	addUser := func(r *tracker.Ref) {
 		if r == nil || r.ID == "" {
@@ -470,9 +652,11 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 		addUser(r)
 	}
 	addStatus(is.Status)
+	res := result{version: snap.SourceVersion()}
 	for i := range entries {
 		en := &entries[i]
 		snap.Changelog[i] = en.Raw
+		res.changes += len(en.Fields)
 		addUser(en.UpdatedBy)
 		for _, f := range en.Fields {
 			for _, v := range [][]byte{f.From, f.To} {
@@ -489,22 +673,27 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 	}
 	payload, encoding, err := wire.Marshal(&snap)
 	if err != nil {
-		return fmt.Errorf("encode snapshot %s: %w", is.Key, err)
+		return failed("encode", fmt.Errorf("encode snapshot %s: %w", is.Key, err))
 	}
 	if limit := e.cfg.MaxPayload; limit > 0 && len(payload)+4096 > limit {
 		e.deps.Metrics.Count("snapshots_too_large_count", 1)
-		return fmt.Errorf("snapshot of %s is %d bytes after compression, above the NATS server's max_payload %d: raise max_payload (the embedded server and deploy/compose use 8 MiB)",
-			is.Key, len(payload), limit)
+		return failed("too_large", fmt.Errorf("snapshot of %s is %d bytes after compression, above the NATS server's max_payload %d: raise max_payload (the embedded server and deploy/compose use 8 MiB)",
+			is.Key, len(payload), limit))
 	}
 	msg := &nats.Msg{Subject: wire.RawSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
 	msg.Header.Set(wire.SchemaHeader, fmt.Sprint(wire.SnapshotSchema))
 	if encoding != "" {
 		msg.Header.Set(wire.EncodingHeader, encoding)
 	}
-	if _, err := e.deps.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version))); err != nil {
-		return fmt.Errorf("publish %s (%d bytes): %w", is.Key, len(payload), err)
+	ack, err := e.deps.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version)))
+	if err != nil {
+		return failed("publish", fmt.Errorf("publish %s (%d bytes): %w", is.Key, len(payload), err))
 	}
-	return nil
+	res.outcome = wire.OutcomePublished
+	if ack != nil && ack.Duplicate {
+		res.outcome = wire.OutcomeDuplicate
+	}
+	return res
 }
 
 // refsIn decodes a changelog value that is a reference or an array of

@@ -2,6 +2,7 @@ package extractor
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,6 +34,10 @@ func TestBuildQuery(t *testing.T) {
 			`Queue: DEV, SRE and Queue: !TEST and Updated: >= "2024-05-01 11:00:00" "Sort by": Updated ASC`},
 		{"stateful first run", QueryConfig{Stateful: true, InitialRange: 7 * 24 * time.Hour, Zone: time.UTC}, time.Time{},
 			`Updated: >= "2024-04-24 10:00:00" "Sort by": Updated ASC`},
+		// A zero or empty range means no time filter (the old tool's
+		// meaning), not "updated since now".
+		{"zero range with queues", QueryConfig{Queues: []string{"DEV", "!TEST"}, Zone: msk}, time.Time{},
+			`Queue: DEV and Queue: !TEST "Sort by": Updated ASC`},
 		{"stateful with overlap", QueryConfig{Stateful: true, Overlap: 5 * time.Minute, Queues: []string{"DEV"}, Zone: msk}, wm,
 			`Queue: DEV and Updated: >= "2024-05-01 00:25:15" "Sort by": Updated ASC`},
 	}
@@ -44,33 +49,50 @@ func TestBuildQuery(t *testing.T) {
 	}
 }
 
-func TestWatermarkStopsAtFirstFailure(t *testing.T) {
+func TestWatermarkStopsAtFirstIssueNotDone(t *testing.T) {
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
-	w := newWatermark()
-	for i := 1; i <= 5; i++ {
-		w.add(i, at(i))
+	type step struct {
+		id      int
+		outcome wire.Outcome
 	}
-	// Completion out of order; issue 3 fails.
-	w.done(2, true)
-	w.done(5, true)
-	w.done(3, false)
-	w.done(1, true)
-	w.done(4, true)
-	if got := w.value(base); !got.Equal(at(3)) {
-		t.Errorf("watermark %s, want the failed issue's %s", got, at(3))
+	cases := []struct {
+		name     string
+		issues   int
+		done     []step
+		frontier func(*ledger)
+		since    time.Time
+		want     time.Time
+	}{
+		{"all stored", 5, []step{{2, wire.OutcomePublished}, {5, wire.OutcomeDuplicate}, {3, wire.OutcomePublished}, {1, wire.OutcomePublished}, {4, wire.OutcomePublished}}, (*ledger).complete, base, at(5)},
+		{"issue 3 failed", 5, []step{{2, wire.OutcomePublished}, {5, wire.OutcomePublished}, {3, wire.OutcomeFailed}, {1, wire.OutcomePublished}, {4, wire.OutcomePublished}}, (*ledger).complete, base, at(3)},
+		{"issue 2 never finished", 3, []step{{1, wire.OutcomePublished}, {3, wire.OutcomePublished}}, (*ledger).complete, base, at(2)},
+		{"never below the search bound", 3, []step{{1, wire.OutcomePublished}}, (*ledger).complete, at(3), at(3)},
+		{"search interrupted after issue 3", 3, []step{{1, wire.OutcomePublished}, {2, wire.OutcomePublished}, {3, wire.OutcomePublished}}, func(l *ledger) {}, base, at(3)},
+		{"a scroll lost issues somewhere", 3, []step{{1, wire.OutcomePublished}, {2, wire.OutcomePublished}, {3, wire.OutcomePublished}}, func(l *ledger) { l.freeze(at(1)) }, base, at(1)},
 	}
-	w = newWatermark()
-	for i := 1; i <= 3; i++ {
-		w.add(i, at(i))
-	}
-	w.done(1, true)
-	w.done(3, true) // 2 never finishes (search aborted)
-	if got := w.value(base); !got.Equal(at(1)) {
-		t.Errorf("watermark %s, want %s (last of the acknowledged prefix)", got, at(1))
-	}
-	if got := w.value(at(2)); !got.Equal(at(2)) {
-		t.Errorf("watermark below the search bound: %s", got)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLedger(c.since)
+			for i := 1; i <= c.issues; i++ {
+				l.add(wire.PassIssue{ID: fmt.Sprint(i), Updated: at(i)})
+				l.seen(at(i))
+			}
+			if _, isNew := l.add(wire.PassIssue{ID: "1", Updated: at(1)}); isNew {
+				t.Fatal("an issue seen twice was added twice")
+			}
+			for _, d := range c.done {
+				l.finish(d.id-1, func(pi *wire.PassIssue) { pi.Outcome = d.outcome })
+			}
+			c.frontier(l)
+			if got := l.watermark(c.since, false); !got.Equal(c.want) {
+				t.Errorf("watermark %s, want %s", got, c.want)
+			}
+			// Following loads instead: nothing confirmed, nothing moves.
+			if got := l.watermark(c.since, true); !got.Equal(c.since) && !got.Equal(at(1)) {
+				t.Errorf("watermark by loads %s with nothing loaded", got)
+			}
+		})
 	}
 }
 

@@ -72,15 +72,18 @@ func BuildQuery(q QueryConfig, watermark, now time.Time) (string, time.Time) {
 		since = watermark.Add(-q.Overlap)
 	case q.Mode() == ModeStateful:
 		since = now.Add(-q.InitialRange)
-	default:
+	case q.Range > 0:
 		since = now.Add(-q.Range)
 	}
+	// A zero (or empty) range in range mode means no time filter, as in the
+	// old tool: every issue of the queues.
 	return QueryFrom(q, since)
 }
 
 // QueryFrom is the stateful or range query for issues updated at or after
 // since (rounded down to the second: query datetimes have second
-// precision, so the issue at since itself is included).
+// precision, so the issue at since itself is included); a zero since adds
+// no condition on Updated.
 func QueryFrom(q QueryConfig, since time.Time) (string, time.Time) {
 	zone := q.Zone
 	if zone == nil {
@@ -106,6 +109,8 @@ func QueryFrom(q QueryConfig, since time.Time) (string, time.Time) {
 	if layout == "" {
 		layout = QueryTimeLayout
 	}
-	parts = append(parts, fmt.Sprintf(`Updated: >= "%s"`, since.In(zone).Format(layout)))
-	return strings.Join(parts, " and ") + " " + sortBy, since
+	if !since.IsZero() {
+		parts = append(parts, fmt.Sprintf(`Updated: >= "%s"`, since.In(zone).Format(layout)))
+	}
+	return strings.TrimSpace(strings.Join(parts, " and ") + " " + sortBy), since
 }

@@ -119,8 +119,12 @@ type Deps struct {
 	// IsPermanent tells errors that retrying cannot fix (bad data, schema
 	// mismatch) from transient ones. Default: every error is transient.
 	IsPermanent func(error) bool
-	Log         *slog.Logger
-	Metrics     *telemetry.Metrics
+	// AffectsAll tells the permanent errors that any rows would meet (a
+	// table or column is missing): the batch is then settled as a whole
+	// instead of being halved to find bad messages. Default: none.
+	AffectsAll func(error) bool
+	Log        *slog.Logger
+	Metrics    *telemetry.Metrics
 	// Database is used in metric tags.
 	Database string
 }
@@ -212,6 +216,9 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 	}
 	if deps.IsPermanent == nil {
 		deps.IsPermanent = func(error) bool { return false }
+	}
+	if deps.AffectsAll == nil {
+		deps.AffectsAll = func(error) bool { return false }
 	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
@@ -392,6 +399,17 @@ func (l *Loader) load(ctx context.Context, b *batch, items []*item) error {
 		return nil
 	case !l.deps.IsPermanent(err):
 		return err
+	case l.deps.AffectsAll(err):
+		// No message is to blame: they share the fate of the first.
+		if stream.Deliveries(items[0].msg) < uint64(l.cfg.MaxDeliveries) {
+			l.deps.Log.Warn("rows rejected by the table, will retry", "messages", len(items), "delivery", stream.Deliveries(items[0].msg), "err", err)
+			l.nak(b, items)
+			return nil
+		}
+		for _, it := range items {
+			l.deadLetter(ctx, b, it, fmt.Errorf("after %d deliveries: %w", stream.Deliveries(it.msg), err))
+		}
+		return nil
 	case len(items) > 1:
 		l.deps.Log.Warn("insert rejected, isolating the bad messages", "messages", len(items), "err", err)
 		half := len(items) / 2

@@ -74,6 +74,17 @@ func IsPermanent(err error) bool {
 	return classifyPermanent(err)
 }
 
+// schemaCodes are the permanent codes that say the table itself does not
+// fit (a table, column or database missing), whatever the rows.
+var schemaCodes = map[int32]bool{8: true, 10: true, 16: true, 20: true, 47: true, 60: true, 81: true}
+
+// IsSchemaMismatch reports an error that every insert into the table would
+// meet, whatever its rows: the database, a table or a column is missing.
+func IsSchemaMismatch(err error) bool {
+	var ex *ch.Exception
+	return errors.As(err, &ex) && schemaCodes[ex.Code]
+}
+
 // permanentCodes are the server error codes caused by the data or the schema
 // of an insert rather than by the server's state.
 var permanentCodes = map[int32]string{

@@ -121,7 +121,7 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 // never redelivered. If the copy cannot be stored the message is NAKed
 // instead, so nothing is lost.
 func DeadLetter(ctx context.Context, js jetstream.JetStream, stage string, m jetstream.Msg, reason error) error {
-	out := &nats.Msg{Subject: wire.DeadSubject(stage), Data: m.Data(), Header: nats.Header{}}
+	out := &nats.Msg{Subject: wire.DeadSubject(stage, m.Subject()), Data: m.Data(), Header: nats.Header{}}
 	for k, v := range m.Headers() {
 		out.Header[k] = append([]string(nil), v...)
 	}
@@ -130,7 +130,7 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, stage string, m jet
 		msg = msg[:2000]
 	}
 	out.Header.Set(wire.ErrorHeader, msg)
-	out.Header.Set("Tracker-Original-Subject", m.Subject())
+	out.Header.Set(wire.OriginalSubjectHeader, m.Subject())
 	if _, err := js.PublishMsg(ctx, out); err != nil {
 		_ = m.NakWithDelay(5 * time.Second)
 		return fmt.Errorf("dead-letter %s: %w", m.Subject(), err)

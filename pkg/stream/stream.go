@@ -144,7 +144,7 @@ type Streams struct {
 	MaxMsgSize int32
 }
 
-// Setup declares the raw, rows and dead-letter streams. It is idempotent
+// Setup declares the raw, rows, pass and dead-letter streams. It is idempotent
 // (CreateOrUpdate) and safe to call from every stage at start.
 func Setup(ctx context.Context, js jetstream.JetStream, s Streams) error {
 	if s.Replicas <= 0 {
@@ -176,6 +176,18 @@ func Setup(ctx context.Context, js jetstream.JetStream, s Streams) error {
 			Description: "table rows per issue for the loaders, msgpack",
 			Subjects:    []string{wire.RowsSubjectRoot + ".>"},
 			Retention:   jetstream.WorkQueuePolicy,
+			Duplicates:  s.DuplicateWindow,
+			Storage:     storage,
+			Replicas:    s.Replicas,
+			MaxMsgSize:  s.MaxMsgSize,
+		},
+		{
+			// What every extraction pass found, for reconciliation.
+			Name:        wire.PassStream,
+			Description: "extraction pass manifests (issues found, versions, outcomes), msgpack",
+			Subjects:    []string{wire.PassSubjectRoot + ".>"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      7 * 24 * time.Hour,
 			Duplicates:  s.DuplicateWindow,
 			Storage:     storage,
 			Replicas:    s.Replicas,

@@ -26,6 +26,9 @@ const (
 	SchemaHeader = "Tracker-Schema"
 	// ErrorHeader carries the reason on a dead-lettered message.
 	ErrorHeader = "Tracker-Error"
+	// OriginalSubjectHeader carries the subject a dead-lettered message
+	// came from.
+	OriginalSubjectHeader = "Tracker-Original-Subject"
 )
 
 // Schema versions of the message types.
@@ -42,8 +45,17 @@ func RawSubject(issueID string) string { return RawSubjectRoot + ".issue." + iss
 func RowsSubject(issueID string) string { return RowsSubjectRoot + ".issue." + issueID }
 
 // DeadSubject is where a message of the given stage that can never be
-// processed is parked with the reason in ErrorHeader.
-func DeadSubject(stage string) string { return DeadSubjectRoot + "." + stage }
+// processed is parked with the reason in ErrorHeader:
+// tracker.dlq.<stage>.<original subject>, so the dead letters of one issue
+// can be looked up by subject.
+func DeadSubject(stage, original string) string {
+	return DeadSubjectRoot + "." + stage + "." + original
+}
+
+// RedriveMsgID is the Nats-Msg-Id of a snapshot published again from the
+// raw stream so that it is transformed and loaded once more: unique per
+// redrive, so JetStream's duplicate window does not drop it.
+func RedriveMsgID(issueID, tag string) string { return "redrive:" + issueID + ":" + tag }
 
 // SnapshotMsgID is the deterministic Nats-Msg-Id of a snapshot: the same
 // issue state fetched twice (overlap window, restart) is published once.
@@ -99,8 +111,12 @@ type Status struct {
 // update time in milliseconds. A newer snapshot always has a larger value,
 // so ReplacingMergeTree keeps the newest; equal values mean the same issue
 // state, where the last inserted (a replay) wins.
-func (s *IssueSnapshot) SourceVersion() uint64 {
-	ms := s.UpdatedAt.UnixMilli()
+func (s *IssueSnapshot) SourceVersion() uint64 { return VersionOf(s.UpdatedAt) }
+
+// VersionOf is the row version of an issue updated at t: t in
+// milliseconds (0 before 1970).
+func VersionOf(t time.Time) uint64 {
+	ms := t.UnixMilli()
 	if ms < 0 {
 		return 0
 	}

@@ -1,0 +1,195 @@
+package extractor
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// statefulExtractor is a stateful extractor over the harness, from a state
+// file in its directory.
+func (h *harness) statefulExtractor(t *testing.T, tc *tracker.Client, mod func(*Config)) (*Extractor, *jsonfile.Store) {
+	t.Helper()
+	store, err := jsonfile.New(filepath.Join(h.dir, "state.json"), jsonfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Query: QueryConfig{Stateful: true, InitialRange: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
+		Concurrency: 4, ScrollPageSize: 50, StateKey: "test"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	ex, err := New(cfg, Deps{Tracker: tc, JS: h.js, State: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, store
+}
+
+func (h *harness) lastUpdate() time.Time {
+	var last time.Time
+	for _, k := range h.em.IssueKeys() {
+		if is, _ := h.em.Issue(k); is.UpdatedAt.After(last) {
+			last = is.UpdatedAt
+		}
+	}
+	return last
+}
+
+// A server whose scroll id advances on every request and whose answers
+// get lost: no issue may be skipped, the watermark reaches the last issue.
+// (A client that re-sent the lost request got the next page instead.)
+func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
+	h := newHarnessWith(t, trackertest.Options{Issues: 600, Seed: 9, ScrollCursor: true})
+	ex, store := h.statefulExtractor(t, h.tc, nil)
+	h.em.InjectFaults(trackertest.Faults{LostEndpoint: trackertest.EpSearch, LostRate: 0.3})
+	p, err := ex.RunOnce(context.Background())
+	h.em.InjectFaults(trackertest.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.em.Lost() == 0 || p.Restarts == 0 {
+		t.Fatalf("lost %d responses, %d restarts: the fault was not exercised", h.em.Lost(), p.Restarts)
+	}
+	if p.Found != 600 || p.Published != 600 || len(h.snapshots(t)) != 600 {
+		t.Fatalf("found %d published %d of 600 after %d lost responses", p.Found, p.Published, h.em.Lost())
+	}
+	s, _, err := store.Load(context.Background(), "test")
+	if err != nil || !s.Watermark.Equal(h.lastUpdate()) {
+		t.Errorf("watermark %s (%v), want %s", s.Watermark, err, h.lastUpdate())
+	}
+}
+
+// skippingProxy forwards to the emulator but, for the n-th scroll
+// continuation, sends the request twice and answers with the second
+// answer: a proxy that retried on its own. A page goes missing without an
+// error; only X-Total-Count tells.
+func skippingProxy(t *testing.T, em *trackertest.Server, n int32) string {
+	var seen atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("scrollId") != "" && seen.Add(1) == n {
+			em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
+		}
+		em.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
+	h := newHarnessWith(t, trackertest.Options{Issues: 500, Seed: 9, ScrollCursor: true})
+	tc, err := tracker.New(tracker.Config{BaseURL: skippingProxy(t, h.em, 3), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, store := h.statefulExtractor(t, tc, nil)
+	p, err := ex.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Restarts == 0 || len(p.SearchTotals) < 2 {
+		t.Fatalf("no restart after a skipped page (totals %v)", p.SearchTotals)
+	}
+	if p.Found != 500 || len(h.snapshots(t)) != 500 {
+		t.Fatalf("found %d of 500 after a silently skipped page", p.Found)
+	}
+	s, _, _ := store.Load(context.Background(), "test")
+	if !s.Watermark.Equal(h.lastUpdate()) {
+		t.Errorf("watermark %s, want %s", s.Watermark, h.lastUpdate())
+	}
+}
+
+// When every search keeps losing issues, the pass fails and the watermark
+// stays where the search began.
+func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
+	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every second continuation is answered with the page after.
+		if r.URL.Query().Get("scrollId") != "" && calls.Add(1)%2 == 0 {
+			h.em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
+		}
+		h.em.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tc, err := tracker.New(tracker.Config{BaseURL: srv.URL, Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ex, store := h.statefulExtractor(t, tc, func(c *Config) { c.CheckpointEvery = time.Millisecond })
+	ex.deps.Now = func() time.Time { return now }
+	_, err = ex.RunOnce(context.Background())
+	if !errors.Is(err, tracker.ErrSearchIncomplete) {
+		t.Fatalf("want ErrSearchIncomplete, got %v", err)
+	}
+	s, ok, _ := store.Load(context.Background(), "test")
+	if since := now.Add(-5 * 365 * 24 * time.Hour).Truncate(time.Second); ok && s.Watermark.After(since) {
+		t.Errorf("watermark moved to %s past the search's start %s", s.Watermark, since)
+	}
+}
+
+// Every pass publishes its manifest: the issues in search order with
+// their versions and changed-field counts, then the summary.
+func TestPassManifest(t *testing.T) {
+	h := newHarness(t, 120)
+	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}, Deps{Tracker: h.tc, JS: h.js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ex.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, issues, err := stream.LoadPass(context.Background(), h.js, "manifest", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.PassID != p.ID || sum.Found != 120 || len(issues) != 120 || sum.Published != 120 {
+		t.Fatalf("manifest %+v with %d issues, pass %s", sum, len(issues), p.ID)
+	}
+	for _, is := range issues {
+		info, ok := h.em.Issue(is.Key)
+		if !ok || is.ID != info.ID || is.Version != wire.VersionOf(info.UpdatedAt) || is.Outcome != wire.OutcomePublished ||
+			is.Changes != h.em.ChangelogFieldChanges(is.Key) {
+			t.Fatalf("manifest entry %+v disagrees with the emulator", is)
+		}
+	}
+	// A second pass over unchanged issues: every publish is a duplicate.
+	if _, err := ex.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sum, issues, _ = stream.LoadPass(context.Background(), h.js, "manifest", "")
+	if sum.Duplicates != 120 || issues[0].Outcome != wire.OutcomeDuplicate {
+		t.Errorf("second pass: %d duplicates, outcome %s", sum.Duplicates, issues[0].Outcome)
+	}
+	if _, _, err := stream.LoadPass(context.Background(), h.js, "manifest", p.ID); err != nil {
+		t.Errorf("first pass by id: %v", err)
+	}
+	if _, _, err := stream.LoadPass(context.Background(), h.js, "other key", ""); !errors.Is(err, stream.ErrNoPass) {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// A dry run (rows printed, not loaded) never saves the watermark.
+func TestDryRunSavesNoWatermark(t *testing.T) {
+	h := newHarness(t, 80)
+	ex, store := h.statefulExtractor(t, h.tc, func(c *Config) { c.DryRun = true; c.CheckpointEvery = time.Millisecond })
+	if _, err := ex.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok, err := store.Load(context.Background(), "test"); err != nil || ok {
+		t.Errorf("a dry run saved %+v (%v)", s, err)
+	}
+}
