@@ -75,9 +75,10 @@ func col[R, V any](name, typ string, get func(R) V) column[R] {
 // derived is a row with the message it came from, which gives the version
 // columns, and the issue id it is stored under.
 type derived[T any] struct {
-	env *wire.IssueRows
-	row *T
-	id  string
+	env  *wire.IssueRows
+	row  *T
+	id   string
+	slot uint8
 }
 
 // versionColumns are the dedup and provenance columns every issue-derived
@@ -88,6 +89,7 @@ func versionColumns[T any]() []column[derived[T]] {
 		col("_version", "UInt64", func(r derived[T]) uint64 { return r.env.SourceVersion }),
 		col("_transformed_at", "DateTime('UTC')", func(r derived[T]) time.Time { return dateTime(r.env.TransformedAt) }),
 		col("_generation", "String", func(r derived[T]) string { return r.env.Generation }),
+		col("_slot", "UInt8", func(r derived[T]) uint8 { return r.slot }),
 	}
 }
 
@@ -225,9 +227,12 @@ func statusColumns() []column[statusRec] {
 }
 
 // InsertRows inserts the rows of the given messages: one batch per table
-// (explicit column lists), skipping tables with no rows. The derived tables
-// are written before issues, so that the views, which follow each issue's
-// latest row, switch to a new snapshot only once its derived rows are in.
+// (explicit column lists), skipping tables with no rows.
+//
+// A view reader never sees an issue half loaded: the rows derived from an
+// issue go to the generation slot its current issue row does not point at
+// (looked up first), so they replace nothing the views show; the issue
+// row, written last in one insert, then switches the views to them.
 //
 // Of several messages of one issue in rows, only the winner is inserted
 // (largest SourceVersion; the later one on a tie). A row's issue id may be
@@ -247,31 +252,48 @@ func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
 		return err
 	}
 	for _, env := range rows {
+		if err := validIssueIDs(env); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, len(rows))
+	for i, env := range rows {
+		ids[i] = env.IssueID
+	}
+	current, err := c.currentSlots(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, env := range rows {
 		id, err := rowIssueID(env, env.Issue.IssueID, "issue")
 		if err != nil {
 			return err
 		}
-		issues = append(issues, issueRec{env: env, row: &env.Issue, id: id})
+		slot := uint8(0)
+		if cur, ok := current[id]; ok && cur == 0 {
+			slot = 1
+		}
+		issues = append(issues, issueRec{env: env, row: &env.Issue, id: id, slot: slot})
 		for i := range env.Metrics {
 			row := &env.Metrics[i]
 			if id, err = rowIssueID(env, row.IssueID, "metric"); err != nil {
 				return err
 			}
-			metrics = append(metrics, metricRec{env: env, row: row, id: id})
+			metrics = append(metrics, metricRec{env: env, row: row, id: id, slot: slot})
 		}
 		for i := range env.Intervals {
 			row := &env.Intervals[i]
 			if id, err = rowIssueID(env, row.IssueID, "interval"); err != nil {
 				return err
 			}
-			intervals = append(intervals, intervalRec{env: env, row: row, id: id})
+			intervals = append(intervals, intervalRec{env: env, row: row, id: id, slot: slot})
 		}
 		for i := range env.Changelog {
 			row := &env.Changelog[i]
 			if id, err = rowIssueID(env, row.IssueID, "changelog"); err != nil {
 				return err
 			}
-			changelog = append(changelog, changelogRec{env: env, row: row, id: id})
+			changelog = append(changelog, changelogRec{env: env, row: row, id: id, slot: slot})
 		}
 	}
 	if err := c.insertStatusesOf(ctx, rows); err != nil {
@@ -287,6 +309,18 @@ func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
 		return err
 	}
 	return insertTable(ctx, c, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues)
+}
+
+// currentSlots returns the generation slot of the current issue row (what
+// issues_view shows) of each of the ids that has one.
+func (c *Client) currentSlots(ctx context.Context, ids []string) (map[string]uint8, error) {
+	out := make(map[string]uint8, len(ids))
+	err := c.perIssue(ctx, ids, "SELECT `issue_id`, toUInt64(`_slot`) FROM "+c.qualified(c.tables.Issues)+" FINAL WHERE `issue_id` IN (%s)",
+		func(id string, slot uint64) { out[id] = uint8(slot) })
+	if err != nil {
+		return nil, newError("insert", c.tables.Issues, fmt.Errorf("look up generation slots: %w", err))
+	}
+	return out, nil
 }
 
 // latestPerIssue drops nil messages and, of several messages of one issue,
@@ -317,6 +351,23 @@ func latestPerIssue(rows []*wire.IssueRows) ([]*wire.IssueRows, error) {
 		}
 	}
 	return out, nil
+}
+
+// validIssueIDs checks, before any I/O, that every row of a message
+// belongs to the message's issue.
+func validIssueIDs(env *wire.IssueRows) error {
+	check := func(id, kind string) error { _, err := rowIssueID(env, id, kind); return err }
+	err := check(env.Issue.IssueID, "issue")
+	for i := 0; err == nil && i < len(env.Metrics); i++ {
+		err = check(env.Metrics[i].IssueID, "metric")
+	}
+	for i := 0; err == nil && i < len(env.Intervals); i++ {
+		err = check(env.Intervals[i].IssueID, "interval")
+	}
+	for i := 0; err == nil && i < len(env.Changelog); i++ {
+		err = check(env.Changelog[i].IssueID, "changelog")
+	}
+	return err
 }
 
 // rowIssueID returns the issue id a row is stored under.

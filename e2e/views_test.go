@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// viewTotals is what a dashboard reads: rows of every view, and issues
+// shown without their derived rows.
+type viewTotals struct {
+	issues, metrics, intervals, changelog, bare uint64
+}
+
+func (f *fixture) viewTotals(ctx context.Context) (viewTotals, error) {
+	var v viewTotals
+	db := "`" + f.db + "`."
+	err := f.ch.Conn().QueryRow(ctx, "SELECT "+
+		"(SELECT count() FROM "+db+"issues_view), "+
+		"(SELECT count() FROM "+db+"issue_metrics_view), "+
+		"(SELECT count() FROM "+db+"issue_status_intervals_view), "+
+		"(SELECT count() FROM "+db+"issues_changelog_view)").Scan(&v.issues, &v.metrics, &v.intervals, &v.changelog)
+	if err != nil {
+		return v, err
+	}
+	// Issues the views show without status metrics or visits (every issue
+	// has at least one of each).
+	err = f.ch.Conn().QueryRow(ctx, "SELECT count() FROM "+db+"issues_view WHERE issue_id NOT IN (SELECT issue_id FROM "+db+
+		"issue_metrics_view) OR issue_id NOT IN (SELECT issue_id FROM "+db+"issue_status_intervals_view)").Scan(&v.bare)
+	return v, err
+}
+
+// TestViewsNeverShowAPartialIssue: a reader polling every view while the
+// rows of every issue are replaced (a replay, the refresh of open issues
+// by the interval process) always sees each issue whole, in its previous
+// state or its new one: the totals never move.
+func TestViewsNeverShowAPartialIssue(t *testing.T) {
+	f := newFixture(t, 1000)
+	f.oneProcess()
+	if code, out := f.run("tracker-exporter", "--run-once"); code != 0 {
+		t.Fatalf("load: exit %d:\n%s", code, out)
+	}
+	ctx := context.Background()
+	want, err := f.viewTotals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.issues != 1001 || want.bare != 0 {
+		t.Fatalf("after the load: %+v", want)
+	}
+	poll := func(name string, work func() error) {
+		var polls, bad atomic.Int64
+		var first atomic.Value
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				got, err := f.viewTotals(ctx)
+				if err != nil {
+					t.Errorf("%s: poll: %v", name, err)
+					return
+				}
+				polls.Add(1)
+				if got != want {
+					bad.Add(1)
+					first.CompareAndSwap(nil, fmt.Sprintf("%+v", got))
+				}
+			}
+		}()
+		err := work()
+		close(stop)
+		<-done
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if bad.Load() > 0 {
+			t.Errorf("%s: %d of %d polls saw holes or mixes: first %v, want %+v", name, bad.Load(), polls.Load(), first.Load(), want)
+		}
+		t.Logf("%s: %d polls", name, polls.Load())
+		if polls.Load() < 5 {
+			t.Errorf("%s: only %d polls: the reader did not watch the load", name, polls.Load())
+		}
+	}
+	replay := func() error {
+		cmd := exec.Command(filepath.Join(binaries(t), "tracker-exporter"), "replay")
+		cmd.Env = f.env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("replay: %v\n%s", err, out)
+		}
+		return nil
+	}
+	poll("replay", replay)
+	poll("second replay", replay)
+	// The interval process refreshes every open issue after each pass.
+	f.set("EXPORTER_ETL_INTERVAL_MINUTES", "60")
+	poll("pass and refresh of open issues", func() error {
+		stop := f.start("tracker-exporter")
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var n uint64
+			_ = f.ch.Conn().QueryRow(ctx, "SELECT count() FROM `"+f.db+"`.issues WHERE _transformed_at > now() - 30").Scan(&n)
+			// Refreshed: newer rows for the open issues, then a quiet second.
+			if n > 0 {
+				time.Sleep(2 * time.Second)
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("no refresh within 60s")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if code, out := stop(); code != 0 {
+			return fmt.Errorf("tracker-exporter: exit %d\n%s", code, out)
+		}
+		return nil
+	})
+}
