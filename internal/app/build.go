@@ -247,23 +247,44 @@ func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
 	return out
 }
 
-// OpenClickHouse connects (and optionally migrates).
+// OpenClickHouse connects (and optionally migrates), waiting for a server
+// that is down (EXPORTER_START_TIMEOUT); an error retrying cannot fix (bad
+// credentials, an invalid setting, a failed migration) returns at once.
 func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Client, error) {
-	ch, err := clickhouse.Open(ctx, ClickHouseConfig(env.Config, env.Log))
-	if err != nil {
-		return nil, err
-	}
-	if migrate {
-		applied, err := ch.Migrate(ctx)
+	cfg := ClickHouseConfig(env.Config, env.Log)
+	var ch *clickhouse.Client
+	err := waitFor(ctx, env.Log, "ClickHouse at "+env.Config.ClickHouse.Addr(), env.Config.StartTimeout, func(ctx context.Context) error {
+		c, err := clickhouse.Open(ctx, cfg)
+		if err == nil && migrate {
+			var applied []string
+			if applied, err = c.Migrate(ctx); err != nil {
+				_ = c.Close()
+			} else if len(applied) > 0 {
+				env.Log.Info("migrations applied", "count", len(applied), "names", applied)
+			}
+		}
 		if err != nil {
-			_ = ch.Close()
-			return nil, err
+			if clickhouse.IsPermanent(err) {
+				return permanent(err)
+			}
+			return err
 		}
-		if len(applied) > 0 {
-			env.Log.Info("migrations applied", "count", len(applied), "names", applied)
-		}
+		ch = c
+		return nil
+	})
+	if err != nil {
+		return nil, clickhouseHint(env.Config, err)
 	}
 	return ch, nil
+}
+
+// clickhouseHint adds what to do to errors whose cause is known to come
+// from a setting.
+func clickhouseHint(cfg config.Config, err error) error {
+	if strings.Contains(err.Error(), "client_protocol_version") {
+		return fmt.Errorf("%w: this ClickHouse server is too old for the HTTP protocol of this client: use EXPORTER_CLICKHOUSE__PROTO=native (EXPORTER_CLICKHOUSE__PORT=9000, 9440 with TLS)", err)
+	}
+	return err
 }
 
 // NewLoader builds the load stage; with uploading disabled it prints rows.

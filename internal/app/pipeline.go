@@ -12,59 +12,68 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
 	"github.com/tracker-exporter/tracker-exporter/internal/loader"
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
-	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
 // NATS connects to the configured server, or starts the embedded one (file
 // store under the data directory) when no URL is configured and embedded
-// is allowed. The returned close function drains and stops both.
-func NATS(ctx context.Context, cfg config.Config, name string, allowEmbedded bool) (*stream.Conn, func(), error) {
-	var srv *server.Server
-	var conn *stream.Conn
-	var err error
+// is allowed, and declares the streams. A server that is down is waited
+// for (EXPORTER_START_TIMEOUT). The returned close function drains and
+// stops both.
+func NATS(ctx context.Context, env *Env, name string, allowEmbedded bool) (*stream.Conn, func(), error) {
+	cfg := env.Config
 	if cfg.NATS.URL != "" || !allowEmbedded {
 		url := cfg.NATS.URL
 		if url == "" {
 			url = "nats://127.0.0.1:4222"
 		}
-		conn, err = stream.Connect(ctx, url, name)
-	} else {
-		dir, aerr := filepath.Abs(cfg.NATS.DataDir)
-		if aerr != nil {
-			return nil, nil, fmt.Errorf("nats data dir: %w", aerr)
-		}
-		srv, err = stream.StartEmbedded(stream.EmbeddedConfig{DataDir: dir, MaxPayload: int32(cfg.NATS.MaxPayload)})
+		var conn *stream.Conn
+		err := waitFor(ctx, env.Log, "NATS at "+stream.RedactURL(url), cfg.StartTimeout, func(ctx context.Context) error {
+			c, err := stream.Connect(ctx, url, name)
+			if err != nil {
+				if stream.IsPermanent(err) {
+					return permanent(err)
+				}
+				return err
+			}
+			if err := stream.Setup(ctx, c.JS, stream.Streams{}); err != nil {
+				c.Close()
+				return err
+			}
+			conn = c
+			return nil
+		})
 		if err != nil {
 			return nil, nil, err
 		}
-		conn, err = stream.ConnectInProcess(srv, name)
+		return conn, conn.Close, nil
 	}
+	dir, err := filepath.Abs(cfg.NATS.DataDir)
 	if err != nil {
-		if srv != nil {
-			srv.Shutdown()
-		}
+		return nil, nil, fmt.Errorf("EXPORTER_NATS__DATA_DIR %q: %w", cfg.NATS.DataDir, err)
+	}
+	srv, err := stream.StartEmbedded(stream.EmbeddedConfig{DataDir: dir, MaxPayload: int32(cfg.NATS.MaxPayload)})
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := stream.Setup(ctx, conn.JS, stream.Streams{}); err != nil {
-		conn.Close()
-		if srv != nil {
-			srv.Shutdown()
+	conn, err := stream.ConnectInProcess(srv, name)
+	if err == nil {
+		if err = stream.Setup(ctx, conn.JS, stream.Streams{}); err != nil {
+			conn.Close()
 		}
+	}
+	if err != nil {
+		srv.Shutdown()
 		return nil, nil, err
 	}
 	return conn, func() {
 		conn.Close()
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}
+		srv.Shutdown()
+		srv.WaitForShutdown()
 	}, nil
 }
 
@@ -126,12 +135,15 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 	if opts.RunOnce {
 		var exErr error
 		st.lastPass, exErr = st.Extractor.RunOnce(ctx)
-		if err := Drain(ctx, conn, log, errs); err != nil {
-			shutdown()
-			return errors.Join(exErr, err)
+		dctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			// Shutting down: what is in flight gets a deadline of its own.
+			dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), shutdownDrain)
 		}
+		err := Drain(dctx, conn, log, errs)
+		cancel()
 		shutdown()
-		return exErr
+		return errors.Join(exErr, err)
 	}
 
 	interval := opts.Interval
@@ -152,7 +164,7 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		select {
 		case <-ctx.Done():
 			// Stop intake, let in-flight work finish under a deadline.
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDrain)
 			_ = Drain(dctx, conn, log, errs)
 			cancel()
 			shutdown()
@@ -164,6 +176,9 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		}
 	}
 }
+
+// shutdownDrain bounds the wait for in-flight work after a shutdown began.
+const shutdownDrain = 30 * time.Second
 
 // consumer names a durable consumer of a stream.
 type consumer struct{ stream, name string }

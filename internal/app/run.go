@@ -40,13 +40,15 @@ func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 	start := time.Now()
 	err = RunAll(ctx, conn, st, RunOptions{RunOnce: runOnce, Interval: cfg.ETLInterval}, env.Log)
 	if runOnce {
+		// A run stopped by a signal exits 0 (a clean stop: the watermark
+		// keeps what it did not do for the next run) but is not a success.
 		status := 1.0
-		if err != nil {
+		if err != nil || ctx.Err() != nil {
 			status = 2
 		}
 		env.Metrics.Gauge("etl_upload_status", status)
 		env.Metrics.Timing("etl_duration_seconds", time.Since(start))
-		logRunEnd(env, st, time.Since(start), tc.Requests(), err)
+		logRunEnd(ctx, env, st, time.Since(start), tc.Requests(), err)
 	}
 	return err
 }
@@ -54,7 +56,7 @@ func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 // logRunEnd states a run's account in one line: what the search found,
 // what is in ClickHouse (loaded by this run, or already current) and what
 // is not, by reason.
-func logRunEnd(env *Env, st *Stages, took time.Duration, requests int64, err error) {
+func logRunEnd(ctx context.Context, env *Env, st *Stages, took time.Duration, requests int64, err error) {
 	args := []any{"duration", took.Round(time.Millisecond), "tracker_requests", requests}
 	if p := st.lastPass; p != nil {
 		args = append(args, "found", p.Found)
@@ -69,6 +71,10 @@ func logRunEnd(env *Env, st *Stages, took time.Duration, requests int64, err err
 		}
 	}
 	args = append(args, "dead_lettered", st.Transformer.Failed()+st.Loader.Dead())
+	if ctx.Err() != nil {
+		env.Log.Warn("run stopped by a signal before it finished: the next run continues", args...)
+		return
+	}
 	if err != nil {
 		env.Log.Error("run finished incomplete", append(args, "err", err)...)
 		return

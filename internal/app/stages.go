@@ -120,7 +120,7 @@ func startStage(ctx context.Context, cfg config.Config, name string, embedded bo
 		env.Close()
 		return nil, nil, nil, err
 	}
-	conn, closeNATS, err := NATS(ctx, cfg, name, embedded)
+	conn, closeNATS, err := NATS(ctx, env, name, embedded)
 	if err != nil {
 		stopHealth()
 		env.Close()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
@@ -50,6 +49,13 @@ type Config struct {
 	CheckpointEvery time.Duration
 	// DryRun never saves the watermark (rows are printed, not loaded).
 	DryRun bool
+	// ShutdownGrace is how long the issues in hand may take to finish
+	// after a shutdown began (default 20s); the rest stay for the next
+	// pass.
+	ShutdownGrace time.Duration
+	// PublishPatience is how long a publish is repeated while NATS is
+	// unavailable (default 2 min).
+	PublishPatience time.Duration
 }
 
 // Tracker is what the extractor needs from the Tracker client.
@@ -177,6 +183,12 @@ func New(cfg Config, deps Deps) (*Extractor, error) {
 	if cfg.StateKey == "" {
 		cfg.StateKey = "tracker_etl_default"
 	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 20 * time.Second
+	}
+	if cfg.PublishPatience <= 0 {
+		cfg.PublishPatience = 2 * time.Minute
+	}
 	if deps.Tracker == nil {
 		errs = append(errs, errors.New("extractor: no Tracker client"))
 	}
@@ -245,72 +257,39 @@ func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 		return p, err
 	}
 	led := newLedger(p.Since)
-	jobs := make(chan job, e.cfg.Concurrency*2)
-	var wg sync.WaitGroup
-	var statsMu sync.Mutex
-	for range e.cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				is := &j.issue
-				res := e.process(ctx, dir, is)
-				led.finish(j.seq, res.apply)
-				statsMu.Lock()
-				switch res.outcome {
-				case wire.OutcomeFailed:
-					p.Failed++
-					if len(p.FailedKeys) < 100 {
-						p.FailedKeys = append(p.FailedKeys, is.Key)
-					}
-					log.Warn("issue failed", "issue", is.Key, "err", res.err)
-					e.deps.Metrics.Count("issues_failed_count", 1)
-				case wire.OutcomeDuplicate:
-					p.Duplicates++
-				default:
-					p.Published++
-				}
-				if n := e.cfg.ProgressEvery; n > 0 && (p.Published+p.Duplicates)%n == 0 && res.outcome != wire.OutcomeFailed {
-					log.Info("extraction progress", "published", p.Published+p.Duplicates, "found", led.count(), "failed", p.Failed)
-				}
-				statsMu.Unlock()
-				if e.deps.Progress != nil {
-					e.deps.Progress.Done(res.outcome != wire.OutcomeFailed)
-				}
-			}
-		}()
-	}
+	// A shutdown stops the search at once; the issues in hand get
+	// ShutdownGrace to finish, the others stay for the next pass.
+	work, stopWork := e.workContext(ctx)
+	defer stopWork()
+	f := &fetcher{e: e, dir: dir, led: led, log: log, work: work, progress: e.deps.Progress, retry: map[int]tracker.Issue{}}
 
 	// Checkpoint the watermark while the pass runs, so a crash loses at
 	// most a few seconds of progress.
 	stopCheckpoint := e.checkpoint(ctx, led, p.Since, stored, log)
 	searchStart := time.Now()
-	p.SearchErr = e.search(ctx, p, led, func(i int, is tracker.Issue) error {
-		select {
-		case jobs <- job{seq: i, issue: is}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}, log)
-	close(jobs)
-	wg.Wait()
-	stopCheckpoint()
+	p.SearchErr = f.run(ctx, e.cfg.Concurrency, func(enqueue func(int, tracker.Issue) error) error {
+		return e.search(ctx, p, led, enqueue, log)
+	})
 	if e.deps.Progress != nil {
 		e.deps.Progress.Finish()
 	}
+	f.progress = nil
+	f.retryFailed(ctx, e.cfg.Concurrency)
+	stopCheckpoint()
 	e.deps.Metrics.Timing("issues_search_time_seconds", time.Since(searchStart))
 	p.Issues = led.snapshot()
-	p.Found = len(p.Issues)
+	p.count()
+	e.deps.Metrics.Count("issues_failed_count", int64(p.Failed))
+	interrupted := ctx.Err() != nil
 	p.UnknownUsers = dir.unknown
 	p.Duration = e.deps.Now().Sub(start)
 
 	// The manifest goes out even for a failed pass: verify can then say
 	// what of it reached ClickHouse. It is tried under a context of its
 	// own so that a shutdown does not lose it.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	merr := stream.PublishPass(mctx, e.deps.JS, p.Summary(e.cfg.StateKey), p.Issues)
-	cancel()
+	merr := e.retryPublish(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		return stream.PublishPass(ctx, e.deps.JS, p.Summary(e.cfg.StateKey), p.Issues)
+	})
 	if merr != nil {
 		log.Error("pass manifest not published: verify cannot reconcile this pass", "err", merr)
 	}
@@ -321,6 +300,11 @@ func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 		var ok []bool
 		ok, settleErr = e.deps.Loads.Settle(ctx, p)
 		led.confirm(seq(len(ok)), ok)
+		if ctx.Err() != nil && errors.Is(settleErr, context.Canceled) {
+			// Stopped while waiting for the loads: the watermark keeps to
+			// the loads confirmed so far; the next run does the rest.
+			settleErr, interrupted = nil, true
+		}
 	}
 	if stateful && !e.cfg.DryRun {
 		wm := led.watermark(p.Since, loaded)
@@ -341,6 +325,20 @@ func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 	log.Info("extraction finished", "found", p.Found, "published", p.Published, "already_stored", p.Duplicates,
 		"failed", p.Failed, "watermark", p.Watermark, "duration", p.Duration.Round(time.Millisecond))
 	var errs []error
+	if interrupted {
+		// A shutdown is a clean stop: what was not done stays for the
+		// next pass (the watermark is before it).
+		left := 0
+		for i := range p.Issues {
+			if p.Issues[i].Outcome == wire.OutcomePending {
+				left++
+			}
+		}
+		log.Info("pass interrupted by shutdown", "done", p.Published+p.Duplicates, "left_for_next_pass", left)
+		if errors.Is(p.SearchErr, context.Canceled) {
+			p.SearchErr = nil
+		}
+	}
 	if p.SearchErr != nil {
 		errs = append(errs, fmt.Errorf("search: %w", p.SearchErr))
 	}
@@ -509,11 +507,6 @@ func seq(n int) []int {
 	return out
 }
 
-type job struct {
-	seq   int
-	issue tracker.Issue
-}
-
 func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
 	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, fetching: map[string]chan struct{}{}, statuses: map[string]wire.Status{}}
 	statuses, err := e.deps.Tracker.Statuses(ctx)
@@ -586,6 +579,8 @@ type result struct {
 	changes int
 	err     error
 	class   string // why it failed: fetch, encode, too_large, publish
+	// retryable: another try later in the pass may succeed.
+	retryable bool
 }
 
 // apply records the result in the issue's ledger entry.
@@ -608,7 +603,9 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 	t0 := time.Now()
 	entries, err := e.deps.Tracker.Changelog(ctx, is.Key, e.cfg.ChangelogPageSize)
 	if err != nil {
-		return failed("fetch", err)
+		r := failed("fetch", err)
+		r.retryable = tracker.Retryable(err)
+		return r
 	}
 	e.deps.Metrics.Timing("issue_prefetch_seconds", time.Since(t0))
 	snap := wire.IssueSnapshot{
@@ -685,9 +682,11 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 	if encoding != "" {
 		msg.Header.Set(wire.EncodingHeader, encoding)
 	}
-	ack, err := e.deps.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version)))
+	ack, err := e.publish(ctx, msg, wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version))
 	if err != nil {
-		return failed("publish", fmt.Errorf("publish %s (%d bytes): %w", is.Key, len(payload), err))
+		r := failed("publish", fmt.Errorf("publish %s (%d bytes): %w", is.Key, len(payload), err))
+		r.retryable = true
+		return r
 	}
 	res.outcome = wire.OutcomePublished
 	if ack != nil && ack.Duplicate {

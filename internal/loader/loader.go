@@ -254,7 +254,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		return fmt.Errorf("loader consumer: %w", err)
 	}
 	linger := min(200*time.Millisecond, l.cfg.BatchAge)
-	return stream.FetchLoop(ctx, cons, stream.Batching{Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger}, l.handleBatch)
+	return stream.FetchLoop(ctx, cons, stream.Batching{Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger, Heartbeat: l.cfg.AckWait / 3}, l.handleBatch)
 }
 
 // item is a decoded message and whether it is settled (acked, NAKed,
@@ -267,30 +267,11 @@ type item struct {
 	settled bool
 }
 
-// batch is the messages of one fetch. Its heartbeat extends the ack
-// deadline of the unsettled ones while the loader works on them.
+// batch is the messages of one fetch (FetchLoop's heartbeat extends the
+// ack deadline of those not settled while the loader works on them).
 type batch struct {
 	mu    sync.Mutex
 	items []*item
-}
-
-func (b *batch) heartbeat(every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			b.mu.Lock()
-			for _, it := range b.items {
-				if !it.settled {
-					_ = it.msg.InProgress()
-				}
-			}
-			b.mu.Unlock()
-		}
-	}
 }
 
 // settle runs fn on each item not settled yet and marks it settled: an
@@ -311,10 +292,6 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	for _, m := range msgs {
 		b.items = append(b.items, &item{msg: m, size: len(m.Data())})
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go b.heartbeat(l.cfg.AckWait/3, stop)
-
 	var good []*item
 	for _, it := range b.items {
 		if err := decode(it); err != nil {

@@ -27,7 +27,10 @@ type Config struct {
 	Workers int
 	// Batch is how many messages are fetched at once.
 	Batch int
-	// MaxDeliveries bounds redeliveries before a message is dead-lettered.
+	// MaxDeliveries is kept for configuration compatibility: a snapshot
+	// that cannot be transformed is dead-lettered at once, and one whose
+	// rows could not be published (NATS unavailable) is retried for as long
+	// as it takes, never dropped.
 	MaxDeliveries int
 	// AckWait is how long a delivered message may stay unacknowledged.
 	AckWait time.Duration
@@ -71,6 +74,12 @@ func New(cfg Config, deps Deps) (*Transformer, error) {
 	if cfg.MaxDeliveries <= 0 {
 		cfg.MaxDeliveries = 5
 	}
+	if cfg.AckWait <= 0 {
+		// Short, so that a transformer that died has its messages
+		// redelivered within seconds; the batch in hand is kept alive by
+		// heartbeats however long it takes.
+		cfg.AckWait = 5 * time.Second
+	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
@@ -90,11 +99,11 @@ func (t *Transformer) Failed() int64 { return t.failed.Load() }
 // It returns nil on a clean shutdown.
 func (t *Transformer) Run(ctx context.Context) error {
 	cons, err := t.deps.JS.CreateOrUpdateConsumer(ctx, wire.RawStream,
-		stream.ConsumerConfig(stream.TransformerConsumer, t.cfg.MaxDeliveries+1, t.cfg.AckWait))
+		stream.ConsumerConfig(stream.TransformerConsumer, -1, t.cfg.AckWait))
 	if err != nil {
 		return fmt.Errorf("transformer consumer: %w", err)
 	}
-	return stream.FetchLoop(ctx, cons, stream.Batching{Max: t.cfg.Batch, MaxAge: time.Second, Linger: 20 * time.Millisecond}, t.handleBatch)
+	return stream.FetchLoop(ctx, cons, stream.Batching{Max: t.cfg.Batch, MaxAge: time.Second, Linger: 20 * time.Millisecond, Heartbeat: t.cfg.AckWait / 3}, t.handleBatch)
 }
 
 func (t *Transformer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
@@ -116,6 +125,9 @@ func (t *Transformer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	wg.Wait()
 }
 
+// publishTimeout bounds one publish of rows.
+const publishTimeout = 5 * time.Second
+
 // permanentError marks a message that can never be processed.
 type permanentError struct{ err error }
 
@@ -132,7 +144,7 @@ func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	var perm permanentError
-	if errors.As(err, &perm) || stream.Deliveries(m) >= uint64(t.cfg.MaxDeliveries) {
+	if errors.As(err, &perm) {
 		t.failed.Add(1)
 		t.deps.Metrics.Count("transform_dead_letter_count", 1)
 		t.deps.Log.Error("snapshot dead-lettered", "subject", m.Subject(), "err", err)
@@ -141,8 +153,10 @@ func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
 		}
 		return
 	}
+	// Transient (the rows could not be published): back, with a delay
+	// growing to 30 s, for as long as it takes.
 	t.deps.Log.Warn("snapshot will be retried", "subject", m.Subject(), "err", err)
-	_ = m.NakWithDelay(time.Second * time.Duration(stream.Deliveries(m)))
+	_ = m.NakWithDelay(min(time.Second*time.Duration(stream.Deliveries(m)), 30*time.Second))
 }
 
 // process transforms one raw snapshot message and publishes its rows.
@@ -150,6 +164,13 @@ func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
 // (its figures no longer change with time); published reports whether
 // rows went out.
 func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Time, openOnly bool) (published bool, err error) {
+	defer func() {
+		// A snapshot that makes the transform panic must not crash-loop
+		// the stage: it is dead-lettered like any other it cannot handle.
+		if r := recover(); r != nil {
+			published, err = false, permanentError{fmt.Errorf("transform panicked: %v", r)}
+		}
+	}()
 	if schema := m.Headers().Get(wire.SchemaHeader); schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
 		return false, permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
 	}
@@ -185,7 +206,12 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 		out.Header.Set(wire.EncodingHeader, encoding)
 	}
 	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
-	if _, err := t.deps.JS.PublishMsg(ctx, out, jetstream.WithMsgID(id)); err != nil {
+	// A publish of its own deadline: across a NATS restart an ack may never
+	// come, and the snapshot is better handed back (NAK) and redelivered
+	// than waited for under the batch's long deadline.
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if _, err := t.deps.JS.PublishMsg(pctx, out, jetstream.WithMsgID(id)); err != nil {
 		return false, fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
 	}
 	return true, nil

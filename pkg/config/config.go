@@ -73,6 +73,10 @@ type Config struct {
 	// HealthAddr is the listen address of the health/readiness endpoints,
 	// for example ":8080"; empty turns them off (EXPORTER_HEALTH_ADDR).
 	HealthAddr string
+	// StartTimeout is how long a stage waits at start for NATS and
+	// ClickHouse, retrying with backoff, before it gives up; 0 waits
+	// forever (EXPORTER_START_TIMEOUT, "5m").
+	StartTimeout time.Duration
 
 	// Warnings lists what Load noticed but did not refuse: unknown EXPORTER_
 	// variables, variables accepted for compatibility that have no effect.
@@ -366,6 +370,7 @@ func Default() Config {
 		LogETLStats:              true,
 		LogETLStatsEachNIter:     100,
 		ETLInterval:              30 * time.Minute,
+		StartTimeout:             5 * time.Minute,
 		ClosedIssueStatuses:      []string{"closed", "rejected", "resolved", "cancelled", "released"},
 		NotNullableFields:        defaultNotNullable(),
 		DatetimeResponseFormat:   "%Y-%m-%dT%H:%M:%S.%f%z",

@@ -124,6 +124,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_NATS__MAX_PAYLOAD", d.NATS.MaxPayload, 8 << 20},
 		{"EXPORTER_LOG_FORMAT", d.LogFormat, "text"},
 		{"EXPORTER_HEALTH_ADDR", d.HealthAddr, ""},
+		{"EXPORTER_START_TIMEOUT", d.StartTimeout, 5 * time.Minute},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -245,6 +246,7 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_CUSTOM_FIELDS=6063181a59590573909db929--team:team:String", func(c Config) any { return c.CustomFields },
 			[]CustomField{{Source: "6063181a59590573909db929--team", Column: "team", Type: "String"}}},
 		{"EXPORTER_HEALTH_ADDR=:8080", func(c Config) any { return c.HealthAddr }, ":8080"},
+		{"EXPORTER_START_TIMEOUT=0", func(c Config) any { return c.StartTimeout }, time.Duration(0)},
 		{"EXPORTER_TRACKER__LOGLEVEL=error", func(c Config) any { return c.Tracker.LogLevel }, "error"},
 		{"EXPORTER_TRACKER__TOKEN=y0_abc", func(c Config) any { return c.Tracker.Token.Reveal() }, "y0_abc"},
 		{"EXPORTER_TRACKER__IAM_TOKEN=t1.abc", func(c Config) any { return c.Tracker.IAMToken.Reveal() }, "t1.abc"},

@@ -80,6 +80,9 @@ func (c Config) Validate(role Role) error {
 	if c.LogETLStatsEachNIter < 1 {
 		p.add("EXPORTER_LOG_ETL_STATS_EACH_N_ITER", c.LogETLStatsEachNIter, "want 1 or more")
 	}
+	if c.StartTimeout < 0 {
+		p.add("EXPORTER_START_TIMEOUT", c.StartTimeout, "want 0 (wait forever) or a positive duration")
+	}
 	if c.HealthAddr != "" {
 		if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validPort(port, true) {
 			p.add("EXPORTER_HEALTH_ADDR", c.HealthAddr, "want host:port or :port")

@@ -246,6 +246,8 @@ func table() []variable {
 			}},
 		textVar("EXPORTER_HEALTH_ADDR", "", "listen address of /healthz and /readyz, e.g. :8080; empty turns them off",
 			func(c *Config) *string { return &c.HealthAddr }),
+		durVar("EXPORTER_START_TIMEOUT", "5m", "how long a stage waits at start for NATS and ClickHouse (retrying, not ready meanwhile) before it exits 1; 0 waits forever", time.Second,
+			func(c *Config) *time.Duration { return &c.StartTimeout }),
 
 		// Tracker.
 		enumVar("EXPORTER_TRACKER__LOGLEVEL", "warning", "log level of Tracker requests",

@@ -23,6 +23,29 @@ type Batching struct {
 	// partial batch: when none arrive within Linger the consumer is idle
 	// and the batch goes out at once.
 	Linger time.Duration
+	// Heartbeat, when set, tells the server every so often that the
+	// messages of the batch in hand are still being worked on (InProgress),
+	// so that the consumer's ack wait can be short, and a stage that died
+	// has its messages redelivered soon, while long work keeps its own.
+	// Use a third of the ack wait.
+	Heartbeat time.Duration
+}
+
+// heartbeat sends InProgress for every message of msgs not yet settled,
+// every period, until stop closes. A settled message refuses it locally.
+func heartbeat(msgs []jetstream.Msg, period time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+		}
+	}
 }
 
 // FetchLoop pulls messages from a consumer and hands them to fn in
@@ -49,7 +72,15 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 			return
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		var stop chan struct{}
+		if b.Heartbeat > 0 {
+			stop = make(chan struct{})
+			go heartbeat(buf, b.Heartbeat, stop)
+		}
 		fn(fctx, buf)
+		if stop != nil {
+			close(stop)
+		}
 		cancel()
 		buf = nil
 	}

@@ -30,7 +30,7 @@ func Connect(ctx context.Context, url, name string) (*Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats connect %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("nats connect %s: %w", RedactURL(url), err)
 	}
 	return wrap(nc)
 }
@@ -247,8 +247,14 @@ func Pending(ctx context.Context, js jetstream.JetStream, streamName, consumer s
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// redactURL hides credentials embedded in a NATS URL.
-func redactURL(u string) string {
+// IsPermanent reports a connection error that retrying cannot fix: the
+// server refused the credentials.
+func IsPermanent(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)
+}
+
+// RedactURL hides credentials embedded in a NATS URL.
+func RedactURL(u string) string {
 	for i := 0; i+3 <= len(u); i++ {
 		if u[i:i+3] == "://" {
 			rest := u[i+3:]

@@ -244,6 +244,11 @@ func refused(err error) bool {
 	return errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests
 }
 
+// Retryable reports whether a failed call may succeed if made again later:
+// 429, 409, 5xx, network errors, timeouts and malformed answers; not 4xx
+// answers such as 401, 403 or 404.
+func Retryable(err error) bool { return retryable(err) }
+
 func retryable(err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {

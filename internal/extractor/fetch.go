@@ -1,0 +1,214 @@
+package extractor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// retryRounds is how many times, after all the others, an issue that
+// failed for a transient reason is tried again within the pass.
+const retryRounds = 3
+
+type job struct {
+	seq   int
+	issue tracker.Issue
+}
+
+// fetcher fetches the changelogs of the issues the search hands it and
+// publishes their snapshots, on a bounded number of goroutines, recording
+// each outcome in the ledger.
+type fetcher struct {
+	e    *Extractor
+	dir  *directory
+	led  *ledger
+	log  *slog.Logger
+	work context.Context // outlives a shutdown by the grace period
+	// progress is told about each issue of the main round (nil: no bar).
+	progress Progress
+
+	mu    sync.Mutex
+	done  int
+	retry map[int]tracker.Issue // failed for a reason worth another try
+}
+
+// run calls feed, which hands issues to enqueue, and works on them on
+// limit goroutines. It returns feed's error once every issue handed over
+// is finished; after a shutdown (ctx done) the issues not yet started are
+// left pending.
+func (f *fetcher) run(ctx context.Context, limit int, feed func(enqueue func(int, tracker.Issue) error) error) error {
+	jobs := make(chan job, limit*2)
+	var wg sync.WaitGroup
+	for range limit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if ctx.Err() == nil {
+					f.one(&j)
+				}
+			}
+		}()
+	}
+	err := feed(func(i int, is tracker.Issue) error {
+		select {
+		case jobs <- job{seq: i, issue: is}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	return err
+}
+
+func (f *fetcher) one(j *job) {
+	res := f.e.process(f.work, f.dir, &j.issue)
+	if res.outcome == wire.OutcomeFailed && f.work.Err() != nil {
+		return // cut short by the shutdown: pending, for the next pass
+	}
+	f.led.finish(j.seq, res.apply)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if res.outcome == wire.OutcomeFailed {
+		f.log.Warn("issue failed", "issue", j.issue.Key, "retry_later", res.retryable, "err", res.err)
+		if res.retryable {
+			f.retry[j.seq] = j.issue
+		}
+	} else {
+		delete(f.retry, j.seq)
+		f.done++
+		if n := f.e.cfg.ProgressEvery; n > 0 && f.done%n == 0 {
+			f.log.Info("extraction progress", "published", f.done, "found", f.led.count())
+		}
+	}
+	if f.progress != nil {
+		f.progress.Done(res.outcome != wire.OutcomeFailed)
+	}
+}
+
+// retryFailed tries the issues that failed for a transient reason (a 429
+// storm, 5xx, a NATS outage) again, after all the others: up to
+// retryRounds rounds, each after a pause (2, 4, 8 s) and on a quarter of
+// the workers, so that an overloaded server gets room.
+func (f *fetcher) retryFailed(ctx context.Context, limit int) {
+	pause := 2 * time.Second
+	for round := 1; round <= retryRounds && ctx.Err() == nil; round++ {
+		f.mu.Lock()
+		pending := f.retry
+		f.retry = map[int]tracker.Issue{}
+		f.mu.Unlock()
+		if len(pending) == 0 {
+			return
+		}
+		f.log.Info("retrying issues that failed for a transient reason", "issues", len(pending), "round", round, "after", pause)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		seqs := make([]int, 0, len(pending))
+		for s := range pending {
+			seqs = append(seqs, s)
+		}
+		sort.Ints(seqs)
+		_ = f.run(ctx, max(1, limit/4), func(enqueue func(int, tracker.Issue) error) error {
+			for _, s := range seqs {
+				if err := enqueue(s, pending[s]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		pause *= 2
+	}
+}
+
+// workContext returns the context the issues in hand are fetched and
+// published under: it survives ctx's end by ShutdownGrace.
+func (e *Extractor) workContext(ctx context.Context) (context.Context, func()) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer = time.AfterFunc(e.cfg.ShutdownGrace, cancel)
+		mu.Unlock()
+	})
+	return work, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// publish publishes msg with a message id, waiting out a NATS outage (see
+// retryPublish; the id makes repeats harmless).
+func (e *Extractor) publish(ctx context.Context, msg *nats.Msg, id string) (*jetstream.PubAck, error) {
+	var ack *jetstream.PubAck
+	err := e.retryPublish(ctx, func(ctx context.Context) (err error) {
+		ack, err = e.deps.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+		return err
+	})
+	return ack, err
+}
+
+// count fills the pass's counts from its issues.
+func (p *Pass) count() {
+	p.Found, p.Published, p.Duplicates, p.Failed, p.FailedKeys = len(p.Issues), 0, 0, 0, nil
+	for i := range p.Issues {
+		switch p.Issues[i].Outcome {
+		case wire.OutcomePublished:
+			p.Published++
+		case wire.OutcomeDuplicate:
+			p.Duplicates++
+		case wire.OutcomeFailed:
+			p.Failed++
+			if len(p.FailedKeys) < 100 {
+				p.FailedKeys = append(p.FailedKeys, p.Issues[i].Key)
+			}
+		}
+	}
+}
+
+// retryPublish runs fn, which publishes, until it succeeds or
+// PublishPatience has passed: each try has a deadline of its own (a
+// publish sent across a NATS restart may never be acknowledged), tries are
+// repeated with backoff, and a message above the server's limit fails at
+// once.
+func (e *Extractor) retryPublish(ctx context.Context, fn func(context.Context) error) error {
+	deadline := time.Now().Add(e.cfg.PublishPatience)
+	delay := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fn(actx)
+		cancel()
+		if err == nil || errors.Is(err, nats.ErrMaxPayload) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
