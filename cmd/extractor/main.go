@@ -15,9 +15,10 @@ import (
 
 func main() {
 	a := &cli.App{
-		Name:  "extractor",
-		Usage: "publish Tracker issue snapshots to NATS JetStream",
-		Flags: append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one extraction pass and exit"}),
+		Version: app.Version(),
+		Name:    "extractor",
+		Usage:   "publish Tracker issue snapshots to NATS JetStream",
+		Flags:   append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one extraction pass and exit"}),
 		Action: func(c *cli.Context) error {
 			cfg, err := app.LoadConfig(c, config.RoleExtractor)
 			if err != nil {

@@ -15,9 +15,10 @@ import (
 
 func main() {
 	a := &cli.App{
-		Name:  "loader",
-		Usage: "load rows into ClickHouse",
-		Flags: config.Flags(),
+		Version: app.Version(),
+		Name:    "loader",
+		Usage:   "load rows into ClickHouse",
+		Flags:   config.Flags(),
 		Action: func(c *cli.Context) error {
 			cfg, err := app.LoadConfig(c, config.RoleLoader)
 			if err != nil {

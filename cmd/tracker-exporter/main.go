@@ -18,9 +18,10 @@ import (
 
 func main() {
 	a := &cli.App{
-		Name:  "tracker-exporter",
-		Usage: "export Yandex Tracker issues, changelogs and flow metrics to ClickHouse",
-		Flags: append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one export, drain transform and load, then exit"}),
+		Version: app.Version(),
+		Name:    "tracker-exporter",
+		Usage:   "export Yandex Tracker issues, changelogs and flow metrics to ClickHouse",
+		Flags:   append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one export, drain transform and load, then exit"}),
 		Action: func(c *cli.Context) error {
 			cfg, err := app.LoadConfig(c, config.RoleAll)
 			if err != nil {
@@ -101,14 +102,16 @@ func main() {
 					&cli.IntFlag{Name: "issues", Value: 2000},
 					&cli.Int64Flag{Name: "seed", Value: 1},
 					&cli.DurationFlag{Name: "latency", Value: 20 * time.Millisecond},
+					&cli.StringFlag{Name: "clickhouse", Value: "127.0.0.1:19000", EnvVars: []string{"TEST_CLICKHOUSE_ADDR"},
+						Usage: "ClickHouse (native protocol) when EXPORTER_CLICKHOUSE__HOST and __PORT are not set: the private instance of scripts/services.sh"},
 				},
 				Action: func(c *cli.Context) error {
 					cfg, err := config.FromCLI(c)
 					if err != nil {
-						return app.ConfigExit(err)
+						return app.ConfigExitAs(cfg.LogFormat, err)
 					}
 					return app.RunErr(app.Demo(c.Context, cfg, app.EmulatorOptions{
-						Issues: c.Int("issues"), Seed: c.Int64("seed"), Latency: c.Duration("latency"),
+						Issues: c.Int("issues"), Seed: c.Int64("seed"), Latency: c.Duration("latency"), ClickHouseAddr: c.String("clickhouse"),
 					}, os.Stdout))
 				},
 			},

@@ -16,9 +16,10 @@ import (
 
 func main() {
 	a := &cli.App{
-		Name:  "transformer",
-		Usage: "compute rows and flow metrics from raw snapshots",
-		Flags: config.Flags(),
+		Version: app.Version(),
+		Name:    "transformer",
+		Usage:   "compute rows and flow metrics from raw snapshots",
+		Flags:   config.Flags(),
 		Action: func(c *cli.Context) error {
 			cfg, err := app.LoadConfig(c, config.RoleTransformer)
 			if err != nil {

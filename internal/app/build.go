@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -37,6 +39,8 @@ type Env struct {
 	// Health answers /healthz and /readyz (ServeHealth); stages mark it
 	// ready once they run.
 	Health *telemetry.Health
+	// TrackerLog logs the Tracker requests at EXPORTER_TRACKER__LOGLEVEL.
+	TrackerLog *slog.Logger
 
 	flushSentry func()
 }
@@ -46,6 +50,7 @@ type Env struct {
 // Close when done.
 func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	handler := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat).Handler()
+	trackerHandler := telemetry.NewLogger(logOut, cfg.Tracker.LogLevel, cfg.LogFormat).Handler()
 	flush := func() {}
 	if cfg.Monitoring.SentryEnabled {
 		// The environment name comes from SENTRY_ENVIRONMENT when set.
@@ -55,8 +60,10 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 		}
 		flush = f
 		handler = telemetry.SentryHandler(handler)
+		trackerHandler = telemetry.SentryHandler(trackerHandler)
 	}
-	env := &Env{Config: cfg, Log: slog.New(handler), Out: os.Stdout, Health: &telemetry.Health{}, flushSentry: flush}
+	env := &Env{Config: cfg, Log: slog.New(handler), Out: os.Stdout, Health: &telemetry.Health{}, flushSentry: flush,
+		TrackerLog: slog.New(trackerHandler).With("component", "tracker")}
 	if cfg.Monitoring.MetricsEnabled {
 		m, err := telemetry.NewMetrics(telemetry.MetricsConfig{
 			Host: cfg.Monitoring.MetricsHost, Port: cfg.Monitoring.MetricsPort,
@@ -70,15 +77,36 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	return env, nil
 }
 
-// TrackerClient builds the Tracker client.
-func TrackerClient(cfg config.Config) (*tracker.Client, error) {
-	t := cfg.Tracker
+// TrackerClient builds the Tracker client. Every request is logged at
+// debug level (a 429, a 5xx or a lost connection at warning level) by a
+// logger of the
+// level EXPORTER_TRACKER__LOGLEVEL (as the old tool's Tracker library
+// logger): EXPORTER_TRACKER__LOGLEVEL=debug shows each request.
+func TrackerClient(env *Env) (*tracker.Client, error) {
+	t := env.Config.Tracker
+	log := env.TrackerLog
 	return tracker.New(tracker.Config{
 		BaseURL: t.BaseURL, APIVersion: t.APIVersion,
 		Token: t.Token.Reveal(), IAMToken: t.IAMToken.Reveal(),
 		OrgID: t.OrgID, CloudOrgID: t.CloudOrgID,
 		Language: t.Language, Timeout: t.Timeout, MaxRetries: t.MaxRetries,
-		RateLimit: t.RateLimit, UserAgent: "tracker-exporter",
+		RateLimit: t.RateLimit, UserAgent: "tracker-exporter/" + Version(),
+		Observe: func(a tracker.Attempt) {
+			// A refusal the caller handles (a deleted user's 404) is not
+			// a warning; throttling, server errors and lost connections are.
+			level := slog.LevelDebug
+			if a.Err != nil && (a.Status == 0 || a.Status == http.StatusTooManyRequests || a.Status >= 500) {
+				level = slog.LevelWarn
+			}
+			if !log.Enabled(context.Background(), level) {
+				return
+			}
+			args := []any{"method", a.Method, "path", a.Path, "status", a.Status, "duration", a.Duration.Round(time.Millisecond), "retry", a.Retry}
+			if a.Err != nil {
+				args = append(args, "err", a.Err)
+			}
+			log.Log(context.Background(), level, "tracker request", args...)
+		},
 	})
 }
 
@@ -105,6 +133,19 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 	if cfg.Stateful && strings.TrimSpace(cfg.Tracker.Search.Query) == "" {
 		s, err := OpenState(ctx, cfg)
 		if err != nil {
+			return nil, nil, err
+		}
+		// A state store that is not up yet (Redis, S3) is waited for like
+		// NATS and ClickHouse; state that cannot be read is refused.
+		err = waitFor(ctx, env.Log, "the state store ("+cfg.State.Storage+")", cfg.StartTimeout, func(ctx context.Context) error {
+			_, _, err := s.Load(ctx, cfg.State.Key)
+			if errors.Is(err, state.ErrCorrupt) {
+				return permanent(err)
+			}
+			return err
+		})
+		if err != nil {
+			_ = s.Close()
 			return nil, nil, err
 		}
 		store = s
@@ -141,7 +182,8 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		MaxPayload:        int(js.Conn().MaxPayload()),
 		// Rows printed instead of loaded: the next real run must still
 		// load these issues, so the watermark stays (as the old tool did).
-		DryRun: !cfg.ClickHouse.EnableUpload,
+		DryRun:     !cfg.ClickHouse.EnableUpload,
+		TimeBudget: cfg.RunTimeBudget,
 	}, deps)
 	if err != nil {
 		closeFn()
@@ -252,6 +294,12 @@ func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
 // credentials, an invalid setting, a failed migration) returns at once.
 func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Client, error) {
 	cfg := ClickHouseConfig(env.Config, env.Log)
+	db := env.Config.ClickHouse.Database
+	cfg.OnInsert = func(table string, rows int, took time.Duration) {
+		// As the old tool sent them, per insert into one table.
+		env.Metrics.Timing("clickhouse_insert_time_seconds", took, "database:"+db, "table:"+table)
+		env.Metrics.Gauge("clickhouse_inserted_rows", float64(rows), "database:"+db, "table:"+table)
+	}
 	var ch *clickhouse.Client
 	err := waitFor(ctx, env.Log, "ClickHouse at "+env.Config.ClickHouse.Addr(), env.Config.StartTimeout, func(ctx context.Context) error {
 		c, err := clickhouse.Open(ctx, cfg)
@@ -264,8 +312,8 @@ func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Cl
 			}
 		}
 		if err != nil {
-			if clickhouse.IsPermanent(err) {
-				return permanent(err)
+			if hinted := clickhouseHint(err); hinted != err || clickhouse.IsPermanent(err) {
+				return permanent(hinted)
 			}
 			return err
 		}
@@ -273,16 +321,16 @@ func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Cl
 		return nil
 	})
 	if err != nil {
-		return nil, clickhouseHint(env.Config, err)
+		return nil, err
 	}
 	return ch, nil
 }
 
-// clickhouseHint adds what to do to errors whose cause is known to come
-// from a setting.
-func clickhouseHint(cfg config.Config, err error) error {
+// clickhouseHint replaces errors whose cause is known to be a setting by
+// what to do; other errors are returned as they are.
+func clickhouseHint(err error) error {
 	if strings.Contains(err.Error(), "client_protocol_version") {
-		return fmt.Errorf("%w: this ClickHouse server is too old for the HTTP protocol of this client: use EXPORTER_CLICKHOUSE__PROTO=native (EXPORTER_CLICKHOUSE__PORT=9000, 9440 with TLS)", err)
+		return errors.New("this ClickHouse server is too old for the HTTP protocol (it refuses the setting client_protocol_version, as 18.x does): use EXPORTER_CLICKHOUSE__PROTO=native and EXPORTER_CLICKHOUSE__PORT=9000 (9440 with TLS)")
 	}
 	return err
 }
@@ -302,7 +350,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 			_ = ch.Close()
 			if errors.Is(err, clickhouse.ErrSchemaMissing) || errors.Is(err, clickhouse.ErrChecksumMismatch) {
 				// Refuse rather than dead-letter every row.
-				return nil, nil, ConfigExit(fmt.Errorf("EXPORTER_CLICKHOUSE__DATABASE=%s: %w: run `tracker-exporter migrate` (or `loader migrate`) first, or set EXPORTER_CLICKHOUSE__MIGRATE_ON_START=true",
+				return nil, nil, ConfigExitAs(env.Config.LogFormat, fmt.Errorf("EXPORTER_CLICKHOUSE__DATABASE=%s: %w: run `tracker-exporter migrate` (or `loader migrate`) first, or set EXPORTER_CLICKHOUSE__MIGRATE_ON_START=true",
 					c.Database, err))
 			}
 			return nil, nil, err
@@ -320,7 +368,9 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 			}
 		}
 	} else {
-		sink = &loader.PrintSink{W: env.Out}
+		chc := ClickHouseConfig(env.Config, env.Log)
+		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: loader.Tables{Issues: c.IssuesTable,
+			IssueMetrics: c.IssueMetricsTable, StatusIntervals: c.StatusIntervalsTable, IssuesChangelog: c.IssuesChangelogTable}}
 	}
 	b := c.Backoff
 	l, err := loader.New(loader.Config{

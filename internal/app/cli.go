@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 )
 
 // ExitConfig is the exit code for invalid configuration.
@@ -21,16 +24,46 @@ const ExitConfig = 2
 // line and turned into a cli exit error with code 2.
 func LoadConfig(c *cli.Context, role config.Role) (config.Config, error) {
 	cfg, err := config.FromCLI(c)
-	if err = config.Check(cfg, err, role); err != nil {
-		return cfg, ConfigExit(err)
+	if err = errors.Join(config.Check(cfg, err, role), checkFiles(cfg, role)); err != nil {
+		return cfg, ConfigExitAs(cfg.LogFormat, err)
 	}
 	return cfg, nil
 }
 
+// checkFiles reads the files the configuration names whose contents are
+// configuration too (the holidays file), so that their problems are
+// refused at start with the others, one line each.
+func checkFiles(cfg config.Config, role config.Role) error {
+	path := cfg.Calendar.HolidaysFile
+	if path == "" || (role != config.RoleAll && role != config.RoleTransformer) {
+		return nil
+	}
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return nil // Validate said so already
+	}
+	if _, err := calendar.LoadHolidayFile(path); err != nil {
+		return &config.Error{Var: "EXPORTER_HOLIDAYS_FILE", Value: path, Reason: err.Error()}
+	}
+	return nil
+}
+
 // ConfigExit prints every problem of a (joined) configuration error on its
 // own line and returns an exit error with code 2.
-func ConfigExit(err error) error {
-	fmt.Fprintln(os.Stderr, strings.TrimRight(config.FormatError(err), "\n"))
+func ConfigExit(err error) error { return ConfigExitAs("text", err) }
+
+// ConfigExitAs is ConfigExit in a log format: with "json" each problem is
+// a JSON log record (level ERROR, msg "config: ..."), like every other
+// line of the process.
+func ConfigExitAs(format string, err error) error {
+	text := strings.TrimRight(config.FormatError(err), "\n")
+	if strings.EqualFold(format, "json") {
+		log := telemetry.NewLogger(os.Stderr, "error", "json")
+		for _, line := range strings.Split(text, "\n") {
+			log.Error(line)
+		}
+	} else {
+		fmt.Fprintln(os.Stderr, text)
+	}
 	return cli.Exit("", ExitConfig)
 }
 
@@ -64,6 +97,10 @@ func RunErr(err error) error {
 	}
 	if _, ok := err.(cli.ExitCoder); ok {
 		return err
+	}
+	var done reported
+	if errors.As(err, &done) {
+		return cli.Exit("", 1) // logged already, in the chosen format
 	}
 	return cli.Exit("error: "+err.Error(), 1)
 }

@@ -32,7 +32,7 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 	if cfg.Tracker.OrgID == "" && cfg.Tracker.CloudOrgID == "" {
 		cfg.Tracker.OrgID = "demo-org"
 	}
-	if os.Getenv("EXPORTER_TRACKER__RATE_LIMIT") == "" {
+	if !cfg.IsSet("EXPORTER_TRACKER__RATE_LIMIT") {
 		cfg.Tracker.RateLimit = 0 // the emulator has no limit unless asked
 	}
 	cfg.Tracker.Search.Query = `Updated: >= "2000-01-01 00:00:00"`
@@ -40,20 +40,17 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 	cfg.ChangelogExportEnabled = true
 	cfg.ClickHouse.EnableUpload = true
 	cfg.ClickHouse.MigrateOnStart = true
-	if os.Getenv("EXPORTER_CLICKHOUSE__HOST") == "" && os.Getenv("EXPORTER_CLICKHOUSE__PORT") == "" {
-		addr := os.Getenv("TEST_CLICKHOUSE_ADDR")
-		if addr == "" {
-			addr = "127.0.0.1:19000"
-		}
-		host, port, err := net.SplitHostPort(addr)
+	if !cfg.IsSet("EXPORTER_CLICKHOUSE__HOST") && !cfg.IsSet("EXPORTER_CLICKHOUSE__PORT") {
+		// The private instance of scripts/services.sh.
+		host, port, err := net.SplitHostPort(o.ClickHouseAddr)
 		if err != nil {
-			return fmt.Errorf("TEST_CLICKHOUSE_ADDR %q: %w", addr, err)
+			return ConfigExit(fmt.Errorf("--clickhouse %q: %w", o.ClickHouseAddr, err))
 		}
 		cfg.ClickHouse.Host = host
 		cfg.ClickHouse.Port, _ = strconv.Atoi(port)
 		cfg.ClickHouse.Proto = config.ProtoNative
 	}
-	if os.Getenv("EXPORTER_CLICKHOUSE__DATABASE") == "" {
+	if !cfg.IsSet("EXPORTER_CLICKHOUSE__DATABASE") {
 		// The demo's own database, emptied first so the counts are the
 		// emulator's alone.
 		cfg.ClickHouse.Database = "tracker_demo"

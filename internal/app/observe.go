@@ -5,15 +5,48 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"strings"
 )
 
-// Release names this build for Sentry: tracker-exporter@<module version>.
-func Release() string {
+// version is set at build time by the Makefile (-ldflags -X); empty, the
+// module version and VCS revision Go recorded are used.
+var version string
+
+// Version says which build this is: the release (or module version),
+// then the VCS revision and "+dirty" for a modified tree when Go recorded
+// them, e.g. "v2.1.0", "(devel) 4fe42e6c1a2b+dirty".
+func Version() string {
+	if version != "" {
+		return version
+	}
 	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if bi.Main.Version != "" {
 		v = bi.Main.Version
 	}
-	return "tracker-exporter@" + v
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" && !strings.Contains(v, rev) {
+		v += " " + rev + dirty
+	}
+	return v
+}
+
+// Release names this build for Sentry: tracker-exporter@<version>.
+func Release() string {
+	return "tracker-exporter@" + strings.ReplaceAll(Version(), " ", "-")
 }
 
 // Close flushes Sentry and the metrics client. Call it (deferred) once the

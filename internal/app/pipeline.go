@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/internal/loader"
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
@@ -53,8 +55,11 @@ func NATS(ctx context.Context, env *Env, name string, allowEmbedded bool) (*stre
 		return conn, conn.Close, nil
 	}
 	dir, err := filepath.Abs(cfg.NATS.DataDir)
+	if err == nil {
+		err = writableDir(dir)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("EXPORTER_NATS__DATA_DIR %q: %w", cfg.NATS.DataDir, err)
+		return nil, nil, fmt.Errorf("EXPORTER_NATS__DATA_DIR=%s: the embedded NATS server keeps its store there: %w", cfg.NATS.DataDir, err)
 	}
 	srv, err := stream.StartEmbedded(stream.EmbeddedConfig{DataDir: dir, MaxPayload: int32(cfg.NATS.MaxPayload)})
 	if err != nil {
@@ -77,6 +82,22 @@ func NATS(ctx context.Context, env *Env, name string, allowEmbedded bool) (*stre
 	}, nil
 }
 
+// writableDir creates dir when missing and checks that files can be
+// written in it, so that a read-only folder is named at once rather than
+// as a server that never became ready.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
 // Stages holds the three stages built from one configuration.
 type Stages struct {
 	Extractor   *extractor.Extractor
@@ -84,7 +105,7 @@ type Stages struct {
 	Loader      *loader.Loader
 	// settler reconciles passes with ClickHouse (nil when rows are printed).
 	settler *settler
-	// lastPass is the latest extraction pass of a run-once.
+	// lastPass is the latest extraction pass.
 	lastPass *extractor.Pass
 	closers  []func()
 }
@@ -98,6 +119,8 @@ func (s *Stages) Close() {
 
 // RunOptions selects the one-process behaviour.
 type RunOptions struct {
+	// Metrics receives the per-run metrics of the old tool.
+	Metrics *telemetry.Metrics
 	// RunOnce extracts once, drains transform and load, and returns.
 	RunOnce bool
 	// Interval between extraction passes when not RunOnce.
@@ -134,6 +157,7 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 
 	if opts.RunOnce {
 		var exErr error
+		start := time.Now()
 		st.lastPass, exErr = st.Extractor.RunOnce(ctx)
 		dctx, cancel := ctx, context.CancelFunc(func() {})
 		if ctx.Err() != nil {
@@ -143,7 +167,9 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		err := Drain(dctx, conn, log, errs)
 		cancel()
 		shutdown()
-		return errors.Join(exErr, err)
+		err = errors.Join(exErr, err)
+		runMetrics(ctx, opts.Metrics, st, err, time.Since(start))
+		return err
 	}
 
 	interval := opts.Interval
@@ -151,9 +177,13 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		interval = 30 * time.Minute
 	}
 	for {
-		if _, err := st.Extractor.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		var err error
+		st.lastPass, err = st.Extractor.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			log.Error("extraction pass failed", "err", err)
 		}
+		runMetrics(ctx, opts.Metrics, st, err, time.Since(start))
 		// Open issues age between passes: recompute their figures from the
 		// stored snapshots, without Tracker.
 		if n, err := st.Transformer.RefreshOpen(ctx); err != nil && ctx.Err() == nil {
@@ -175,6 +205,20 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		case <-time.After(interval):
 		}
 	}
+}
+
+// runMetrics sends the old tool's per-run metrics after each pass of the
+// one-process form, run-once or interval: etl_upload_status (1 when the
+// pass loaded everything it found, 2 otherwise, a pass stopped by a signal
+// included), etl_duration_seconds and issues_without_metrics.
+func runMetrics(ctx context.Context, metrics *telemetry.Metrics, st *Stages, err error, took time.Duration) {
+	status := 1.0
+	if err != nil || ctx.Err() != nil || st.lastPass != nil && st.lastPass.Deferred > 0 {
+		status = 2
+	}
+	metrics.Gauge("etl_upload_status", status)
+	metrics.Timing("etl_duration_seconds", took)
+	st.Transformer.ReportWithoutMetrics()
 }
 
 // shutdownDrain bounds the wait for in-flight work after a shutdown began.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 )
 
@@ -22,35 +23,30 @@ func ValidateRole(cfg config.Config, role config.Role) error {
 // RunOneProcess runs the whole pipeline in this process over the embedded
 // NATS server (or the configured one).
 func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
-	env, conn, stop, err := startStage(ctx, cfg, "tracker-exporter", true)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	tc, err := TrackerClient(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := BuildAll(ctx, env, tc, conn)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	env.Health.SetReady(true)
-	start := time.Now()
-	err = RunAll(ctx, conn, st, RunOptions{RunOnce: runOnce, Interval: cfg.ETLInterval}, env.Log)
-	if runOnce {
-		// A run stopped by a signal exits 0 (a clean stop: the watermark
-		// keeps what it did not do for the next run) but is not a success.
-		status := 1.0
-		if err != nil || ctx.Err() != nil {
-			status = 2
+	return runStage(ctx, cfg, "tracker-exporter", natsEmbedded, func(env *Env, conn *stream.Conn) error {
+		tc, err := TrackerClient(env)
+		if err != nil {
+			return err
 		}
-		env.Metrics.Gauge("etl_upload_status", status)
-		env.Metrics.Timing("etl_duration_seconds", time.Since(start))
-		logRunEnd(ctx, env, st, time.Since(start), tc.Requests(), err)
-	}
-	return err
+		st, err := BuildAll(ctx, env, tc, conn)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		env.Health.SetReady(true)
+		start := time.Now()
+		err = RunAll(ctx, conn, st, RunOptions{RunOnce: runOnce, Interval: cfg.ETLInterval, Metrics: env.Metrics}, env.Log)
+		if runOnce {
+			// A run stopped by a signal exits 0 (a clean stop: the
+			// watermark keeps what it did not do for the next run), but it
+			// is not a success: etl_upload_status says 2.
+			logRunEnd(ctx, env, st, time.Since(start), tc.Requests(), err)
+			if err != nil {
+				return reported{err} // the run's last line said it
+			}
+		}
+		return err
+	})
 }
 
 // logRunEnd states a run's account in one line: what the search found,
@@ -75,6 +71,10 @@ func logRunEnd(ctx context.Context, env *Env, st *Stages, took time.Duration, re
 		env.Log.Warn("run stopped by a signal before it finished: the next run continues", args...)
 		return
 	}
+	if p := st.lastPass; err == nil && p != nil && p.Deferred > 0 {
+		env.Log.Warn("run stopped at its time budget (EXPORTER_RUN_TIME_BUDGET): the next run continues", append(args, "left_for_next_run", p.Deferred)...)
+		return
+	}
 	if err != nil {
 		env.Log.Error("run finished incomplete", append(args, "err", err)...)
 		return
@@ -84,58 +84,45 @@ func logRunEnd(ctx context.Context, env *Env, st *Stages, took time.Duration, re
 
 // Migrate applies the embedded migrations.
 func Migrate(ctx context.Context, cfg config.Config) error {
-	env, err := NewEnv(cfg, os.Stderr)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	ch, err := OpenClickHouse(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	return ch.Close()
+	return runStage(ctx, cfg, "migrate", natsNone, func(env *Env, _ *stream.Conn) error {
+		ch, err := OpenClickHouse(ctx, env, true)
+		if err != nil {
+			return err
+		}
+		return ch.Close()
+	})
 }
 
 // ReplayOneProcess replays the raw stream and loads the new rows.
 func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
-	env, conn, stop, err := startStage(ctx, cfg, "tracker-exporter-replay", true)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	tr, err := NewTransformer(env, conn.JS)
-	if err != nil {
-		return err
-	}
-	ld, closeLoader, err := NewLoader(ctx, env, conn.JS)
-	if err != nil {
-		return err
-	}
-	defer closeLoader()
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	errs := newStageWatch()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ld.Run(bg); err != nil {
-			errs.fail(err)
+	return runStage(ctx, cfg, "tracker-exporter-replay", natsEmbedded, func(env *Env, conn *stream.Conn) error {
+		tr, err := NewTransformer(env, conn.JS)
+		if err != nil {
+			return err
 		}
-	}()
-	n, rerr := tr.Replay(ctx)
-	env.Log.Info("replayed snapshots", "count", n)
-	derr := drain(ctx, conn, env.Log, errs, loadConsumer)
-	stop()
-	<-done
-	return errors.Join(rerr, derr)
+		ld, closeLoader, err := NewLoader(ctx, env, conn.JS)
+		if err != nil {
+			return err
+		}
+		defer closeLoader()
+		return whileRunning(ctx, []func(context.Context) error{ld.Run}, func(w *stageWatch) error {
+			n, rerr := tr.Replay(ctx)
+			env.Log.Info("replayed snapshots", "count", n)
+			return errors.Join(rerr, drain(ctx, conn, env.Log, w, loadConsumer))
+		})
+	})
 }
 
-// EmulatorOptions are the emulator subcommand's flags.
+// EmulatorOptions are the emulator and demo subcommands' flags.
 type EmulatorOptions struct {
 	Listen    string
 	Issues    int
 	Seed      int64
 	Latency   time.Duration
 	RateLimit float64
+	// ClickHouseAddr is the demo's ClickHouse when EXPORTER_CLICKHOUSE__HOST
+	// and __PORT are not set (host:port, native protocol).
+	ClickHouseAddr string
 }
 
 // ServeEmulator serves the Tracker emulator until ctx ends.

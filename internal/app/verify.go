@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -31,11 +32,13 @@ type VerifyOptions struct {
 // configured NATS server, or the embedded one's data directory when the
 // one-process form is not running.
 func Verify(ctx context.Context, cfg config.Config, o VerifyOptions, out io.Writer) error {
-	env, conn, stop, err := startStage(ctx, cfg, "tracker-exporter-verify", true)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	return runStage(ctx, cfg, "tracker-exporter-verify", natsEmbedded, func(env *Env, conn *stream.Conn) error {
+		return verify(ctx, env, conn, o, out)
+	})
+}
+
+func verify(ctx context.Context, env *Env, conn *stream.Conn, o VerifyOptions, out io.Writer) error {
+	cfg := env.Config
 	ch, err := OpenClickHouse(ctx, env, false)
 	if err != nil {
 		return err
@@ -77,9 +80,8 @@ func Verify(ctx context.Context, cfg config.Config, o VerifyOptions, out io.Writ
 // withStages runs fn while, when embedded, the transformer and the loader
 // run in this process (nothing else would process what fn waits for).
 func withStages(ctx context.Context, env *Env, conn *stream.Conn, embedded bool, fn func(*stageWatch) error) error {
-	w := newStageWatch()
 	if !embedded {
-		return fn(w)
+		return fn(newStageWatch())
 	}
 	tr, err := NewTransformer(env, conn.JS)
 	if err != nil {
@@ -90,20 +92,28 @@ func withStages(ctx context.Context, env *Env, conn *stream.Conn, embedded bool,
 		return err
 	}
 	defer closeLd()
+	return whileRunning(ctx, []func(context.Context) error{tr.Run, ld.Run}, fn)
+}
+
+// whileRunning runs the stages in the background (under a context that
+// outlives ctx until fn returns), runs fn with a watch that reports the
+// first stage that fails, then stops the stages and waits for them.
+func whileRunning(ctx context.Context, stages []func(context.Context) error, fn func(*stageWatch) error) error {
+	w := newStageWatch()
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 2)
-	for _, run := range []func(context.Context) error{tr.Run, ld.Run} {
+	var wg sync.WaitGroup
+	for _, run := range stages {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer wg.Done()
 			if err := run(bg); err != nil {
 				w.fail(err)
 			}
 		}()
 	}
-	err = fn(w)
+	err := fn(w)
 	cancel()
-	<-done
-	<-done
+	wg.Wait()
 	return err
 }
 
@@ -160,11 +170,12 @@ func DeadLetters(ctx context.Context, cfg config.Config, o DeadLetterOptions, ou
 	if o.Stage != "" && o.Stage != "transformer" && o.Stage != "loader" {
 		return ConfigExit(fmt.Errorf("--stage %q: want transformer or loader", o.Stage))
 	}
-	env, conn, stop, err := startStage(ctx, cfg, "tracker-exporter-dlq", true)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	return runStage(ctx, cfg, "tracker-exporter-dlq", natsEmbedded, func(env *Env, conn *stream.Conn) error {
+		return deadLetters(ctx, env, conn, o, out)
+	})
+}
+
+func deadLetters(ctx context.Context, env *Env, conn *stream.Conn, o DeadLetterOptions, out io.Writer) error {
 	if o.Retry {
 		n, err := stream.RetryDeadLetters(ctx, conn.JS, o.Stage, time.Now().UTC().Format("20060102T150405.000"))
 		fmt.Fprintf(out, "sent %d dead letters back to be processed again\n", n)

@@ -56,6 +56,8 @@ type Config struct {
 	// PublishPatience is how long a publish is repeated while NATS is
 	// unavailable (default 2 min).
 	PublishPatience time.Duration
+	// TimeBudget bounds how long a pass takes new issues (0: no bound).
+	TimeBudget time.Duration
 }
 
 // Tracker is what the extractor needs from the Tracker client.
@@ -146,6 +148,9 @@ type Pass struct {
 	UnknownUsers int
 	// Restarts counts searches restarted after a scroll broke off.
 	Restarts int
+	// Deferred counts the issues found but not started because the time
+	// budget ran out: the next run does them.
+	Deferred int
 }
 
 // Summary is the pass as published in its manifest.
@@ -261,26 +266,46 @@ func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 	// ShutdownGrace to finish, the others stay for the next pass.
 	work, stopWork := e.workContext(ctx)
 	defer stopWork()
+	// Intake (the search, new issues) also stops at the time budget; the
+	// issues in hand then finish and load as usual.
+	intake, stopIntake := ctx, context.CancelFunc(func() {})
+	if e.cfg.TimeBudget > 0 {
+		intake, stopIntake = context.WithTimeout(ctx, e.cfg.TimeBudget)
+	}
+	defer stopIntake()
 	f := &fetcher{e: e, dir: dir, led: led, log: log, work: work, progress: e.deps.Progress, retry: map[int]tracker.Issue{}}
 
 	// Checkpoint the watermark while the pass runs, so a crash loses at
 	// most a few seconds of progress.
 	stopCheckpoint := e.checkpoint(ctx, led, p.Since, stored, log)
 	searchStart := time.Now()
-	p.SearchErr = f.run(ctx, e.cfg.Concurrency, func(enqueue func(int, tracker.Issue) error) error {
-		return e.search(ctx, p, led, enqueue, log)
+	p.SearchErr = f.run(intake, e.cfg.Concurrency, func(enqueue func(int, tracker.Issue) error) error {
+		return e.search(intake, p, led, enqueue, log)
 	})
 	if e.deps.Progress != nil {
 		e.deps.Progress.Finish()
 	}
 	f.progress = nil
-	f.retryFailed(ctx, e.cfg.Concurrency)
+	f.retryFailed(intake, e.cfg.Concurrency)
 	stopCheckpoint()
 	e.deps.Metrics.Timing("issues_search_time_seconds", time.Since(searchStart))
 	p.Issues = led.snapshot()
 	p.count()
 	e.deps.Metrics.Count("issues_failed_count", int64(p.Failed))
 	interrupted := ctx.Err() != nil
+	if intake.Err() != nil && !interrupted {
+		// The time budget ran out: what was not started is left for the
+		// next run (the watermark stops at it), not a failure.
+		for i := range p.Issues {
+			if p.Issues[i].Outcome == wire.OutcomePending {
+				p.Deferred++
+			}
+		}
+		if errors.Is(p.SearchErr, context.DeadlineExceeded) {
+			p.SearchErr = nil
+		}
+		log.Warn("time budget reached: the rest waits for the next run", "budget", e.cfg.TimeBudget, "done", p.Published+p.Duplicates, "left_for_next_run", p.Deferred)
+	}
 	p.UnknownUsers = dir.unknown
 	p.Duration = e.deps.Now().Sub(start)
 
@@ -297,9 +322,20 @@ func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 	var settleErr error
 	loaded := e.deps.Loads != nil
 	if loaded && ctx.Err() == nil {
+		// Settle the issues the pass worked on; those a time budget left
+		// are not missing but deferred (and the watermark stops at them).
+		pos := make([]int, 0, len(p.Issues))
+		worked := *p
+		worked.Issues = make([]wire.PassIssue, 0, len(p.Issues))
+		for i := range p.Issues {
+			if p.Deferred == 0 || p.Issues[i].Outcome != wire.OutcomePending {
+				pos = append(pos, i)
+				worked.Issues = append(worked.Issues, p.Issues[i])
+			}
+		}
 		var ok []bool
-		ok, settleErr = e.deps.Loads.Settle(ctx, p)
-		led.confirm(seq(len(ok)), ok)
+		ok, settleErr = e.deps.Loads.Settle(ctx, &worked)
+		led.confirm(pos[:len(ok)], ok)
 		if ctx.Err() != nil && errors.Is(settleErr, context.Canceled) {
 			// Stopped while waiting for the loads: the watermark keeps to
 			// the loads confirmed so far; the next run does the rest.

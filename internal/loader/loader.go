@@ -15,10 +15,8 @@ package loader
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -417,7 +415,10 @@ func (l *Loader) insert(ctx context.Context, items []*item) error {
 		err := l.deps.Sink.InsertRows(ctx, rows)
 		if err == nil {
 			l.inserts.Add(1)
-			l.deps.Metrics.Timing("clickhouse_insert_time_seconds", time.Since(start), "database:"+l.deps.Database)
+			// One upload of the batch, every table (the old tool timed its
+			// upload of each table's rows; the per-table insert times are
+			// clickhouse_insert_time_seconds).
+			l.deps.Metrics.Timing("upload_to_storage_time_seconds", time.Since(start))
 			return nil
 		}
 		if l.deps.IsPermanent(err) || attempt >= l.cfg.BackoffTries || ctx.Err() != nil {
@@ -466,7 +467,6 @@ func (l *Loader) ack(b *batch, items []*item) {
 		counts[3] += int64(len(it.rows.Changelog))
 	})
 	l.loaded.Add(n)
-	names := l.cfg.Tables.list()
 	l.optMu.Lock()
 	for i, c := range counts {
 		if c > 0 {
@@ -474,9 +474,6 @@ func (l *Loader) ack(b *batch, items []*item) {
 		}
 	}
 	l.optMu.Unlock()
-	for i, c := range counts {
-		l.deps.Metrics.Count("clickhouse_inserted_rows", c, "database:"+l.deps.Database, "table:"+names[i])
-	}
 	if n > 0 {
 		// The old tool's freshness gauge: when rows last landed.
 		l.deps.Metrics.Gauge("last_update_timestamp", float64(time.Now().Unix()))
@@ -530,46 +527,4 @@ func (l *Loader) maybeOptimize(ctx context.Context) {
 		l.deps.Metrics.Timing("clickhouse_deduplicate_time_seconds", took, "database:"+l.deps.Database, "table:"+names[i])
 		l.deps.Log.Info("table optimized", "table", names[i], "took", took.Round(time.Millisecond))
 	}
-}
-
-// PrintSink writes rows as JSON lines instead of loading them (the old
-// EXPORTER_CLICKHOUSE__ENABLE_UPLOAD=false). Safe for concurrent use.
-type PrintSink struct {
-	mu sync.Mutex
-	W  io.Writer
-}
-
-// InsertRows prints every row with its table name. It returns the first
-// write error.
-func (p *PrintSink) InsertRows(_ context.Context, rows []*wire.IssueRows) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	enc := json.NewEncoder(p.W)
-	put := func(table string, row any) error {
-		if err := enc.Encode(map[string]any{"table": table, "row": row}); err != nil {
-			return fmt.Errorf("print %s row: %w", table, err)
-		}
-		return nil
-	}
-	for _, r := range rows {
-		if err := put("issues", r.Issue); err != nil {
-			return err
-		}
-		for _, m := range r.Metrics {
-			if err := put("issue_metrics", m); err != nil {
-				return err
-			}
-		}
-		for _, v := range r.Intervals {
-			if err := put("issue_status_intervals", v); err != nil {
-				return err
-			}
-		}
-		for _, c := range r.Changelog {
-			if err := put("issues_changelog", c); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -138,7 +138,7 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 		Queue:          keyOf(is.Queue),
 		Title:          is.Summary,
 		IssueType:      flow.SnakeCase(label(is.Type)),
-		Priority:       strings.ToLower(label(is.Priority)),
+		Priority:       flow.Lower(label(is.Priority)),
 		Status:         flow.SnakeCase(label(is.Status)),
 		StatusKey:      keyOf(is.Status),
 		Resolution:     flow.SnakeCase(label(is.Resolution)),
@@ -174,14 +174,16 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 		row.StoryPoints = *is.StoryPoints
 	}
 	if is.Project != nil {
-		row.Project = is.Project.Primary.Label()
+		row.Project = flow.Lower(is.Project.Primary.Label())
 	}
 	if len(moves) > 0 {
 		last := moves[len(moves)-1]
 		row.WasMoved, row.MovedAt, row.MovedBy = true, last.UpdatedAt.Time, users.email(last.UpdatedBy)
 	}
 	fig := fr.Issue
-	row.IsClosed = fig.Final
+	// As 2.0.0: closed when the status is final or the issue is resolved
+	// (closed_at is then resolved_at).
+	row.IsClosed = fig.Final || row.IsResolved
 	row.StartedAt = deref(fig.StartedAt)
 	row.DoneAt = deref(fig.DoneAt)
 	row.LeadTime, row.LeadTimeBusiness = fig.LeadTime, fig.LeadBusiness
@@ -244,7 +246,7 @@ func changelogRows(snap *wire.IssueSnapshot, is *tracker.Issue, entries []tracke
 	queue := keyOf(is.Queue)
 	for i := range entries {
 		e := &entries[i]
-		actor := users.email(e.UpdatedBy)
+		actor := users.person(e.UpdatedBy)
 		if actor == "" && e.UpdatedBy != nil {
 			actor = e.UpdatedBy.Label()
 		}
@@ -269,18 +271,42 @@ type userRenderer struct {
 	res  *Result
 }
 
+// email is a person column of the old tool (assignee, author,
+// qa_engineer, moved_by): the user's email lower-cased as Python did, ""
+// when the user has none or the directory does not know the user.
 func (u *userRenderer) email(r *tracker.Ref) string {
-	if r == nil || r.ID == "" {
+	usr, ok := u.user(r)
+	if !ok {
 		return ""
 	}
-	if usr, ok := u.snap.Users[r.ID.String()]; ok {
-		if usr.Email != "" {
-			return strings.ToLower(usr.Email)
-		}
-		return strings.ToLower(usr.Login)
+	return flow.Lower(usr.Email)
+}
+
+// person names a user in changelog values, the changelog actor and custom
+// fields: the email, else the login, lower-cased; "" when the directory
+// does not know the user.
+func (u *userRenderer) person(r *tracker.Ref) string {
+	usr, ok := u.user(r)
+	if !ok {
+		return ""
 	}
-	u.res.UnknownUsers++
-	return ""
+	if usr.Email != "" {
+		return flow.Lower(usr.Email)
+	}
+	return flow.Lower(usr.Login)
+}
+
+// user looks a reference up in the snapshot's users directory, counting
+// the references it does not know.
+func (u *userRenderer) user(r *tracker.Ref) (wire.User, bool) {
+	if r == nil || r.ID == "" {
+		return wire.User{}, false
+	}
+	usr, ok := u.snap.Users[r.ID.String()]
+	if !ok {
+		u.res.UnknownUsers++
+	}
+	return usr, ok
 }
 
 // value renders a changelog value: null → "", string as is, number as
@@ -325,7 +351,7 @@ func (u *userRenderer) object(v json.RawMessage) string {
 		return string(v)
 	}
 	if strings.Contains(r.Self, "/users/") {
-		if e := u.email(&r); e != "" {
+		if e := u.person(&r); e != "" {
 			return e
 		}
 		return r.Label()

@@ -51,6 +51,9 @@ type Transformer struct {
 	deps Deps
 
 	processed, failed atomic.Int64
+	withoutMetrics    atomic.Int64
+	// untyped holds the status keys without a type already logged.
+	untyped sync.Map
 }
 
 // New validates the configuration; it does no I/O.
@@ -91,6 +94,13 @@ func New(cfg Config, deps Deps) (*Transformer, error) {
 
 // Processed is the number of snapshots turned into rows so far.
 func (t *Transformer) Processed() int64 { return t.processed.Load() }
+
+// ReportWithoutMetrics sends the old tool's issues_without_metrics gauge:
+// the issues transformed since the last report whose changelog gave no
+// status metrics. A run calls it after each pass.
+func (t *Transformer) ReportWithoutMetrics() {
+	t.deps.Metrics.Gauge("issues_without_metrics", float64(t.withoutMetrics.Swap(0)))
+}
 
 // Failed is the number of snapshots dead-lettered so far.
 func (t *Transformer) Failed() int64 { return t.failed.Load() }
@@ -186,6 +196,13 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 	if openOnly && res.Rows.Issue.IsClosed {
 		return false, nil
 	}
+	for _, key := range res.UnknownStatuses {
+		if _, seen := t.untyped.LoadOrStore(key, true); !seen {
+			// METRICS.md §2: once per run, for each such status.
+			t.deps.Log.Warn("status without a type: it is final only if EXPORTER_CLOSED_ISSUE_STATUSES names it, and counts as neither active nor paused time; give it one with EXPORTER_STATUS_TYPES="+key+":<new|inProgress|paused|done|cancelled>",
+				"status", key, "issue", snap.IssueKey)
+		}
+	}
 	if res.UnknownUsers > 0 {
 		t.deps.Metrics.Count("unknown_users_count", int64(res.UnknownUsers))
 	}
@@ -193,7 +210,7 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 		t.deps.Metrics.Count("timeline_anomalies_count", int64(res.Anomalies))
 	}
 	if len(res.Rows.Metrics) == 0 {
-		t.deps.Metrics.Count("issues_without_metrics", 1)
+		t.withoutMetrics.Add(1)
 	}
 	payload, encoding, err := wire.Marshal(res.Rows)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -20,6 +21,8 @@ type Client struct {
 	db     string
 	tables TableNames
 	custom []CustomColumn
+	// onInsert observes successful inserts (nil: nobody).
+	onInsert func(table string, rows int, took time.Duration)
 }
 
 // Open validates cfg, connects and pings the server. It blocks until the
@@ -41,7 +44,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		_ = conn.Close()
 		return nil, newError("open", "", fmt.Errorf("ping %v: %w", cfg.Addr, err))
 	}
-	return &Client{conn: conn, db: cfg.Database, tables: cfg.Tables, custom: cfg.CustomColumns}, nil
+	return &Client{conn: conn, db: cfg.Database, tables: cfg.Tables, custom: cfg.CustomColumns, onInsert: cfg.OnInsert}, nil
 }
 
 // options translates cfg into clickhouse-go options.

@@ -130,6 +130,10 @@ type Config struct {
 	// ServerlessProxyID is the Yandex Cloud serverless proxy id; it is sent
 	// as the connection's database (HTTPS only), as the old tool did.
 	ServerlessProxyID string
+	// OnInsert, when set, is told about every insert that succeeded: the
+	// table, its rows and how long it took (for metrics). It must be safe
+	// for concurrent use.
+	OnInsert func(table string, rows int, took time.Duration)
 	// CustomColumns are extra typed columns of the issues table (configured
 	// custom fields); Migrate adds the missing ones.
 	CustomColumns []CustomColumn

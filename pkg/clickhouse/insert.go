@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -427,6 +428,7 @@ func insertTable[R any](ctx context.Context, c *Client, table string, cols []col
 		names[i] = "`" + cl.name + "`"
 	}
 	query := "INSERT INTO " + c.qualified(table) + " (" + strings.Join(names, ", ") + ")"
+	start := time.Now()
 	batch, err := c.conn.PrepareBatch(ctx, query)
 	if err != nil {
 		return newError("insert", table, fmt.Errorf("prepare: %w", err))
@@ -448,5 +450,74 @@ func insertTable[R any](ctx context.Context, c *Client, table string, cols []col
 	if err := batch.Send(); err != nil {
 		return newError("insert", table, fmt.Errorf("send %d rows: %w", len(rows), err))
 	}
+	if c.onInsert != nil {
+		c.onInsert(table, len(rows), time.Since(start))
+	}
 	return nil
+}
+
+// Field is one column of a row as InsertRows writes it: the column name,
+// its ClickHouse type as in the DDL, and the Go value sent (times already
+// in UTC, with the zero time and anything before 1970 as 1970-01-01
+// 00:00:00, the zero Date being 1970-01-01; booleans as uint8; nil
+// pointers are NULL).
+type Field struct {
+	Name  string
+	Type  string
+	Value any
+}
+
+// IssueFields returns the issues row of env as InsertRows writes it, in
+// table order: version, the issue's columns, _version, _transformed_at,
+// _generation, then the given custom columns. It leaves out _slot, which
+// InsertRows chooses from what the table holds at insert time. Safe for
+// concurrent use.
+func IssueFields(env *wire.IssueRows, custom []CustomColumn) []Field {
+	rec := issueRec{env: env, row: &env.Issue, id: fieldsIssueID(env, env.Issue.IssueID)}
+	return append(fields(issueColumns(), rec), fields(customIssueColumns(nil, custom), rec)...)
+}
+
+// MetricFields returns one issue_metrics row of env as IssueFields does.
+func MetricFields(env *wire.IssueRows, row *wire.MetricRow) []Field {
+	return fields(metricColumns(), metricRec{env: env, row: row, id: fieldsIssueID(env, row.IssueID)})
+}
+
+// IntervalFields returns one issue_status_intervals row of env as
+// IssueFields does (the table has no version column).
+func IntervalFields(env *wire.IssueRows, row *wire.IntervalRow) []Field {
+	return fields(intervalColumns(), intervalRec{env: env, row: row, id: fieldsIssueID(env, row.IssueID)})
+}
+
+// ChangelogFields returns one issues_changelog row of env as IssueFields
+// does.
+func ChangelogFields(env *wire.IssueRows, row *wire.ChangelogRow) []Field {
+	return fields(changelogColumns(), changelogRec{env: env, row: row, id: fieldsIssueID(env, row.IssueID)})
+}
+
+// fieldsIssueID is the issue id a row is stored under: its own, else its
+// message's.
+func fieldsIssueID(env *wire.IssueRows, id string) string {
+	if id == "" {
+		return env.IssueID
+	}
+	return id
+}
+
+// fields evaluates cols for one row, in the tables' column order: the
+// dedup and provenance columns (named _x) after the others, _slot left out.
+func fields[R any](cols []column[R], rec R) []Field {
+	one := []R{rec}
+	out := make([]Field, 0, len(cols))
+	var tail []Field
+	for _, cl := range cols {
+		f := Field{Name: cl.name, Type: cl.typ, Value: reflect.ValueOf(cl.values(one)).Index(0).Interface()}
+		switch {
+		case cl.name == "_slot":
+		case strings.HasPrefix(cl.name, "_"):
+			tail = append(tail, f)
+		default:
+			out = append(out, f)
+		}
+	}
+	return append(out, tail...)
 }

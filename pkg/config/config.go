@@ -73,6 +73,12 @@ type Config struct {
 	// HealthAddr is the listen address of the health/readiness endpoints,
 	// for example ":8080"; empty turns them off (EXPORTER_HEALTH_ADDR).
 	HealthAddr string
+	// RunTimeBudget bounds how long a pass takes new issues: past it the
+	// search stops, the issues in hand finish and load, and the watermark
+	// stops at the first issue left, so the next run continues from there
+	// (serverless functions with a time limit); 0 means no bound
+	// (EXPORTER_RUN_TIME_BUDGET).
+	RunTimeBudget time.Duration
 	// StartTimeout is how long a stage waits at start for NATS and
 	// ClickHouse, retrying with backoff, before it gives up; 0 waits
 	// forever (EXPORTER_START_TIMEOUT, "5m").
@@ -82,6 +88,9 @@ type Config struct {
 	// variables, variables accepted for compatibility that have no effect.
 	// Validate ignores it; main logs it.
 	Warnings []string
+	// Explicit holds the variables that were given a value (environment,
+	// env file or flag), by name; a default stands for the others.
+	Explicit map[string]bool
 }
 
 // CalendarConfig is the business-time calendar.
@@ -174,8 +183,9 @@ type SearchConfig struct {
 	// Queues are queue keys, upper-cased; "!KEY" excludes a queue
 	// (EXPORTER_TRACKER__SEARCH__QUEUES "DEV,SRE,!TEST").
 	Queues []string
-	// PerPageLimit is perPage of page-mode searches
-	// (EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT).
+	// PerPageLimit is the old tool's search page size
+	// (EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT); set alone, it becomes
+	// ScrollPageSize.
 	PerPageLimit int
 }
 
@@ -507,3 +517,7 @@ func (c TrackerConfig) Level() slog.Level {
 func (c Config) QueryTimeLayout() (string, error) {
 	return StrftimeLayout(c.DatetimeQueryFormat)
 }
+
+// IsSet reports whether the variable name (EXPORTER_...) was given a
+// value rather than left at its default.
+func (c Config) IsSet(name string) bool { return c.Explicit[name] }

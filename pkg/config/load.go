@@ -209,7 +209,13 @@ func load(environ []string, envFile string, overrides map[string]setting) (Confi
 	if !set[varOptimizeEvery] {
 		cfg.ClickHouse.OptimizeEvery = cfg.ETLInterval
 	}
+	if set[varPerPageLimit] && !set[varScrollPageSize] && cfg.Tracker.Search.PerPageLimit != Default().Tracker.Search.PerPageLimit {
+		// The old search page size, changed from its default: the page
+		// size of the scroll search that replaced page mode.
+		cfg.Tracker.ScrollPageSize = cfg.Tracker.Search.PerPageLimit
+	}
 	cfg.Warnings = warnings(vals, known, set, cfg)
+	cfg.Explicit = set
 	return cfg, fileVals, errors.Join(errs...)
 }
 
@@ -365,6 +371,9 @@ func warnings(vals map[string]setting, known, set map[string]bool, cfg Config) [
 	}
 	if set["EXPORTER_DATETIME_CLICKHOUSE_FORMAT"] && cfg.DatetimeClickhouseFormat != d.DatetimeClickhouseFormat {
 		out = append(out, "EXPORTER_DATETIME_CLICKHOUSE_FORMAT: accepted for compatibility, no effect: rows carry typed times")
+	}
+	if set[varPerPageLimit] && set[varScrollPageSize] && cfg.Tracker.Search.PerPageLimit != cfg.Tracker.ScrollPageSize {
+		out = append(out, varPerPageLimit+": ignored: "+varScrollPageSize+" sets the search page size (issues are searched with scroll pages)")
 	}
 	if set["EXPORTER_STATE__CUSTOM_STORAGE_PARAMS"] && cfg.State.CustomStorageParams.Reveal() != "{}" {
 		out = append(out, "EXPORTER_STATE__CUSTOM_STORAGE_PARAMS: accepted for compatibility, no effect: the custom storage is not supported")

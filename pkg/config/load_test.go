@@ -17,6 +17,7 @@ import (
 func comparable(c Config) (Config, [2]string) {
 	zones := [2]string{zoneName(c.Tracker.Timezone), zoneName(c.Calendar.Zone)}
 	c.Tracker.Timezone, c.Calendar.Zone = nil, nil
+	c.Explicit = nil
 	return c, zones
 }
 
@@ -125,6 +126,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_LOG_FORMAT", d.LogFormat, "text"},
 		{"EXPORTER_HEALTH_ADDR", d.HealthAddr, ""},
 		{"EXPORTER_START_TIMEOUT", d.StartTimeout, 5 * time.Minute},
+		{"EXPORTER_RUN_TIME_BUDGET", d.RunTimeBudget, time.Duration(0)},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -247,6 +249,9 @@ func TestLoadOldFormats(t *testing.T) {
 			[]CustomField{{Source: "6063181a59590573909db929--team", Column: "team", Type: "String"}}},
 		{"EXPORTER_HEALTH_ADDR=:8080", func(c Config) any { return c.HealthAddr }, ":8080"},
 		{"EXPORTER_START_TIMEOUT=0", func(c Config) any { return c.StartTimeout }, time.Duration(0)},
+		{"EXPORTER_RUN_TIME_BUDGET=8m", func(c Config) any { return c.RunTimeBudget }, 8 * time.Minute},
+		// The old search page size sizes the scroll pages that replaced it.
+		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT=500", func(c Config) any { return c.Tracker.ScrollPageSize }, 500},
 		{"EXPORTER_TRACKER__LOGLEVEL=error", func(c Config) any { return c.Tracker.LogLevel }, "error"},
 		{"EXPORTER_TRACKER__TOKEN=y0_abc", func(c Config) any { return c.Tracker.Token.Reveal() }, "y0_abc"},
 		{"EXPORTER_TRACKER__IAM_TOKEN=t1.abc", func(c Config) any { return c.Tracker.IAMToken.Reveal() }, "t1.abc"},

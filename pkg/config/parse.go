@@ -307,7 +307,8 @@ func parseCustomFields(s string) ([]CustomField, error) {
 		var f CustomField
 		switch {
 		case len(parts) == 2:
-			f = CustomField{Source: parts[0], Column: parts[1], Type: "String"}
+			errs = append(errs, entryErrorf("entry %q: the column type is missing: want source:column:Type with Type one of %s", it, strings.Join(CustomFieldTypes(), ", ")))
+			continue
 		case len(parts) >= 3:
 			n := len(parts)
 			f = CustomField{Source: strings.Join(parts[:n-2], ":"), Column: parts[n-2], Type: parts[n-1]}

@@ -149,7 +149,7 @@ func TestParseStatusTypes(t *testing.T) {
 }
 
 func TestParseCustomFields(t *testing.T) {
-	got, err := parseCustomFields("storyPoints:sp:float64, 6063181a59590573909db929--team:team:String,tags2:t2:array(string),plain:plain_col")
+	got, err := parseCustomFields("storyPoints:sp:float64, 6063181a59590573909db929--team:team:String,tags2:t2:array(string),plain:plain_col:string")
 	want := []CustomField{
 		{Source: "storyPoints", Column: "sp", Type: "Float64"},
 		{Source: "6063181a59590573909db929--team", Column: "team", Type: "String"},
@@ -159,9 +159,11 @@ func TestParseCustomFields(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("parseCustomFields = %+v, %v; want %+v", got, err, want)
 	}
-	_, err = parseCustomFields("justone,a::String")
-	if n := len(Problems(err)); n != 2 {
-		t.Errorf("parseCustomFields problems = %d (%v), want 2", n, err)
+	// A spec without its type is refused at start, not left to fail in
+	// the database.
+	_, err = parseCustomFields("justone,a::String,team:team")
+	if n := len(Problems(err)); n != 3 || !strings.Contains(err.Error(), `"team:team": the column type is missing`) {
+		t.Errorf("parseCustomFields problems = %d (%v), want 3 naming team:team", n, err)
 	}
 }
 

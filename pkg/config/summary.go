@@ -47,6 +47,7 @@ func (c Config) Summary() []slog.Attr {
 		slog.Any("custom_fields", fields),
 		slog.String("health_addr", c.HealthAddr),
 		slog.String("start_timeout", c.StartTimeout.String()),
+		slog.String("run_time_budget", c.RunTimeBudget.String()),
 		slog.Group("tracker",
 			slog.String("api_url", t.BaseURL),
 			slog.String("api_version", t.APIVersion),

@@ -80,6 +80,9 @@ func (c Config) Validate(role Role) error {
 	if c.LogETLStatsEachNIter < 1 {
 		p.add("EXPORTER_LOG_ETL_STATS_EACH_N_ITER", c.LogETLStatsEachNIter, "want 1 or more")
 	}
+	if c.RunTimeBudget < 0 {
+		p.add("EXPORTER_RUN_TIME_BUDGET", c.RunTimeBudget, "want 0 (no bound) or a positive duration")
+	}
 	if c.StartTimeout < 0 {
 		p.add("EXPORTER_START_TIMEOUT", c.StartTimeout, "want 0 (wait forever) or a positive duration")
 	}
@@ -278,13 +281,13 @@ func (c Config) validateCalendar(p *problems) {
 			p.add("EXPORTER_WORKDAYS", nil, "weekday %d is not a weekday", int(d))
 		}
 	}
-	startOK := cal.Start >= 0 && cal.Start < 24*time.Hour
-	endOK := cal.End > 0 && cal.End <= 24*time.Hour
+	startOK := cal.Start >= 0 && cal.Start < 24*time.Hour && cal.Start%time.Second == 0
+	endOK := cal.End > 0 && cal.End <= 24*time.Hour && cal.End%time.Second == 0
 	if !startOK {
-		p.add("EXPORTER_BUSINESS_HOURS_START", clock(cal.Start), "want 00:00:00..23:59:59")
+		p.add("EXPORTER_BUSINESS_HOURS_START", clockExact(cal.Start), "want whole seconds 00:00:00..23:59:59")
 	}
 	if !endOK {
-		p.add("EXPORTER_BUSINESS_HOURS_END", clock(cal.End), "want 00:00:01..24:00:00")
+		p.add("EXPORTER_BUSINESS_HOURS_END", clockExact(cal.End), "want whole seconds 00:00:01..24:00:00")
 	}
 	if startOK && endOK && cal.Start >= cal.End {
 		p.add("EXPORTER_BUSINESS_HOURS_END", clock(cal.End), "must be after EXPORTER_BUSINESS_HOURS_START (%s)", clock(cal.Start))
@@ -300,6 +303,15 @@ func (c Config) validateCalendar(p *problems) {
 			p.add("EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile, "not a regular file")
 		}
 	}
+}
+
+// clockExact renders an offset from midnight as HH:MM:SS with the
+// fraction of a second, if any, as given.
+func clockExact(d time.Duration) string {
+	if frac := d % time.Second; frac != 0 && d > 0 {
+		return clock(d-frac) + strings.TrimPrefix(fmt.Sprintf("%.9g", frac.Seconds()), "0")
+	}
+	return clock(d)
 }
 
 // clock renders an offset from midnight as HH:MM:SS.

@@ -166,6 +166,8 @@ func zoneVar(name, def, help string, p func(*Config) (**time.Location, *string))
 const (
 	varBusinessTimezone = "EXPORTER_BUSINESS_TIMEZONE"
 	varOptimizeEvery    = "EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY"
+	varPerPageLimit     = "EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT"
+	varScrollPageSize   = "EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE"
 )
 
 // table is every variable, in documentation order.
@@ -246,6 +248,8 @@ func table() []variable {
 			}},
 		textVar("EXPORTER_HEALTH_ADDR", "", "listen address of /healthz and /readyz, e.g. :8080; empty turns them off",
 			func(c *Config) *string { return &c.HealthAddr }),
+		durVar("EXPORTER_RUN_TIME_BUDGET", "0", "how long a pass takes new issues (e.g. 8m under a 10-minute function timeout): then it finishes and loads those in hand and the next run continues; 0: no bound", time.Second,
+			func(c *Config) *time.Duration { return &c.RunTimeBudget }),
 		durVar("EXPORTER_START_TIMEOUT", "5m", "how long a stage waits at start for NATS and ClickHouse (retrying, not ready meanwhile) before it exits 1; 0 waits forever", time.Second,
 			func(c *Config) *time.Duration { return &c.StartTimeout }),
 
@@ -311,9 +315,9 @@ func table() []variable {
 				c.Tracker.Search.Queues = l
 				return nil
 			}},
-		intVar("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", "100", "issues per page of a page-mode search, 1..1000",
+		intVar(varPerPageLimit, "100", "issues per search page, 1..1000 (the old page-mode size): set to another value than 100, and "+varScrollPageSize+" not set, it is the size of the scroll pages",
 			func(c *Config) *int { return &c.Tracker.Search.PerPageLimit }),
-		intVar("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", "250", "issues per page of a scroll search, 1..1000 (250 keeps the extractor's memory low at ~0.3 % more requests)",
+		intVar(varScrollPageSize, "250", "issues per page of a scroll search, 1..1000 (250 keeps the extractor's memory low at ~0.3 % more requests)",
 			func(c *Config) *int { return &c.Tracker.ScrollPageSize }),
 
 		// ClickHouse.

@@ -47,6 +47,23 @@ type Config struct {
 	BackoffMax  time.Duration // default 30s
 	HTTPClient  *http.Client
 	UserAgent   string
+	// Observe, when set, is called after every HTTP attempt (for debug
+	// logs and metrics). It must be safe for concurrent use and quick.
+	Observe func(Attempt)
+}
+
+// Attempt describes one HTTP request sent (a retry is another attempt).
+type Attempt struct {
+	Method string
+	// Path is the URL path and query, without scheme and host.
+	Path string
+	// Status is the HTTP status (0 when no answer came).
+	Status   int
+	Duration time.Duration
+	// Retry is 0 for the first attempt of a call, then 1, 2, ...
+	Retry int
+	// Err is the failure of the attempt (nil on a 2xx answer).
+	Err error
 }
 
 // Client talks to one Tracker organization.
@@ -215,7 +232,11 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, d
 			case <-t.C:
 			}
 		}
+		t0 := time.Now()
 		resp, err := c.once(ctx, method, path, body)
+		if c.cfg.Observe != nil {
+			c.observe(method, path, attempt, time.Since(t0), err)
+		}
 		if err == nil && decode != nil {
 			if derr := decode(resp); derr != nil {
 				err = fmt.Errorf("tracker %s %s: %w: %v", method, path, ErrMalformed, derr)
@@ -235,6 +256,18 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, d
 			return nil, err
 		}
 	}
+}
+
+func (c *Client) observe(method, path string, attempt int, took time.Duration, err error) {
+	a := Attempt{Method: method, Path: path, Duration: took, Retry: attempt, Err: err, Status: http.StatusOK}
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		a.Status = ae.Status
+	case err != nil:
+		a.Status = 0
+	}
+	c.cfg.Observe(a)
 }
 
 // refused reports an answer the server gave without doing the work (429):

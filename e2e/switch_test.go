@@ -1,0 +1,229 @@
+package e2e
+
+// What a user of the old tool meets when switching: errors at start, the
+// log levels, Sentry, --version.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
+)
+
+// sentryInbox is a local Sentry endpoint keeping the envelopes it gets.
+type sentryInbox struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	body []string
+}
+
+func newSentryInbox(t *testing.T) *sentryInbox {
+	in := &sentryInbox{}
+	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		in.mu.Lock()
+		in.body = append(in.body, string(b))
+		in.mu.Unlock()
+		_, _ = io.WriteString(w, `{"id":"00000000000000000000000000000000"}`)
+	}))
+	t.Cleanup(in.srv.Close)
+	return in
+}
+
+func (in *sentryInbox) dsn() string {
+	return "http://publickey@" + strings.TrimPrefix(in.srv.URL, "http://") + "/7"
+}
+
+func (in *sentryInbox) all() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return strings.Join(in.body, "\n")
+}
+
+// A fatal error (here a token Tracker refuses) is one line in the chosen
+// log format and one Sentry event, with no secret in either.
+func TestFatalErrorIsLoggedInFormatAndSentToSentry(t *testing.T) {
+	f := newFixtureWith(t, trackertest.Options{Issues: 5, Seed: 7, Token: "the-right-token"})
+	f.oneProcess()
+	inbox := newSentryInbox(t)
+	f.set("EXPORTER_TRACKER__TOKEN", "wrong-secret-token")
+	f.set("EXPORTER_LOG_FORMAT", "json")
+	f.set("EXPORTER_MONITORING__SENTRY_ENABLED", "true")
+	f.set("EXPORTER_MONITORING__SENTRY_DSN", inbox.dsn())
+	code, out := f.run("tracker-exporter", "--run-once")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a line is not JSON with EXPORTER_LOG_FORMAT=json: %q", line)
+		}
+	}
+	if !strings.Contains(out, "401") {
+		t.Errorf("the output does not say Tracker refused the token:\n%s", out)
+	}
+	events := inbox.all()
+	if !strings.Contains(events, "401") {
+		t.Errorf("Sentry got no event of the fatal error: %q", events)
+	}
+	for _, s := range []string{out, events} {
+		if strings.Contains(s, "wrong-secret-token") || strings.Contains(s, "the-right-token") {
+			t.Errorf("a token leaked: %s", s)
+		}
+	}
+}
+
+// Problems found in files and values the configuration names are refused
+// at start, exit 2, one config: line each, with the variable.
+func TestConfigurationRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "holidays.txt")
+	if err := os.WriteFile(bad, []byte("2024-01-01 holiday\nnot a date\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"PATH=" + os.Getenv("PATH"), "EXPORTER_TRACKER__TOKEN=t", "EXPORTER_TRACKER__ORG_ID=1",
+		`EXPORTER_TRACKER__SEARCH__QUERY=Queue: DEV`}
+	cases := []struct {
+		name string
+		bin  string
+		env  []string
+		want []string
+	}{
+		{"holiday file contents and a missing one, with the rest", "tracker-exporter",
+			[]string{"EXPORTER_HOLIDAYS_FILE=" + bad, "EXPORTER_TRACKER__CONCURRENCY=0"},
+			[]string{"config: EXPORTER_HOLIDAYS_FILE=", "holidays.txt:2", "config: EXPORTER_TRACKER__CONCURRENCY"}},
+		{"missing holiday file", "transformer", []string{"EXPORTER_HOLIDAYS_FILE=" + filepath.Join(dir, "nope.txt")},
+			[]string{"config: EXPORTER_HOLIDAYS_FILE="}},
+		{"custom field without a type, transformer", "transformer", []string{"EXPORTER_CUSTOM_FIELDS=team:team"},
+			[]string{"config: EXPORTER_CUSTOM_FIELDS", "the column type is missing"}},
+		{"custom field without a type, loader", "loader", []string{"EXPORTER_CUSTOM_FIELDS=team:team"},
+			[]string{"config: EXPORTER_CUSTOM_FIELDS", "the column type is missing"}},
+		{"business hours with a fraction", "tracker-exporter", []string{"EXPORTER_BUSINESS_HOURS_START=09:00:00.5"},
+			[]string{"config: EXPORTER_BUSINESS_HOURS_START"}},
+		{"json format", "tracker-exporter", []string{"EXPORTER_LOG_FORMAT=json", "EXPORTER_TRACKER__CONCURRENCY=0"},
+			[]string{`"msg":"config: EXPORTER_TRACKER__CONCURRENCY`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(binaries(t), c.bin))
+			cmd.Env = append(append([]string(nil), base...), c.env...)
+			cmd.Dir = t.TempDir()
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want 2:\n%s", err, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestVersionOnEveryBinary(t *testing.T) {
+	for _, bin := range []string{"tracker-exporter", "extractor", "transformer", "loader"} {
+		out, err := exec.Command(filepath.Join(binaries(t), bin), "--version").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), bin+" version ") {
+			t.Errorf("%s --version: %v %q", bin, err, out)
+		}
+	}
+}
+
+// A working folder the process cannot write is named, with the cause.
+func TestReadOnlyDataDirIsNamed(t *testing.T) {
+	// root writes anywhere, so the folder is a path under a regular file,
+	// which fails for everyone.
+	f := newFixture(t, 5)
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.set("EXPORTER_NATS__URL", "")
+	f.set("EXPORTER_NATS__DATA_DIR", filepath.Join(file, "nats"))
+	code, out := f.run("tracker-exporter", "--run-once")
+	if code != 1 || !strings.Contains(out, "EXPORTER_NATS__DATA_DIR="+filepath.Join(file, "nats")) || !strings.Contains(out, "not a directory") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// EXPORTER_TRACKER__LOGLEVEL=debug shows every Tracker request;
+// EXPORTER_LOGLEVEL=debug our own debug lines; a status without a type is
+// named once.
+func TestDebugLevels(t *testing.T) {
+	f := newFixture(t, 30)
+	f.oneProcess()
+	f.set("EXPORTER_TRACKER__LOGLEVEL", "debug")
+	code, out := f.run("tracker-exporter", "--run-once")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if n := strings.Count(out, `msg="tracker request"`); int64(n) != f.em.TotalRequests() {
+		t.Errorf("%d request lines for %d requests", n, f.em.TotalRequests())
+	}
+	for _, w := range []string{"method=POST", "path=\"/v2/issues/_search?", "status=200", "retry=0", "duration="} {
+		if !strings.Contains(out, w) {
+			t.Errorf("request lines lack %q", w)
+		}
+	}
+	f.set("EXPORTER_TRACKER__LOGLEVEL", "warning")
+	code, out = f.run("tracker-exporter", "--run-once")
+	if code != 0 || strings.Contains(out, `msg="tracker request"`) {
+		t.Errorf("with EXPORTER_TRACKER__LOGLEVEL=warning: exit %d, request lines:\n%s", code, lastLines(out, 5))
+	}
+}
+
+// A pass with a time budget (a serverless function's limit) stops taking
+// issues at it, loads those in hand, saves the watermark before the first
+// one left, and exits 0; the next runs continue until everything is in.
+func TestTimeBudgetContinuesNextRun(t *testing.T) {
+	f := newFixtureWith(t, trackertest.Options{Issues: 1200, Seed: 7, Latency: 20 * time.Millisecond})
+	f.oneProcess()
+	state := f.stateful()
+	f.set("EXPORTER_TRACKER__CONCURRENCY", "4")
+	f.set("EXPORTER_RUN_TIME_BUDGET", "3s")
+	code, out := f.run("tracker-exporter", "--run-once")
+	if code != 0 || !strings.Contains(out, "run stopped at its time budget") {
+		t.Fatalf("first run: exit %d:\n%s", code, lastLines(out, 20))
+	}
+	loaded := f.count("SELECT count() FROM `" + f.db + "`.issues_view")
+	wm := f.watermark(state)
+	if loaded == 0 || loaded >= uint64(f.em.IssueCount()) || wm.IsZero() {
+		t.Fatalf("after the budget: %d issues loaded, watermark %s", loaded, wm)
+	}
+	// Everything up to the watermark is in.
+	var below uint64
+	for _, k := range f.em.IssueKeys() {
+		if is, _ := f.em.Issue(k); is.UpdatedAt.Before(wm) {
+			below++
+		}
+	}
+	if got := f.count("SELECT count() FROM `" + f.db + "`.issues_view WHERE updated_at < toDateTime(" + fmt.Sprint(wm.Unix()) + ")"); got < below {
+		t.Errorf("the watermark %s passed issues not loaded: %d of %d below it", wm, got, below)
+	}
+	for run := 2; ; run++ {
+		code, out = f.run("tracker-exporter", "--run-once")
+		if code != 0 {
+			t.Fatalf("run %d: exit %d:\n%s", run, code, lastLines(out, 20))
+		}
+		if !strings.Contains(out, "run stopped at its time budget") {
+			break
+		}
+		if run > 10 {
+			t.Fatal("not finished after 10 runs")
+		}
+	}
+	f.verify()
+	t.Logf("%d issues in the first 3 s run", loaded)
+}
