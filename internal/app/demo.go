@@ -25,50 +25,9 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 	url := em.Start()
 	defer em.Close()
 
-	cfg.Tracker.BaseURL = url
-	if !cfg.Tracker.Token.IsSet() && !cfg.Tracker.IAMToken.IsSet() {
-		cfg.Tracker.Token = "demo-token"
-	}
-	if cfg.Tracker.OrgID == "" && cfg.Tracker.CloudOrgID == "" {
-		cfg.Tracker.OrgID = "demo-org"
-	}
-	if !cfg.IsSet("EXPORTER_TRACKER__RATE_LIMIT") {
-		cfg.Tracker.RateLimit = 0 // the emulator has no limit unless asked
-	}
-	cfg.Tracker.Search.Query = `Updated: >= "2000-01-01 00:00:00"`
-	cfg.Stateful = false
-	cfg.ChangelogExportEnabled = true
-	cfg.ClickHouse.EnableUpload = true
-	cfg.ClickHouse.MigrateOnStart = true
-	if !cfg.IsSet("EXPORTER_CLICKHOUSE__HOST") && !cfg.IsSet("EXPORTER_CLICKHOUSE__PORT") {
-		// The private instance of scripts/services.sh.
-		host, port, err := net.SplitHostPort(o.ClickHouseAddr)
-		if err != nil {
-			return ConfigExit(fmt.Errorf("--clickhouse %q: %w", o.ClickHouseAddr, err))
-		}
-		cfg.ClickHouse.Host = host
-		cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-		cfg.ClickHouse.Proto = config.ProtoNative
-	}
-	if !cfg.IsSet("EXPORTER_CLICKHOUSE__DATABASE") {
-		// The demo's own database, emptied first so the counts are the
-		// emulator's alone.
-		cfg.ClickHouse.Database = "tracker_demo"
-		sys := cfg
-		sys.ClickHouse.Database = "system"
-		env, err := NewEnv(sys, io.Discard)
-		if err != nil {
-			return err
-		}
-		ch, err := OpenClickHouse(ctx, env, false)
-		if err != nil {
-			return err
-		}
-		err = ch.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `tracker_demo`")
-		ch.Close()
-		if err != nil {
-			return fmt.Errorf("reset demo database: %w", err)
-		}
+	cfg, err := demoConfig(ctx, cfg, url, o)
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "tracker-exporter-demo-")
 	if err != nil {
@@ -89,11 +48,7 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 	}
 	elapsed := time.Since(start)
 
-	env, err := NewEnv(cfg, io.Discard)
-	if err != nil {
-		return err
-	}
-	ch, err := OpenClickHouse(ctx, env, false)
+	ch, err := openQuietly(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -104,6 +59,65 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 	}
 	return Report(ctx, ch, out, ReportExpect{Issues: int64(em.IssueCount()), ChangelogRows: wantChanges,
 		Elapsed: elapsed, TrackerRequests: em.TotalRequests()})
+}
+
+// demoConfig points the configuration at the emulator and, unless the user
+// set them, at the private ClickHouse and the demo's own database, emptied
+// first so that the counts are the emulator's alone.
+func demoConfig(ctx context.Context, cfg config.Config, url string, o EmulatorOptions) (config.Config, error) {
+	cfg.Tracker.BaseURL = url
+	if !cfg.Tracker.Token.IsSet() && !cfg.Tracker.IAMToken.IsSet() {
+		cfg.Tracker.Token = "demo-token"
+	}
+	if cfg.Tracker.OrgID == "" && cfg.Tracker.CloudOrgID == "" {
+		cfg.Tracker.OrgID = "demo-org"
+	}
+	if !cfg.IsSet("EXPORTER_TRACKER__RATE_LIMIT") {
+		cfg.Tracker.RateLimit = 0 // the emulator has no limit unless asked
+	}
+	cfg.Tracker.Search.Query = `Updated: >= "2000-01-01 00:00:00"`
+	cfg.Stateful = false
+	cfg.ChangelogExportEnabled = true
+	cfg.ClickHouse.EnableUpload = true
+	cfg.ClickHouse.MigrateOnStart = true
+	if !cfg.IsSet("EXPORTER_CLICKHOUSE__HOST") && !cfg.IsSet("EXPORTER_CLICKHOUSE__PORT") {
+		// The private instance of scripts/services.sh.
+		host, port, err := net.SplitHostPort(o.ClickHouseAddr)
+		if err != nil {
+			return cfg, ConfigExit(fmt.Errorf("--clickhouse %q: %w", o.ClickHouseAddr, err))
+		}
+		cfg.ClickHouse.Host = host
+		cfg.ClickHouse.Port, _ = strconv.Atoi(port)
+		cfg.ClickHouse.Proto = config.ProtoNative
+	}
+	if cfg.IsSet("EXPORTER_CLICKHOUSE__DATABASE") {
+		return cfg, nil
+	}
+	cfg.ClickHouse.Database = "tracker_demo"
+	return cfg, dropDatabase(ctx, cfg, "tracker_demo")
+}
+
+// openQuietly opens the configured ClickHouse without logging.
+func openQuietly(ctx context.Context, cfg config.Config) (*clickhouse.Client, error) {
+	env, err := NewEnv(cfg, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return OpenClickHouse(ctx, env, false)
+}
+
+// dropDatabase drops a database of the configured ClickHouse.
+func dropDatabase(ctx context.Context, cfg config.Config, db string) error {
+	cfg.ClickHouse.Database = "system"
+	ch, err := openQuietly(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
+		return fmt.Errorf("reset demo database: %w", err)
+	}
+	return nil
 }
 
 // ReportExpect is what the report compares ClickHouse against.

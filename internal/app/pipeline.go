@@ -27,33 +27,45 @@ import (
 // for (EXPORTER_START_TIMEOUT). The returned close function drains and
 // stops both.
 func NATS(ctx context.Context, env *Env, name string, allowEmbedded bool) (*stream.Conn, func(), error) {
-	cfg := env.Config
-	if cfg.NATS.URL != "" || !allowEmbedded {
-		url := cfg.NATS.URL
-		if url == "" {
-			url = "nats://127.0.0.1:4222"
-		}
-		var conn *stream.Conn
-		err := waitFor(ctx, env.Log, "NATS at "+stream.RedactURL(url), cfg.StartTimeout, func(ctx context.Context) error {
-			c, err := stream.Connect(ctx, url, name)
-			if err != nil {
-				if stream.IsPermanent(err) {
-					return permanent(err)
-				}
-				return err
-			}
-			if err := stream.Setup(ctx, c.JS, stream.Streams{}); err != nil {
-				c.Close()
-				return err
-			}
-			conn = c
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		return conn, conn.Close, nil
+	if env.Config.NATS.URL != "" || !allowEmbedded {
+		return remoteNATS(ctx, env, name)
 	}
+	return embeddedNATS(ctx, env, name)
+}
+
+// remoteNATS connects to EXPORTER_NATS__URL (default the local server),
+// waiting for it, and declares the streams.
+func remoteNATS(ctx context.Context, env *Env, name string) (*stream.Conn, func(), error) {
+	url := env.Config.NATS.URL
+	if url == "" {
+		url = "nats://127.0.0.1:4222"
+	}
+	var conn *stream.Conn
+	err := waitFor(ctx, env.Log, "NATS at "+stream.RedactURL(url), env.Config.StartTimeout, func(ctx context.Context) error {
+		c, err := stream.Connect(ctx, url, name)
+		if err != nil {
+			if stream.IsPermanent(err) {
+				return permanent(err)
+			}
+			return err
+		}
+		if err := stream.Setup(ctx, c.JS, stream.Streams{}); err != nil {
+			c.Close()
+			return err
+		}
+		conn = c
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, conn.Close, nil
+}
+
+// embeddedNATS starts the in-process server on EXPORTER_NATS__DATA_DIR,
+// connects to it and declares the streams.
+func embeddedNATS(ctx context.Context, env *Env, name string) (*stream.Conn, func(), error) {
+	cfg := env.Config
 	dir, err := filepath.Abs(cfg.NATS.DataDir)
 	if err == nil {
 		err = writableDir(dir)

@@ -225,258 +225,212 @@ type directory struct {
 	unknown  int
 }
 
-// maxFruitlessRestarts bounds the restarts of a search that return
-// nothing new.
-const maxFruitlessRestarts = 3
-
 // RunOnce performs one extraction pass: search, changelogs, publish, the
 // pass manifest, then (with Loads) settling the loads, and (in stateful
 // mode, unless a dry run) saving the watermark. The watermark never moves
 // past an issue that is not done: published, or with Loads loaded. It
 // returns the pass and an error when the pass could not run, the search
 // could not return every issue, an issue failed or, with Loads, an issue
-// was not loaded.
+// was not loaded. A shutdown (ctx ends) or the time budget stops it
+// cleanly: what was not done stays for the next pass.
 func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	start := e.deps.Now()
-	p := &Pass{ID: passID(start), Started: start}
-	log := e.deps.Log.With("pass", p.ID)
+	r, dir, err := e.begin(ctx)
+	if err != nil {
+		return r.p, err
+	}
+	r.extract(ctx, dir)
+	return r.p, r.finish(ctx)
+}
 
-	var stored time.Time
-	stateful := e.cfg.Query.Mode() == ModeStateful
-	if stateful {
+// passRun is one pass in progress.
+type passRun struct {
+	e      *Extractor
+	p      *Pass
+	log    *slog.Logger
+	led    *ledger
+	stored time.Time // the watermark the pass started from
+	// interrupted: a shutdown stopped the pass.
+	interrupted bool
+}
+
+// begin reads the watermark, builds the query and loads the directories.
+func (e *Extractor) begin(ctx context.Context) (*passRun, *directory, error) {
+	start := e.deps.Now()
+	r := &passRun{e: e, p: &Pass{ID: passID(start), Started: start}}
+	r.log = e.deps.Log.With("pass", r.p.ID)
+	if e.cfg.Query.Mode() == ModeStateful {
 		s, ok, err := e.deps.State.Load(ctx, e.cfg.StateKey)
 		if err != nil {
-			return p, fmt.Errorf("load state %q: %w", e.cfg.StateKey, err)
+			return r, nil, fmt.Errorf("load state %q: %w", e.cfg.StateKey, err)
 		}
 		if ok {
-			stored = s.Watermark
+			r.stored = s.Watermark
 		}
 	}
-	p.Query, p.Since = BuildQuery(e.cfg.Query, stored, start)
-	log.Info("extraction started", "mode", e.cfg.Query.Mode(), "query", p.Query, "watermark", stored)
-
+	r.p.Query, r.p.Since = BuildQuery(e.cfg.Query, r.stored, start)
+	r.led = newLedger(r.p.Since)
+	r.log.Info("extraction started", "mode", e.cfg.Query.Mode(), "query", r.p.Query, "watermark", r.stored)
 	dir, err := e.loadDirectory(ctx)
-	if err != nil {
-		return p, err
-	}
-	led := newLedger(p.Since)
-	// A shutdown stops the search at once; the issues in hand get
-	// ShutdownGrace to finish, the others stay for the next pass.
+	return r, dir, err
+}
+
+// extract searches and fetches and publishes every issue found, then gives
+// those that failed for a transient reason more tries. Intake stops at a
+// shutdown or at the time budget; the issues in hand then get
+// ShutdownGrace (after a shutdown) or all the time they need.
+func (r *passRun) extract(ctx context.Context, dir *directory) {
+	e, p := r.e, r.p
 	work, stopWork := e.workContext(ctx)
 	defer stopWork()
-	// Intake (the search, new issues) also stops at the time budget; the
-	// issues in hand then finish and load as usual.
 	intake, stopIntake := ctx, context.CancelFunc(func() {})
 	if e.cfg.TimeBudget > 0 {
 		intake, stopIntake = context.WithTimeout(ctx, e.cfg.TimeBudget)
 	}
 	defer stopIntake()
-	f := &fetcher{e: e, dir: dir, led: led, log: log, work: work, progress: e.deps.Progress, retry: map[int]tracker.Issue{}}
-
+	f := &fetcher{e: e, dir: dir, led: r.led, log: r.log, work: work, progress: e.deps.Progress, retry: map[int]tracker.Issue{}}
 	// Checkpoint the watermark while the pass runs, so a crash loses at
 	// most a few seconds of progress.
-	stopCheckpoint := e.checkpoint(ctx, led, p.Since, stored, log)
+	stopCheckpoint := e.checkpoint(ctx, r.led, p.Since, r.stored, r.log)
+	defer stopCheckpoint()
 	searchStart := time.Now()
-	p.SearchErr = f.run(intake, e.cfg.Concurrency, func(enqueue func(int, tracker.Issue) error) error {
-		return e.search(intake, p, led, enqueue, log)
-	})
+	sc := e.newScroller(p, r.led, r.log)
+	f.run(intake, e.cfg.Concurrency, sc.Issues(intake))
+	p.SearchErr = sc.Err()
 	if e.deps.Progress != nil {
 		e.deps.Progress.Finish()
 	}
 	f.progress = nil
 	f.retryFailed(intake, e.cfg.Concurrency)
-	stopCheckpoint()
 	e.deps.Metrics.Timing("issues_search_time_seconds", time.Since(searchStart))
-	p.Issues = led.snapshot()
+	p.Issues = r.led.snapshot()
 	p.count()
-	e.deps.Metrics.Count("issues_failed_count", int64(p.Failed))
-	interrupted := ctx.Err() != nil
-	if intake.Err() != nil && !interrupted {
-		// The time budget ran out: what was not started is left for the
-		// next run (the watermark stops at it), not a failure.
-		for i := range p.Issues {
-			if p.Issues[i].Outcome == wire.OutcomePending {
-				p.Deferred++
-			}
-		}
-		if errors.Is(p.SearchErr, context.DeadlineExceeded) {
-			p.SearchErr = nil
-		}
-		log.Warn("time budget reached: the rest waits for the next run", "budget", e.cfg.TimeBudget, "done", p.Published+p.Duplicates, "left_for_next_run", p.Deferred)
-	}
 	p.UnknownUsers = dir.unknown
-	p.Duration = e.deps.Now().Sub(start)
+	p.Duration = e.deps.Now().Sub(p.Started)
+	r.interrupted = ctx.Err() != nil
+	if intake.Err() != nil && !r.interrupted {
+		r.budgetReached()
+	}
+}
 
-	// The manifest goes out even for a failed pass: verify can then say
-	// what of it reached ClickHouse. It is tried under a context of its
-	// own so that a shutdown does not lose it.
-	merr := e.retryPublish(context.WithoutCancel(ctx), func(ctx context.Context) error {
-		return stream.PublishPass(ctx, e.deps.JS, p.Summary(e.cfg.StateKey), p.Issues)
+// budgetReached records that the time budget ran out: what was not
+// started is left for the next run (the watermark stops at it), not a
+// failure.
+func (r *passRun) budgetReached() {
+	p := r.p
+	p.Deferred = p.pending()
+	if errors.Is(p.SearchErr, context.DeadlineExceeded) {
+		p.SearchErr = nil
+	}
+	r.log.Warn("time budget reached: the rest waits for the next run", "budget", r.e.cfg.TimeBudget,
+		"done", p.Published+p.Duplicates, "left_for_next_run", p.Deferred)
+}
+
+// finish publishes the manifest, settles the loads, saves the watermark
+// and reports; the error says what the pass did not deliver.
+func (r *passRun) finish(ctx context.Context) error {
+	r.publishManifest(ctx)
+	settleErr := r.settle(ctx)
+	if err := r.saveWatermark(ctx); err != nil {
+		return err
+	}
+	r.report()
+	return r.outcome(settleErr)
+}
+
+// publishManifest stores the pass's manifest, even for a failed pass:
+// verify can then say what of it reached ClickHouse. A shutdown does not
+// stop it.
+func (r *passRun) publishManifest(ctx context.Context) {
+	err := r.e.retryPublish(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		return stream.PublishPass(ctx, r.e.deps.JS, r.p.Summary(r.e.cfg.StateKey), r.p.Issues)
 	})
-	if merr != nil {
-		log.Error("pass manifest not published: verify cannot reconcile this pass", "err", merr)
+	if err != nil {
+		r.log.Error("pass manifest not published: verify cannot reconcile this pass", "err", err)
 	}
+}
 
-	var settleErr error
-	loaded := e.deps.Loads != nil
-	if loaded && ctx.Err() == nil {
-		// Settle the issues the pass worked on; those a time budget left
-		// are not missing but deferred (and the watermark stops at them).
-		pos := make([]int, 0, len(p.Issues))
-		worked := *p
-		worked.Issues = make([]wire.PassIssue, 0, len(p.Issues))
-		for i := range p.Issues {
-			if p.Deferred == 0 || p.Issues[i].Outcome != wire.OutcomePending {
-				pos = append(pos, i)
-				worked.Issues = append(worked.Issues, p.Issues[i])
-			}
-		}
-		var ok []bool
-		ok, settleErr = e.deps.Loads.Settle(ctx, &worked)
-		led.confirm(pos[:len(ok)], ok)
-		if ctx.Err() != nil && errors.Is(settleErr, context.Canceled) {
-			// Stopped while waiting for the loads: the watermark keeps to
-			// the loads confirmed so far; the next run does the rest.
-			settleErr, interrupted = nil, true
+// settle waits for the loads of the issues the pass worked on (with
+// Loads) and confirms those that arrived; the issues a time budget left
+// are deferred, not missing.
+func (r *passRun) settle(ctx context.Context) error {
+	p := r.p
+	if r.e.deps.Loads == nil || ctx.Err() != nil {
+		return nil
+	}
+	pos := make([]int, 0, len(p.Issues))
+	worked := *p
+	worked.Issues = make([]wire.PassIssue, 0, len(p.Issues))
+	for i := range p.Issues {
+		if p.Deferred == 0 || p.Issues[i].Outcome != wire.OutcomePending {
+			pos = append(pos, i)
+			worked.Issues = append(worked.Issues, p.Issues[i])
 		}
 	}
-	if stateful && !e.cfg.DryRun {
-		wm := led.watermark(p.Since, loaded)
-		if wm.After(stored) {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			err := e.deps.State.Save(sctx, e.cfg.StateKey, state.State{Watermark: wm, UpdatedAt: e.deps.Now().UTC(), RunID: p.ID, FailedKeys: p.FailedKeys})
-			cancel()
-			if err != nil {
-				return p, fmt.Errorf("save state %q: %w", e.cfg.StateKey, err)
-			}
-			p.Watermark = wm
-		}
+	ok, err := r.e.deps.Loads.Settle(ctx, &worked)
+	r.led.confirm(pos[:len(ok)], ok)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Stopped while waiting for the loads: the watermark keeps to the
+		// loads confirmed so far; the next run does the rest.
+		r.interrupted = true
+		return nil
 	}
-	e.deps.Metrics.Count("issues_total_processed_count", int64(p.Published+p.Duplicates), "source:issues")
-	e.deps.Metrics.Timing("export_and_transform_time_seconds", p.Duration)
-	e.deps.Metrics.Gauge("pass_issues_found", float64(p.Found))
-	e.deps.Metrics.Gauge("pass_issues_failed", float64(p.Failed))
-	log.Info("extraction finished", "found", p.Found, "published", p.Published, "already_stored", p.Duplicates,
+	return err
+}
+
+// saveWatermark saves the watermark the ledger allows (stateful mode, not
+// a dry run), under a deadline of its own.
+func (r *passRun) saveWatermark(ctx context.Context) error {
+	e, p := r.e, r.p
+	if e.cfg.Query.Mode() != ModeStateful || e.cfg.DryRun {
+		return nil
+	}
+	wm := r.led.watermark(p.Since, e.deps.Loads != nil)
+	if !wm.After(r.stored) {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	s := state.State{Watermark: wm, UpdatedAt: e.deps.Now().UTC(), RunID: p.ID, FailedKeys: p.FailedKeys}
+	if err := e.deps.State.Save(sctx, e.cfg.StateKey, s); err != nil {
+		return fmt.Errorf("save state %q: %w", e.cfg.StateKey, err)
+	}
+	p.Watermark = wm
+	return nil
+}
+
+// report sends the pass's metrics and logs its end.
+func (r *passRun) report() {
+	p, metrics := r.p, r.e.deps.Metrics
+	metrics.Count("issues_failed_count", int64(p.Failed))
+	metrics.Count("issues_total_processed_count", int64(p.Published+p.Duplicates), "source:issues")
+	metrics.Timing("export_and_transform_time_seconds", p.Duration)
+	metrics.Gauge("pass_issues_found", float64(p.Found))
+	metrics.Gauge("pass_issues_failed", float64(p.Failed))
+	r.log.Info("extraction finished", "found", p.Found, "published", p.Published, "already_stored", p.Duplicates,
 		"failed", p.Failed, "watermark", p.Watermark, "duration", p.Duration.Round(time.Millisecond))
-	var errs []error
-	if interrupted {
-		// A shutdown is a clean stop: what was not done stays for the
-		// next pass (the watermark is before it).
-		left := 0
-		for i := range p.Issues {
-			if p.Issues[i].Outcome == wire.OutcomePending {
-				left++
-			}
-		}
-		log.Info("pass interrupted by shutdown", "done", p.Published+p.Duplicates, "left_for_next_pass", left)
-		if errors.Is(p.SearchErr, context.Canceled) {
-			p.SearchErr = nil
-		}
+	if r.interrupted {
+		r.log.Info("pass interrupted by shutdown", "done", p.Published+p.Duplicates, "left_for_next_pass", p.pending())
 	}
+}
+
+// outcome is the pass's error: an incomplete search, failed issues, what
+// did not load. A shutdown is a clean stop: what was not done stays for
+// the next pass (the watermark is before it).
+func (r *passRun) outcome(settleErr error) error {
+	p := r.p
+	if r.interrupted && errors.Is(p.SearchErr, context.Canceled) {
+		p.SearchErr = nil
+	}
+	var errs []error
 	if p.SearchErr != nil {
 		errs = append(errs, fmt.Errorf("search: %w", p.SearchErr))
 	}
 	if p.Failed > 0 {
 		errs = append(errs, fmt.Errorf("%d issues failed (first: %s); the watermark stops at the first", p.Failed, strings.Join(p.FailedKeys[:min(len(p.FailedKeys), 5)], ", ")))
 	}
-	if settleErr != nil {
-		errs = append(errs, settleErr)
-	}
-	return p, errors.Join(errs...)
-}
-
-// search runs the search of a pass, adding each issue it returns to the
-// ledger once and handing new ones to enqueue.
-//
-// A scroll that breaks off restarts from the last issue seen (in Updated
-// order; from the start, skipping what was seen, for a custom query). The
-// attempts since the last full start form a chain: the issues the broken
-// ones returned plus the total of the one that finished must reach the
-// total the first counted, or issues went missing on the way (a proxy
-// that re-sent a request, a server that skipped a page). Then, as when a
-// single scroll ends short of its total, the search runs again from the
-// chain's start, and the watermark stays there. It gives up after
-// maxFruitlessRestarts attempts in a row that found nothing new.
-func (e *Extractor) search(ctx context.Context, p *Pass, led *ledger, enqueue func(int, tracker.Issue) error, log *slog.Logger) error {
-	sorted := e.cfg.Query.Mode() != ModeCustom
-	query, since := p.Query, p.Since
-	chainStart, chainTotal, chainSeen := since, -1, 0
-	var lastSeen time.Time
-	fruitless := 0
-	for attempt := 1; ; attempt++ {
-		progress, returned, total := 0, 0, -1
-		err := e.deps.Tracker.Search(ctx, tracker.SearchRequest{Query: query, PerScroll: e.cfg.ScrollPageSize, TTLMillis: int(e.cfg.ScrollTTL / time.Millisecond)}, func(pg tracker.SearchPage) error {
-			if returned == 0 && total < 0 {
-				total = pg.Total
-				p.SearchTotals = append(p.SearchTotals, pg.Total)
-				if chainTotal < 0 && chainSeen == 0 {
-					chainTotal = pg.Total
-				}
-				if e.deps.Progress != nil && attempt == 1 {
-					e.deps.Progress.Start(pg.Total)
-				}
-			}
-			returned += len(pg.Issues)
-			for k := range pg.Issues {
-				is := &pg.Issues[k]
-				i, isNew := led.add(wire.PassIssue{ID: is.ID.String(), Key: is.Key, Updated: is.UpdatedAt.Time, Version: wire.VersionOf(is.UpdatedAt.Time)})
-				if sorted {
-					led.seen(is.UpdatedAt.Time)
-					lastSeen = is.UpdatedAt.Time
-				}
-				if !isNew {
-					continue
-				}
-				progress++
-				if err := enqueue(i, *is); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil && chainTotal >= 0 && total >= 0 && chainSeen+total < chainTotal {
-			err = fmt.Errorf("%w: the searches since %s returned %d issues where %d were counted",
-				tracker.ErrSearchIncomplete, chainStart.Format(time.RFC3339), chainSeen+total, chainTotal)
-		}
-		switch {
-		case err == nil:
-			led.complete()
-			return nil
-		case ctx.Err() != nil:
-			return err
-		case errors.Is(err, tracker.ErrSearchIncomplete):
-			// Issues went missing without an error: search the chain's
-			// range again; the watermark stays at its start.
-			led.freeze(chainStart)
-			query, since = p.Query, chainStart
-			if sorted {
-				query, _ = QueryFrom(e.cfg.Query, chainStart)
-			}
-			chainTotal, chainSeen = -1, 0
-		case errors.Is(err, tracker.ErrScrollInterrupted):
-			if sorted && !lastSeen.IsZero() {
-				chainSeen += returned
-				query, since = QueryFrom(e.cfg.Query, lastSeen)
-			} else {
-				chainTotal, chainSeen = -1, 0 // a custom query starts over
-			}
-		default:
-			return err
-		}
-		if progress == 0 {
-			fruitless++
-		} else {
-			fruitless = 0
-		}
-		if fruitless >= maxFruitlessRestarts {
-			return fmt.Errorf("gave up after %d restarts that found nothing new: %w", fruitless, err)
-		}
-		p.Restarts++
-		e.deps.Metrics.Count("search_restarts_count", 1)
-		log.Warn("search restarted", "attempt", attempt+1, "from", since, "found_so_far", led.count(), "err", err)
-	}
+	return errors.Join(append(errs, settleErr)...)
 }
 
 // checkpoint saves the watermark every CheckpointEvery while a stateful
@@ -499,35 +453,52 @@ func (e *Extractor) checkpoint(ctx context.Context, led *ledger, since, saved ti
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				saved = e.checkpointOnce(ctx, led, since, saved, log)
 			}
-			if e.deps.Loads != nil {
-				pos := led.unconfirmed(wire.PassChunkSize)
-				if len(pos) > 0 {
-					issues := make([]wire.PassIssue, len(pos))
-					all := led.snapshot()
-					for k, i := range pos {
-						issues[k] = all[i]
-					}
-					ok, err := e.deps.Loads.Confirm(ctx, issues)
-					if err != nil {
-						log.Warn("checking loads for a checkpoint failed", "err", err)
-						continue
-					}
-					led.confirm(pos, ok)
-				}
-			}
-			v := led.watermark(since, e.deps.Loads != nil)
-			if !v.After(saved) {
-				continue
-			}
-			if err := e.deps.State.Save(ctx, e.cfg.StateKey, state.State{Watermark: v, UpdatedAt: e.deps.Now().UTC()}); err != nil {
-				log.Warn("watermark checkpoint failed", "err", err)
-				continue
-			}
-			saved = v
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// checkpointOnce confirms the loads of the issues published since the last
+// checkpoint (with Loads) and saves the watermark when it moved past
+// saved. It returns the watermark now saved.
+func (e *Extractor) checkpointOnce(ctx context.Context, led *ledger, since, saved time.Time, log *slog.Logger) time.Time {
+	if e.deps.Loads != nil {
+		if err := e.confirmLoads(ctx, led); err != nil {
+			log.Warn("checking loads for a checkpoint failed", "err", err)
+			return saved
+		}
+	}
+	v := led.watermark(since, e.deps.Loads != nil)
+	if !v.After(saved) {
+		return saved
+	}
+	if err := e.deps.State.Save(ctx, e.cfg.StateKey, state.State{Watermark: v, UpdatedAt: e.deps.Now().UTC()}); err != nil {
+		log.Warn("watermark checkpoint failed", "err", err)
+		return saved
+	}
+	return v
+}
+
+// confirmLoads asks which of the published issues not yet confirmed have
+// reached ClickHouse, in search order, a chunk at a time.
+func (e *Extractor) confirmLoads(ctx context.Context, led *ledger) error {
+	pos := led.unconfirmed(wire.PassChunkSize)
+	if len(pos) == 0 {
+		return nil
+	}
+	all := led.snapshot()
+	issues := make([]wire.PassIssue, len(pos))
+	for k, i := range pos {
+		issues[k] = all[i]
+	}
+	ok, err := e.deps.Loads.Confirm(ctx, issues)
+	if err != nil {
+		return err
+	}
+	led.confirm(pos, ok)
+	return nil
 }
 
 // passID names a pass: its start time, sortable, plus a random suffix.
@@ -644,6 +615,18 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 		return r
 	}
 	e.deps.Metrics.Timing("issue_prefetch_seconds", time.Since(t0))
+	if is.ID.String() == "" {
+		return failed("invalid", fmt.Errorf("issue %s has no id", is.Key))
+	}
+	snap, changes := e.snapshot(ctx, d, is, entries)
+	res := e.publishSnapshot(ctx, &snap)
+	res.changes = changes
+	return res
+}
+
+// snapshot is an issue with its changelog and the directory facts they
+// refer to (users, statuses), and the number of changed fields.
+func (e *Extractor) snapshot(ctx context.Context, d *directory, is *tracker.Issue, entries []tracker.ChangelogEntry) (wire.IssueSnapshot, int) {
 	snap := wire.IssueSnapshot{
 		IssueID:   is.ID.String(),
 		IssueKey:  is.Key,
@@ -655,63 +638,81 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 		Users:     map[string]wire.User{},
 		Statuses:  map[string]wire.Status{},
 	}
-	if snap.IssueID == "" {
-		return failed("invalid", fmt.Errorf("issue %s has no id", is.Key))
-	}
-	addUser := func(r *tracker.Ref) {
-		if r == nil || r.ID == "" {
-			return
-		}
-		id := r.ID.String()
-		if _, done := snap.Users[id]; done {
-			return
-		}
-		if u, ok := e.user(ctx, d, id); ok {
-			snap.Users[id] = u
-		}
-	}
-	addStatus := func(r *tracker.Ref) {
-		if r == nil || r.Key == "" {
-			return
-		}
-		d.mu.Lock()
-		s, ok := d.statuses[r.Key]
-		d.mu.Unlock()
-		if ok {
-			snap.Statuses[r.Key] = s
-		}
-	}
+	facts := snapshotFacts{e: e, d: d, snap: &snap}
 	for _, r := range is.UserRefs() {
-		addUser(r)
+		facts.user(ctx, r)
 	}
-	addStatus(is.Status)
-	res := result{version: snap.SourceVersion()}
+	facts.status(is.Status)
+	changes := 0
 	for i := range entries {
 		en := &entries[i]
 		snap.Changelog[i] = en.Raw
-		res.changes += len(en.Fields)
-		addUser(en.UpdatedBy)
+		changes += len(en.Fields)
+		facts.user(ctx, en.UpdatedBy)
 		for _, f := range en.Fields {
-			for _, v := range [][]byte{f.From, f.To} {
-				for _, r := range refsIn(v) {
-					switch {
-					case f.Field.ID == "status":
-						addStatus(r)
-					case strings.Contains(r.Self, "/users/"):
-						addUser(r)
-					}
-				}
+			facts.refs(ctx, f)
+		}
+	}
+	return snap, changes
+}
+
+// snapshotFacts adds the directory facts a snapshot refers to.
+type snapshotFacts struct {
+	e    *Extractor
+	d    *directory
+	snap *wire.IssueSnapshot
+}
+
+func (s snapshotFacts) user(ctx context.Context, r *tracker.Ref) {
+	if r == nil || r.ID == "" {
+		return
+	}
+	id := r.ID.String()
+	if _, done := s.snap.Users[id]; done {
+		return
+	}
+	if u, ok := s.e.user(ctx, s.d, id); ok {
+		s.snap.Users[id] = u
+	}
+}
+
+func (s snapshotFacts) status(r *tracker.Ref) {
+	if r == nil || r.Key == "" {
+		return
+	}
+	s.d.mu.Lock()
+	st, ok := s.d.statuses[r.Key]
+	s.d.mu.Unlock()
+	if ok {
+		s.snap.Statuses[r.Key] = st
+	}
+}
+
+// refs adds the users and statuses a changed field's values refer to.
+func (s snapshotFacts) refs(ctx context.Context, f tracker.FieldChange) {
+	for _, v := range [][]byte{f.From, f.To} {
+		for _, r := range refsIn(v) {
+			switch {
+			case f.Field.ID == "status":
+				s.status(r)
+			case strings.Contains(r.Self, "/users/"):
+				s.user(ctx, r)
 			}
 		}
 	}
-	payload, encoding, err := wire.Marshal(&snap)
+}
+
+// publishSnapshot encodes a snapshot and publishes it under its message
+// id (the same state of an issue is stored once).
+func (e *Extractor) publishSnapshot(ctx context.Context, snap *wire.IssueSnapshot) result {
+	payload, encoding, err := wire.Marshal(snap)
 	if err != nil {
-		return failed("encode", fmt.Errorf("encode snapshot %s: %w", is.Key, err))
+		return failed("encode", fmt.Errorf("encode snapshot %s: %w", snap.IssueKey, err))
 	}
 	if limit := e.cfg.MaxPayload; limit > 0 && len(payload)+4096 > limit {
 		e.deps.Metrics.Count("snapshots_too_large_count", 1)
 		return failed("too_large", fmt.Errorf("snapshot of %s is %d bytes after compression, above the NATS server's max_payload %d: raise max_payload (the embedded server and deploy/compose use 8 MiB)",
-			is.Key, len(payload), limit))
+			snap.IssueKey, len(payload), limit))
 	}
 	msg := &nats.Msg{Subject: wire.RawSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
 	msg.Header.Set(wire.SchemaHeader, fmt.Sprint(wire.SnapshotSchema))
@@ -720,11 +721,11 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 	}
 	ack, err := e.publish(ctx, msg, wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version))
 	if err != nil {
-		r := failed("publish", fmt.Errorf("publish %s (%d bytes): %w", is.Key, len(payload), err))
+		r := failed("publish", fmt.Errorf("publish %s (%d bytes): %w", snap.IssueKey, len(payload), err))
 		r.retryable = true
 		return r
 	}
-	res.outcome = wire.OutcomePublished
+	res := result{outcome: wire.OutcomePublished, version: snap.SourceVersion()}
 	if ack != nil && ack.Duplicate {
 		res.outcome = wire.OutcomeDuplicate
 	}

@@ -3,10 +3,14 @@ package extractor
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,35 +45,23 @@ type fetcher struct {
 	retry map[int]tracker.Issue // failed for a reason worth another try
 }
 
-// run calls feed, which hands issues to enqueue, and works on them on
-// limit goroutines. It returns feed's error once every issue handed over
-// is finished; after a shutdown (ctx done) the issues not yet started are
-// left pending.
-func (f *fetcher) run(ctx context.Context, limit int, feed func(enqueue func(int, tracker.Issue) error) error) error {
-	jobs := make(chan job, limit*2)
-	var wg sync.WaitGroup
-	for range limit {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				if ctx.Err() == nil {
-					f.one(&j)
-				}
-			}
-		}()
-	}
-	err := feed(func(i int, is tracker.Issue) error {
-		select {
-		case jobs <- job{seq: i, issue: is}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+// run fetches and publishes the issues of the sequence on up to limit
+// goroutines and returns once every issue started is finished. After ctx
+// ends (a shutdown, the time budget) it starts no more: the rest stays
+// pending, for the next pass.
+func (f *fetcher) run(ctx context.Context, limit int, issues iter.Seq2[int, tracker.Issue]) {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i, is := range issues {
+		if ctx.Err() != nil {
+			break
 		}
-	})
-	close(jobs)
-	wg.Wait()
-	return err
+		g.Go(func() error {
+			f.one(&job{seq: i, issue: is})
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 func (f *fetcher) one(j *job) {
@@ -119,20 +111,19 @@ func (f *fetcher) retryFailed(ctx context.Context, limit int) {
 			return
 		case <-t.C:
 		}
-		seqs := make([]int, 0, len(pending))
-		for s := range pending {
-			seqs = append(seqs, s)
-		}
-		sort.Ints(seqs)
-		_ = f.run(ctx, max(1, limit/4), func(enqueue func(int, tracker.Issue) error) error {
-			for _, s := range seqs {
-				if err := enqueue(s, pending[s]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		f.run(ctx, max(1, limit/4), inOrder(pending))
 		pause *= 2
+	}
+}
+
+// inOrder ranges over issues by their position in the pass.
+func inOrder(issues map[int]tracker.Issue) iter.Seq2[int, tracker.Issue] {
+	return func(yield func(int, tracker.Issue) bool) {
+		for _, s := range slices.Sorted(maps.Keys(issues)) {
+			if !yield(s, issues[s]) {
+				return
+			}
+		}
 	}
 }
 
@@ -167,6 +158,17 @@ func (e *Extractor) publish(ctx context.Context, msg *nats.Msg, id string) (*jet
 		return err
 	})
 	return ack, err
+}
+
+// pending is the number of issues found but not started.
+func (p *Pass) pending() int {
+	n := 0
+	for i := range p.Issues {
+		if p.Issues[i].Outcome == wire.OutcomePending {
+			n++
+		}
+	}
+	return n
 }
 
 // count fills the pass's counts from its issues.

@@ -151,67 +151,13 @@ const maxFetch = 1000
 
 // New validates the configuration and fills in defaults; it does no I/O.
 func New(cfg Config, deps Deps) (*Loader, error) {
-	var errs []error
-	if deps.JS == nil {
-		errs = append(errs, errors.New("loader: no JetStream"))
-	}
-	if deps.Sink == nil {
-		errs = append(errs, errors.New("loader: no sink"))
-	}
-	for _, c := range []struct {
-		name string
-		neg  bool
-	}{
-		{"BatchRows", cfg.BatchRows < 0}, {"BatchBytes", cfg.BatchBytes < 0}, {"BatchAge", cfg.BatchAge < 0},
-		{"MaxDeliveries", cfg.MaxDeliveries < 0}, {"BackoffBase", cfg.BackoffBase < 0}, {"BackoffFactor", cfg.BackoffFactor < 0},
-		{"BackoffTries", cfg.BackoffTries < 0}, {"RedeliveryDelayMax", cfg.RedeliveryDelayMax < 0},
-		{"AckWait", cfg.AckWait < 0}, {"OptimizeEvery", cfg.OptimizeEvery < 0},
-	} {
-		if c.neg {
-			errs = append(errs, fmt.Errorf("loader: %s is negative", c.name))
-		}
-	}
-	if cfg.BackoffFactor > 0 && cfg.BackoffFactor < 1 {
-		errs = append(errs, fmt.Errorf("loader: BackoffFactor %g is below 1", cfg.BackoffFactor))
-	}
 	if cfg.Tables == (Tables{}) {
 		cfg.Tables = DefaultTables()
 	}
-	for i, name := range cfg.Tables.list() {
-		if name == "" {
-			errs = append(errs, fmt.Errorf("loader: table %d has no name", i))
-		}
+	if err := errors.Join(cfg.validate(), deps.validate()); err != nil {
+		return nil, err
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if cfg.BatchRows == 0 {
-		cfg.BatchRows = 10000
-	}
-	if cfg.BatchAge == 0 {
-		cfg.BatchAge = time.Second
-	}
-	if cfg.MaxDeliveries == 0 {
-		cfg.MaxDeliveries = 5
-	}
-	if cfg.BackoffBase == 0 {
-		cfg.BackoffBase = 500 * time.Millisecond
-	}
-	if cfg.BackoffFactor == 0 {
-		cfg.BackoffFactor = 2.5
-	}
-	if cfg.BackoffTries == 0 {
-		cfg.BackoffTries = 3
-	}
-	if cfg.RedeliveryDelayMax == 0 {
-		cfg.RedeliveryDelayMax = 30 * time.Second
-	}
-	if cfg.AckWait == 0 {
-		cfg.AckWait = max(10*time.Second, 2*cfg.BatchAge)
-	}
-	if cfg.OptimizeEvery == 0 {
-		cfg.OptimizeEvery = 30 * time.Minute
-	}
+	cfg.setDefaults()
 	if deps.IsPermanent == nil {
 		deps.IsPermanent = func(error) bool { return false }
 	}
@@ -222,6 +168,70 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Loader{cfg: cfg, deps: deps}, nil
+}
+
+func (d Deps) validate() error {
+	var errs []error
+	if d.JS == nil {
+		errs = append(errs, errors.New("loader: no JetStream"))
+	}
+	if d.Sink == nil {
+		errs = append(errs, errors.New("loader: no sink"))
+	}
+	return errors.Join(errs...)
+}
+
+// validate reports every setting out of range (zero means the default).
+func (c Config) validate() error {
+	var errs []error
+	for _, v := range []struct {
+		name string
+		neg  bool
+	}{
+		{"BatchRows", c.BatchRows < 0}, {"BatchBytes", c.BatchBytes < 0}, {"BatchAge", c.BatchAge < 0},
+		{"MaxDeliveries", c.MaxDeliveries < 0}, {"BackoffBase", c.BackoffBase < 0}, {"BackoffFactor", c.BackoffFactor < 0},
+		{"BackoffTries", c.BackoffTries < 0}, {"RedeliveryDelayMax", c.RedeliveryDelayMax < 0},
+		{"AckWait", c.AckWait < 0}, {"OptimizeEvery", c.OptimizeEvery < 0},
+	} {
+		if v.neg {
+			errs = append(errs, fmt.Errorf("loader: %s is negative", v.name))
+		}
+	}
+	if c.BackoffFactor > 0 && c.BackoffFactor < 1 {
+		errs = append(errs, fmt.Errorf("loader: BackoffFactor %g is below 1", c.BackoffFactor))
+	}
+	for i, name := range c.Tables.list() {
+		if name == "" {
+			errs = append(errs, fmt.Errorf("loader: table %d has no name", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setDefaults replaces the zero settings by their defaults.
+func (c *Config) setDefaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.BatchRows == 0 {
+		c.BatchRows = 10000
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = 5
+	}
+	if c.BackoffFactor == 0 {
+		c.BackoffFactor = 2.5
+	}
+	if c.BackoffTries == 0 {
+		c.BackoffTries = 3
+	}
+	def(&c.BatchAge, time.Second)
+	def(&c.BackoffBase, 500*time.Millisecond)
+	def(&c.RedeliveryDelayMax, 30*time.Second)
+	def(&c.AckWait, max(10*time.Second, 2*c.BatchAge))
+	def(&c.OptimizeEvery, 30*time.Minute)
 }
 
 // Loaded is the number of messages (issues) loaded so far.

@@ -42,61 +42,69 @@ func customValues(raw []byte, fields []CustomField, users *userRenderer) (vals m
 func convert(v json.RawMessage, typ string, users *userRenderer) (any, bool) {
 	v = bytes.TrimSpace(v)
 	absent := len(v) == 0 || string(v) == "null"
-	text := ""
-	if !absent {
-		text = users.value(v)
+	conv, known := converters[typ]
+	if !known {
+		return nil, false
 	}
-	switch typ {
-	case "String":
-		return text, true
-	case "Int64":
-		if absent {
-			return int64(0), true
-		}
+	if absent {
+		return conv.zero, true
+	}
+	return conv.from(v, users.value(v), users)
+}
+
+// converter turns a present JSON value (and its text as the changelog
+// renders it) into one column type.
+type converter struct {
+	zero any
+	from func(v json.RawMessage, text string, users *userRenderer) (any, bool)
+}
+
+var converters = map[string]converter{
+	"String": {"", func(_ json.RawMessage, text string, _ *userRenderer) (any, bool) { return text, true }},
+	"Int64": {int64(0), func(_ json.RawMessage, text string, _ *userRenderer) (any, bool) {
 		n, err := strconv.ParseFloat(text, 64)
 		return int64(n), err == nil
-	case "UInt64":
-		if absent {
-			return uint64(0), true
-		}
+	}},
+	"UInt64": {uint64(0), func(_ json.RawMessage, text string, _ *userRenderer) (any, bool) {
 		n, err := strconv.ParseFloat(text, 64)
 		if err != nil || n < 0 {
 			return uint64(0), false
 		}
 		return uint64(n), true
-	case "Float64":
-		if absent {
-			return float64(0), true
-		}
+	}},
+	"Float64": {float64(0), func(_ json.RawMessage, text string, _ *userRenderer) (any, bool) {
 		n, err := strconv.ParseFloat(text, 64)
 		return n, err == nil
-	case "Date", "DateTime":
-		if absent {
-			return time.Time{}, true
-		}
-		t, err := tracker.ParseTime(text)
-		if err != nil {
-			return time.Time{}, false
-		}
-		if typ == "Date" {
-			t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		}
-		return t, true
-	case "Array(String)":
-		if absent {
-			return []string{}, true
-		}
-		if v[0] == '[' {
-			var items []json.RawMessage
-			if json.Unmarshal(v, &items) == nil {
-				out := make([]string, len(items))
-				for i, it := range items {
-					out[i] = users.value(it)
-				}
-				return out, true
-			}
-		}
-		return []string{text}, true
+	}},
+	"Date":          {time.Time{}, func(_ json.RawMessage, text string, _ *userRenderer) (any, bool) { return parseTime(text, true) }},
+	"DateTime":      {time.Time{}, func(_ json.RawMessage, text string, _ *userRenderer) (any, bool) { return parseTime(text, false) }},
+	"Array(String)": {[]string{}, stringArray},
+}
+
+// parseTime reads a Tracker datetime or date; a Date keeps the day only.
+func parseTime(text string, day bool) (any, bool) {
+	t, err := tracker.ParseTime(text)
+	if err != nil {
+		return time.Time{}, false
 	}
-	return nil, false
+	if day {
+		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return t, true
+}
+
+// stringArray renders each item of a JSON array (a single value is an
+// array of one).
+func stringArray(v json.RawMessage, text string, users *userRenderer) (any, bool) {
+	if v[0] == '[' {
+		var items []json.RawMessage
+		if json.Unmarshal(v, &items) == nil {
+			out := make([]string, len(items))
+			for i, it := range items {
+				out[i] = users.value(it)
+			}
+			return out, true
+		}
+	}
+	return []string{text}, true
 }

@@ -31,6 +31,34 @@ func (t *Transformer) RefreshOpen(ctx context.Context) (int, error) {
 }
 
 func (t *Transformer) replay(ctx context.Context, openOnly bool) (int, error) {
+	last, err := t.rawEnd(ctx)
+	if err != nil || last == 0 {
+		return 0, err
+	}
+	cons, err := t.deps.JS.OrderedConsumer(ctx, wire.RawStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return 0, fmt.Errorf("replay consumer: %w", err)
+	}
+	r := &replayRun{t: t, asOf: t.deps.Now(), openOnly: openOnly}
+	for {
+		msgs, done, err := fetchUpTo(cons, last)
+		if err != nil {
+			return r.n, err
+		}
+		if err := r.batch(ctx, msgs); err != nil {
+			return r.n, err
+		}
+		if done {
+			return r.n, r.err()
+		}
+		if len(msgs) == 0 && ctx.Err() != nil {
+			return r.n, ctx.Err()
+		}
+	}
+}
+
+// rawEnd is the sequence of the raw stream's last message (0: empty).
+func (t *Transformer) rawEnd(ctx context.Context) (uint64, error) {
 	s, err := t.deps.JS.Stream(ctx, wire.RawStream)
 	if err != nil {
 		return 0, fmt.Errorf("raw stream: %w", err)
@@ -39,82 +67,103 @@ func (t *Transformer) replay(ctx context.Context, openOnly bool) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("raw stream info: %w", err)
 	}
-	last := info.State.LastSeq
 	if info.State.Msgs == 0 {
 		return 0, nil
 	}
-	cons, err := t.deps.JS.OrderedConsumer(ctx, wire.RawStream, jetstream.OrderedConsumerConfig{})
+	return info.State.LastSeq, nil
+}
+
+// fetchUpTo fetches the next messages, up to the stream sequence last;
+// done says last was reached.
+func fetchUpTo(cons jetstream.Consumer, last uint64) (msgs []jetstream.Msg, done bool, err error) {
+	batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
 	if err != nil {
-		return 0, fmt.Errorf("replay consumer: %w", err)
+		return nil, false, fmt.Errorf("replay fetch: %w", err)
 	}
-	asOf := t.deps.Now()
-	n, bad := 0, 0
-	var firstErr error
-	for {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+	for m := range batch.Messages() {
+		md, err := m.Metadata()
 		if err != nil {
-			return n, fmt.Errorf("replay fetch: %w", err)
+			return msgs, false, fmt.Errorf("replay metadata: %w", err)
 		}
-		var msgs []jetstream.Msg
-		done := false
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				return n, fmt.Errorf("replay metadata: %w", err)
-			}
-			msgs = append(msgs, m)
-			if md.Sequence.Stream >= last {
-				done = true
-				break
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return n, fmt.Errorf("replay fetch: %w", err)
-		}
-		// Transform the batch on every worker; publishes wait for their
-		// acks in parallel.
-		results := make([]error, len(msgs))
-		published := make([]bool, len(msgs))
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range min(t.cfg.Workers, len(msgs)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := range next {
-					published[k], results[k] = t.process(ctx, msgs[k], asOf, openOnly)
-				}
-			}()
-		}
-		for k := range msgs {
-			next <- k
-		}
-		close(next)
-		wg.Wait()
-		for k, err := range results {
-			switch {
-			case err == nil && published[k]:
-				n++
-			case err == nil:
-			default:
-				var perm permanentError
-				if !errors.As(err, &perm) {
-					return n, fmt.Errorf("replay: %w", err)
-				}
-				bad++
-				if firstErr == nil {
-					firstErr = err
-				}
-			}
-		}
-		if done {
-			if bad > 0 {
-				return n, fmt.Errorf("replay: %d snapshots could not be transformed (first: %w)", bad, firstErr)
-			}
-			return n, nil
-		}
-		if len(msgs) == 0 && ctx.Err() != nil {
-			return n, ctx.Err()
+		msgs = append(msgs, m)
+		if md.Sequence.Stream >= last {
+			done = true
+			break
 		}
 	}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		return msgs, false, fmt.Errorf("replay fetch: %w", err)
+	}
+	return msgs, done, nil
+}
+
+// replayRun is a replay in progress: what it published and what it could
+// not transform.
+type replayRun struct {
+	t        *Transformer
+	asOf     time.Time
+	openOnly bool
+
+	mu       sync.Mutex
+	n, bad   int
+	firstBad error
+}
+
+// batchTries bounds the tries of a snapshot whose rows could not be
+// published (NATS unavailable) within a replay.
+const batchTries = 5
+
+// batch transforms and publishes msgs on every worker; publishes wait for
+// their acks in parallel. A publish that keeps failing ends the replay.
+func (r *replayRun) batch(ctx context.Context, msgs []jetstream.Msg) error {
+	errs := make([]error, len(msgs))
+	r.t.each(len(msgs), func(k int) { errs[k] = r.one(ctx, msgs[k]) })
+	return errors.Join(errs...)
+}
+
+// one replays one snapshot, trying a failed publish again with backoff.
+func (r *replayRun) one(ctx context.Context, m jetstream.Msg) error {
+	delay := 200 * time.Millisecond
+	for try := 1; ; try++ {
+		published, err := r.t.process(ctx, m, r.asOf, r.openOnly)
+		var perm permanentError
+		switch {
+		case err == nil:
+			r.count(published, nil)
+			return nil
+		case errors.As(err, &perm):
+			r.count(false, err)
+			return nil
+		case try >= batchTries || ctx.Err() != nil:
+			return fmt.Errorf("replay: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replay: %w", err)
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+func (r *replayRun) count(published bool, bad error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if published {
+		r.n++
+	}
+	if bad != nil {
+		r.bad++
+		if r.firstBad == nil {
+			r.firstBad = bad
+		}
+	}
+}
+
+// err reports the snapshots that could not be transformed.
+func (r *replayRun) err() error {
+	if r.bad > 0 {
+		return fmt.Errorf("replay: %d snapshots could not be transformed (first: %w)", r.bad, r.firstBad)
+	}
+	return nil
 }

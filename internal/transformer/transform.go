@@ -38,100 +38,164 @@ type Result struct {
 
 // Transform turns one raw snapshot into its rows. It is pure: asOf is the
 // clock. An undecodable issue is a permanent error; undecodable changelog
-// entries are skipped and counted as anomalies.
+// entries are skipped and counted as anomalies. The steps: decode the API
+// JSON, build the status history (pkg/flow), then the rows of each table.
 func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, error) {
 	var res Result
-	var is tracker.Issue
-	if err := json.Unmarshal(snap.Issue, &is); err != nil {
-		return res, fmt.Errorf("issue %s: %w", snap.IssueKey, err)
+	d, err := decode(snap, &res)
+	if err != nil {
+		return res, err
 	}
-	entries := make([]tracker.ChangelogEntry, 0, len(snap.Changelog))
+	asOf = asOf.UTC()
+	if asOf.Before(d.issue.UpdatedAt.Time) {
+		asOf = d.issue.UpdatedAt.Time
+	}
+	h := buildHistory(snap, d, r, asOf)
+	res.Anomalies += len(h.fr.Anomalies)
+	res.UnknownStatuses = h.fr.UnknownStatuses
+	users := userRenderer{snap: snap, res: &res}
+	out := &wire.IssueRows{
+		IssueID:       snap.IssueID,
+		IssueKey:      d.issue.Key,
+		SourceVersion: snap.SourceVersion(),
+		TransformedAt: asOf,
+		Generation:    r.Generation,
+		Issue:         issueRow(snap, d, h, r, &users, &res),
+		Metrics:       metricRows(snap, d, h),
+		Statuses:      statusesOf(snap, h),
+	}
+	out.Intervals = intervalRows(snap, d, h, out.Issue.Queue)
+	if r.ChangelogEnabled {
+		out.Changelog = changelogRows(snap, &d.issue, d.entries, &users)
+	}
+	res.Rows = out
+	return res, nil
+}
+
+// decoded is the API JSON of a snapshot, decoded.
+type decoded struct {
+	issue   tracker.Issue
+	entries []tracker.ChangelogEntry
+}
+
+// decode reads the issue and its changelog entries; an entry that does not
+// decode is skipped and counted as an anomaly.
+func decode(snap *wire.IssueSnapshot, res *Result) (*decoded, error) {
+	d := &decoded{entries: make([]tracker.ChangelogEntry, 0, len(snap.Changelog))}
+	if err := json.Unmarshal(snap.Issue, &d.issue); err != nil {
+		return nil, fmt.Errorf("issue %s: %w", snap.IssueKey, err)
+	}
 	for _, raw := range snap.Changelog {
 		var e tracker.ChangelogEntry
 		if err := json.Unmarshal(raw, &e); err != nil {
 			res.Anomalies++
 			continue
 		}
-		entries = append(entries, e)
+		d.entries = append(d.entries, e)
 	}
-	asOf = asOf.UTC()
-	if asOf.Before(is.UpdatedAt.Time) {
-		asOf = is.UpdatedAt.Time
-	}
+	return d, nil
+}
 
-	// The status directory of this snapshot, completed with names from the
-	// references for statuses the directory does not know.
-	rules := r.Flow
-	rules.Statuses = make(map[string]flow.StatusInfo, len(snap.Statuses)+4)
-	for k, s := range snap.Statuses {
-		rules.Statuses[k] = flow.StatusInfo{Key: k, Name: s.Name, Type: s.Type}
-	}
+// history is an issue's status history and what flow made of it.
+type history struct {
+	rules flow.Rules
+	fr    flow.Result
+	// moves are the IssueMoved entries, oldest first.
+	moves []*tracker.ChangelogEntry
+}
+
+// buildHistory gathers the transitions of the changelog and computes the
+// visits and figures, with the snapshot's status directory completed by
+// the names in the references for statuses it does not know.
+func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time) history {
+	h := history{rules: r.Flow}
 	names := map[string]string{}
-	noteStatus := func(ref *tracker.Ref) {
+	note := func(ref *tracker.Ref) {
 		if ref != nil && ref.Key != "" && names[ref.Key] == "" {
 			names[ref.Key] = ref.Label()
 		}
 	}
-	noteStatus(is.Status)
-
-	in := flow.Input{CreatedAt: is.CreatedAt.Time, AsOf: asOf, CurrentStatusSince: is.StatusStartTime.Time}
-	if is.Status != nil {
-		in.CurrentStatus = is.Status.Key
+	note(d.issue.Status)
+	in := flow.Input{CreatedAt: d.issue.CreatedAt.Time, AsOf: asOf, CurrentStatusSince: d.issue.StatusStartTime.Time}
+	if d.issue.Status != nil {
+		in.CurrentStatus = d.issue.Status.Key
 	}
-	var moves []*tracker.ChangelogEntry
-	for i := range entries {
-		e := &entries[i]
+	for i := range d.entries {
+		e := &d.entries[i]
 		if e.Type == "IssueMoved" {
-			moves = append(moves, e)
+			h.moves = append(h.moves, e)
 		}
-		var from, to *tracker.Ref
-		var start tracker.Time
-		hasStatus := false
-		for _, f := range e.Fields {
-			switch f.Field.ID.String() {
-			case "status":
-				hasStatus = true
-				from, to = decodeRef(f.From), decodeRef(f.To)
-			case "statusStartTime":
-				_ = start.UnmarshalJSON(f.To)
-			}
+		addTransition(&in, e, i, note)
+	}
+	h.rules.Statuses = statusDirectory(snap, names)
+	h.fr = flow.Compute(in, &h.rules)
+	return h
+}
+
+// addTransition adds the status change of one changelog entry, if it has
+// one, to the flow input; an entry without a "from" status sets the
+// initial status.
+func addTransition(in *flow.Input, e *tracker.ChangelogEntry, seq int, note func(*tracker.Ref)) {
+	from, to, start, ok := statusChange(e)
+	if !ok {
+		return
+	}
+	note(from)
+	note(to)
+	if (e.Type == "IssueCreated" || from == nil) && in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
+		in.InitialStatus = to.Key
+	}
+	if from == nil {
+		return
+	}
+	at := start.Time
+	if at.IsZero() {
+		at = e.UpdatedAt.Time
+	}
+	t := flow.Transition{At: at, From: from.Key, Seq: seq}
+	if to != nil {
+		t.To = to.Key
+	}
+	in.Transitions = append(in.Transitions, t)
+}
+
+// statusChange reads the status field (and the status start time) of an
+// entry; ok is false when the entry does not change the status.
+func statusChange(e *tracker.ChangelogEntry) (from, to *tracker.Ref, start tracker.Time, ok bool) {
+	for _, f := range e.Fields {
+		switch f.Field.ID.String() {
+		case "status":
+			ok = true
+			from, to = decodeRef(f.From), decodeRef(f.To)
+		case "statusStartTime":
+			_ = start.UnmarshalJSON(f.To)
 		}
-		if !hasStatus {
-			continue
-		}
-		noteStatus(from)
-		noteStatus(to)
-		if e.Type == "IssueCreated" || from == nil {
-			if in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
-				in.InitialStatus = to.Key
-			}
-			if from == nil {
-				continue
-			}
-		}
-		at := start.Time
-		if at.IsZero() {
-			at = e.UpdatedAt.Time
-		}
-		t := flow.Transition{At: at, From: from.Key, Seq: i}
-		if to != nil {
-			t.To = to.Key
-		}
-		in.Transitions = append(in.Transitions, t)
+	}
+	return from, to, start, ok
+}
+
+// statusDirectory is the snapshot's status directory, completed with the
+// names the references give for statuses it does not know (or names).
+func statusDirectory(snap *wire.IssueSnapshot, names map[string]string) map[string]flow.StatusInfo {
+	dir := make(map[string]flow.StatusInfo, len(snap.Statuses)+len(names))
+	for k, s := range snap.Statuses {
+		dir[k] = flow.StatusInfo{Key: k, Name: s.Name, Type: s.Type}
 	}
 	for k, n := range names {
-		if s, ok := rules.Statuses[k]; !ok {
-			rules.Statuses[k] = flow.StatusInfo{Key: k, Name: n}
+		if s, ok := dir[k]; !ok {
+			dir[k] = flow.StatusInfo{Key: k, Name: n}
 		} else if s.Name == "" {
 			s.Name = n
-			rules.Statuses[k] = s
+			dir[k] = s
 		}
 	}
-	fr := flow.Compute(in, &rules)
-	res.Anomalies += len(fr.Anomalies)
-	res.UnknownStatuses = fr.UnknownStatuses
+	return dir
+}
 
-	users := userRenderer{snap: snap, res: &res}
+// issueRow is the issues row: the old tool's columns from the issue, then
+// the figures of its history.
+func issueRow(snap *wire.IssueSnapshot, d *decoded, h history, r *Rules, users *userRenderer, res *Result) wire.IssueRow {
+	is := &d.issue
 	row := wire.IssueRow{
 		IssueID:        snap.IssueID,
 		IssueKey:       is.Key,
@@ -160,14 +224,13 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 		EpicIssueKey:   keyOf(is.Epic),
 		Aliases:        nonNil(is.Aliases),
 		Raw:            string(snap.Issue),
-		Anomalies:      uint32(res.Anomalies),
 	}
 	if row.StatusKey != "" {
-		info, _, _ := rules.Status(row.StatusKey)
+		info, _, _ := h.rules.Status(row.StatusKey)
 		row.StatusType = info.Type
 	}
 	var badCustom int
-	row.Custom, badCustom = customValues(snap.Issue, r.CustomFields, &users)
+	row.Custom, badCustom = customValues(snap.Issue, r.CustomFields, users)
 	res.Anomalies += badCustom
 	row.Anomalies = uint32(res.Anomalies)
 	if is.StoryPoints != nil {
@@ -176,11 +239,16 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	if is.Project != nil {
 		row.Project = flow.Lower(is.Project.Primary.Label())
 	}
-	if len(moves) > 0 {
-		last := moves[len(moves)-1]
+	if len(h.moves) > 0 {
+		last := h.moves[len(h.moves)-1]
 		row.WasMoved, row.MovedAt, row.MovedBy = true, last.UpdatedAt.Time, users.email(last.UpdatedBy)
 	}
-	fig := fr.Issue
+	applyFigures(&row, h.fr.Issue)
+	return row
+}
+
+// applyFigures sets the issue-level flow figures (METRICS.md §5).
+func applyFigures(row *wire.IssueRow, fig flow.IssueFigures) {
 	// As 2.0.0: closed when the status is final or the issue is resolved
 	// (closed_at is then resolved_at).
 	row.IsClosed = fig.Final || row.IsResolved
@@ -192,24 +260,18 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	row.FlowEfficiency = fig.FlowEfficiency
 	row.ReopenCount = uint32(fig.ReopenCount)
 	row.CurrentStatusSince, row.CurrentStatusAge = fig.CurrentStatusSince, fig.CurrentStatusAge
-	switch {
-	case row.IsResolved && !row.ResolvedAt.IsZero():
+	row.ClosedAt = row.DoneAt
+	if row.IsResolved && !row.ResolvedAt.IsZero() {
 		row.ClosedAt = row.ResolvedAt
-	default:
-		row.ClosedAt = row.DoneAt
 	}
+}
 
-	out := &wire.IssueRows{
-		IssueID:       snap.IssueID,
-		IssueKey:      is.Key,
-		SourceVersion: snap.SourceVersion(),
-		TransformedAt: asOf,
-		Generation:    r.Generation,
-		Issue:         row,
-	}
-	for _, m := range fr.Statuses {
-		out.Metrics = append(out.Metrics, wire.MetricRow{
-			IssueID: snap.IssueID, IssueKey: is.Key,
+// metricRows are the issue_metrics rows: one per visited status.
+func metricRows(snap *wire.IssueSnapshot, d *decoded, h history) []wire.MetricRow {
+	var out []wire.MetricRow
+	for _, m := range h.fr.Statuses {
+		out = append(out, wire.MetricRow{
+			IssueID: snap.IssueID, IssueKey: d.issue.Key,
 			StatusName: m.Name, StatusKey: m.Key, StatusType: m.Type,
 			StatusTransitionsCount:       uint32(m.Visits),
 			Duration:                     m.Duration,
@@ -220,24 +282,33 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 			IsCurrent:                    m.IsCurrent,
 		})
 	}
-	for _, v := range fr.Visits {
-		out.Intervals = append(out.Intervals, wire.IntervalRow{
-			IssueID: snap.IssueID, IssueKey: is.Key, Queue: row.Queue,
+	return out
+}
+
+// intervalRows are the issue_status_intervals rows: one per visit.
+func intervalRows(snap *wire.IssueSnapshot, d *decoded, h history, queue string) []wire.IntervalRow {
+	var out []wire.IntervalRow
+	for _, v := range h.fr.Visits {
+		out = append(out, wire.IntervalRow{
+			IssueID: snap.IssueID, IssueKey: d.issue.Key, Queue: queue,
 			StatusName: v.Name, StatusKey: v.StatusKey, StatusType: v.Type,
 			VisitNumber: uint32(v.Number), EnteredAt: v.Entered, LeftAt: v.Left,
 			Duration: v.Duration, BusdaysDuration: v.Business, IsCurrent: v.IsCurrent,
 		})
 	}
-	if r.ChangelogEnabled {
-		out.Changelog = changelogRows(snap, &is, entries, &users)
-	}
-	for _, m := range fr.Statuses {
+	return out
+}
+
+// statusesOf is the directory entries of the statuses the issue visited,
+// for the statuses dimension.
+func statusesOf(snap *wire.IssueSnapshot, h history) []wire.Status {
+	var out []wire.Status
+	for _, m := range h.fr.Statuses {
 		if s, ok := snap.Statuses[m.Key]; ok {
-			out.Statuses = append(out.Statuses, s)
+			out = append(out, s)
 		}
 	}
-	res.Rows = out
-	return res, nil
+	return out
 }
 
 // changelogRows renders one row per changed field, losslessly.

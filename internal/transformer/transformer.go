@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -117,22 +118,17 @@ func (t *Transformer) Run(ctx context.Context) error {
 }
 
 func (t *Transformer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
-	work := make(chan jetstream.Msg)
-	var wg sync.WaitGroup
-	for range min(t.cfg.Workers, len(msgs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range work {
-				t.handle(ctx, m)
-			}
-		}()
+	t.each(len(msgs), func(k int) { t.handle(ctx, msgs[k]) })
+}
+
+// each runs fn(0..n-1) on the transformer's workers and waits.
+func (t *Transformer) each(n int, fn func(int)) {
+	var g errgroup.Group
+	g.SetLimit(t.cfg.Workers)
+	for k := range n {
+		g.Go(func() error { fn(k); return nil })
 	}
-	for _, m := range msgs {
-		work <- m
-	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // publishTimeout bounds one publish of rows.

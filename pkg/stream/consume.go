@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,30 +32,15 @@ type Batching struct {
 	Heartbeat time.Duration
 }
 
-// heartbeat sends InProgress for every message of msgs not yet settled,
-// every period, until stop closes. A settled message refuses it locally.
-func heartbeat(msgs []jetstream.Msg, period time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			for _, m := range msgs {
-				_ = m.InProgress()
-			}
-		}
-	}
-}
-
 // FetchLoop pulls messages from a consumer and hands them to fn in
 // batches: a batch goes out when it holds Max messages, when its first
 // message is MaxAge old, or when no message arrived for Linger. It returns
-// nil when ctx ends, or an error if the consumer disappears. fn must ack,
-// nak or term every message it is given; it runs under a context that
-// survives ctx's cancellation (graceful shutdown: the batch in hand is
-// finished and acknowledged under its own deadline).
+// nil when ctx ends (within about a second), or an error if the consumer
+// disappears. fn must ack, nak or term every message it is given; it runs
+// under a context that survives ctx's cancellation (graceful shutdown: the
+// batch in hand is finished and acknowledged under its own deadline). With
+// Heartbeat, the messages in hand, gathered or being worked on, are kept
+// from redelivery to another consumer.
 func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func(context.Context, []jetstream.Msg)) error {
 	if b.Max <= 0 {
 		b.Max = 100
@@ -65,86 +51,170 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 	if b.MaxAge < b.Linger {
 		b.MaxAge = b.Linger
 	}
-	var buf []jetstream.Msg
-	var first time.Time
-	flush := func() {
-		if len(buf) == 0 {
-			return
-		}
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		var stop chan struct{}
-		if b.Heartbeat > 0 {
-			stop = make(chan struct{})
-			go heartbeat(buf, b.Heartbeat, stop)
-		}
-		fn(fctx, buf)
-		if stop != nil {
-			close(stop)
-		}
-		cancel()
-		buf = nil
-	}
-	defer flush()
+	l := &batchLoop{cons: cons, b: b, fn: fn}
+	defer l.flush(ctx)
 	for ctx.Err() == nil {
-		if len(buf) == 0 {
-			// Idle: block for the first message (a long poll that returns
-			// as soon as one arrives), then gather the rest.
-			m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-					return fmt.Errorf("fetch: %w", err)
-				}
-				if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-					select {
-					case <-ctx.Done():
-					case <-time.After(200 * time.Millisecond):
-					}
-				}
-				continue
-			}
-			first = time.Now()
-			buf = append(buf, m)
-			if len(buf) >= b.Max {
-				flush()
-			}
-			continue
+		var err error
+		if l.size() == 0 {
+			err = l.first(ctx)
+		} else {
+			err = l.more(ctx)
 		}
-		wait := b.Linger
-		if left := b.MaxAge - time.Since(first); left < wait {
-			wait = max(left, time.Millisecond)
-		}
-		batch, err := cons.Fetch(b.Max-len(buf), jetstream.FetchMaxWait(wait))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-				return fmt.Errorf("fetch: %w", err)
-			}
-			// Connection hiccups: hand over what we have, then retry.
-			flush()
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		got := 0
-		for m := range batch.Messages() {
-			if len(buf) == 0 {
-				first = time.Now()
-			}
-			buf = append(buf, m)
-			got++
-		}
-		if len(buf) >= b.Max || (len(buf) > 0 && (got == 0 || time.Since(first) >= b.MaxAge)) {
-			flush()
+			return err
 		}
 	}
 	return nil
+}
+
+// pollEvery bounds one wait on the server, so that a shutdown is seen
+// within it.
+const pollEvery = time.Second
+
+// batchLoop is FetchLoop's state: the batch being gathered.
+type batchLoop struct {
+	cons jetstream.Consumer
+	b    Batching
+	fn   func(context.Context, []jetstream.Msg)
+
+	mu    sync.Mutex // guards buf against the heartbeat
+	buf   []jetstream.Msg
+	since time.Time     // when the first message of buf arrived
+	last  time.Time     // when the latest one arrived
+	stop  chan struct{} // ends the heartbeat of buf
+}
+
+// first waits for the first message of a batch (a long poll that returns
+// as soon as one arrives). It returns an error only when the consumer is
+// gone.
+func (l *batchLoop) first(ctx context.Context) error {
+	m, err := l.cons.Next(jetstream.FetchMaxWait(pollEvery))
+	if err != nil {
+		return l.fetchFailed(ctx, err)
+	}
+	l.add(m)
+	if l.size() >= l.b.Max {
+		l.flush(ctx)
+	}
+	return nil
+}
+
+// more gathers the rest of a batch for as long as messages keep coming
+// within Linger and the first is younger than MaxAge, then hands it over.
+func (l *batchLoop) more(ctx context.Context) error {
+	wait := min(l.b.Linger-time.Since(l.last), l.b.MaxAge-time.Since(l.since), pollEvery)
+	batch, err := l.cons.Fetch(l.b.Max-l.size(), jetstream.FetchMaxWait(max(wait, time.Millisecond)))
+	if err == nil {
+		for m := range batch.Messages() {
+			l.add(m)
+		}
+		err = batch.Error()
+	}
+	if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		// Hand over what we have, then see whether the consumer is gone.
+		l.flush(ctx)
+		return l.fetchFailed(ctx, err)
+	}
+	if l.size() >= l.b.Max || time.Since(l.last) >= l.b.Linger || time.Since(l.since) >= l.b.MaxAge {
+		l.flush(ctx)
+	}
+	return nil
+}
+
+// fetchFailed sorts a failed fetch: a consumer that is gone (deleted, or
+// its stream) ends the loop; a timeout is an idle stream; anything else (a
+// connection hiccup, JetStream electing a leader) waits a little.
+func (l *batchLoop) fetchFailed(ctx context.Context, err error) error {
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	if consumerGone(err) {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		// No one answers pulls: a deleted consumer, or JetStream busy.
+		ictx, cancel := context.WithTimeout(ctx, pollEvery)
+		_, ierr := l.cons.Info(ictx)
+		cancel()
+		if consumerGone(ierr) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("fetch: %w", ierr)
+		}
+	}
+	pause(ctx)
+	return nil
+}
+
+func (l *batchLoop) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buf)
+}
+
+// add appends a message to the batch; the first starts the heartbeat.
+func (l *batchLoop) add(m jetstream.Msg) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = time.Now()
+	if len(l.buf) == 0 {
+		l.since = l.last
+		if l.b.Heartbeat > 0 {
+			l.stop = make(chan struct{})
+			go l.heartbeat(l.stop)
+		}
+	}
+	l.buf = append(l.buf, m)
+}
+
+// heartbeat sends InProgress for the messages in hand every Heartbeat
+// until stop closes. A message already settled refuses it locally.
+func (l *batchLoop) heartbeat(stop <-chan struct{}) {
+	t := time.NewTicker(l.b.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			msgs := l.buf
+			l.mu.Unlock()
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+		}
+	}
+}
+
+// flush hands the batch in hand to fn, under a context of its own, and
+// ends its heartbeat once fn returns.
+func (l *batchLoop) flush(ctx context.Context) {
+	l.mu.Lock()
+	msgs, stop := l.buf, l.stop
+	l.mu.Unlock()
+	if len(msgs) == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	l.fn(fctx, msgs)
+	cancel()
+	l.mu.Lock()
+	l.buf, l.stop = nil, nil
+	l.mu.Unlock()
+	if stop != nil {
+		close(stop)
+	}
+}
+
+func consumerGone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted)
+}
+
+// pause waits a little, or until ctx ends.
+func pause(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(200 * time.Millisecond):
+	}
 }
 
 // DeadLetter copies a message to the stage's dead-letter subject with the

@@ -106,24 +106,8 @@ func RetryDeadLetters(ctx context.Context, js jetstream.JetStream, stage, tag st
 	}
 	n := 0
 	err = eachDeadLetter(ctx, js, stage, func(d Dead, m *jetstream.RawStreamMsg) error {
-		id := fmt.Sprintf("dlq:%s:%d", tag, d.Seq)
-		sent := false
-		if issueID, ok := strings.CutPrefix(d.Original, wire.RawSubject("")); ok {
-			var err error
-			if sent, err = Redrive(ctx, js, issueID, id); err != nil {
-				return err
-			}
-		}
-		if !sent {
-			out := &nats.Msg{Subject: d.Original, Data: m.Data, Header: nats.Header{}}
-			for k, v := range m.Header {
-				if k != wire.ErrorHeader && k != wire.OriginalSubjectHeader && k != jetstream.MsgIDHeader {
-					out.Header[k] = append([]string(nil), v...)
-				}
-			}
-			if _, err := js.PublishMsg(ctx, out, jetstream.WithMsgID(id)); err != nil {
-				return fmt.Errorf("dead letter %d to %s: %w", d.Seq, d.Original, err)
-			}
+		if err := sendBack(ctx, js, d, m, fmt.Sprintf("dlq:%s:%d", tag, d.Seq)); err != nil {
+			return err
 		}
 		if err := dlq.DeleteMsg(ctx, d.Seq); err != nil {
 			return fmt.Errorf("delete dead letter %d: %w", d.Seq, err)
@@ -132,6 +116,28 @@ func RetryDeadLetters(ctx context.Context, js jetstream.JetStream, stage, tag st
 		return nil
 	})
 	return n, err
+}
+
+// sendBack re-drives a dead snapshot from the raw stream (its copy when
+// the stream no longer has the issue) or publishes dead rows again, under
+// the message id id.
+func sendBack(ctx context.Context, js jetstream.JetStream, d Dead, m *jetstream.RawStreamMsg, id string) error {
+	if issueID, ok := strings.CutPrefix(d.Original, wire.RawSubject("")); ok {
+		sent, err := Redrive(ctx, js, issueID, id)
+		if err != nil || sent {
+			return err
+		}
+	}
+	out := &nats.Msg{Subject: d.Original, Data: m.Data, Header: nats.Header{}}
+	for k, v := range m.Header {
+		if k != wire.ErrorHeader && k != wire.OriginalSubjectHeader && k != jetstream.MsgIDHeader {
+			out.Header[k] = append([]string(nil), v...)
+		}
+	}
+	if _, err := js.PublishMsg(ctx, out, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("dead letter %d to %s: %w", d.Seq, d.Original, err)
+	}
+	return nil
 }
 
 // eachDeadLetter calls fn for every dead letter of stage ("" for all) that

@@ -3,8 +3,11 @@ package tracker_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -225,34 +228,65 @@ func TestChangelogPageCapTruncatesNothing(t *testing.T) {
 	}
 }
 
-func TestRetriesAndRetryAfter(t *testing.T) {
-	em := startEmulator(t, trackertest.Options{Issues: 50, Seed: 1})
-	c := newClient(t, em.URL(), nil)
-	key := em.IssueKeys()[0]
+// handlerTransport sends requests straight to an http.Handler, in memory:
+// inside a synctest bubble the emulator then runs on the fake clock.
+type handlerTransport struct{ h http.Handler }
 
-	em.InjectFaults(trackertest.Faults{Next5xx: 3})
-	if _, err := c.Changelog(context.Background(), key, 100); err != nil {
-		t.Fatalf("after three 503s: %v", err)
-	}
-	em.InjectFaults(trackertest.Faults{Next429: 1})
-	start := time.Now()
-	if _, err := c.Changelog(context.Background(), key, 100); err != nil {
-		t.Fatalf("after a 429: %v", err)
-	}
-	if el := time.Since(start); el < 900*time.Millisecond {
-		t.Errorf("retried after %s, sooner than Retry-After: 1", el)
-	}
-	em.InjectFaults(trackertest.Faults{NextMalformed: 2})
-	if _, err := c.Changelog(context.Background(), key, 100); err != nil {
-		t.Fatalf("after malformed pages: %v", err)
-	}
-	em.InjectFaults(trackertest.Faults{Next5xx: 100})
-	_, err := c.Changelog(context.Background(), key, 100)
-	var ae *tracker.APIError
-	if !errors.As(err, &ae) || ae.Status < 500 {
-		t.Fatalf("after exhausted retries: %v, want an APIError 5xx", err)
-	}
-	em.InjectFaults(trackertest.Faults{})
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// fakeClockClient is a client of an emulator, both on the bubble's clock.
+func fakeClockClient(t *testing.T, o trackertest.Options, mod func(*tracker.Config)) (*trackertest.Server, *tracker.Client) {
+	em := trackertest.New(o)
+	c := newClient(t, "http://tracker.test", func(c *tracker.Config) {
+		c.HTTPClient = &http.Client{Transport: handlerTransport{em.Handler()}}
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return em, c
+}
+
+func TestRetriesAndRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		em, c := fakeClockClient(t, trackertest.Options{Issues: 50, Seed: 1}, nil)
+		key := em.IssueKeys()[0]
+
+		em.InjectFaults(trackertest.Faults{Next5xx: 3})
+		if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+			t.Fatalf("after three 503s: %v", err)
+		}
+		em.InjectFaults(trackertest.Faults{Next429: 1})
+		start := time.Now()
+		if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+			t.Fatalf("after a 429: %v", err)
+		}
+		if el := time.Since(start); el < time.Second || el > 1250*time.Millisecond {
+			t.Errorf("retried after %s, want Retry-After: 1 (plus at most a quarter of jitter)", el)
+		}
+		em.InjectFaults(trackertest.Faults{NextMalformed: 2})
+		if _, err := c.Changelog(context.Background(), key, 100); err != nil {
+			t.Fatalf("after malformed pages: %v", err)
+		}
+		em.InjectFaults(trackertest.Faults{Next5xx: 100})
+		start = time.Now()
+		_, err := c.Changelog(context.Background(), key, 100)
+		var ae *tracker.APIError
+		if !errors.As(err, &ae) || ae.Status < 500 {
+			t.Fatalf("after exhausted retries: %v, want an APIError 5xx", err)
+		}
+		// Five retries, backoff from 5 ms doubling, capped at 50 ms, half
+		// of it jitter.
+		if el := time.Since(start); el < 60*time.Millisecond || el > 200*time.Millisecond {
+			t.Errorf("five retries took %s", el)
+		}
+		if got := em.Requests(trackertest.EpChangelog); got != 4+2+3+6 {
+			t.Errorf("%d changelog requests, want 15 (each fault, then the retry that passed; 6 for the exhausted one)", got)
+		}
+	})
 }
 
 func TestUnauthorized(t *testing.T) {
@@ -275,17 +309,23 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestRateLimitSustainedWithoutThrottling(t *testing.T) {
-	em := startEmulator(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50})
-	c := newClient(t, em.URL(), func(c *tracker.Config) { c.RateLimit = 40 })
-	key := em.IssueKeys()[0]
-	for range 30 {
-		if _, err := c.Changelog(context.Background(), key, 1000); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		em, c := fakeClockClient(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50}, func(c *tracker.Config) { c.RateLimit = 40 })
+		key := em.IssueKeys()[0]
+		start := time.Now()
+		for range 300 {
+			if _, err := c.Changelog(context.Background(), key, 1000); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if n := em.Throttled(); n != 0 {
-		t.Errorf("the emulator answered 429 %d times although the client stays under its limit", n)
-	}
+		if n := em.Throttled(); n != 0 {
+			t.Errorf("the emulator answered 429 %d times although the client stays under its limit", n)
+		}
+		// 300 requests at 40/s: the limiter spreads them evenly.
+		if el := time.Since(start); el < 7400*time.Millisecond || el > 7600*time.Millisecond {
+			t.Errorf("300 requests at 40/s took %s, want about 7.5 s", el)
+		}
+	})
 }
 
 func TestDirectories(t *testing.T) {

@@ -1,0 +1,322 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// env is a JetStream server with the project's streams and a connection.
+func env(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	srv, _ := streamtest.Start(t)
+	c, err := stream.ConnectInProcess(srv, "stream-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.JS
+}
+
+func publish(t *testing.T, js jetstream.JetStream, subject string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := js.PublishMsg(context.Background(), &nats.Msg{Subject: subject, Data: []byte(fmt.Sprint(i)), Header: nats.Header{"X": []string{"y"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// recorder is a FetchLoop callback that keeps the batch sizes and acks.
+type recorder struct {
+	mu      sync.Mutex
+	batches []int
+	hold    time.Duration // how long fn keeps each batch before acking
+	ctxErr  []error       // fn's context state when called
+}
+
+func (r *recorder) fn(ctx context.Context, msgs []jetstream.Msg) {
+	time.Sleep(r.hold) // the work this batch takes
+	for _, m := range msgs {
+		_ = m.Ack()
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, len(msgs))
+	r.ctxErr = append(r.ctxErr, ctx.Err())
+	r.mu.Unlock()
+}
+
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, b := range r.batches {
+		n += b
+	}
+	return n
+}
+
+func consumer(t *testing.T, js jetstream.JetStream, ackWait time.Duration) jetstream.Consumer {
+	t.Helper()
+	c, err := js.CreateOrUpdateConsumer(context.Background(), wire.RowsStream, stream.ConsumerConfig("test", -1, ackWait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// run runs FetchLoop until the recorder has want messages, then stops it.
+func run(t *testing.T, cons jetstream.Consumer, b stream.Batching, r *recorder, want int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stream.FetchLoop(ctx, cons, b, r.fn) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.total() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("FetchLoop: %v", err)
+	}
+	if got := r.total(); got != want {
+		t.Fatalf("handed over %d messages, want %d", got, want)
+	}
+}
+
+func TestFetchLoopBatchesByCount(t *testing.T) {
+	js := env(t)
+	publish(t, js, wire.RowsSubject("a"), 10)
+	r := &recorder{}
+	run(t, consumer(t, js, 10*time.Second), stream.Batching{Max: 4, MaxAge: 5 * time.Second, Linger: 2 * time.Second}, r, 10)
+	if fmt.Sprint(r.batches) != "[4 4 2]" {
+		t.Errorf("batches %v, want [4 4 2]: full batches go at once, the rest when idle", r.batches)
+	}
+}
+
+func TestFetchLoopHandsOverAPartialBatchWhenIdle(t *testing.T) {
+	js := env(t)
+	publish(t, js, wire.RowsSubject("a"), 3)
+	r := &recorder{}
+	start := time.Now()
+	run(t, consumer(t, js, 10*time.Second), stream.Batching{Max: 100, MaxAge: 10 * time.Second, Linger: 50 * time.Millisecond}, r, 3)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a partial batch waited %s with the stream idle, want about Linger", took)
+	}
+}
+
+func TestFetchLoopBatchAge(t *testing.T) {
+	js := env(t)
+	cons := consumer(t, js, 10*time.Second)
+	r := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 1000, MaxAge: 400 * time.Millisecond, Linger: 300 * time.Millisecond}, r.fn)
+	}()
+	// A message every 100 ms never leaves the consumer idle for Linger:
+	// batches go out by age, each of several messages, far below Max.
+	for i := 0; i < 20; i++ {
+		publish(t, js, wire.RowsSubject("a"), 1)
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitFor(t, func() bool { return r.total() == 20 })
+	cancel()
+	<-done
+	if len(r.batches) < 3 {
+		t.Errorf("batches %v: the age bound did not cut them", r.batches)
+	}
+	for _, b := range r.batches[:len(r.batches)-1] {
+		if b > 8 {
+			t.Errorf("batches %v: one waited far past MaxAge", r.batches)
+		}
+	}
+}
+
+// twoLoops runs two FetchLoops on one consumer (two replicas of a stage)
+// for a while and returns how many messages were handed over in all.
+func twoLoops(t *testing.T, cons jetstream.Consumer, b stream.Batching, r *recorder, d time.Duration) int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := stream.FetchLoop(ctx, cons, b, r.fn); err != nil {
+				t.Errorf("FetchLoop: %v", err)
+			}
+		}()
+	}
+	time.Sleep(d)
+	cancel()
+	wg.Wait()
+	return r.total()
+}
+
+// A batch whose work outlasts the ack wait is kept by heartbeats: the
+// other replica never gets it. Without them it does: the first case is
+// not vacuous.
+func TestFetchLoopHeartbeatKeepsLongWork(t *testing.T) {
+	for _, c := range []struct {
+		heartbeat time.Duration
+		want      int
+	}{{300 * time.Millisecond, 1}, {0, 2}} {
+		js := env(t)
+		publish(t, js, wire.RowsSubject("a"), 1)
+		cons := consumer(t, js, time.Second)
+		r := &recorder{hold: 2500 * time.Millisecond}
+		b := stream.Batching{Max: 10, MaxAge: 100 * time.Millisecond, Linger: 50 * time.Millisecond, Heartbeat: c.heartbeat}
+		if got := twoLoops(t, cons, b, r, 4*time.Second); got != c.want {
+			t.Errorf("heartbeat %s: the message was handed over %d times, want %d", c.heartbeat, got, c.want)
+		}
+	}
+}
+
+// On shutdown the batch in hand is handed over under a live context.
+func TestFetchLoopFlushesOnShutdown(t *testing.T) {
+	js := env(t)
+	publish(t, js, wire.RowsSubject("a"), 3)
+	cons := consumer(t, js, 10*time.Second)
+	r := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 100, MaxAge: time.Hour, Linger: time.Hour}, r.fn)
+	}()
+	time.Sleep(500 * time.Millisecond) // the three are in hand, waiting to fill
+	if r.total() != 0 {
+		t.Fatalf("handed over before the shutdown: %v", r.batches)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if r.total() != 3 || r.ctxErr[0] != nil {
+		t.Errorf("at shutdown: batches %v, fn's context %v", r.batches, r.ctxErr)
+	}
+}
+
+func TestFetchLoopEndsWhenTheConsumerIsGone(t *testing.T) {
+	js := env(t)
+	cons := consumer(t, js, 10*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		done <- stream.FetchLoop(context.Background(), cons, stream.Batching{}, func(context.Context, []jetstream.Msg) {})
+	}()
+	if err := js.DeleteConsumer(context.Background(), wire.RowsStream, "test"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("FetchLoop returned nil after its consumer was deleted")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("FetchLoop did not end after its consumer was deleted")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A dead letter keeps the payload and headers, adds the reason and the
+// subject, lands on the issue's dead-letter subject, and the original is
+// never delivered again; dlq retry sends it back once.
+func TestDeadLetterAndRetry(t *testing.T) {
+	js := env(t)
+	ctx := context.Background()
+	publish(t, js, wire.RowsSubject("issue1"), 1)
+	cons := consumer(t, js, time.Second)
+	m, err := cons.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.DeadLetter(ctx, js, "loader", m, fmt.Errorf("bad rows")); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := stream.DeadLettersOf(ctx, js, "issue1")
+	if err != nil || len(dead) != 1 || dead[0].Stage != "loader" || dead[0].Reason != "bad rows" {
+		t.Fatalf("dead letters of issue1: %+v, %v", dead, err)
+	}
+	list, err := stream.ListDeadLetters(ctx, js, "")
+	if err != nil || len(list) != 1 || list[0].Original != wire.RowsSubject("issue1") {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+	if _, err := cons.Next(jetstream.FetchMaxWait(1500 * time.Millisecond)); err == nil {
+		t.Fatal("the dead-lettered message was delivered again")
+	}
+	n, err := stream.RetryDeadLetters(ctx, js, "loader", "t1")
+	if err != nil || n != 1 {
+		t.Fatalf("retry: %d, %v", n, err)
+	}
+	again, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+	if err != nil || string(again.Data()) != "0" || again.Headers().Get("X") != "y" || again.Headers().Get(wire.ErrorHeader) != "" {
+		t.Fatalf("after retry: %v %v", again, err)
+	}
+	if list, _ := stream.ListDeadLetters(ctx, js, ""); len(list) != 0 {
+		t.Errorf("%d dead letters left after retry", len(list))
+	}
+}
+
+// A redrive publishes the raw stream's snapshot again under a new id.
+func TestRedrive(t *testing.T) {
+	js := env(t)
+	ctx := context.Background()
+	if ok, err := stream.Redrive(ctx, js, "missing", "t"); ok || err != nil {
+		t.Fatalf("redrive of an issue the stream does not hold: %v %v", ok, err)
+	}
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: wire.RawSubject("i1"), Data: []byte("snap")}, jetstream.WithMsgID("raw:i1:1:1")); err != nil {
+		t.Fatal(err)
+	}
+	// The same id again is a duplicate: nothing new to transform.
+	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: wire.RawSubject("i1"), Data: []byte("snap")}, jetstream.WithMsgID("raw:i1:1:1"))
+	if err != nil || !ack.Duplicate {
+		t.Fatalf("re-publish: %+v %v", ack, err)
+	}
+	ok, err := stream.Redrive(ctx, js, "i1", "t")
+	if !ok || err != nil {
+		t.Fatalf("redrive: %v %v", ok, err)
+	}
+	s, _ := js.Stream(ctx, wire.RawStream)
+	info, _ := s.Info(ctx)
+	if info.State.Msgs != 1 || info.State.LastSeq != 2 {
+		t.Errorf("raw stream after the redrive: %d messages, last seq %d; want the one snapshot, published again", info.State.Msgs, info.State.LastSeq)
+	}
+}
+
+// A manifest larger than a chunk is stored in chunks and read back whole.
+func TestPassManifestChunks(t *testing.T) {
+	js := env(t)
+	ctx := context.Background()
+	issues := make([]wire.PassIssue, 2*wire.PassChunkSize+7)
+	for i := range issues {
+		issues[i] = wire.PassIssue{ID: fmt.Sprint(i), Key: fmt.Sprintf("K-%d", i), Version: uint64(i), Outcome: wire.OutcomePublished}
+	}
+	sum := wire.PassSummary{PassID: "p1", StateKey: "key with spaces", Found: len(issues)}
+	if err := stream.PublishPass(ctx, js, sum, issues); err != nil {
+		t.Fatal(err)
+	}
+	got, back, err := stream.LoadPass(ctx, js, "key with spaces", "")
+	if err != nil || got.Chunks != 3 || len(back) != len(issues) || back[len(back)-1].Key != issues[len(issues)-1].Key {
+		t.Fatalf("loaded %+v with %d issues, %v", got, len(back), err)
+	}
+}
