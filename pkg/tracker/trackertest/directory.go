@@ -234,24 +234,61 @@ var componentDefs = []struct {
 	{"Billing", 4}, {"Accounts", 4}, {"Мобильное приложение", 4},
 }
 
-// sprintDefs: id = index + 1, two weeks each, on board 1.
+// sprintDefs: id = index + 1. The first numIssueSprints (two weeks each,
+// on board 1) are the ones issues reference; the others exist only on the
+// boards (the current and next sprint of board 1, two quarters of board 3).
+// Dates are YYYY-MM-DD; board is a boardDefs index.
 var sprintDefs = []struct {
 	name  string
 	start string
 	end   string
+	board int
 }{
-	{"Sprint 2025-01", "2025-01-13", "2025-01-26"},
-	{"Sprint 2025-05", "2025-03-10", "2025-03-23"},
-	{"Sprint 2025-09", "2025-05-05", "2025-05-18"},
-	{"Sprint 2025-13", "2025-06-30", "2025-07-13"},
-	{"Sprint 2025-17", "2025-08-25", "2025-09-07"},
-	{"Sprint 2025-21", "2025-10-20", "2025-11-02"},
-	{"Sprint 2025-25", "2025-12-15", "2025-12-28"},
-	{"Sprint 2026-03", "2026-02-02", "2026-02-15"},
-	{"Sprint 2026-07", "2026-03-30", "2026-04-12"},
-	{"Sprint 2026-11", "2026-05-25", "2026-06-07"},
-	{"Sprint 2026-15", "2026-07-20", "2026-08-02"},
-	{"Sprint 2026-19", "2026-09-14", "2026-09-27"},
+	{"Sprint 2025-01", "2025-01-13", "2025-01-26", 0},
+	{"Sprint 2025-05", "2025-03-10", "2025-03-23", 0},
+	{"Sprint 2025-09", "2025-05-05", "2025-05-18", 0},
+	{"Sprint 2025-13", "2025-06-30", "2025-07-13", 0},
+	{"Sprint 2025-17", "2025-08-25", "2025-09-07", 0},
+	{"Sprint 2025-21", "2025-10-20", "2025-11-02", 0},
+	{"Sprint 2025-25", "2025-12-15", "2025-12-28", 0},
+	{"Sprint 2026-03", "2026-02-02", "2026-02-15", 0},
+	{"Sprint 2026-07", "2026-03-30", "2026-04-12", 0},
+	{"Sprint 2026-11", "2026-05-25", "2026-06-07", 0},
+	{"Sprint 2026-15", "2026-07-20", "2026-08-02", 0},
+	{"Sprint 2026-19", "2026-09-14", "2026-09-27", 0},
+	{"Sprint 2026-22", "2026-10-26", "2026-11-08", 0},
+	{"Sprint 2026-23", "2026-11-09", "2026-11-22", 0},
+	{"SRE 2026-Q3", "2026-07-01", "2026-09-30", 2},
+	{"SRE 2026-Q4 🔥", "2026-10-01", "2026-12-31", 2},
+}
+
+// numIssueSprints is the number of sprints (the first of sprintDefs) that
+// issues are put in.
+const numIssueSprints = 12
+
+// boardDefs: id = index + 1. Issues with a sprint show "boards": [{"id":1}].
+var boardDefs = []struct {
+	name       string
+	queues     []int // queueDefs indexes of the filter
+	columns    []int // statuses, one column each
+	useRanking bool
+	lead       int // user index: createdBy of its sprints
+	version    int
+}{
+	{"Development board", []int{0, 1}, []int{stOpen, stInProgress, stInReview, stTesting, stClosed}, true, 1, 7},
+	{"Служба поддержки", []int{4}, []int{stOpen, stInProgress, stNeedInfo, stResolved, stClosed}, false, 5, 3},
+	{"Operations 🛠", []int{2, 3}, []int{stOpen, stInProgress, stOnHold, stClosed}, false, 3, 4},
+}
+
+// linkTypeDefs are the link types the emulator uses (a subset of
+// Tracker's): on the issue that made the link the direction is "outward"
+// and reads "<issue> <outward> <object>"; on the other "inward".
+var linkTypeDefs = []struct {
+	id, inward, outward string
+}{
+	{"relates", "relates", "relates"},
+	{"depends", "is dependent by", "depends on"},
+	{"duplicates", "is duplicated by", "duplicates"},
 }
 
 // projectDefs: v2 id = index + 1; hex is the v3 entity id.
@@ -406,6 +443,9 @@ const (
 	fParent
 	fEpic
 	fVotes
+	fSpent
+	fEstimation
+	fOriginalEstimation
 	fTeamDEV // local fields: localFieldDefs[f-fTeamDEV]
 	fTeamSRE
 	numFields
@@ -421,37 +461,40 @@ type fieldDef struct {
 }
 
 var fieldDefs = [numFields]fieldDef{
-	fStatus:          {"status", [2]string{"Status", "Статус"}, "status", "", true, "system"},
-	fStatusStartTime: {"statusStartTime", [2]string{"Status updated", "Статус изменен"}, "datetime", "", true, "system"},
-	fResolution:      {"resolution", [2]string{"Resolution", "Резолюция"}, "resolution", "", true, "system"},
-	fResolvedAt:      {"resolvedAt", [2]string{"Resolved", "Дата решения"}, "datetime", "", true, "system"},
-	fResolvedBy:      {"resolvedBy", [2]string{"Resolved by", "Решил"}, "user", "", true, "system"},
-	fSummary:         {"summary", [2]string{"Summary", "Задача"}, "string", "", false, "system"},
-	fDescription:     {"description", [2]string{"Description", "Описание"}, "text", "", false, "system"},
-	fAssignee:        {"assignee", [2]string{"Assignee", "Исполнитель"}, "user", "", false, "system"},
-	fFollowers:       {"followers", [2]string{"Followers", "Наблюдатели"}, "array", "user", false, "system"},
-	fTags:            {"tags", [2]string{"Tags", "Теги"}, "array", "string", false, "system"},
-	fStoryPoints:     {"storyPoints", [2]string{"Story Points", "Story Points"}, "float", "", false, "agile"},
-	fPriority:        {"priority", [2]string{"Priority", "Приоритет"}, "priority", "", false, "system"},
-	fType:            {"type", [2]string{"Type", "Тип"}, "issuetype", "", false, "system"},
-	fDeadline:        {"deadline", [2]string{"Deadline", "Дедлайн"}, "date", "", false, "timeTracking"},
-	fComponents:      {"components", [2]string{"Components", "Компоненты"}, "array", "component", false, "system"},
-	fSprint:          {"sprint", [2]string{"Sprint", "Спринт"}, "array", "sprint", false, "agile"},
-	fQAEngineer:      {"qaEngineer", [2]string{"QA engineer", "QA-инженер"}, "user", "", false, "system"},
-	fKey:             {"key", [2]string{"Key", "Ключ"}, "string", "", true, "system"},
-	fQueue:           {"queue", [2]string{"Queue", "Очередь"}, "queue", "", true, "system"},
-	fCreatedAt:       {"createdAt", [2]string{"Created", "Создана"}, "datetime", "", true, "system"},
-	fUpdatedAt:       {"updatedAt", [2]string{"Updated", "Обновлена"}, "datetime", "", true, "system"},
-	fCreatedBy:       {"createdBy", [2]string{"Author", "Автор"}, "user", "", true, "system"},
-	fUpdatedBy:       {"updatedBy", [2]string{"Updated by", "Изменил"}, "user", "", true, "system"},
-	fStart:           {"start", [2]string{"Start", "Начало"}, "date", "", false, "timeTracking"},
-	fEnd:             {"end", [2]string{"End", "Конец"}, "date", "", false, "timeTracking"},
-	fProject:         {"project", [2]string{"Project", "Проект"}, "project", "", false, "system"},
-	fParent:          {"parent", [2]string{"Parent issue", "Родительская задача"}, "issue", "", false, "system"},
-	fEpic:            {"epic", [2]string{"Epic", "Эпик"}, "issue", "", false, "agile"},
-	fVotes:           {"votes", [2]string{"Votes", "Голоса"}, "integer", "", true, "system"},
-	fTeamDEV:         {localFieldDefs[0].id, localFieldDefs[0].name, "string", "", false, "local"},
-	fTeamSRE:         {localFieldDefs[1].id, localFieldDefs[1].name, "string", "", false, "local"},
+	fStatus:             {"status", [2]string{"Status", "Статус"}, "status", "", true, "system"},
+	fStatusStartTime:    {"statusStartTime", [2]string{"Status updated", "Статус изменен"}, "datetime", "", true, "system"},
+	fResolution:         {"resolution", [2]string{"Resolution", "Резолюция"}, "resolution", "", true, "system"},
+	fResolvedAt:         {"resolvedAt", [2]string{"Resolved", "Дата решения"}, "datetime", "", true, "system"},
+	fResolvedBy:         {"resolvedBy", [2]string{"Resolved by", "Решил"}, "user", "", true, "system"},
+	fSummary:            {"summary", [2]string{"Summary", "Задача"}, "string", "", false, "system"},
+	fDescription:        {"description", [2]string{"Description", "Описание"}, "text", "", false, "system"},
+	fAssignee:           {"assignee", [2]string{"Assignee", "Исполнитель"}, "user", "", false, "system"},
+	fFollowers:          {"followers", [2]string{"Followers", "Наблюдатели"}, "array", "user", false, "system"},
+	fTags:               {"tags", [2]string{"Tags", "Теги"}, "array", "string", false, "system"},
+	fStoryPoints:        {"storyPoints", [2]string{"Story Points", "Story Points"}, "float", "", false, "agile"},
+	fPriority:           {"priority", [2]string{"Priority", "Приоритет"}, "priority", "", false, "system"},
+	fType:               {"type", [2]string{"Type", "Тип"}, "issuetype", "", false, "system"},
+	fDeadline:           {"deadline", [2]string{"Deadline", "Дедлайн"}, "date", "", false, "timeTracking"},
+	fComponents:         {"components", [2]string{"Components", "Компоненты"}, "array", "component", false, "system"},
+	fSprint:             {"sprint", [2]string{"Sprint", "Спринт"}, "array", "sprint", false, "agile"},
+	fQAEngineer:         {"qaEngineer", [2]string{"QA engineer", "QA-инженер"}, "user", "", false, "system"},
+	fKey:                {"key", [2]string{"Key", "Ключ"}, "string", "", true, "system"},
+	fQueue:              {"queue", [2]string{"Queue", "Очередь"}, "queue", "", true, "system"},
+	fCreatedAt:          {"createdAt", [2]string{"Created", "Создана"}, "datetime", "", true, "system"},
+	fUpdatedAt:          {"updatedAt", [2]string{"Updated", "Обновлена"}, "datetime", "", true, "system"},
+	fCreatedBy:          {"createdBy", [2]string{"Author", "Автор"}, "user", "", true, "system"},
+	fUpdatedBy:          {"updatedBy", [2]string{"Updated by", "Изменил"}, "user", "", true, "system"},
+	fStart:              {"start", [2]string{"Start", "Начало"}, "date", "", false, "timeTracking"},
+	fEnd:                {"end", [2]string{"End", "Конец"}, "date", "", false, "timeTracking"},
+	fProject:            {"project", [2]string{"Project", "Проект"}, "project", "", false, "system"},
+	fParent:             {"parent", [2]string{"Parent issue", "Родительская задача"}, "issue", "", false, "system"},
+	fEpic:               {"epic", [2]string{"Epic", "Эпик"}, "issue", "", false, "agile"},
+	fVotes:              {"votes", [2]string{"Votes", "Голоса"}, "integer", "", true, "system"},
+	fSpent:              {"spent", [2]string{"Time spent", "Затраченное время"}, "duration", "", true, "timeTracking"},
+	fEstimation:         {"estimation", [2]string{"Estimate", "Оценка"}, "duration", "", false, "timeTracking"},
+	fOriginalEstimation: {"originalEstimation", [2]string{"Original estimate", "Первоначальная оценка"}, "duration", "", false, "timeTracking"},
+	fTeamDEV:            {localFieldDefs[0].id, localFieldDefs[0].name, "string", "", false, "local"},
+	fTeamSRE:            {localFieldDefs[1].id, localFieldDefs[1].name, "string", "", false, "local"},
 }
 
 func isLocalField(f fieldID) bool { return f >= fTeamDEV }

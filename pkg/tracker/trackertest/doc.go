@@ -19,8 +19,11 @@
 // "ops"; SUP, TRASH with "support"); eleven statuses covering the five types,
 // including open (new), inProgress and testing (inProgress),
 // readyForRelease (paused) and closed (done). Changelogs hold about 25
-// entries on average; every issue with i%100 == 50 has 201–400 entries and
-// every i%1000 == 500 has 501–800. About 4% of the issues were moved. Issues
+// entries on average; every issue with i%100 == 50 has 201–400 generated
+// entries and every i%1000 == 500 501–800, plus their worklog, estimate and
+// link entries; the busy issues (i%500 == 125 or 375) have at least 10
+// generated entries plus over 100 comment or worklog entries. About 4% of
+// the issues were moved. Issues
 // with i%10 == 0 never change their summary (they are the parents and, for
 // i%50 == 0, the epics other issues refer to). Descriptions of i%100 == 37
 // exceed 10 000 characters.
@@ -31,10 +34,44 @@
 // changelogs reference them (about 3% of user picks) but /users does not
 // list them and /users/{uid} answers 404. Users returns all of them.
 //
+// Comments, worklogs and links are changelog events: an issue's
+// /comments, /worklog and /links are derived from its own changelog, so
+// every item an endpoint lists (or listed before its removal) is announced
+// there, and an issue whose changelog mentions none has none. About 63% of
+// the issues have no comments ("quiet" issues, 55%, turn their comment
+// slots into IssueAttachmentAdded entries), 89% no worklogs and 85% no
+// links. Comments come from IssueCommentAdded entries and from transitions
+// that leave one (an IssueWorkflow entry with comments.added); about 10%
+// of the later comment slots edit an earlier comment instead
+// (IssueCommentUpdated) and 6% remove one (IssueCommentRemoved). Texts are
+// English, Russian, Chinese, emoji and JSON-hostile characters; one comment
+// in 64 exceeds 10 000 characters. In the queues of the support workflow
+// (SUP, TRASH) 35% of the comments are e-mail (incoming or outcoming). About
+// 12% of the issues have 1–6 worklog records (15% edited, 8% removed); 60%
+// of those and 5% of the others have an estimate (originalEstimation and
+// estimation set together, 40% re-estimated later). Busy issues have more
+// than two pages of 50: i%500 == 125 gets 105–134 more comments and
+// i%500 == 375 105–124 worklog records. Links join fixed pairs (see
+// "Links" below). Boards 1–3 and sprints 1–16 form the agile directory;
+// issues only use sprints 1–12, all on board 1.
+//
 // Fixtures (AddFixture, Fixture73) are hand-written issues; Touch appends an
-// IssueUpdated entry to any issue. Ground truth for tests: IssueCount,
-// IssueKeys, Issue, ChangelogLen, ChangelogFieldChanges,
-// TotalChangelogEntries, StatusChanges, Statuses, Users, Queues.
+// IssueUpdated entry to any issue. Between passes, DeleteIssue, HideIssue
+// and UnhideIssue change what the token sees, and AddComment, EditComment,
+// RemoveComment, AddWorklog, EditWorklog, RemoveWorklog and Unlink append
+// the matching entries (see "Mutations" below).
+//
+// Ground truth for tests: IssueCount, IssueKeys, Issue (with Spent,
+// SpentSeconds, Estimation, OriginalEstimation, Hidden),
+// ChangelogLen, ChangelogFieldChanges, TotalChangelogEntries,
+// StatusChanges, Statuses, Users, Queues, and Comments, Worklogs, Links
+// (the live items of an issue in the endpoint's order, with authors as
+// UserInfo from the user directory), Boards and Sprints. IssueCount,
+// IssueKeys and TotalChangelogEntries cover the issues the token sees
+// (neither deleted nor hidden); the per-issue accessors answer for hidden
+// issues and report nothing for deleted ones. Requests counts the new
+// endpoints under EpComments, EpWorklog, EpLinks, EpBoards and EpSprints
+// (which also counts /sprints/{id}).
 //
 // # Choices for what the documentation leaves open
 //
@@ -162,10 +199,96 @@
 // Directories (§5): /statuses (no paging; /statuses/{id or key}),
 // /issuetypes, /priorities, /resolutions, /fields (global fields;
 // /fields/{id}), /queues (paged; /queues/{key}, /queues/{key}/localFields),
-// /components, /sprints/{id}, /projects/{id}, /entities/project/{hex},
+// /components, /projects/{id}, /entities/project/{hex},
 // /users (paged, perPage default 50), /users/{uid|login|login:x},
 // /users/_relative (perPage ≤ 100, id = the uid after which to start,
 // ascending uid, rel="next" while more remain), /myself (an object).
+//
+// Comments (§5.8): GET /issues/{key}/comments lists the live comments in
+// creation order; /comments/{id} returns one. perPage defaults to 50 and
+// is clamped to 100 (the first and next links carry the clamped size); the
+// id cursor is the comment after which the page starts, any comment the
+// issue ever had, removed ones included; an unknown or non-numeric id gets
+// 400. rel="first" always, rel="next" only while more comments exist
+// (Options.Realistic: also on the last non-empty page, then an empty page),
+// both keeping expand; no X-Total-Count. expand=html (or all) adds
+// textHtml: the text HTML-escaped, <p> per paragraph, <br/> per line. Ids
+// are unique numbers but do not always increase with creation (the extra
+// comments of busy issues and those added by AddComment have their own
+// ranges). type standard goes with transport internal, incoming and
+// outcoming with email. version is 1 + the edits; updatedAt/updatedBy are
+// those of the last edit. Changelog: comments.added [{self,id,display}]
+// (display: the text's first line), comments.updated [{comment: ref, from:
+// old text, to: new text}] (GO1's model), comments.removed [ref]; a comment
+// left with a transition is announced by the IssueWorkflow entry only, so
+// a client must look at the comments key of every entry, not only at the
+// IssueComment* types. commentWithoutExternalMessageCount and
+// commentWithExternalMessageCount count the live internal and e-mail
+// comments; lastCommentUpdatedAt is the last add or edit (it stays when
+// comments are removed).
+//
+// Worklog (§5.7): GET /issues/{key}/worklog is paginated like comments
+// (perPage 50, at most 100, id cursor, the same links; the docs say
+// nothing); /worklog/{id} returns one record. Records are listed in
+// creation order and their ids increase with it. comment is omitted when
+// the record has none. Durations are ISO 8601 normalized the way Tracker
+// writes them: a day is 8 hours and a week 5 days, largest units first
+// ("P1W2DT3H", "PT1H30M", "P1D"), "PT0S" never served. The changelog entry
+// of a worklog event has the field spent (from/to, null when zero) and a
+// top-level "worklog": [{record: {self, id, display: the duration}, from:
+// {duration, start} or null, to: … or null}]. The issue's spent is the sum
+// of its live records; estimation and originalEstimation change only in
+// IssueUpdated entries. /fields lists spent, estimation and
+// originalEstimation (schema type "duration", category timeTracking).
+//
+// Links (§5.8): GET /issues/{key}/links is one array of the live links in
+// creation order (no pagination); /links/{id} returns one. Pairs are fixed
+// so that both sides are pure functions of (Seed, i): issue i with
+// i%10 == 3 may link to i−1 and i%10 == 7 to i−5 (so i%10 == 2 has up to
+// two links); a pair is linked with probability 65% when the two issues
+// live together at least 10 minutes, at a time strictly after both
+// createdAt and before both updatedAt; 20% change type later, 15% are
+// removed later, each event in both changelogs at the same time. Types:
+// relates (relates/relates), depends (inward "is dependent by", outward
+// "depends on"), duplicates ("is duplicated by"/"duplicates"); their self
+// points at /linktypes/{id}, which is not served. On the issue that made
+// the link the direction is outward (it reads "<issue> <outward> <object>"),
+// on the other inward; link ids are src·4+slot+1, the same on both sides.
+// object, status and assignee describe the other issue as it is now (also
+// in changelog entries, as issue refs do). The changelog entries
+// IssueLinked, IssueLinkChanged and IssueUnlinked carry "links": [{from:
+// {direction, object, type} or null, to: … or null}] (GO1's model) and no
+// link id. Links to a deleted or hidden issue stay listed.
+//
+// Boards and sprints (§5.6): /boards (one array, no pagination),
+// /boards/{id}, /boards/{id}/sprints (one array), /sprints/{id}. filter is
+// {"queue": key} or {"queue": [keys]}, query the same as query language,
+// orderBy "updatedAt", orderAsc false; columns are statuses (localized
+// display); country is Russia. A sprint starts at 09:00 Moscow time
+// (06:00Z) on startDate and ends at 21:00 (18:00Z) on endDate; its status
+// at Options.Now is draft before the start, in_progress until the end,
+// released after it and archived (archived: true) 180 days after it;
+// version is 1–4 along those; createdBy is the board's lead, createdAt a
+// week before the start.
+//
+// Deletion and hiding: DeleteIssue and HideIssue take a current or old key
+// or an id and act on that issue only (other moved issues keep resolving
+// by their old keys). A deleted issue answers 404 "Issue does not exist."
+// on /issues/{key} and every sub-resource, a hidden one 403 "You do not
+// have permission to access this issue." with the standard error body;
+// search, _count and keys searches omit both, and a scroll started earlier
+// skips them on the pages served after (pages may then be short).
+// Deletion is final; hiding is undone by UnhideIssue.
+//
+// Mutations: AddComment, EditComment, RemoveComment, AddWorklog,
+// EditWorklog, RemoveWorklog and Unlink (and Touch) materialize the issue,
+// append their entry by the robot user (user 0, transport "api") at the
+// given time (moved to updatedAt + 1 ms when not later), bump the version
+// and set updatedAt, so search order follows. Texts given to them are kept
+// as given; durations are parsed with the meaning above and served
+// normalized (PT90M → PT1H30M). Unlink appends IssueUnlinked to both
+// issues at one time after both updatedAt, and moves both. Ids given by
+// the mutations start at 2^45 and follow the order of the calls.
 //
 // Limits and faults (§6.3, §8 item 8): a request first waits
 // Options.Latency and Faults.Hang, then meets injected faults (Next5xx →

@@ -255,64 +255,16 @@ func (s *Server) touchedIssue(i int) *issue {
 	return s.touched[int32(i)]
 }
 
-// Touch updates an issue at `at`: it appends an IssueUpdated entry by the
-// robot user changing storyPoints (null → 1, else +1), bumps the version
-// and sets updatedAt. A time not after the current updatedAt is moved to
-// updatedAt + 1 ms. It returns an error for an unknown key.
-func (s *Server) Touch(key string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ref, ok := s.resolveLocked(key)
-	if !ok {
-		return fmt.Errorf("touch %s: no such issue", key)
-	}
-	var base *issue
-	switch {
-	case ref < 0:
-		base = s.fixtures[-ref-1]
-	case s.touched[ref] != nil:
-		base = s.touched[ref]
-	default:
-		base = s.generate(int(ref), true)
-	}
-	cp := *base
-	cp.entries = append(make([]entry, 0, len(base.entries)+1), base.entries...)
-	ms := at.UnixMilli()
-	if ms <= cp.updatedAt {
-		ms = cp.updatedAt + 1
-	}
-	b := &builder{s: s, iss: &cp, record: true}
-	b.begin(ms, 0, etUpdated, true)
-	from, to := null, value{k: vNum, f: 1}
-	if cp.st.hasSP {
-		from, to = value{k: vNum, f: cp.st.sp}, value{k: vNum, f: cp.st.sp + 1}
-	}
-	b.change(fStoryPoints, from, to)
-	cp.st.sp, cp.st.hasSP = to.f, true
-	cp.updatedAt = ms
-	if ref < 0 {
-		s.fixtures[-ref-1] = &cp
-	} else {
-		touched := make(map[int32]*issue, len(s.touched)+1)
-		for k, v := range s.touched {
-			touched[k] = v
-		}
-		touched[ref] = &cp
-		s.touched = touched
-		s.nTouched.Store(int32(len(touched)))
-	}
-	s.rebuildExtrasLocked()
-	return nil
-}
-
-// IssueCount returns the number of issues: synthetic plus fixtures.
+// IssueCount returns the number of issues the token sees: synthetic plus
+// fixtures, less the deleted and hidden ones.
 func (s *Server) IssueCount() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.opts.Issues + len(s.fixtures)
+	return s.opts.Issues + len(s.fixtures) - len(s.gone)
 }
 
-// IssueKeys returns the current keys of all issues in updatedAt order.
+// IssueKeys returns the current keys of all issues the token sees (not
+// deleted, not hidden) in updatedAt order.
 func (s *Server) IssueKeys() []string {
 	refs := s.scan(newCriteria())
 	keys := make([]string, len(refs))
@@ -329,51 +281,65 @@ func (s *Server) IssueKeys() []string {
 }
 
 // ChangelogLen returns the number of changelog entries of an issue (by
-// current or old key, or id); 0 for an unknown issue.
+// current or old key, or id); 0 for an unknown or deleted issue. Hidden
+// issues are counted.
 func (s *Server) ChangelogLen(key string) int {
 	ref, ok := s.resolve(key)
-	if !ok {
+	if !ok || s.goneState(ref) == goneDeleted {
 		return 0
 	}
+	return s.entriesOf(ref)
+}
+
+// entriesOf is the number of changelog entries of an issue, generating
+// nothing for untouched synthetic issues.
+func (s *Server) entriesOf(ref int32) int {
 	if ref < 0 {
 		return s.issueByRef(ref, false).nEntries
 	}
 	if t := s.touchedIssue(int(ref)); t != nil {
 		return t.nEntries
 	}
-	_, _, moved := s.queuesOf(int(ref))
-	return s.countOf(int(ref), moved)
+	n, _ := s.entryCount(int(ref), nil)
+	return n
 }
 
 // TotalChangelogEntries returns the number of changelog entries of all
-// issues.
+// issues the token sees (the sum of ChangelogLen over IssueKeys).
 func (s *Server) TotalChangelogEntries() int64 {
 	s.baseEntriesOnce.Do(func() {
 		var n int64
+		var buf []xevent
 		for i := range s.opts.Issues {
-			_, _, moved := s.queuesOf(i)
-			n += int64(s.countOf(i, moved))
+			var c int
+			c, buf = s.entryCount(i, buf)
+			n += int64(c)
 		}
 		s.baseEntries = n
 	})
 	s.mu.RLock()
-	defer s.mu.RUnlock()
+	touched, fixtures, gone := s.touched, s.fixtures, s.gone
+	s.mu.RUnlock()
 	n := s.baseEntries
-	for ref, t := range s.touched {
-		_, _, moved := s.queuesOf(int(ref))
-		n += int64(t.nEntries - s.countOf(int(ref), moved))
+	for ref, t := range touched {
+		c, _ := s.entryCount(int(ref), nil)
+		n += int64(t.nEntries - c)
 	}
-	for _, f := range s.fixtures {
+	for _, f := range fixtures {
 		n += int64(f.nEntries)
+	}
+	for ref := range gone {
+		n -= int64(s.entriesOf(ref))
 	}
 	return n
 }
 
 // ChangelogFieldChanges returns the number of field changes over all
-// changelog entries of an issue (the sum of len(fields)); 0 if unknown.
+// changelog entries of an issue (the sum of len(fields)); 0 if unknown or
+// deleted.
 func (s *Server) ChangelogFieldChanges(key string) int {
 	ref, ok := s.resolve(key)
-	if !ok {
+	if !ok || s.goneState(ref) == goneDeleted {
 		return 0
 	}
 	return s.issueByRef(ref, false).fieldChanges
@@ -413,11 +379,8 @@ type UserInfo struct {
 // Users returns every user issues may reference, the deleted ones included.
 func (s *Server) Users() []UserInfo {
 	out := make([]UserInfo, len(userDefs))
-	for u, d := range userDefs {
-		out[u] = UserInfo{
-			UID: userUID(u), Login: d.login, Email: d.login + "@example.ru", Display: d.display,
-			CloudUID: cloudUID(u), Dismissed: d.dismissed, Deleted: d.deleted,
-		}
+	for u := range userDefs {
+		out[u] = s.userInfo(u)
 	}
 	return out
 }
@@ -435,12 +398,26 @@ type IssueInfo struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Version    int
+	// Spent, Estimation and OriginalEstimation are ISO 8601 durations as
+	// the issue shows them ("" when absent); SpentSeconds is Spent in
+	// seconds (a day is 8 h, a week 5 days).
+	Spent              string
+	SpentSeconds       int64
+	Estimation         string
+	OriginalEstimation string
+	// Hidden issues are reported by Issue but not by IssueKeys.
+	Hidden bool
 }
 
-// Issue returns the current state of an issue by key (current or old) or id.
+// Issue returns the current state of an issue by key (current or old) or
+// id; false for an unknown or deleted issue.
 func (s *Server) Issue(key string) (IssueInfo, bool) {
 	ref, ok := s.resolve(key)
 	if !ok {
+		return IssueInfo{}, false
+	}
+	gone := s.goneState(ref)
+	if gone == goneDeleted {
 		return IssueInfo{}, false
 	}
 	iss := s.issueByRef(ref, false)
@@ -450,7 +427,16 @@ func (s *Server) Issue(key string) (IssueInfo, bool) {
 		Status: statusDefs[iss.st.status].key, StatusType: statusDefs[iss.st.status].typ,
 		StatusAt:  time.UnixMilli(iss.st.statusStart).UTC(),
 		CreatedAt: time.UnixMilli(iss.createdAt).UTC(), UpdatedAt: time.UnixMilli(iss.updatedAt).UTC(),
-		Version: iss.version(),
+		Version: iss.version(), Hidden: gone == goneHidden, SpentSeconds: iss.st.spent,
+	}
+	if iss.st.spent > 0 {
+		info.Spent = formatDuration(iss.st.spent)
+	}
+	if iss.st.est > 0 {
+		info.Estimation = formatDuration(iss.st.est)
+	}
+	if iss.st.origEst > 0 {
+		info.OriginalEstimation = formatDuration(iss.st.origEst)
 	}
 	if iss.alias != "" {
 		info.Aliases = []string{iss.alias}

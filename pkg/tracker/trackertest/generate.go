@@ -19,6 +19,12 @@ const (
 	saltText
 	saltFault
 	saltScroll
+	saltActivity // worklogs, estimates and busy comments (activity.go)
+	saltComment  // quiet issues and comment edits/removals
+	saltCText    // edited comment texts, long comments
+	saltWork     // worklog comments
+	saltLink     // link pairs
+	saltLong     // comment longIds
 )
 
 func fmix(z uint64) uint64 {
@@ -45,6 +51,9 @@ func (r *rng) next() uint64 {
 
 // intn returns a value in [0, n); n must be in (0, 2^32).
 func (r *rng) intn(n int) int { return int(((r.next() >> 32) * uint64(n)) >> 32) }
+
+// int63n returns a value in [0, n); n must be positive.
+func (r *rng) int63n(n int64) int64 { return int64(r.next() % uint64(n)) }
 
 func (r *rng) chance(pct int) bool { return r.intn(100) < pct }
 
@@ -140,6 +149,9 @@ func (s *Server) countOf(i int, moved bool) int {
 	if moved && n < 3 {
 		n = 3
 	}
+	if isBusy(i) && n < 10 {
+		n = 10 // room for the many comments or worklogs of a busy issue
+	}
 	return n
 }
 
@@ -217,13 +229,16 @@ const (
 	vQueue
 	vComponents
 	vSprints
-	vTeam // n = option index, f = local field index
+	vTeam     // n = option index, f = local field index
+	vDuration // n = seconds (a day is 8 hours, a week 5 days)
 )
 
 const (
-	textSummary = 1
-	textShort   = 2
-	textLong    = 3
+	textSummary     = 1
+	textShort       = 2
+	textLong        = 3
+	textComment     = 4 // the summary of the seed, then 0–2 paragraphs
+	textCommentLong = 5 // the summary of the seed, then over 10 000 characters
 )
 
 // value is a field value: a directory index, a list of indexes, a number,
@@ -272,6 +287,14 @@ const (
 	etMoved
 	etCommentAdded
 	etAttachmentAdded
+	etCommentUpdated
+	etCommentRemoved
+	etWorklogAdded
+	etWorklogUpdated
+	etWorklogRemoved
+	etLinked
+	etLinkChanged
+	etUnlinked
 )
 
 var entryTypeNames = [...]string{
@@ -281,6 +304,14 @@ var entryTypeNames = [...]string{
 	etMoved:           "IssueMoved",
 	etCommentAdded:    "IssueCommentAdded",
 	etAttachmentAdded: "IssueAttachmentAdded",
+	etCommentUpdated:  "IssueCommentUpdated",
+	etCommentRemoved:  "IssueCommentRemoved",
+	etWorklogAdded:    "IssueWorklogAdded",
+	etWorklogUpdated:  "IssueWorklogUpdated",
+	etWorklogRemoved:  "IssueWorklogRemoved",
+	etLinked:          "IssueLinked",
+	etLinkChanged:     "IssueLinkChanged",
+	etUnlinked:        "IssueUnlinked",
 }
 
 type fieldChange struct {
@@ -293,11 +324,36 @@ type entry struct {
 	at        int64
 	by        int
 	typ       entryType
-	api       bool // transport "api" instead of "front"
-	trigger   bool // executedTriggers present
-	commentID int64
+	api       bool  // transport "api" instead of "front"
+	trigger   bool  // executedTriggers present
+	commentID int64 // the comment added (also by a transition), updated or removed
 	attachID  int64
 	fields    []fieldChange
+	x         *payload // comment, worklog or link details; nil otherwise
+}
+
+// payload is what a comment, worklog or link entry says besides its fields.
+type payload struct {
+	// Comments: the text after the change (added, updated) and before it
+	// (updated, removed), and the comment's kind (commentStandard…).
+	text, prev value
+	ckind      uint8
+	// Worklogs: the record and its state before and after the change
+	// (ok false: null); text is the record's comment.
+	wid      int64
+	from, to wlState
+	// Links: the link, the other issue, this issue's direction and the
+	// link type before and after the change (-1: null).
+	lid        int64
+	other      int32
+	outward    bool
+	fromT, toT int8
+}
+
+// wlState is a worklog record's duration (seconds) and start (unix ms).
+type wlState struct {
+	dur, start int64
+	ok         bool
 }
 
 // state is the current value of an issue's mutable fields.
@@ -319,9 +375,12 @@ type state struct {
 	resBy              int
 	team               int // option index, -1: none
 	queue              int
-	comments           int
+	comments           int // live comments without e-mail
+	emailComments      int // live incoming/outcoming (e-mail) comments
 	lastCommentAt      int64
 	updatedBy          int
+	spent              int64 // seconds of the live worklogs; 0: none
+	est, origEst       int64 // estimation, originalEstimation in seconds; 0: none
 }
 
 // issue is one generated (or fixture) issue: static fields, the final state
@@ -561,7 +620,7 @@ func (s *Server) generate(i int, record bool) *issue {
 		st.comps = []int32{int32(q.comps[r.intn(len(q.comps))])}
 	}
 	if q.sprints && r.chance(40) {
-		st.sprints = []int32{int32(r.intn(len(sprintDefs)))}
+		st.sprints = []int32{int32(r.intn(numIssueSprints))}
 	}
 	if q.workflow == wfDev && r.chance(25) {
 		st.qa = pickUser(r)
@@ -604,13 +663,18 @@ func (s *Server) generate(i int, record bool) *issue {
 	iss.favorite = r.chance(5)
 
 	times := entryTimes(hd)
+	g := &gen{s: s, i: i, email: queueDefs[hd.origQ].workflow == wfSupport}
+	g.act = s.activity(i, &hd, nil)
+	quiet := s.commentsQuiet(i)
+	rc := rng{mix(s.seed^saltComment, uint64(i))}
 	moveAt := 0
 	if hd.moved {
 		moveAt = 1 + r.intn(hd.n-1)
 	}
 	b := &builder{s: s, iss: iss, record: record}
+	g.b = b
 	if record {
-		iss.entries = make([]entry, 0, hd.n)
+		iss.entries = make([]entry, 0, hd.n+len(g.act))
 	}
 	b.begin(times[0], author, etCreated, false)
 	b.change(fStatus, null, statusV(stOpen))
@@ -618,6 +682,7 @@ func (s *Server) generate(i int, record bool) *issue {
 
 	for k := 1; k < hd.n; k++ {
 		at := times[k]
+		g.flush(at)
 		if k == moveAt {
 			s.genMove(b, r, at, hd.curQ)
 			continue
@@ -637,12 +702,8 @@ func (s *Server) generate(i int, record bool) *issue {
 			}
 			b.begin(at, by, etWorkflow, r.chance(15))
 			b.setStatus(to, at, by, pickResolution(r, to))
-			if r.chance(10) {
-				st.comments++
-				st.lastCommentAt = at
-				if e := b.entry(); e != nil {
-					e.commentID = int64(i)*1024 + int64(k) + 1
-				}
+			if r.chance(10) && !quiet {
+				g.addComment(int64(i)*1024+int64(k)+1, by, at)
 			}
 			if r.chance(8) {
 				if e := b.entry(); e != nil {
@@ -650,11 +711,21 @@ func (s *Server) generate(i int, record bool) *issue {
 				}
 			}
 		case roll < p+20:
-			b.begin(at, pickUser(r), etCommentAdded, r.chance(15))
-			st.comments++
-			st.lastCommentAt = at
-			if e := b.entry(); e != nil {
-				e.commentID = int64(i)*1024 + int64(k) + 1
+			by, api := pickUser(r), r.chance(15)
+			x := rc.intn(100)
+			switch {
+			case quiet:
+				b.begin(at, by, etAttachmentAdded, false)
+				if e := b.entry(); e != nil {
+					e.attachID = int64(i)*1024 + int64(k) + 1
+				}
+			case len(g.live) > 0 && x < 10:
+				g.updateComment(rc.intn(len(g.live)), at, api)
+			case len(g.live) > 0 && x < 16:
+				g.removeComment(rc.intn(len(g.live)), at, api)
+			default:
+				b.begin(at, by, etCommentAdded, api)
+				g.addComment(int64(i)*1024+int64(k)+1, by, at)
 			}
 		case roll < p+24:
 			b.begin(at, pickUser(r), etAttachmentAdded, false)
@@ -665,6 +736,7 @@ func (s *Server) generate(i int, record bool) *issue {
 			s.genUpdate(b, r, at, i, hd.h, k)
 		}
 	}
+	g.flush(hd.updated + 1)
 	return iss
 }
 
@@ -861,9 +933,9 @@ func (s *Server) genFieldChange(b *builder, r *rng, f fieldID, h uint64, k int, 
 		b.change(f, listV(vComponents, st.comps), listV(vComponents, to))
 		st.comps = to
 	case fSprint:
-		sp := int32(r.intn(len(sprintDefs)))
+		sp := int32(r.intn(numIssueSprints))
 		if len(st.sprints) == 1 && st.sprints[0] == sp {
-			sp = (sp + 1) % int32(len(sprintDefs))
+			sp = (sp + 1) % numIssueSprints
 		}
 		to := []int32{sp}
 		b.change(f, listV(vSprints, st.sprints), listV(vSprints, to))

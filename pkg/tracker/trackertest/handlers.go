@@ -19,9 +19,8 @@ var knownEntryTypes = map[string]bool{
 }
 
 func (s *Server) handleIssue(q *req) {
-	ref, ok := s.resolve(q.segs[1])
+	ref, ok := s.visibleIssue(q)
 	if !ok {
-		q.fail(http.StatusNotFound, "Issue does not exist.")
 		return
 	}
 	iss := s.issueByRef(ref, false)
@@ -42,9 +41,8 @@ func multiParam(v url.Values, name string) []string {
 }
 
 func (s *Server) handleChangelog(q *req) {
-	ref, ok := s.resolve(q.segs[1])
+	ref, ok := s.visibleIssue(q)
 	if !ok {
-		q.fail(http.StatusNotFound, "Issue does not exist.")
 		return
 	}
 	params := q.r.URL.Query()
@@ -513,7 +511,7 @@ func (s *Server) handleUser(q *req) {
 	q.writeJSON(http.StatusOK, s.appendUser(nil, q, u), false)
 }
 
-// handleOther serves components, sprints and projects.
+// handleOther serves components and projects.
 func (s *Server) handleOther(q *req) {
 	switch q.segs[0] {
 	case "components":
@@ -546,26 +544,6 @@ func (s *Server) handleOther(q *req) {
 			b = appendComp(b, i)
 		}
 		q.writeJSON(http.StatusOK, append(b, ']'), false)
-	case "sprints":
-		i := findNamed(q.segs[1], len(sprintDefs), func(int) string { return "" })
-		if i < 0 {
-			q.fail(http.StatusNotFound, "Sprint does not exist")
-			return
-		}
-		d := sprintDefs[i]
-		b := append([]byte(nil), `{"self":`...)
-		b = appendJSONString(b, q.api+"/sprints/"+itoa(i+1))
-		b = append(b, `,"id":`...)
-		b = strconv.AppendInt(b, int64(i+1), 10)
-		b = append(b, `,"version":1,"name":`...)
-		b = appendJSONString(b, d.name)
-		b = append(b, `,"board":{"self":`...)
-		b = appendJSONString(b, q.api+"/boards/1")
-		b = append(b, `,"id":"1","display":"Development board"},"status":"released","archived":false,"startDate":`...)
-		b = appendJSONString(b, d.start)
-		b = append(b, `,"endDate":`...)
-		b = appendJSONString(b, d.end)
-		q.writeJSON(http.StatusOK, append(b, '}'), false)
 	default: // projects/{id}, entities/project/{hex}
 		id := q.segs[len(q.segs)-1]
 		for i, d := range projectDefs {

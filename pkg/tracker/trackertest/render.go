@@ -310,6 +310,8 @@ func (rs *refSet) appendValue(b []byte, v value) []byte {
 		return appendRefList(b, rs.sprint, v.list)
 	case vTeam:
 		return appendJSONString(b, localFieldDefs[int(v.f)].options[v.n])
+	case vDuration:
+		return appendJSONString(b, formatDuration(v.n))
 	}
 	return append(b, "null"...)
 }
@@ -325,7 +327,7 @@ func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
 	b = appendJSONString(b, iss.key)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(iss.version()), 10)
-	if st.comments > 0 {
+	if st.lastCommentAt > 0 {
 		b = append(b, `,"lastCommentUpdatedAt":`...)
 		b = appendTime(b, st.lastCommentAt)
 	}
@@ -415,6 +417,18 @@ func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
 		b = append(b, `,"end":`...)
 		b = appendDate(b, iss.end)
 	}
+	if st.spent > 0 {
+		b = append(b, `,"spent":`...)
+		b = appendJSONString(b, formatDuration(st.spent))
+	}
+	if st.est > 0 {
+		b = append(b, `,"estimation":`...)
+		b = appendJSONString(b, formatDuration(st.est))
+	}
+	if st.origEst > 0 {
+		b = append(b, `,"originalEstimation":`...)
+		b = appendJSONString(b, formatDuration(st.origEst))
+	}
 	if st.res >= 0 {
 		b = append(b, `,"resolution":`...)
 		b = append(b, rs.res[st.res]...)
@@ -438,8 +452,9 @@ func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
 	}
 	b = append(b, `,"commentWithoutExternalMessageCount":`...)
 	b = strconv.AppendInt(b, int64(st.comments), 10)
-	b = append(b, `,"commentWithExternalMessageCount":0}`...)
-	return b
+	b = append(b, `,"commentWithExternalMessageCount":`...)
+	b = strconv.AppendInt(b, int64(st.emailComments), 10)
+	return append(b, '}')
 }
 
 func appendLongText(b []byte, v value) []byte {
@@ -506,14 +521,13 @@ func (s *Server) appendEntry(b []byte, rs *refSet, iss *issue, issueRef []byte, 
 		b = append(b, ']')
 	}
 	if e.commentID > 0 {
-		cid := strconv.FormatInt(e.commentID, 10)
-		b = append(b, `,"comments":{"added":[{"self":`...)
-		b = appendJSONString(b, rs.api+"/issues/"+iss.key+"/comments/"+cid)
-		b = append(b, `,"id":`...)
-		b = append(b, cid...)
-		b = append(b, `,"display":`...)
-		b = appendTextValue(b, textV(uint64(e.commentID)^s.seed, textSummary))
-		b = append(b, `}]}`...)
+		b = s.appendCommentChange(b, rs, iss, e)
+	}
+	if e.x != nil && (e.typ == etWorklogAdded || e.typ == etWorklogUpdated || e.typ == etWorklogRemoved) {
+		b = s.appendWorklogChange(b, rs, iss, e)
+	}
+	if e.x != nil && (e.typ == etLinked || e.typ == etLinkChanged || e.typ == etUnlinked) {
+		b = s.appendLinkChange(b, rs, e)
 	}
 	if e.attachID > 0 {
 		aid := strconv.FormatInt(e.attachID, 10)

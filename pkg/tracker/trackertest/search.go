@@ -293,7 +293,7 @@ func (s *Server) collect(c *criteria) []int32 {
 	if c.keys != nil {
 		seen := map[int32]bool{}
 		for _, k := range c.keys {
-			if ref, ok := s.resolve(k); ok && !seen[ref] {
+			if ref, ok := s.resolve(k); ok && !seen[ref] && s.goneState(ref) == goneVisible {
 				seen[ref] = true
 				out = append(out, ref)
 			}
@@ -308,7 +308,7 @@ func (s *Server) collect(c *criteria) []int32 {
 // scan returns the matching refs in natural (updatedAt ascending) order.
 func (s *Server) scan(c *criteria) []int32 {
 	s.mu.RLock()
-	extras, touched := s.extras, s.touched
+	extras, touched, gone := s.extras, s.touched, s.gone
 	s.mu.RUnlock()
 	n := s.opts.Issues
 	a := sort.Search(n, func(i int) bool { return s.updatedOf(i) >= c.updLo })
@@ -343,7 +343,7 @@ func (s *Server) scan(c *criteria) []int32 {
 			if x.updatedAt > limit || (!inclusive && x.updatedAt == limit) {
 				return
 			}
-			if x.updatedAt < c.updLo || x.updatedAt > c.updHi {
+			if x.updatedAt < c.updLo || x.updatedAt > c.updHi || len(gone) > 0 && gone[x.ref] != goneVisible {
 				continue
 			}
 			v = view{s: s, ref: x.ref, iss: x}
@@ -353,7 +353,7 @@ func (s *Server) scan(c *criteria) []int32 {
 		}
 	}
 	for i := a; i < b; i++ {
-		if len(touched) > 0 && touched[int32(i)] != nil {
+		if len(touched) > 0 && touched[int32(i)] != nil || len(gone) > 0 && gone[int32(i)] != goneVisible {
 			continue
 		}
 		if len(extras) > 0 {
@@ -479,12 +479,16 @@ func (q *req) badRequest(err error) {
 	q.fail(http.StatusBadRequest, err.Error())
 }
 
-// renderIssues renders the issues of refs as a JSON array.
+// renderIssues renders the issues of refs as a JSON array, leaving out
+// those deleted or hidden since the refs were collected (a scroll).
 func (s *Server) renderIssues(rs *refSet, refs []int32) []byte {
 	b := make([]byte, 0, 64+len(refs)*3000)
 	b = append(b, '[')
-	for i, ref := range refs {
-		if i > 0 {
+	for _, ref := range refs {
+		if s.goneState(ref) != goneVisible {
+			continue
+		}
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = s.appendIssue(b, rs, s.issueByRef(ref, false))

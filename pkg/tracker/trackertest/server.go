@@ -108,12 +108,23 @@ const (
 	EpFields      = "fields"
 	EpQueues      = "queues"
 	EpMyself      = "myself"
-	EpOther       = "other"
+	// EpComments counts /issues/{key}/comments[/{id}].
+	EpComments = "comments"
+	// EpWorklog counts /issues/{key}/worklog[/{id}].
+	EpWorklog = "worklog"
+	// EpLinks counts /issues/{key}/links[/{id}].
+	EpLinks = "links"
+	// EpBoards counts /boards and /boards/{id}.
+	EpBoards = "boards"
+	// EpSprints counts /boards/{id}/sprints and /sprints/{id}.
+	EpSprints = "sprints"
+	EpOther   = "other"
 )
 
 var endpointNames = []string{
 	EpSearch, EpScrollClear, EpCount, EpChangelog, EpIssue, EpUsers, EpUser, EpStatuses,
-	EpStatus, EpIssueTypes, EpPriorities, EpResolutions, EpFields, EpQueues, EpMyself, EpOther,
+	EpStatus, EpIssueTypes, EpPriorities, EpResolutions, EpFields, EpQueues, EpMyself,
+	EpComments, EpWorklog, EpLinks, EpBoards, EpSprints, EpOther,
 }
 
 const (
@@ -132,6 +143,11 @@ const (
 	epFields
 	epQueues
 	epMyself
+	epComments
+	epWorklog
+	epLinks
+	epBoards
+	epSprints
 	epOther
 	numEndpoints
 )
@@ -156,6 +172,9 @@ type Server struct {
 	fixtureKeys map[string]int32
 	queues      []queueDef
 	refSets     map[string]*refSet
+	gone        map[int32]uint8 // deleted or hidden issues; copy-on-write
+	nGone       atomic.Int32
+	mutSeq      int64 // ids given by the mutations
 
 	cache [cacheSize]atomic.Pointer[issue]
 
@@ -197,6 +216,7 @@ func New(opts Options) *Server {
 		zone:        opts.Zone,
 		now:         opts.Now,
 		touched:     map[int32]*issue{},
+		gone:        map[int32]uint8{},
 		fixtureKeys: map[string]int32{},
 		queues:      append([]queueDef(nil), queueDefs...),
 		refSets:     map[string]*refSet{},
@@ -578,6 +598,19 @@ func route(path string) (ver string, segs []string, ep int, ok bool) {
 			return ver, segs, epIssue, true
 		case n == 3 && segs[2] == "changelog":
 			return ver, segs, epChangelog, true
+		case (n == 3 || n == 4) && segs[2] == "comments":
+			return ver, segs, epComments, true
+		case (n == 3 || n == 4) && segs[2] == "worklog":
+			return ver, segs, epWorklog, true
+		case (n == 3 || n == 4) && segs[2] == "links":
+			return ver, segs, epLinks, true
+		}
+	case "boards":
+		switch {
+		case n <= 2:
+			return ver, segs, epBoards, true
+		case n == 3 && segs[2] == "sprints":
+			return ver, segs, epSprints, true
 		}
 	case "system":
 		if n == 4 && segs[1] == "search" && segs[2] == "scroll" && segs[3] == "_clear" {
@@ -613,7 +646,11 @@ func route(path string) (ver string, segs []string, ep int, ok bool) {
 		if n <= 2 {
 			return ver, segs, epOther, true
 		}
-	case "sprints", "projects":
+	case "sprints":
+		if n == 2 {
+			return ver, segs, epSprints, true
+		}
+	case "projects":
 		if n == 2 {
 			return ver, segs, epOther, true
 		}
@@ -666,6 +703,20 @@ func (s *Server) dispatch(q *req, ep int) {
 		s.handleFields(q)
 	case epQueues:
 		s.handleQueues(q)
+	case epComments:
+		s.handleComments(q)
+	case epWorklog:
+		s.handleWorklog(q)
+	case epLinks:
+		s.handleLinks(q)
+	case epBoards:
+		s.handleBoards(q)
+	case epSprints:
+		if q.segs[0] == "sprints" {
+			s.handleSprint(q)
+		} else {
+			s.handleBoards(q)
+		}
 	default:
 		s.handleOther(q)
 	}

@@ -76,6 +76,24 @@ func appendText(b []byte, seed uint64, kind int) []byte {
 			b = append(b, emoji[r.intn(len(emoji))]...)
 		}
 		return b
+	case textComment, textCommentLong:
+		// The first line is the summary of the seed: the display the
+		// changelog shows for the comment.
+		b = appendText(b, seed, textSummary)
+		r2 := &rng{mix(seed, 0x636f6d6d656e74)}
+		style2 := textStyle(r2)
+		if kind == textCommentLong {
+			start := len(b)
+			limit := 10_500 + r2.intn(5000)
+			for p := 1; len(b)-start < limit; p++ {
+				b = appendParagraph(b, r2, style2, p)
+			}
+			return b
+		}
+		for p := range r2.intn(3) {
+			b = appendParagraph(b, r2, style2, p+1)
+		}
+		return b
 	case textLong:
 		start := len(b)
 		limit := 10_500 + r.intn(8000)
