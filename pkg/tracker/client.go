@@ -1,6 +1,7 @@
 // Package tracker is a Yandex Tracker HTTP client for bulk export: scroll
 // search, full changelog pagination, the users and statuses directories,
-// with a client-side rate limit and retries that honour Retry-After.
+// with a client-side rate limit, fixed or adapting to the server's 429s,
+// and retries that honour Retry-After.
 //
 // A Client is safe for concurrent use.
 package tracker
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,9 +40,30 @@ type Config struct {
 	Language   string        // Accept-Language, default "en"
 	Timeout    time.Duration // per request, default 10s
 	MaxRetries int           // retries after the first attempt for 429, 5xx, network and decode errors
-	// RateLimit caps requests per second across the client (0: unlimited).
+	// RateLimit caps requests per second across the client (0: unlimited)
+	// or, with Adaptive, is the rate the adaptive limit starts from (0:
+	// DefaultRateLimit, or RateCeiling if lower).
 	RateLimit float64
-	// Burst is the token bucket size (default 1: requests are spread evenly).
+	// Adaptive makes the limit follow the server, which documents no limit
+	// but answers 429 above one: it rises slowly while no 429 comes (by 3 %
+	// for each second of sending at the limit), falls to 70 % on a 429
+	// (once for the requests in flight together) and pauses every request
+	// for the 429's Retry-After. It never exceeds RateCeiling. The zero
+	// value, false, keeps the fixed RateLimit (the application turns
+	// Adaptive on by default: EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE).
+	Adaptive bool
+	// RateCeiling is the most requests per second the adaptive limit
+	// reaches (0: DefaultRateCeiling, or the start rate if higher). It must
+	// not be below RateLimit. Unused without Adaptive.
+	RateCeiling float64
+	// OnRate, when set, is called with the new limit in requests per second
+	// each time the adaptive limit changes: after a 429 lowers it and at
+	// each step up (at most about once a second). Calls come one at a time,
+	// in order, while the limiter is locked: it must be quick and must not
+	// send requests with this Client (Rate and the counters may be read).
+	OnRate func(rps float64)
+	// Burst is the token bucket size of the fixed or adaptive limit
+	// (default 1: requests are spread evenly).
 	Burst int
 	// BackoffBase and BackoffMax bound the exponential backoff with jitter.
 	BackoffBase time.Duration // default 200ms
@@ -72,16 +95,19 @@ type Client struct {
 	base    string // scheme://host
 	prefix  string // /v2
 	http    *http.Client
-	limiter *rate.Limiter
+	limiter *rate.Limiter // fixed RateLimit; nil when adaptive or unlimited
+	adapt   *adaptive     // Adaptive; nil otherwise
 	auth    string
 
-	requests atomic.Int64
-	retries  atomic.Int64
+	requests  atomic.Int64
+	retries   atomic.Int64
+	throttled atomic.Int64
 
-	// changelogPageMax is the longest changelog page the server has
-	// returned: its page size is at least that, so a shorter page is the
-	// last one whatever links it carries.
-	changelogPageMax atomic.Int64
+	// pageMaxes holds, per kind of cursor list (changelog, comments,
+	// worklog), the longest page the server has returned: its page size is
+	// at least that, so a shorter page is the last one whatever links it
+	// carries.
+	pageMaxes sync.Map
 }
 
 // APIError is a non-2xx answer from Tracker.
@@ -168,6 +194,9 @@ func New(cfg Config) (*Client, error) {
 	if (cfg.OrgID == "") == (cfg.CloudOrgID == "") {
 		errs = append(errs, errors.New("tracker: exactly one of the org id and the cloud org id is required"))
 	}
+	if cfg.Adaptive && cfg.RateCeiling > 0 && cfg.RateCeiling < cfg.RateLimit {
+		errs = append(errs, fmt.Errorf("tracker: rate ceiling %g is below the rate limit %g", cfg.RateCeiling, cfg.RateLimit))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -184,14 +213,29 @@ func New(cfg Config) (*Client, error) {
 	} else {
 		c.auth = "Bearer " + cfg.IAMToken
 	}
-	if cfg.RateLimit > 0 {
-		burst := cfg.Burst
-		if burst <= 0 {
-			burst = 1
-		}
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
-	}
+	c.setLimiter()
 	return c, nil
+}
+
+// setLimiter builds the fixed or adaptive limiter of a validated config.
+func (c *Client) setLimiter() {
+	burst := max(c.cfg.Burst, 1)
+	switch {
+	case c.cfg.Adaptive:
+		start, ceiling := c.cfg.RateLimit, c.cfg.RateCeiling
+		if start <= 0 {
+			start = DefaultRateLimit
+			if ceiling > 0 {
+				start = min(start, ceiling)
+			}
+		}
+		if ceiling <= 0 {
+			ceiling = max(DefaultRateCeiling, start)
+		}
+		c.adapt = newAdaptive(start, ceiling, burst, c.cfg.OnRate)
+	case c.cfg.RateLimit > 0:
+		c.limiter = rate.NewLimiter(rate.Limit(c.cfg.RateLimit), burst)
+	}
 }
 
 // Requests is the number of HTTP requests sent so far (attempts included).
@@ -199,6 +243,21 @@ func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // Retries is the number of attempts that were retries.
 func (c *Client) Retries() int64 { return c.retries.Load() }
+
+// Throttled is the number of 429 answers received so far.
+func (c *Client) Throttled() int64 { return c.throttled.Load() }
+
+// Rate is the client's current limit in requests per second: the adaptive
+// limit as it stands, the fixed RateLimit, or 0 when unlimited.
+func (c *Client) Rate() float64 {
+	switch {
+	case c.adapt != nil:
+		return c.adapt.Rate()
+	case c.limiter != nil:
+		return float64(c.limiter.Limit())
+	}
+	return 0
+}
 
 // response is a successful answer: body and headers.
 type response struct {
@@ -305,12 +364,34 @@ func (c *Client) backoff(attempt int, err error) time.Duration {
 	return d
 }
 
+// once waits for the limiter, then sends one request.
 func (c *Client) once(ctx context.Context, method, path string, body []byte) (*response, error) {
-	if c.limiter != nil {
+	var epoch uint64
+	switch {
+	case c.adapt != nil:
+		e, err := c.adapt.wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		epoch = e
+	case c.limiter != nil:
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, err
 		}
 	}
+	resp, err := c.send(ctx, method, path, body)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+		c.throttled.Add(1)
+		if c.adapt != nil {
+			c.adapt.refused(epoch, ae.RetryAfter)
+		}
+	}
+	return resp, err
+}
+
+// send sends one request and reads its answer.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
