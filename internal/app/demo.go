@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -57,8 +58,9 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 	for _, k := range em.IssueKeys() {
 		wantChanges += int64(em.ChangelogFieldChanges(k))
 	}
-	return Report(ctx, ch, out, ReportExpect{Issues: int64(em.IssueCount()), ChangelogRows: wantChanges,
+	err = Report(ctx, ch, out, ReportExpect{Issues: int64(em.IssueCount()), ChangelogRows: wantChanges,
 		Elapsed: elapsed, TrackerRequests: em.TotalRequests()})
+	return errors.Join(err, demoFlowReport(ctx, cfg, ch, out))
 }
 
 // demoConfig points the configuration at the emulator and, unless the user
