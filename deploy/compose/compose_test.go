@@ -3,8 +3,9 @@
 // without a Docker engine: the variables it names are ones the binaries
 // read; the files work with docker compose v2 and docker-compose v1 (1.29);
 // a value in .env always wins over the compose files' defaults, so that an
-// old tool's .env keeps its meaning; the bundled ClickHouse and Redis run
-// only with their profiles; state and CA files live on mounts; the example
+// old tool's .env keeps its meaning; the bundled ClickHouse and Redis, and
+// Grafana with the dashboards of ../grafana, run only with their profiles;
+// state and CA files live on mounts; the example
 // settings pass each stage's validation; the stages' health check works
 // against the real health server; and the Dockerfile builds every binary.
 //
@@ -47,6 +48,10 @@ const (
 	envExample     = ".env.example"
 	dockerfile     = "../Dockerfile"
 	operationsDoc  = "../../docs/operations.md"
+	// dashboardsDocFile documents the grafana service and its GF_ settings.
+	dashboardsDocFile = "../../docs/dashboards.md"
+	// grafanaDir holds the provisioning and the dashboards Grafana mounts.
+	grafanaDir = "../grafana"
 )
 
 // composeFiles are the compose files of the directory; each runs with the
@@ -65,6 +70,25 @@ var deliberatelySet = map[string]string{
 var bundled = map[string]string{
 	"clickhouse": "bundled-clickhouse",
 	"redis":      "bundled-redis",
+}
+
+// optional are the services that exporting does not need and that run
+// only with their profile: the example .env starts them, an old tool's
+// .env does not. They depend on no service that may be off.
+var optional = map[string]string{
+	"grafana": "grafana",
+}
+
+// profiled returns the services that run only with their profile, and
+// the profile of each.
+func profiled() map[string]string {
+	out := map[string]string{}
+	for _, m := range []map[string]string{bundled, optional} {
+		for n, p := range m {
+			out[n] = p
+		}
+	}
+	return out
 }
 
 // oldToolVariables are the variables of the old tool (shared/seed-compat.md):
@@ -190,9 +214,9 @@ func TestEnvExample(t *testing.T) {
 			t.Errorf("%s does not set %s", envExample, need)
 		}
 	}
-	// A new install runs everything bundled.
+	// A new install runs everything bundled, and Grafana.
 	profiles := strings.Split(set["COMPOSE_PROFILES"], ",")
-	for svc, p := range bundled {
+	for svc, p := range profiled() {
 		if !slices.Contains(profiles, p) {
 			t.Errorf("%s: COMPOSE_PROFILES=%s lacks %s: a new install would have no %s", envExample, set["COMPOSE_PROFILES"], p, svc)
 		}
@@ -207,7 +231,7 @@ func TestEnvExample(t *testing.T) {
 		}
 	}
 	// Secrets are placeholders, never something that looks real.
-	for _, s := range []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_CLICKHOUSE__PASSWORD"} {
+	for _, s := range []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_CLICKHOUSE__PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"} {
 		if !strings.Contains(set[s], "REPLACE") {
 			t.Errorf("%s=%q: want a REPLACE_... placeholder", s, set[s])
 		}
@@ -686,11 +710,13 @@ func walkStrings(v any, f func(string)) {
 }
 
 // TestDotEnvWins: an environment: entry would win over env_file, so every
-// EXPORTER_ variable the compose files set is ${VAR:-default} (the .env
-// value wins, the default applies only when .env has none), or one of
-// deliberatelySet, which the docs list.
+// EXPORTER_ and GF_ variable the compose files set is ${VAR:-default} (the
+// .env value wins, the default applies only when .env has none), or one of
+// deliberatelySet, which the docs list. Grafana's are documented in
+// docs/dashboards.md.
 func TestDotEnvWins(t *testing.T) {
 	section := operationsSection(t)
+	dashboardsDoc := string(readFile(t, dashboardsDocFile))
 	old := map[string]bool{}
 	for _, n := range oldToolVariables {
 		old[n] = true
@@ -709,10 +735,14 @@ func TestDotEnvWins(t *testing.T) {
 			svc := obj(services[n])
 			env := rawEnvironment(svc)
 			for _, k := range sortedKeys(anyMap(env)) {
-				if !strings.HasPrefix(k, "EXPORTER_") {
+				grafana := strings.HasPrefix(k, "GF_")
+				if !strings.HasPrefix(k, "EXPORTER_") && !grafana {
 					continue
 				}
-				if !strings.Contains(section, "`"+k) {
+				switch {
+				case grafana && !strings.Contains(dashboardsDoc, "`"+k):
+					t.Errorf("%s: %s sets %s, which %s does not mention", file, n, k, dashboardsDocFile)
+				case !grafana && !strings.Contains(section, "`"+k):
 					t.Errorf("%s: %s sets %s, which docs/operations.md \"Docker compose\" does not mention", file, n, k)
 				}
 				if _, ok := deliberatelySet[k]; ok {
@@ -744,7 +774,7 @@ func TestBundledServicesAreOptional(t *testing.T) {
 		for _, n := range sortedKeys(services) {
 			ps := strs(obj(services[n])["profiles"])
 			all = append(all, ps...)
-			want, isBundled := bundled[n]
+			want, isBundled := profiled()[n]
 			switch {
 			case isBundled && !slices.Equal(ps, []string{want}):
 				t.Errorf("%s: service %s has profiles %v, want [%s]", file, n, ps, want)
@@ -780,7 +810,7 @@ func TestBundledServicesAreOptional(t *testing.T) {
 		t.Errorf("with %s: services %v, want all of %v", envExample, got, want)
 	}
 	got := active(services, nil)
-	for n := range bundled {
+	for n := range profiled() {
 		if slices.Contains(got, n) {
 			t.Errorf("without COMPOSE_PROFILES %s starts: a user with an external ClickHouse runs one", n)
 		}
@@ -791,7 +821,7 @@ func TestComposeStructure(t *testing.T) {
 	m := rawModel(t, composeFile)
 	services := obj(m["services"])
 	names := sortedKeys(services)
-	want := []string{"clickhouse", "extractor", "loader", "migrate", "nats", "redis", "transformer"}
+	want := []string{"clickhouse", "extractor", "grafana", "loader", "migrate", "nats", "redis", "transformer"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
 	}
@@ -910,8 +940,19 @@ func validate(t *testing.T, env map[string]string, role config.Role) config.Conf
 func TestOneProcess(t *testing.T) {
 	m := rawModel(t, oneProcessFile)
 	services := obj(m["services"])
-	if got := sortedKeys(services); !slices.Equal(got, []string{"tracker-exporter"}) {
-		t.Fatalf("services %v, want [tracker-exporter]", got)
+	if got := sortedKeys(services); !slices.Equal(got, []string{"grafana", "tracker-exporter"}) {
+		t.Fatalf("services %v, want [grafana tracker-exporter]", got)
+	}
+	// Grafana is docker-compose.yml's, less the bundled ClickHouse as the
+	// default host (there is none here).
+	distributed := obj(obj(rawModel(t, composeFile)["services"])["grafana"])
+	genv := obj(distributed["environment"])
+	if genv["EXPORTER_CLICKHOUSE__HOST"] != "${EXPORTER_CLICKHOUSE__HOST:-clickhouse}" {
+		t.Errorf("%s: grafana's EXPORTER_CLICKHOUSE__HOST is %v", composeFile, genv["EXPORTER_CLICKHOUSE__HOST"])
+	}
+	delete(genv, "EXPORTER_CLICKHOUSE__HOST")
+	if a, b := fmt.Sprint(distributed), fmt.Sprint(obj(services["grafana"])); a != b {
+		t.Errorf("grafana differs between the files:\n%s: %s\n%s: %s", composeFile, a, oneProcessFile, b)
 	}
 	svc := obj(services["tracker-exporter"])
 	if got := strs(svc["command"]); !slices.Equal(got, []string{"tracker-exporter"}) {
@@ -1010,9 +1051,9 @@ func TestOldToolEnvKeepsItsValues(t *testing.T) {
 				m := rawModel(t, file)
 				services := obj(m["services"])
 				started := active(services, strings.Split(dot["COMPOSE_PROFILES"], ","))
-				for n := range bundled {
+				for n := range profiled() {
 					if slices.Contains(started, n) {
-						t.Errorf("%s: the bundled %s starts with an old .env", file, n)
+						t.Errorf("%s: %s starts with an old .env", file, n)
 					}
 				}
 				for _, n := range started {
