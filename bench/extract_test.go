@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
@@ -41,6 +44,12 @@ const scrollPageSize = 1000
 // extracts 1 000 issues with a 20 requests/s limit in the extractor and
 // the same limit enforced by the emulator (about requests/20 s, a minute);
 // every request over the limit would be answered 429 and counted.
+//
+// The extractor runs with the default parts (worklogs, links, boards and
+// sprints). x-min is its requests over the least the API allows: the
+// changelog pages, the search pages, and for each issue whose changelog
+// shows worklog records or links their pages, plus the boards and one
+// sprints list per board (parts-x-min is that last share alone).
 func BenchmarkExtract(b *testing.B) {
 	b.Run("concurrency16", func(b *testing.B) {
 		runExtract(b, extractCase{Issues: 10_000, Latency: 50 * time.Millisecond, Concurrency: 16, PerPage: 100})
@@ -65,6 +74,10 @@ type extractResult struct {
 	Search, Throttled   int64
 	UserLookups         int64
 	Published           uint64
+	// Parts: requests for worklogs, links and the boards directory, and
+	// their least number: the pages of the issues whose changelog shows
+	// the part, plus the boards and one sprints list per board.
+	Parts, PartsMin     int64
 	PeakRSS             int64 // bytes, VmHWM polled
 	RSSFirst, RSSSecond int64 // bytes, VmRSS polled
 	RSSFile             int64 // bytes, peak RssFile polled
@@ -86,13 +99,15 @@ func runExtract(b *testing.B, c extractCase) {
 		res = extractOnce(b, bin, em, c)
 	}
 	n := float64(c.Issues)
-	minReq := float64(st.MinPages + int64((c.Issues+scrollPageSize-1)/scrollPageSize))
+	minReq := float64(st.MinPages + int64((c.Issues+scrollPageSize-1)/scrollPageSize) + res.PartsMin)
 	b.ReportMetric(n/res.Wall.Seconds(), "issues/s")
 	b.ReportMetric(float64(res.Requests)/n, "req/issue")
 	b.ReportMetric(minReq/n, "min-req/issue")
 	b.ReportMetric(float64(res.Requests)/minReq, "x-min")
 	b.ReportMetric(float64(res.Changelog)/float64(st.MinPages), "changelog-x-min")
-	b.ReportMetric(float64(res.Requests-res.Changelog-res.Search), "directory-req")
+	b.ReportMetric(float64(res.Requests-res.Changelog-res.Search-res.Parts), "directory-req")
+	b.ReportMetric(float64(res.Parts), "parts-req")
+	b.ReportMetric(float64(res.Parts)/float64(max(res.PartsMin, 1)), "parts-x-min")
 	b.ReportMetric(float64(res.UserLookups), "user-lookups")
 	b.ReportMetric(float64(res.Search), "search-req")
 	b.ReportMetric(float64(res.Throttled), "429s")
@@ -125,6 +140,7 @@ func extractOnce(b *testing.B, bin string, em *emulator, c extractCase) extractR
 		"EXPORTER_NATS__URL="+natsURL,
 		`EXPORTER_TRACKER__SEARCH__QUERY=Updated: >= "2000-01-01 00:00:00"`,
 		"EXPORTER_TRACKER__RATE_LIMIT="+strconv.FormatFloat(c.RateLimit, 'g', -1, 64),
+		"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE=false", // a fixed limit: the adaptive one is BenchmarkAdaptiveRate
 		"EXPORTER_TRACKER__CONCURRENCY="+strconv.Itoa(c.Concurrency),
 		"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE="+strconv.Itoa(c.PerPage),
 		"EXPORTER_LOGLEVEL=info",
@@ -165,12 +181,14 @@ func extractOnce(b *testing.B, bin string, em *emulator, c extractCase) extractR
 		Search:      em.Requests(trackertest.EpSearch),
 		UserLookups: em.Requests(trackertest.EpUser),
 		Throttled:   em.Throttled(),
-		RSSFirst:    first,
-		RSSSecond:   second,
-		RSSFile:     file,
-		PeakRSS:     peak,
-		UserCPU:     cmd.ProcessState.UserTime(),
-		SysCPU:      cmd.ProcessState.SystemTime(),
+		Parts: em.Requests(trackertest.EpWorklog) + em.Requests(trackertest.EpLinks) + em.Requests(trackertest.EpComments) +
+			em.Requests(trackertest.EpBoards) + em.Requests(trackertest.EpSprints),
+		RSSFirst:  first,
+		RSSSecond: second,
+		RSSFile:   file,
+		PeakRSS:   peak,
+		UserCPU:   cmd.ProcessState.UserTime(),
+		SysCPU:    cmd.ProcessState.SystemTime(),
 	}
 	conn, err := stream.ConnectInProcess(srv, "bench")
 	if err != nil {
@@ -179,19 +197,70 @@ func extractOnce(b *testing.B, bin string, em *emulator, c extractCase) extractR
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := conn.JS.Stream(ctx, wire.RawStream)
+	published, err := stream.CountUnder(ctx, conn.JS, wire.RawStream, wire.RawIssuePrefix)
 	if err != nil {
 		b.Fatalf("raw stream: %v", err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		b.Fatalf("raw stream info: %v", err)
-	}
-	res.Published = info.State.Msgs
+	res.Published = published
 	if res.Published != uint64(c.Issues) {
 		b.Fatalf("raw stream holds %d snapshots, want %d\n%s", res.Published, c.Issues, tail(log, 30))
 	}
+	res.PartsMin = 1 + int64(len(em.Boards())) + partPages(b, ctx, conn.JS)
 	return res
+}
+
+// partEvents are the changelog entry types that announce the worklog
+// records and the links of an issue (the parts exported by default).
+var partEvents = map[string]string{
+	"IssueWorklogAdded": "worklog", "IssueWorklogUpdated": "worklog", "IssueWorklogRemoved": "worklog",
+	"IssueLinked": "links", "IssueLinkChanged": "links", "IssueUnlinked": "links",
+}
+
+// partPages is the least number of worklog and link requests for the
+// snapshots of the raw stream: for each issue whose changelog shows the
+// part, its pages (100 worklog records a page; links come in one list).
+func partPages(b *testing.B, ctx context.Context, js jetstream.JetStream) int64 {
+	b.Helper()
+	cons, err := js.OrderedConsumer(ctx, wire.RawStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{wire.RawIssuePrefix + ">"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pages int64
+	for {
+		batch, err := cons.FetchNoWait(1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var snap wire.IssueSnapshot
+			if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
+				b.Fatal(err)
+			}
+			shown := map[string]bool{}
+			for _, raw := range snap.Changelog {
+				var e struct {
+					Type string `json:"type"`
+				}
+				if err := json.Unmarshal(raw, &e); err != nil {
+					b.Fatal(err)
+				}
+				if part := partEvents[e.Type]; part != "" {
+					shown[part] = true
+				}
+			}
+			if shown["worklog"] {
+				pages += int64(max(1, (len(snap.Worklogs)+99)/100))
+			}
+			if shown["links"] {
+				pages++
+			}
+		}
+		if n == 0 {
+			return pages
+		}
+	}
 }
 
 type writerFunc func([]byte) (int, error)

@@ -161,21 +161,28 @@ func TestConfigurationReferenceIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := config.Variables()
-	want, err := replaceBetween(string(data), beginVars, endVars, variableReference(vars, oldVariables(t)))
+	checkGenerated(t, path, string(data), beginVars, endVars, variableReference(vars, oldVariables(t)), "the variables changed (config.Variables)")
+}
+
+// checkGenerated compares the part of a document between begin and end
+// with block; with -update it rewrites the document instead.
+func checkGenerated(t *testing.T, path, doc, begin, end, block, why string) {
+	t.Helper()
+	want, err := replaceBetween(doc, begin, end, block)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if *update {
-		if want != string(data) {
+		if want != doc {
 			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("rewrote the variable reference of %s", path)
+			t.Logf("rewrote the generated part of %s", path)
 		}
 		return
 	}
-	if want != string(data) {
-		t.Errorf("%s is stale: the variables changed (config.Variables). Run: go test ./docs -update\n%s", path, firstDiff(string(data), want))
+	if want != doc {
+		t.Errorf("%s is stale: %s. Run: go test ./docs -update\n%s", path, why, firstDiff(doc, want))
 	}
 }
 

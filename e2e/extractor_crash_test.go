@@ -38,15 +38,11 @@ func TestExtractorKill9ThenRestart(t *testing.T) {
 	}
 	defer conn.Close()
 	rawCount := func() uint64 {
-		s, err := conn.JS.Stream(ctx, wire.RawStream)
+		n, err := stream.CountUnder(ctx, conn.JS, wire.RawStream, wire.RawIssuePrefix)
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State.Msgs
+		return n
 	}
 
 	cmd := f.command("extractor", "--run-once")

@@ -141,13 +141,7 @@ func (f *fixture) prepublish(js jetstream.JetStream) uint64 {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		pending, err := stream.Pending(ctx, js, wire.RawStream, stream.TransformerConsumer)
-		s, serr := js.Stream(ctx, wire.RowsStream)
-		var msgs uint64
-		if serr == nil {
-			if info, err := s.Info(ctx); err == nil {
-				msgs = info.State.Msgs
-			}
-		}
+		msgs, _ := stream.CountUnder(ctx, js, wire.RowsStream, wire.RowsSubject(""))
 		if err == nil && pending == 0 && msgs >= want {
 			break
 		}
@@ -159,15 +153,11 @@ func (f *fixture) prepublish(js jetstream.JetStream) uint64 {
 	if code, out := tr.signal(syscall.SIGTERM); code != 0 {
 		f.t.Fatalf("transformer exit %d:\n%s", code, out)
 	}
-	s, err := js.Stream(ctx, wire.RowsStream)
+	n, err := stream.CountUnder(ctx, js, wire.RowsStream, wire.RowsSubject(""))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return info.State.Msgs
+	return n
 }
 
 func (f *fixture) issuesLoaded() uint64 {

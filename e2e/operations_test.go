@@ -76,18 +76,14 @@ func (n *natsServer) stop() {
 	}
 }
 
-// rawSnapshots is the number of snapshots in the raw stream.
+// rawSnapshots is the number of issue snapshots in the raw stream.
 func (f *fixture) rawSnapshots(conn *stream.Conn) uint64 {
 	f.t.Helper()
-	s, err := conn.JS.Stream(context.Background(), wire.RawStream)
+	n, err := stream.CountUnder(context.Background(), conn.JS, wire.RawStream, wire.RawIssuePrefix)
 	if err != nil {
 		return 0
 	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		return 0
-	}
-	return info.State.Msgs
+	return n
 }
 
 // SIGTERM to a stage mid-pass stops it cleanly (exit 0, no failed issue),

@@ -3,9 +3,8 @@
 // pkg/clickhouse's migrator.
 //
 // Each file is a text/template expanded with the configured names:
-// {{.Database}}, {{.IssuesTable}}, {{.IssueMetricsTable}},
-// {{.IssuesChangelogTable}}, {{.StatusIntervalsTable}} and
-// {{.StatusesTable}}. A file holds one statement, or several separated by
+// {{.Database}} and, for each field F of wire.Tables, {{.FTable}}
+// ({{.IssuesTable}}, {{.IssueMetricsTable}}, {{.CommentsTable}}, ...). A file holds one statement, or several separated by
 // semicolons; every statement is sent on its own. Statements must run on
 // ClickHouse 18.16 and on current servers: no DateTime64, Map, Bool or JSON
 // types, no ADD COLUMN IF NOT EXISTS (the migrator guards

@@ -15,10 +15,11 @@ import (
 
 func main() {
 	a := &cli.App{
-		Version: app.Version(),
-		Name:    "extractor",
-		Usage:   "publish Tracker issue snapshots to NATS JetStream",
-		Flags:   append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one extraction pass and exit"}),
+		Version:  app.Version(),
+		Name:     "extractor",
+		Usage:    "publish Tracker issue snapshots to NATS JetStream",
+		Flags:    append(config.Flags(), &cli.BoolFlag{Name: "run-once", Usage: "run one extraction pass and exit"}),
+		Commands: []*cli.Command{app.ReconcileCommand(false)},
 		Action: func(c *cli.Context) error {
 			cfg, err := app.LoadConfig(c, config.RoleExtractor)
 			if err != nil {

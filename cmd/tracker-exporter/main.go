@@ -70,6 +70,45 @@ func main() {
 					return app.RunErr(app.Verify(c.Context, cfg, app.VerifyOptions{PassID: c.String("pass"), Redrive: c.Bool("redrive")}, os.Stdout))
 				},
 			},
+			app.ReconcileCommand(true),
+			{
+				Name:  "forecast",
+				Usage: "compute the Monte Carlo forecasts (how many issues in the next weeks, when the open ones will be done) from ClickHouse and store them in the forecasts table",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "window", Value: 12, Usage: "complete weeks of throughput history to sample"},
+					&cli.IntSliceFlag{Name: "horizons", Value: cli.NewIntSlice(2, 4, 8, 12), Usage: "horizons in weeks of the how-many forecasts"},
+					&cli.IntFlag{Name: "trials", Value: 10000, Usage: "simulated futures per forecast"},
+					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the random draws (the same inputs and seed give the same forecast)"},
+				},
+				Action: func(c *cli.Context) error {
+					cfg, err := app.LoadConfig(c, config.RoleLoader)
+					if err != nil {
+						return err
+					}
+					return app.RunErr(app.RunForecast(c.Context, cfg, app.ForecastOptionsFrom(c.Int("window"), c.IntSlice("horizons"), c.Int("trials"), c.Uint64("seed"))))
+				},
+			},
+			{
+				Name:  "report",
+				Usage: "write the flow report: one self-contained HTML file with throughput, WIP, ageing WIP, cumulative flow, cycle and lead time, time in status and the forecasts",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "queue", Usage: "only this queue (default: all queues)"},
+					&cli.StringFlag{Name: "from", Usage: "first day of the period, YYYY-MM-DD (default: 12 weeks before the current week)"},
+					&cli.StringFlag{Name: "to", Usage: "last day of the period, YYYY-MM-DD (default: today)"},
+					&cli.StringFlag{Name: "out", Value: app.DefaultReportPath, Usage: "the HTML file to write"},
+				},
+				Action: func(c *cli.Context) error {
+					cfg, err := app.LoadConfig(c, config.RoleLoader)
+					if err != nil {
+						return err
+					}
+					from, to, err := app.ParseReportDates(c.String("from"), c.String("to"))
+					if err != nil {
+						return app.ConfigExitAs(cfg.LogFormat, err)
+					}
+					return app.RunErr(app.RunReport(c.Context, cfg, app.ReportOptions{Queue: c.String("queue"), From: from, To: to, Out: c.String("out")}))
+				},
+			},
 			{
 				Name:  "dlq",
 				Usage: "list the dead letters, or send them back to be processed again",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
 // Env is what every stage shares: configuration, logger, metrics.
@@ -85,13 +87,27 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 func TrackerClient(env *Env) (*tracker.Client, error) {
 	t := env.Config.Tracker
 	log := env.TrackerLog
+	logged := t.RateLimit // the rate last logged
 	return tracker.New(tracker.Config{
 		BaseURL: t.BaseURL, APIVersion: t.APIVersion,
 		Token: t.Token.Reveal(), IAMToken: t.IAMToken.Reveal(),
 		OrgID: t.OrgID, CloudOrgID: t.CloudOrgID,
 		Language: t.Language, Timeout: t.Timeout, MaxRetries: t.MaxRetries,
 		RateLimit: t.RateLimit, UserAgent: "tracker-exporter/" + Version(),
+		// 0 is no limit, as it always was: nothing to adapt.
+		Adaptive: t.RateLimitAdaptive && t.RateLimit > 0, RateCeiling: t.RateLimitMax,
+		OnRate: func(rps float64) {
+			// Called in order, one at a time: a change of a fifth is news.
+			env.Metrics.Gauge("tracker_rate_limit", rps)
+			if logged <= 0 || math.Abs(rps-logged) > logged/5 {
+				env.Log.Info("tracker request rate adapted", "requests_per_second", math.Round(rps*10)/10)
+				logged = rps
+			}
+		},
 		Observe: func(a tracker.Attempt) {
+			if a.Status == http.StatusTooManyRequests {
+				env.Metrics.Count("tracker_throttled_count", 1)
+			}
 			// A refusal the caller handles (a deleted user's 404) is not
 			// a warning; throttling, server errors and lost connections are.
 			level := slog.LevelDebug
@@ -160,7 +176,8 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		closeFn()
 		return nil, nil, err
 	}
-	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics, Loads: loads}
+	deps := extractor.Deps{Tracker: tc, JS: js, Log: env.Log.With("stage", "extractor"), Metrics: env.Metrics, Loads: loads,
+		Stored: &stream.RawSnapshots{JS: js}}
 	if bar := telemetry.TerminalBar(os.Stderr); bar != nil {
 		deps.Progress = bar // off a terminal the progress log lines report instead
 	}
@@ -182,14 +199,31 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		MaxPayload:        int(js.Conn().MaxPayload()),
 		// Rows printed instead of loaded: the next real run must still
 		// load these issues, so the watermark stays (as the old tool did).
-		DryRun:     !cfg.ClickHouse.EnableUpload,
-		TimeBudget: cfg.RunTimeBudget,
+		DryRun:         !cfg.ClickHouse.EnableUpload,
+		TimeBudget:     cfg.RunTimeBudget,
+		Parts:          Parts(cfg),
+		Directory:      cfg.SprintsExportEnabled,
+		ReconcileEvery: cfg.ReconcileInterval,
 	}, deps)
 	if err != nil {
 		closeFn()
 		return nil, nil, err
 	}
 	return ex, closeFn, nil
+}
+
+// Parts are the optional parts of snapshots the configuration exports.
+func Parts(cfg config.Config) wire.Part {
+	var p wire.Part
+	for _, on := range []struct {
+		enabled bool
+		part    wire.Part
+	}{{cfg.CommentsExportEnabled, wire.PartComments}, {cfg.WorklogsExportEnabled, wire.PartWorklogs}, {cfg.LinksExportEnabled, wire.PartLinks}} {
+		if on.enabled {
+			p |= on.part
+		}
+	}
+	return p
 }
 
 // Calendar builds the business calendar.
@@ -225,6 +259,7 @@ func TransformRules(cfg config.Config) (*transformer.Rules, error) {
 		"hours=" + start.String() + "-" + end.String(),
 		"closed=" + strings.Join(cfg.ClosedIssueStatuses, ","),
 		"changelog=" + strconv.FormatBool(cfg.ChangelogExportEnabled),
+		"sprints=" + strconv.FormatBool(cfg.SprintsExportEnabled),
 		"holidays=" + cfg.Calendar.Holidays + ":" + cfg.Calendar.HolidaysFile,
 		fmt.Sprint("workdays=", cfg.Calendar.Workdays),
 	}
@@ -246,6 +281,7 @@ func TransformRules(cfg config.Config) (*transformer.Rules, error) {
 			Calendar:      cal,
 		},
 		ChangelogEnabled: cfg.ChangelogExportEnabled,
+		Sprints:          cfg.SprintsExportEnabled,
 		CustomFields:     custom,
 		Generation:       transformer.Fingerprint(parts...),
 	}, nil
@@ -277,10 +313,7 @@ func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
 	out.Username = c.Username
 	out.Password = clickhouse.Secret(c.Password.Reveal())
 	out.Database = c.Database
-	out.Tables = clickhouse.TableNames{
-		Issues: c.IssuesTable, IssueMetrics: c.IssueMetricsTable, IssuesChangelog: c.IssuesChangelogTable,
-		StatusIntervals: c.StatusIntervalsTable, Statuses: c.StatusesTable,
-	}
+	out.Tables = clickhouse.TableNames(c.Tables)
 	out.ServerlessProxyID = c.ServerlessProxyID
 	for _, f := range cfg.CustomFields {
 		out.CustomColumns = append(out.CustomColumns, clickhouse.CustomColumn{Name: f.Column, Type: f.Type})
@@ -369,8 +402,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		}
 	} else {
 		chc := ClickHouseConfig(env.Config, env.Log)
-		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: loader.Tables{Issues: c.IssuesTable,
-			IssueMetrics: c.IssueMetricsTable, StatusIntervals: c.StatusIntervalsTable, IssuesChangelog: c.IssuesChangelogTable}}
+		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: c.Tables}
 	}
 	b := c.Backoff
 	l, err := loader.New(loader.Config{
@@ -378,8 +410,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		MaxDeliveries: c.MaxDeliveries,
 		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
 		AutoDeduplicate: c.AutoDeduplicate, OptimizeEvery: c.OptimizeEvery,
-		Tables: loader.Tables{Issues: c.IssuesTable, IssueMetrics: c.IssueMetricsTable,
-			StatusIntervals: c.StatusIntervalsTable, IssuesChangelog: c.IssuesChangelogTable},
+		Tables: c.Tables,
 	}, loader.Deps{
 		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent, AffectsAll: clickhouse.IsSchemaMismatch,
 		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,

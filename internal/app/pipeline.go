@@ -180,7 +180,7 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		cancel()
 		shutdown()
 		err = errors.Join(exErr, err)
-		runMetrics(ctx, opts.Metrics, st, err, time.Since(start))
+		afterPass(ctx, opts.Metrics, st, err, time.Since(start))
 		return err
 	}
 
@@ -195,7 +195,7 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 		if err != nil && ctx.Err() == nil {
 			log.Error("extraction pass failed", "err", err)
 		}
-		runMetrics(ctx, opts.Metrics, st, err, time.Since(start))
+		afterPass(ctx, opts.Metrics, st, err, time.Since(start))
 		// Open issues age between passes: recompute their figures from the
 		// stored snapshots, without Tracker.
 		if n, err := st.Transformer.RefreshOpen(ctx); err != nil && ctx.Err() == nil {
@@ -219,18 +219,21 @@ func RunAll(ctx context.Context, conn *stream.Conn, st *Stages, opts RunOptions,
 	}
 }
 
-// runMetrics sends the old tool's per-run metrics after each pass of the
+// afterPass sends the old tool's per-run metrics after each pass of the
 // one-process form, run-once or interval: etl_upload_status (1 when the
 // pass loaded everything it found, 2 otherwise, a pass stopped by a signal
-// included), etl_duration_seconds and issues_without_metrics.
-func runMetrics(ctx context.Context, metrics *telemetry.Metrics, st *Stages, err error, took time.Duration) {
+// included), etl_duration_seconds and issues_without_metrics; then it
+// computes the forecasts.
+func afterPass(ctx context.Context, metrics *telemetry.Metrics, st *Stages, err error, took time.Duration) {
 	status := 1.0
-	if err != nil || ctx.Err() != nil || st.lastPass != nil && st.lastPass.Deferred > 0 {
+	if err != nil || ctx.Err() != nil || st.lastPass != nil && st.lastPass.BudgetReached {
 		status = 2
 	}
 	metrics.Gauge("etl_upload_status", status)
 	metrics.Timing("etl_duration_seconds", took)
 	st.Transformer.ReportWithoutMetrics()
+	// The rows of the pass are loaded: forecasts from the new throughput.
+	st.ForecastAfterPass(ctx)
 }
 
 // shutdownDrain bounds the wait for in-flight work after a shutdown began.

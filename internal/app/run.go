@@ -71,7 +71,7 @@ func logRunEnd(ctx context.Context, env *Env, st *Stages, took time.Duration, re
 		env.Log.Warn("run stopped by a signal before it finished: the next run continues", args...)
 		return
 	}
-	if p := st.lastPass; err == nil && p != nil && p.Deferred > 0 {
+	if p := st.lastPass; err == nil && p != nil && p.BudgetReached {
 		env.Log.Warn("run stopped at its time budget (EXPORTER_RUN_TIME_BUDGET): the next run continues", append(args, "left_for_next_run", p.Deferred)...)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 )
@@ -15,11 +16,7 @@ import (
 // RunExtractor runs the extractor binary: passes every interval, or one.
 func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 	return runStage(ctx, cfg, "extractor", natsExternal, func(env *Env, conn *stream.Conn) error {
-		tc, err := TrackerClient(env)
-		if err != nil {
-			return err
-		}
-		ex, closeEx, err := NewExtractor(ctx, env, tc, conn.JS, nil)
+		ex, closeEx, err := distributedExtractor(ctx, env, conn)
 		if err != nil {
 			return err
 		}
@@ -40,6 +37,16 @@ func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 			}
 		}
 	})
+}
+
+// distributedExtractor is the extractor over a new Tracker client whose
+// watermark follows publishes (no settler: nothing loads here).
+func distributedExtractor(ctx context.Context, env *Env, conn *stream.Conn) (*extractor.Extractor, func(), error) {
+	tc, err := TrackerClient(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return NewExtractor(ctx, env, tc, conn.JS, nil)
 }
 
 // RunTransformer runs the transformer binary until ctx ends.

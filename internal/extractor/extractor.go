@@ -58,6 +58,14 @@ type Config struct {
 	PublishPatience time.Duration
 	// TimeBudget bounds how long a pass takes new issues (0: no bound).
 	TimeBudget time.Duration
+	// Parts are the optional parts of a snapshot to export: comments,
+	// worklogs, links.
+	Parts wire.Part
+	// Directory fetches boards and sprints once per pass.
+	Directory bool
+	// ReconcileEvery is the least time between two reconciliations run
+	// after a pass (0: only on demand, Reconcile).
+	ReconcileEvery time.Duration
 }
 
 // Tracker is what the extractor needs from the Tracker client.
@@ -67,6 +75,11 @@ type Tracker interface {
 	Statuses(ctx context.Context) ([]tracker.Status, error)
 	Users(ctx context.Context) ([]tracker.User, error)
 	User(ctx context.Context, id string) (tracker.User, error)
+	Comments(ctx context.Context, issueKey string) ([]json.RawMessage, error)
+	Worklogs(ctx context.Context, issueKey string) ([]json.RawMessage, error)
+	Links(ctx context.Context, issueKey string) ([]json.RawMessage, error)
+	Boards(ctx context.Context) ([]json.RawMessage, error)
+	Sprints(ctx context.Context, boardID string) ([]json.RawMessage, error)
 }
 
 // StateStore keeps the watermark between runs.
@@ -114,6 +127,10 @@ type Deps struct {
 	// Loads is nil in the distributed form: a published snapshot is then
 	// enough to move the watermark past its issue.
 	Loads Loads
+	// Stored gives the previous snapshot of an issue (nil: parts are
+	// always fetched when the changelog mentions them). A RawStore also
+	// allows reconciliations.
+	Stored Stored
 }
 
 // Extractor runs extraction passes. Only one pass runs at a time.
@@ -151,6 +168,9 @@ type Pass struct {
 	// Deferred counts the issues found but not started because the time
 	// budget ran out: the next run does them.
 	Deferred int
+	// BudgetReached: the time budget stopped the pass (its search too,
+	// perhaps, with every issue found done): the next run continues.
+	BudgetReached bool
 }
 
 // Summary is the pass as published in its manifest.
@@ -241,7 +261,13 @@ func (e *Extractor) RunOnce(ctx context.Context) (*Pass, error) {
 		return r.p, err
 	}
 	r.extract(ctx, dir)
-	return r.p, r.finish(ctx)
+	if err := r.finish(ctx); err != nil {
+		return r.p, err
+	}
+	if !r.interrupted && ctx.Err() == nil {
+		e.reconcileIfDue(ctx, r.log)
+	}
+	return r.p, nil
 }
 
 // passRun is one pass in progress.
@@ -273,6 +299,9 @@ func (e *Extractor) begin(ctx context.Context) (*passRun, *directory, error) {
 	r.led = newLedger(r.p.Since)
 	r.log.Info("extraction started", "mode", e.cfg.Query.Mode(), "query", r.p.Query, "watermark", r.stored)
 	dir, err := e.loadDirectory(ctx)
+	if err == nil && e.cfg.Directory {
+		err = e.publishBoards(ctx)
+	}
 	return r, dir, err
 }
 
@@ -319,6 +348,7 @@ func (r *passRun) extract(ctx context.Context, dir *directory) {
 // failure.
 func (r *passRun) budgetReached() {
 	p := r.p
+	p.BudgetReached = true
 	p.Deferred = p.pending()
 	if errors.Is(p.SearchErr, context.DeadlineExceeded) {
 		p.SearchErr = nil
@@ -619,6 +649,19 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 		return failed("invalid", fmt.Errorf("issue %s has no id", is.Key))
 	}
 	snap, changes := e.snapshot(ctx, d, is, entries)
+	if r := e.fillParts(ctx, &snap, entries); r.outcome == wire.OutcomeFailed {
+		return r
+	}
+	facts := snapshotFacts{e: e, d: d, snap: &snap}
+	for _, part := range [][][]byte{snap.Comments, snap.Worklogs, snap.Links} {
+		for _, raw := range part {
+			var who struct{ CreatedBy, UpdatedBy *tracker.Ref }
+			if json.Unmarshal(raw, &who) == nil {
+				facts.user(ctx, who.CreatedBy)
+				facts.user(ctx, who.UpdatedBy)
+			}
+		}
+	}
 	res := e.publishSnapshot(ctx, &snap)
 	res.changes = changes
 	return res
@@ -719,7 +762,7 @@ func (e *Extractor) publishSnapshot(ctx context.Context, snap *wire.IssueSnapsho
 	if encoding != "" {
 		msg.Header.Set(wire.EncodingHeader, encoding)
 	}
-	ack, err := e.publish(ctx, msg, wire.SnapshotMsgID(snap.IssueID, snap.UpdatedAt, snap.Version))
+	ack, err := e.publish(ctx, msg, snap.MsgID())
 	if err != nil {
 		r := failed("publish", fmt.Errorf("publish %s (%d bytes): %w", snap.IssueKey, len(payload), err))
 		r.retryable = true

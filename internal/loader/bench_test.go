@@ -67,7 +67,8 @@ func BenchmarkLoad(b *testing.B) {
 		}
 		payloads[i], encodings[i] = p, enc
 	}
-	tables := DefaultTables().list()
+	d := wire.DefaultTables()
+	tables := [numTables]string{d.Issues, d.IssueMetrics, d.StatusIntervals, d.IssuesChangelog}
 	perTable := [numTables]int{n, n * benchMetrics, n * benchIntervals, n * benchChangelog}
 	totalRows := n * (1 + benchMetrics + benchIntervals + benchChangelog)
 	cfg := Config{BatchRows: 10000, BatchAge: time.Second}
@@ -150,6 +151,9 @@ func BenchmarkLoad(b *testing.B) {
 
 // plainInsert inserts table t's rows of the items with clickhouse-go:
 // PrepareBatch with the column list, Append row by row, Send.
+// numTables is the tables the benchmark's messages fill.
+const numTables = 4
+
 func plainInsert(ctx context.Context, conn driver.Conn, db, table string, t int, items []*item) error {
 	var cols string
 	switch t {

@@ -37,6 +37,8 @@ import (
 // the same rows again must be harmless.
 type Sink interface {
 	InsertRows(ctx context.Context, rows []*wire.IssueRows) error
+	// InsertDirectory stores the boards and sprints directory.
+	InsertDirectory(ctx context.Context, d *wire.DirectoryRows) error
 }
 
 // Optimizer merges the parts of a table so that duplicates disappear from
@@ -44,25 +46,6 @@ type Sink interface {
 type Optimizer interface {
 	Optimize(ctx context.Context, table string) error
 }
-
-// Tables names the tables the sink writes, for OPTIMIZE and metric tags.
-type Tables struct {
-	Issues          string
-	IssueMetrics    string
-	StatusIntervals string
-	IssuesChangelog string
-}
-
-// DefaultTables returns the default table names.
-func DefaultTables() Tables {
-	return Tables{Issues: "issues", IssueMetrics: "issue_metrics", StatusIntervals: "issue_status_intervals", IssuesChangelog: "issues_changelog"}
-}
-
-func (t Tables) list() [numTables]string {
-	return [numTables]string{t.Issues, t.IssueMetrics, t.StatusIntervals, t.IssuesChangelog}
-}
-
-const numTables = 4
 
 // Config configures the loader. Zero values take the defaults noted.
 type Config struct {
@@ -103,8 +86,8 @@ type Config struct {
 	// Default 30 min.
 	OptimizeEvery time.Duration
 	// Tables names the tables, for OPTIMIZE and metric tags. Default
-	// DefaultTables.
-	Tables Tables
+	// wire.DefaultTables.
+	Tables wire.Tables
 }
 
 // Deps are the loader's collaborators.
@@ -136,7 +119,7 @@ type Loader struct {
 	loaded, dead, inserts, optimized atomic.Int64
 
 	optMu sync.Mutex
-	opt   [numTables]optState
+	opt   map[string]*optState // by table
 }
 
 // optState is the OPTIMIZE throttle of one table.
@@ -151,8 +134,8 @@ const maxFetch = 1000
 
 // New validates the configuration and fills in defaults; it does no I/O.
 func New(cfg Config, deps Deps) (*Loader, error) {
-	if cfg.Tables == (Tables{}) {
-		cfg.Tables = DefaultTables()
+	if cfg.Tables == (wire.Tables{}) {
+		cfg.Tables = wire.DefaultTables()
 	}
 	if err := errors.Join(cfg.validate(), deps.validate()); err != nil {
 		return nil, err
@@ -167,7 +150,7 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{cfg: cfg, deps: deps}, nil
+	return &Loader{cfg: cfg, deps: deps, opt: map[string]*optState{}}, nil
 }
 
 func (d Deps) validate() error {
@@ -200,9 +183,9 @@ func (c Config) validate() error {
 	if c.BackoffFactor > 0 && c.BackoffFactor < 1 {
 		errs = append(errs, fmt.Errorf("loader: BackoffFactor %g is below 1", c.BackoffFactor))
 	}
-	for i, name := range c.Tables.list() {
-		if name == "" {
-			errs = append(errs, fmt.Errorf("loader: table %d has no name", i))
+	for _, r := range c.Tables.Refs() {
+		if *r.Name == "" {
+			errs = append(errs, fmt.Errorf("loader: table %s has no name", r.Field))
 		}
 	}
 	return errors.Join(errs...)
@@ -268,8 +251,10 @@ func (l *Loader) Run(ctx context.Context) error {
 // item is a decoded message and whether it is settled (acked, NAKed,
 // terminated).
 type item struct {
-	msg     jetstream.Msg
-	rows    *wire.IssueRows
+	msg  jetstream.Msg
+	rows *wire.IssueRows
+	// dir is set instead of rows for the boards and sprints directory.
+	dir     *wire.DirectoryRows
 	size    int
 	nrows   int
 	settled bool
@@ -338,17 +323,28 @@ func decode(it *item) error {
 	if s := it.msg.Headers().Get(wire.SchemaHeader); s != "" && s != strconv.Itoa(wire.RowsSchema) {
 		return fmt.Errorf("unknown rows schema %q", s)
 	}
+	enc := it.msg.Headers().Get(wire.EncodingHeader)
+	if it.msg.Subject() == wire.DirectoryRowsSubject {
+		var d wire.DirectoryRows
+		if err := wire.Unmarshal(it.msg.Data(), enc, &d); err != nil {
+			return fmt.Errorf("decode boards and sprints: %w", err)
+		}
+		it.dir, it.nrows = &d, len(d.Boards)+len(d.Sprints)
+		return nil
+	}
 	var r wire.IssueRows
-	if err := wire.Unmarshal(it.msg.Data(), it.msg.Headers().Get(wire.EncodingHeader), &r); err != nil {
+	if err := wire.Unmarshal(it.msg.Data(), enc, &r); err != nil {
 		return fmt.Errorf("decode rows: %w", err)
 	}
 	it.rows = &r
-	it.nrows = 1 + len(r.Metrics) + len(r.Intervals) + len(r.Changelog)
+	it.nrows = 1 + len(r.Metrics) + len(r.Intervals) + len(r.Changelog) +
+		len(r.Comments) + len(r.Worklogs) + len(r.Links) + len(r.Sprints)
 	return nil
 }
 
 // chunks splits items, in order, into inserts of at most BatchRows rows
-// and BatchBytes bytes; an item larger than either bound goes alone.
+// and BatchBytes bytes; an item larger than either bound goes alone, and
+// so does a directory.
 func (l *Loader) chunks(items []*item) [][]*item {
 	var (
 		out         [][]*item
@@ -357,7 +353,10 @@ func (l *Loader) chunks(items []*item) [][]*item {
 	)
 	for _, it := range items {
 		over := rows+it.nrows > l.cfg.BatchRows || (l.cfg.BatchBytes > 0 && bytes+it.size > l.cfg.BatchBytes)
-		if len(cur) > 0 && over {
+		// A directory goes alone: it shares no table, nor the fate of a
+		// batch that a table's trouble fails as a whole.
+		alone := it.dir != nil || len(cur) > 0 && cur[len(cur)-1].dir != nil
+		if len(cur) > 0 && (over || alone) {
 			out = append(out, cur)
 			cur, rows, bytes = nil, 0, 0
 		}
@@ -415,14 +414,19 @@ func (l *Loader) load(ctx context.Context, b *batch, items []*item) error {
 
 // insert sends one batch, retrying transient failures with backoff.
 func (l *Loader) insert(ctx context.Context, items []*item) error {
-	rows := make([]*wire.IssueRows, len(items))
-	for i, it := range items {
-		rows[i] = it.rows
+	rows := make([]*wire.IssueRows, 0, len(items))
+	var dirs []*wire.DirectoryRows
+	for _, it := range items {
+		if it.dir != nil {
+			dirs = append(dirs, it.dir)
+		} else {
+			rows = append(rows, it.rows)
+		}
 	}
 	delay := l.cfg.BackoffBase
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := l.deps.Sink.InsertRows(ctx, rows)
+		err := l.sinkInsert(ctx, rows, dirs)
 		if err == nil {
 			l.inserts.Add(1)
 			// One upload of the batch, every table (the old tool timed its
@@ -446,6 +450,22 @@ func (l *Loader) insert(ctx context.Context, items []*item) error {
 	}
 }
 
+// sinkInsert stores issue rows and directories; a failure of either
+// fails the call (inserting again is harmless).
+func (l *Loader) sinkInsert(ctx context.Context, rows []*wire.IssueRows, dirs []*wire.DirectoryRows) error {
+	if len(rows) > 0 {
+		if err := l.deps.Sink.InsertRows(ctx, rows); err != nil {
+			return err
+		}
+	}
+	for _, d := range dirs {
+		if err := l.deps.Sink.InsertDirectory(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (l *Loader) jitter(d time.Duration) time.Duration {
 	if !l.cfg.BackoffJitter || d <= 1 {
 		return d
@@ -464,30 +484,54 @@ func (l *Loader) redeliveryDelay(n uint64) time.Duration {
 }
 
 func (l *Loader) ack(b *batch, items []*item) {
-	var counts [numTables]int64
+	var dirty []string
 	n := int64(0)
 	b.settle(items, func(it *item) {
 		if err := it.msg.Ack(); err != nil {
 			l.deps.Log.Warn("ack failed (the rows may load again; dedup absorbs it)", "err", err)
 		}
 		n++
-		counts[0]++
-		counts[1] += int64(len(it.rows.Metrics))
-		counts[2] += int64(len(it.rows.Intervals))
-		counts[3] += int64(len(it.rows.Changelog))
+		dirty = append(dirty, l.tablesOf(it)...)
 	})
 	l.loaded.Add(n)
 	l.optMu.Lock()
-	for i, c := range counts {
-		if c > 0 {
-			l.opt[i].dirty = true
+	for _, t := range dirty {
+		if l.opt[t] == nil {
+			l.opt[t] = &optState{}
 		}
+		l.opt[t].dirty = true
 	}
 	l.optMu.Unlock()
 	if n > 0 {
 		// The old tool's freshness gauge: when rows last landed.
 		l.deps.Metrics.Gauge("last_update_timestamp", float64(time.Now().Unix()))
 	}
+}
+
+// tablesOf names the tables an item put rows in.
+func (l *Loader) tablesOf(it *item) []string {
+	t := &l.cfg.Tables
+	var out []string
+	add := func(n int, table string) {
+		if n > 0 {
+			out = append(out, table)
+		}
+	}
+	if d := it.dir; d != nil {
+		add(len(d.Boards), t.Boards)
+		add(len(d.Sprints), t.Sprints)
+		return out
+	}
+	r := it.rows
+	add(1, t.Issues)
+	add(len(r.Metrics), t.IssueMetrics)
+	add(len(r.Intervals), t.StatusIntervals)
+	add(len(r.Changelog), t.IssuesChangelog)
+	add(len(r.Comments), t.Comments)
+	add(len(r.Worklogs), t.Worklogs)
+	add(len(r.Links), t.Links)
+	add(len(r.Sprints), t.IssueSprints)
+	return out
 }
 
 func (l *Loader) nak(b *batch, items []*item) {
@@ -518,23 +562,22 @@ func (l *Loader) maybeOptimize(ctx context.Context) {
 	}
 	l.optMu.Lock()
 	defer l.optMu.Unlock()
-	names := l.cfg.Tables.list()
-	for i := range l.opt {
-		st := &l.opt[i]
-		if !st.dirty || (!st.last.IsZero() && time.Since(st.last) < l.cfg.OptimizeEvery) {
+	for _, table := range l.cfg.Tables.Names() {
+		st := l.opt[table]
+		if st == nil || !st.dirty || (!st.last.IsZero() && time.Since(st.last) < l.cfg.OptimizeEvery) {
 			continue
 		}
 		st.last = time.Now()
-		err := l.deps.Optimizer.Optimize(ctx, names[i])
+		err := l.deps.Optimizer.Optimize(ctx, table)
 		took := time.Since(st.last)
 		if err != nil {
-			l.deps.Log.Warn("optimize failed", "table", names[i], "err", err)
-			l.deps.Metrics.Count("clickhouse_deduplicate_errors", 1, "database:"+l.deps.Database, "table:"+names[i])
+			l.deps.Log.Warn("optimize failed", "table", table, "err", err)
+			l.deps.Metrics.Count("clickhouse_deduplicate_errors", 1, "database:"+l.deps.Database, "table:"+table)
 			continue
 		}
 		st.dirty = false
 		l.optimized.Add(1)
-		l.deps.Metrics.Timing("clickhouse_deduplicate_time_seconds", took, "database:"+l.deps.Database, "table:"+names[i])
-		l.deps.Log.Info("table optimized", "table", names[i], "took", took.Round(time.Millisecond))
+		l.deps.Metrics.Timing("clickhouse_deduplicate_time_seconds", took, "database:"+l.deps.Database, "table:"+table)
+		l.deps.Log.Info("table optimized", "table", table, "took", took.Round(time.Millisecond))
 	}
 }

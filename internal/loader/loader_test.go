@@ -712,7 +712,8 @@ func TestOptimize(t *testing.T) {
 			timings := udp.lines("clickhouse_deduplicate_time_seconds:")
 			if tt.auto {
 				// After the last OPTIMIZE each table is one part.
-				for _, table := range clickhouse.DefaultTableNames().RowTables() {
+				// The tables the test's messages fill.
+				for _, table := range clickhouse.DefaultTableNames().RowTables()[:4] {
 					q := fmt.Sprintf("SELECT count() FROM system.parts WHERE active AND database = '%s' AND table = '%s'", e.cfg.Database, table)
 					if tt.every == time.Hour {
 						continue // the second wave was not optimized
@@ -742,4 +743,16 @@ func TestOptimize(t *testing.T) {
 			t.Logf("%s: OPTIMIZE %d then %d", tt.name, first, more)
 		})
 	}
+}
+
+func (s *recordingSink) InsertDirectory(ctx context.Context, d *wire.DirectoryRows) error {
+	return s.ch.InsertDirectory(ctx, d)
+}
+
+func (s *flakySink) InsertDirectory(ctx context.Context, d *wire.DirectoryRows) error {
+	return s.ch.InsertDirectory(ctx, d)
+}
+
+func (s *slowSink) InsertDirectory(ctx context.Context, d *wire.DirectoryRows) error {
+	return s.ch.InsertDirectory(ctx, d)
 }

@@ -37,54 +37,65 @@ type PrintSink struct {
 	// W receives the lines.
 	W io.Writer
 	// Tables names the tables; an empty name is the default one.
-	Tables Tables
+	Tables wire.Tables
 	// Custom lists the custom columns of the issues table. Custom values
 	// of a row that it does not list are printed after them, by name.
 	Custom []clickhouse.CustomColumn
 }
 
 // InsertRows prints every row of rows, a message's issue row first, then
-// its metric, interval and changelog rows. The lines of one call are
+// the rows of its other tables (clickhouse.ChildFields). The lines of one call are
 // written at once; it returns the write error.
 func (p *PrintSink) InsertRows(_ context.Context, rows []*wire.IssueRows) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	names := DefaultTables()
-	if p.Tables.Issues != "" {
-		names.Issues = p.Tables.Issues
-	}
-	if p.Tables.IssueMetrics != "" {
-		names.IssueMetrics = p.Tables.IssueMetrics
-	}
-	if p.Tables.StatusIntervals != "" {
-		names.StatusIntervals = p.Tables.StatusIntervals
-	}
-	if p.Tables.IssuesChangelog != "" {
-		names.IssuesChangelog = p.Tables.IssuesChangelog
-	}
+	names := p.names()
 	var buf bytes.Buffer
 	for _, env := range rows {
 		if env == nil {
 			continue
 		}
 		appendRowLine(&buf, names.Issues, p.issueFields(env))
-		for i := range env.Metrics {
-			appendRowLine(&buf, names.IssueMetrics, clickhouse.MetricFields(env, &env.Metrics[i]))
-		}
-		for i := range env.Intervals {
-			appendRowLine(&buf, names.StatusIntervals, clickhouse.IntervalFields(env, &env.Intervals[i]))
-		}
-		for i := range env.Changelog {
-			appendRowLine(&buf, names.IssuesChangelog, clickhouse.ChangelogFields(env, &env.Changelog[i]))
+		for _, r := range clickhouse.ChildFields(env, names) {
+			appendRowLine(&buf, r.Table, r.Fields)
 		}
 	}
+	return p.write(&buf, "rows")
+}
+
+// write writes the lines of one call at once.
+func (p *PrintSink) write(buf *bytes.Buffer, what string) error {
 	if buf.Len() == 0 {
 		return nil
 	}
 	if _, err := p.W.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("print rows: %w", err)
+		return fmt.Errorf("print %s: %w", what, err)
 	}
 	return nil
+}
+
+// InsertDirectory prints the sprints and boards of a directory.
+func (p *PrintSink) InsertDirectory(_ context.Context, d *wire.DirectoryRows) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var buf bytes.Buffer
+	for _, r := range clickhouse.DirectoryFields(d, p.names()) {
+		appendRowLine(&buf, r.Table, r.Fields)
+	}
+	return p.write(&buf, "boards and sprints")
+}
+
+// names are the table names, the default for those Tables leaves empty.
+func (p *PrintSink) names() clickhouse.TableNames {
+	names := wire.DefaultTables()
+	own := p.Tables
+	mine := own.Refs()
+	for i, r := range names.Refs() {
+		if *mine[i].Name != "" {
+			*r.Name = *mine[i].Name
+		}
+	}
+	return clickhouse.TableNames(names)
 }
 
 // issueFields is the issue row's fields plus the custom values that

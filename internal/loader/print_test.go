@@ -45,7 +45,7 @@ func TestPrintSinkLines(t *testing.T) {
 	if err := p.InsertRows(context.Background(), []*wire.IssueRows{printSample(), nil}); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"table":"issues","row":{"version":"2024-03-04T08:00:00Z","issue_id":"id1","queue":"DEV","title":"<b>Fix</b> & 🔥","issue_key":"DEV-1","issue_type":"bug","priority":"critical","status":"в_работе","status_key":"inProgress","status_type":"inProgress","resolution":"","assignee":"alice@example.com","author":"","qa_engineer":"","tags":["a","b"],"components":[],"project":"","created_at":"2024-03-04T07:00:00Z","updated_at":"2024-03-04T07:30:00Z","start_date":"2024-03-05","is_subtask":0,"is_closed":0,"is_resolved":0,"story_points":2.5,"sprints":[],"parent_issue_key":"","epic_issue_key":"","aliases":[],"was_moved":0,"moved_by":"","lead_time":3600,"lead_time_business":null,"cycle_time":null,"cycle_time_business":null,"active_time":0,"paused_time":0,"flow_efficiency":null,"reopen_count":0,"current_status_since":"2024-03-04T07:00:00Z","current_status_age":60,"anomalies":0,"raw":"{\"key\":\"DEV-1\"}","_version":1709539200123,"_transformed_at":"2024-03-04T08:00:00Z","_generation":"g1","team":"core"}}
+	want := `{"table":"issues","row":{"version":"2024-03-04T08:00:00Z","issue_id":"id1","queue":"DEV","title":"<b>Fix</b> & 🔥","issue_key":"DEV-1","issue_type":"bug","priority":"critical","status":"в_работе","status_key":"inProgress","status_type":"inProgress","resolution":"","assignee":"alice@example.com","author":"","qa_engineer":"","tags":["a","b"],"components":[],"project":"","created_at":"2024-03-04T07:00:00Z","updated_at":"2024-03-04T07:30:00Z","start_date":"2024-03-05","is_subtask":0,"is_closed":0,"is_resolved":0,"story_points":2.5,"sprints":[],"parent_issue_key":"","epic_issue_key":"","aliases":[],"was_moved":0,"moved_by":"","lead_time":3600,"lead_time_business":null,"cycle_time":null,"cycle_time_business":null,"active_time":0,"paused_time":0,"flow_efficiency":null,"reopen_count":0,"current_status_since":"2024-03-04T07:00:00Z","current_status_age":60,"anomalies":0,"raw":"{\"key\":\"DEV-1\"}","spent":0,"estimation":0,"original_estimation":0,"is_deleted":0,"_version":1709539200123,"_transformed_at":"2024-03-04T08:00:00Z","_generation":"g1","team":"core"}}
 {"table":"issue_metrics","row":{"version":"2024-03-04T08:00:00Z","last_seen":"2024-03-04T07:00:00Z","issue_id":"id1","issue_key":"DEV-1","status_name":"open","status_key":"open","status_type":"new","status_transitions_count":1,"duration":60,"human_readable_duration":"1m","busdays_duration":0,"human_readable_busdays_duration":"","is_current":0,"_version":1709539200123,"_transformed_at":"2024-03-04T08:00:00Z","_generation":"g1"}}
 {"table":"issue_status_intervals","row":{"issue_id":"id1","issue_key":"DEV-1","queue":"DEV","status_name":"open","status_key":"open","status_type":"new","visit_number":1,"entered_at":"2024-03-04T07:00:00Z","duration":60,"busdays_duration":0,"is_current":1,"_version":1709539200123,"_transformed_at":"2024-03-04T08:00:00Z","_generation":"g1"}}
 {"table":"issues_changelog","row":{"version":"2024-03-04T08:00:00Z","event_time":"2024-03-04T07:00:00Z","issue_id":"id1","issue_key":"DEV-1","queue":"DEV","entry_id":"e1","field_index":0,"event_type":"IssueWorkflow","transport":"front","actor":"alice@example.com","changed_field":"status","field_display":"Status","changed_from":"","changed_to":"open"}}
@@ -94,7 +94,7 @@ func TestPrintSinkCustomColumns(t *testing.T) {
 // TestPrintSinkTableNames: configured table names are printed.
 func TestPrintSinkTableNames(t *testing.T) {
 	var out bytes.Buffer
-	p := &PrintSink{W: &out, Tables: Tables{Issues: "my_issues"}}
+	p := &PrintSink{W: &out, Tables: wire.Tables{Issues: "my_issues"}}
 	if err := p.InsertRows(context.Background(), []*wire.IssueRows{printSample()}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,16 +170,40 @@ func TestPrintSinkMatchesTables(t *testing.T) {
 	is := &r.Issue
 	is.Deadline, is.EndDate, is.ClosedAt, is.ResolvedAt, is.MovedAt, is.StartedAt, is.DoneAt = day, day, at(5), at(5), at(2), at(1), at(5)
 	is.FlowEfficiency, is.CycleTime, is.Custom = &fe, &ct, nil
+	is.Spent, is.IsDeleted, is.DeletedDetectedAt = 3600, true, at(6)
 	r.Intervals[0].LeftAt = at(1)
+	r.Comments = []wire.CommentRow{{CommentID: "c1", LongID: "ab", Author: "a@x", AuthorName: "A", CreatedAt: at(1), UpdatedAt: at(2), Text: "«hi»", TextLength: 4, Type: "standard", Transport: "internal"}}
+	r.Worklogs = []wire.WorklogRow{{WorklogID: "w1", Author: "a@x", Start: at(1), Duration: "PT1H", Seconds: 3600, Comment: "c", CreatedAt: at(1), UpdatedAt: at(2)}}
+	r.Links = []wire.LinkRow{{LinkID: "l1", LinkedIssueKey: "DEV-2", LinkedIssueID: "id2", TypeID: "relates", Direction: "outward", Relationship: "relates", Author: "a@x", CreatedAt: at(1), UpdatedAt: at(2)}}
+	r.Sprints = []wire.IssueSprintRow{{SprintID: "s1", SprintName: "S1", AddedAt: at(1), RemovedAt: at(3)}}
 	if err := e.ch.InsertRows(ctx, []*wire.IssueRows{r}); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := (&PrintSink{W: &out}).InsertRows(ctx, []*wire.IssueRows{r}); err != nil {
+	dir := &wire.DirectoryRows{SourceVersion: 7, Boards: []wire.BoardRow{{BoardID: "b1", Name: "Board", Version: 3}},
+		Sprints: []wire.SprintRow{{SprintID: "s1", Name: "S1", BoardID: "b1", BoardName: "Board", Status: "released", Archived: true,
+			StartDate: day, EndDate: day, StartAt: at(1), EndAt: at(2), CreatedAt: at(0), CreatedBy: "A"}}}
+	if err := e.ch.InsertDirectory(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
+	var out bytes.Buffer
+	p := &PrintSink{W: &out}
+	if err := p.InsertRows(ctx, []*wire.IssueRows{r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.InsertDirectory(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]bool{}
+	defer func() {
+		for _, table := range wire.DefaultTables().Names() {
+			if !printed[table] && table != "statuses" {
+				t.Errorf("no %s row printed", table)
+			}
+		}
+	}()
 	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
 		table, keys, vals := orderedRow(t, line)
+		printed[table] = true
 		// DESCRIBE lists the columns in table order (system.columns has no
 		// position on ClickHouse 18.16).
 		rows, err := e.ch.Conn().Query(ctx, fmt.Sprintf("DESCRIBE TABLE `%s`.`%s`", e.cfg.Database, table))

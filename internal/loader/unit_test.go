@@ -15,7 +15,8 @@ import (
 // discardSink accepts everything; New needs a sink.
 type discardSink struct{}
 
-func (discardSink) InsertRows(context.Context, []*wire.IssueRows) error { return nil }
+func (discardSink) InsertRows(context.Context, []*wire.IssueRows) error        { return nil }
+func (discardSink) InsertDirectory(context.Context, *wire.DirectoryRows) error { return nil }
 
 // noJS is a non-nil JetStream for New, which does no I/O.
 type noJS struct{ jetstream.JetStream }
@@ -30,7 +31,7 @@ func TestNewValidates(t *testing.T) {
 		{"no deps", Config{}, Deps{}, []string{"no JetStream", "no sink"}},
 		{"negative", Config{BatchRows: -1, AckWait: -time.Second}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"BatchRows is negative", "AckWait is negative"}},
 		{"factor below 1", Config{BackoffFactor: 0.5}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"BackoffFactor 0.5 is below 1"}},
-		{"table without name", Config{Tables: Tables{Issues: "i"}}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"table 1 has no name"}},
+		{"table without name", Config{Tables: wire.Tables{Issues: "i"}}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"table IssueMetrics has no name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +50,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.cfg.BatchRows != 10000 || l.cfg.AckWait != 16*time.Second || l.cfg.MaxDeliveries != 5 || l.cfg.Tables != DefaultTables() || l.cfg.OptimizeEvery != 30*time.Minute {
+	if l.cfg.BatchRows != 10000 || l.cfg.AckWait != 16*time.Second || l.cfg.MaxDeliveries != 5 || l.cfg.Tables != wire.DefaultTables() || l.cfg.OptimizeEvery != 30*time.Minute {
 		t.Errorf("defaults: %+v", l.cfg)
 	}
 }

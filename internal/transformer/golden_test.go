@@ -28,11 +28,16 @@ type goldenSnapshot struct {
 	Changelog []json.RawMessage      `json:"changelog"`
 	Users     map[string]wire.User   `json:"users"`
 	Statuses  map[string]wire.Status `json:"statuses"`
+	Comments  []json.RawMessage      `json:"comments,omitempty"`
+	Worklogs  []json.RawMessage      `json:"worklogs,omitempty"`
+	Links     []json.RawMessage      `json:"links,omitempty"`
+	Parts     wire.Part              `json:"parts,omitempty"`
 }
 
 // goldenCases are emulator issues of every shape Transform meets, by
 // case name: the worked example of METRICS.md §7, a long history, moves,
-// reopen loops, deleted users, unicode, a cancelled issue.
+// reopen loops, deleted users, unicode, a cancelled issue, comments,
+// worklogs and links.
 var goldenCases = map[string]func(em *trackertest.Server) string{
 	"metrics_example": func(*trackertest.Server) string { return "METRICS-1" },
 	"long_history":    func(em *trackertest.Server) string { return em.IssueKeys()[50] },
@@ -47,6 +52,12 @@ var goldenCases = map[string]func(em *trackertest.Server) string{
 	},
 	"open_new": func(em *trackertest.Server) string {
 		return pick(em, func(i trackertest.IssueInfo) bool { return i.StatusType == "new" })
+	},
+	"comments_worklogs": func(em *trackertest.Server) string {
+		return pick(em, func(i trackertest.IssueInfo) bool { return len(em.Comments(i.Key)) > 1 && len(em.Worklogs(i.Key)) > 1 })
+	},
+	"comments_links": func(em *trackertest.Server) string {
+		return pick(em, func(i trackertest.IssueInfo) bool { return len(em.Comments(i.Key)) > 0 && len(em.Links(i.Key)) > 0 })
 	},
 }
 
@@ -112,6 +123,15 @@ func writeGolden(t *testing.T, name string, s *wire.IssueSnapshot) {
 	for _, e := range s.Changelog {
 		g.Changelog = append(g.Changelog, e)
 	}
+	for _, part := range []struct {
+		from [][]byte
+		into *[]json.RawMessage
+	}{{s.Comments, &g.Comments}, {s.Worklogs, &g.Worklogs}, {s.Links, &g.Links}} {
+		for _, it := range part.from {
+			*part.into = append(*part.into, it)
+		}
+	}
+	g.Parts = s.Parts
 	b, err := json.MarshalIndent(g, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -142,14 +162,23 @@ func readGolden(t *testing.T, path string) *wire.IssueSnapshot {
 		t.Fatal(err)
 	}
 	s.Issue = compact.Bytes()
-	for _, e := range g.Changelog {
+	s.Changelog = compactAll(t, g.Changelog)
+	s.Comments, s.Worklogs, s.Links, s.Parts = compactAll(t, g.Comments), compactAll(t, g.Worklogs), compactAll(t, g.Links), g.Parts
+	return s
+}
+
+// compactAll is the items as compact JSON.
+func compactAll(t *testing.T, items []json.RawMessage) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, e := range items {
 		var c bytes.Buffer
 		if err := json.Compact(&c, e); err != nil {
 			t.Fatal(err)
 		}
-		s.Changelog = append(s.Changelog, c.Bytes())
+		out = append(out, c.Bytes())
 	}
-	return s
+	return out
 }
 
 // renderRows is the stable, diff-friendly form of a result: indented JSON

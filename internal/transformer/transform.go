@@ -26,6 +26,9 @@ type Rules struct {
 	Generation string
 	// CustomFields land in their own issues columns.
 	CustomFields []CustomField
+	// Sprints produces issue_sprints rows (the issue's stays in sprints,
+	// from its changelog).
+	Sprints bool
 }
 
 // Result is the rows of one snapshot plus what was noticed on the way.
@@ -68,6 +71,11 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	if r.ChangelogEnabled {
 		out.Changelog = changelogRows(snap, &d.issue, d.entries, &users)
 	}
+	entityRows(snap, d, &users, &res, out)
+	if !r.Sprints {
+		out.Sprints = nil
+	}
+	out.Issue.Anomalies = uint32(res.Anomalies)
 	res.Rows = out
 	return res, nil
 }
@@ -232,7 +240,10 @@ func issueRow(snap *wire.IssueSnapshot, d *decoded, h history, r *Rules, users *
 	var badCustom int
 	row.Custom, badCustom = customValues(snap.Issue, r.CustomFields, users)
 	res.Anomalies += badCustom
-	row.Anomalies = uint32(res.Anomalies)
+	row.Spent = timeSpent(is, "spent", res)
+	row.Estimation = timeSpent(is, "estimation", res)
+	row.OriginalEstimation = timeSpent(is, "originalEstimation", res)
+	row.IsDeleted, row.DeletedDetectedAt = snap.Deleted, deletedAt(snap)
 	if is.StoryPoints != nil {
 		row.StoryPoints = *is.StoryPoints
 	}
@@ -317,10 +328,7 @@ func changelogRows(snap *wire.IssueSnapshot, is *tracker.Issue, entries []tracke
 	queue := keyOf(is.Queue)
 	for i := range entries {
 		e := &entries[i]
-		actor := users.person(e.UpdatedBy)
-		if actor == "" && e.UpdatedBy != nil {
-			actor = e.UpdatedBy.Label()
-		}
+		actor := users.actor(e.UpdatedBy)
 		for j, f := range e.Fields {
 			rows = append(rows, wire.ChangelogRow{
 				IssueID: snap.IssueID, IssueKey: is.Key, Queue: queue,
@@ -365,6 +373,15 @@ func (u *userRenderer) person(r *tracker.Ref) string {
 		return flow.Lower(usr.Email)
 	}
 	return flow.Lower(usr.Login)
+}
+
+// actor names who did something: the person, else the reference's
+// display name (a user the directory does not know, such as a deleted one).
+func (u *userRenderer) actor(r *tracker.Ref) string {
+	if p := u.person(r); p != "" || r == nil {
+		return p
+	}
+	return r.Label()
 }
 
 // user looks a reference up in the snapshot's users directory, counting

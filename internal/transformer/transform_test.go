@@ -39,6 +39,19 @@ func snapshot(t testing.TB, em *trackertest.Server, c *tracker.Client, key strin
 	for _, e := range entries {
 		s.Changelog = append(s.Changelog, e.Raw)
 	}
+	for _, part := range []struct {
+		fetch func(context.Context, string) ([]json.RawMessage, error)
+		into  *[][]byte
+	}{{c.Comments, &s.Comments}, {c.Worklogs, &s.Worklogs}, {c.Links, &s.Links}} {
+		items, err := part.fetch(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			*part.into = append(*part.into, it)
+		}
+	}
+	s.Parts = wire.PartComments | wire.PartWorklogs | wire.PartLinks
 	for _, x := range st {
 		s.Statuses[x.Key] = wire.Status{Key: x.Key, Name: x.Name, Type: x.Type}
 	}
@@ -62,7 +75,7 @@ func rules(t *testing.T, start, end time.Duration) *Rules {
 		t.Fatal(err)
 	}
 	return &Rules{Flow: flow.Rules{Calendar: cal, Closed: []string{"closed", "rejected", "resolved", "cancelled", "released"}},
-		ChangelogEnabled: true, Generation: "test"}
+		ChangelogEnabled: true, Sprints: true, Generation: "test"}
 }
 
 func emulator(t *testing.T, issues int) (*trackertest.Server, *tracker.Client) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,6 +181,13 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 	if schema := m.Headers().Get(wire.SchemaHeader); schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
 		return false, permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
 	}
+	switch subj := m.Subject(); {
+	case subj == wire.DirectorySubject:
+		return t.processDirectory(ctx, m)
+	case !strings.HasPrefix(subj, wire.RawIssuePrefix):
+		// The reconciliation's index (tombstones, its time): no rows.
+		return false, nil
+	}
 	start := time.Now()
 	var snap wire.IssueSnapshot
 	if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
@@ -192,6 +200,17 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 	if openOnly && res.Rows.Issue.IsClosed {
 		return false, nil
 	}
+	t.note(&snap, res)
+	t.deps.Metrics.Timing("issue_transform_time_seconds", time.Since(start))
+	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
+	if err := t.publish(ctx, wire.RowsSubject(snap.IssueID), id, res.Rows); err != nil {
+		return false, fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
+	}
+	return true, nil
+}
+
+// note reports what the transform of one snapshot noticed.
+func (t *Transformer) note(snap *wire.IssueSnapshot, res Result) {
 	for _, key := range res.UnknownStatuses {
 		if _, seen := t.untyped.LoadOrStore(key, true); !seen {
 			// METRICS.md §2: once per run, for each such status.
@@ -208,24 +227,40 @@ func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Ti
 	if len(res.Rows.Metrics) == 0 {
 		t.withoutMetrics.Add(1)
 	}
-	payload, encoding, err := wire.Marshal(res.Rows)
-	if err != nil {
-		return false, permanentError{fmt.Errorf("encode rows: %w", err)}
+}
+
+// processDirectory turns the boards and sprints directory into its rows.
+func (t *Transformer) processDirectory(ctx context.Context, m jetstream.Msg) (bool, error) {
+	var snap wire.DirectorySnapshot
+	if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
+		return false, permanentError{fmt.Errorf("decode directory: %w", err)}
 	}
-	t.deps.Metrics.Timing("issue_transform_time_seconds", time.Since(start))
-	out := &nats.Msg{Subject: wire.RowsSubject(snap.IssueID), Data: payload, Header: nats.Header{}}
+	rows, bad := DirectoryRows(&snap)
+	if bad > 0 {
+		t.deps.Metrics.Count("timeline_anomalies_count", int64(bad))
+	}
+	id := "dirrows:" + strconv.FormatUint(rows.SourceVersion, 10)
+	if err := t.publish(ctx, wire.DirectoryRowsSubject, id, rows); err != nil {
+		return false, fmt.Errorf("publish boards and sprints: %w", err)
+	}
+	return true, nil
+}
+
+// publish sends one rows message under its own deadline: across a NATS
+// restart an ack may never come, and the snapshot is better handed back
+// (NAK) and redelivered than waited for under the batch's long deadline.
+func (t *Transformer) publish(ctx context.Context, subject, msgID string, v any) error {
+	payload, encoding, err := wire.Marshal(v)
+	if err != nil {
+		return permanentError{fmt.Errorf("encode rows: %w", err)}
+	}
+	out := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
 	out.Header.Set(wire.SchemaHeader, strconv.Itoa(wire.RowsSchema))
 	if encoding != "" {
 		out.Header.Set(wire.EncodingHeader, encoding)
 	}
-	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
-	// A publish of its own deadline: across a NATS restart an ack may never
-	// come, and the snapshot is better handed back (NAK) and redelivered
-	// than waited for under the batch's long deadline.
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if _, err := t.deps.JS.PublishMsg(pctx, out, jetstream.WithMsgID(id)); err != nil {
-		return false, fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
-	}
-	return true, nil
+	_, err = t.deps.JS.PublishMsg(pctx, out, jetstream.WithMsgID(msgID))
+	return err
 }

@@ -94,7 +94,8 @@ func sample(id, key string, version uint64, transformedAt time.Time, gen string,
 			LeadTime: i64(172800), LeadTimeBusiness: i64(90000), CycleTime: i64(165600), CycleTimeBusiness: i64(82800),
 			ActiveTime: 100000, PausedTime: 5000, FlowEfficiency: f64(0.4398), ReopenCount: 2,
 			CurrentStatusSince: t0.Add(48 * time.Hour), CurrentStatusAge: 3600, Anomalies: 1,
-			Raw: `{"key":"` + key + `","summary":"x; y 'z'"}`,
+			Raw:   `{"key":"` + key + `","summary":"x; y 'z'"}`,
+			Spent: 36000, Estimation: 1800, OriginalEstimation: 57600,
 		},
 	}
 	for i, s := range statuses {
@@ -340,6 +341,11 @@ type issueOut struct {
 	CurrentStatusAge   int64     `ch:"current_status_age"`
 	Anomalies          uint32    `ch:"anomalies"`
 	Raw                string    `ch:"raw"`
+	Spent              int64     `ch:"spent"`
+	Estimation         int64     `ch:"estimation"`
+	OriginalEstimation int64     `ch:"original_estimation"`
+	IsDeleted          uint8     `ch:"is_deleted"`
+	DeletedDetectedAt  time.Time `ch:"deleted_detected_at"`
 	XVersion           uint64    `ch:"_version"`
 	XTransformedAt     time.Time `ch:"_transformed_at"`
 	XGeneration        string    `ch:"_generation"`
@@ -457,6 +463,18 @@ func TestColumnsMatchTables(t *testing.T) {
 	add("issues_changelog", n, ty)
 	n, ty = colNames(statusColumns())
 	add("statuses", n, ty)
+	n, ty = colNames(commentColumns())
+	add("issue_comments", n, ty)
+	n, ty = colNames(worklogColumns())
+	add("issue_worklogs", n, ty)
+	n, ty = colNames(linkColumns())
+	add("issue_links", n, ty)
+	n, ty = colNames(issueSprintColumns())
+	add("issue_sprints", n, ty)
+	n, ty = colNames(boardColumns())
+	add("boards", n, ty)
+	n, ty = colNames(sprintColumns())
+	add("sprints", n, ty)
 	for table, want := range goCols {
 		rows, err := c.Conn().Query(context.Background(), "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", c.db, table)
 		if err != nil {
@@ -518,12 +536,14 @@ func TestInsertRoundTrip(t *testing.T) {
 		LeadTime: i64(172800), LeadTimeBusiness: i64(90000), CycleTime: i64(165600), CycleTimeBusiness: i64(82800),
 		ActiveTime: 100000, PausedTime: 5000, FlowEfficiency: f64(0.4398), ReopenCount: 2,
 		CurrentStatusSince: f.CurrentStatusSince, CurrentStatusAge: 3600, Anomalies: 1, Raw: f.Raw,
+		Spent: 36000, Estimation: 1800, OriginalEstimation: 57600,
 		XVersion: 1709535600123, XTransformedAt: sec(tr), XGeneration: "gen-a",
 	}
 	zero := time.Unix(0, 0).UTC()
+	wantFull.DeletedDetectedAt = zero
 	wantEmpty := issueOut{
 		Version: zero, IssueID: "200", Tags: []string{}, Components: []string{}, Sprints: []string{}, Aliases: []string{},
-		CreatedAt: zero, UpdatedAt: zero, Deadline: zero, ClosedAt: zero, ResolvedAt: zero, StartDate: zero, EndDate: zero,
+		DeletedDetectedAt: zero, CreatedAt: zero, UpdatedAt: zero, Deadline: zero, ClosedAt: zero, ResolvedAt: zero, StartDate: zero, EndDate: zero,
 		MovedAt: zero, StartedAt: zero, DoneAt: zero, CurrentStatusSince: zero,
 		XVersion: 5, XTransformedAt: zero, XGeneration: "gen-a",
 	}
@@ -992,5 +1012,15 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if applied, err := c.Migrate(ctx); err != nil || len(applied) != 0 {
 		t.Errorf("Migrate after the concurrent ones = %q, %v; want nothing to do", applied, err)
+	}
+	// Every re-created view has its latest definition.
+	for _, view := range []string{"issues_view", "issue_metrics_view", "issue_status_intervals_view", "issues_changelog_view"} {
+		var ddl string
+		if err := c.Conn().QueryRow(ctx, "SHOW CREATE TABLE "+c.qualified(view)).Scan(&ddl); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(ddl, "is_deleted") {
+			t.Errorf("%s after concurrent migrations is not the latest definition: %s", view, ddl)
+		}
 	}
 }

@@ -18,6 +18,7 @@ package clickhouse
 import (
 	"errors"
 	"fmt"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -32,36 +33,21 @@ const (
 	ProtocolHTTP   = "http"
 )
 
-// TableNames are the names of the tables in Config.Database. Each table has
-// a deduplicated view named after it with the suffix "_view".
-type TableNames struct {
-	Issues          string
-	IssueMetrics    string
-	IssuesChangelog string
-	StatusIntervals string
-	Statuses        string
-}
+// TableNames are the names of the tables in Config.Database (see
+// wire.Tables, their one home).
+type TableNames wire.Tables
 
 // DefaultTableNames returns the old tool's names plus the new tables'.
-func DefaultTableNames() TableNames {
-	return TableNames{
-		Issues:          "issues",
-		IssueMetrics:    "issue_metrics",
-		IssuesChangelog: "issues_changelog",
-		StatusIntervals: "issue_status_intervals",
-		Statuses:        "statuses",
-	}
-}
+func DefaultTableNames() TableNames { return TableNames(wire.DefaultTables()) }
 
 // list returns the names with the configuration field each comes from.
 func (t TableNames) list() [][2]string {
-	return [][2]string{
-		{"Issues", t.Issues},
-		{"IssueMetrics", t.IssueMetrics},
-		{"IssuesChangelog", t.IssuesChangelog},
-		{"StatusIntervals", t.StatusIntervals},
-		{"Statuses", t.Statuses},
+	w := wire.Tables(t)
+	var out [][2]string
+	for _, r := range w.Refs() {
+		out = append(out, [2]string{r.Field, *r.Name})
 	}
+	return out
 }
 
 // Secret is a password. Every way of printing it shows "REDACTED" (or ""
@@ -202,8 +188,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("clickhouse: table name %s=%q must be letters, digits and _ not starting with a digit", field, name))
 			continue
 		}
-		if name == migrationsTable {
-			errs = append(errs, fmt.Errorf("clickhouse: table name %s=%q is reserved for the migrations", field, name))
+		if name == migrationsTable || name == ForecastsTable || name == ForecastsLatestView {
+			errs = append(errs, fmt.Errorf("clickhouse: table name %s=%q is reserved (the migrations and forecasts tables)", field, name))
 		}
 		if other, dup := seen[name]; dup {
 			errs = append(errs, fmt.Errorf("clickhouse: table names %s and %s are both %q", other, field, name))

@@ -108,7 +108,7 @@ func stringList(v any) []string {
 
 // EnsureCustomColumns adds the configured custom columns the issues table
 // lacks (the loader calls it at start; Migrate does too) and, when it
-// added any, re-creates the issues view (a view keeps the column list it
+// added any, re-creates the issues views (a view keeps the column list it
 // was created with). It returns what it did.
 func (c *Client) EnsureCustomColumns(ctx context.Context) ([]string, error) {
 	return c.addCustomColumns(ctx)
@@ -128,12 +128,21 @@ func (c *Client) addCustomColumns(ctx context.Context) ([]string, error) {
 	if len(added) == 0 {
 		return nil, nil
 	}
-	view := c.qualified(c.tables.Issues + "_view")
+	if err := c.recreateView(ctx, c.tables.Issues+"_all_view", "SELECT * FROM "+c.qualified(c.tables.Issues)+" FINAL"); err != nil {
+		return added, err
+	}
+	// As migration 0018 defines it: deleted issues hidden.
+	return added, c.recreateView(ctx, c.tables.Issues+"_view", "SELECT * FROM "+c.qualified(c.tables.Issues)+" FINAL WHERE `is_deleted` = 0")
+}
+
+// recreateView drops a view and creates it again with query.
+func (c *Client) recreateView(ctx context.Context, name, query string) error {
+	view := c.qualified(name)
 	if err := c.conn.Exec(ctx, "DROP TABLE IF EXISTS "+view); err != nil {
-		return added, fmt.Errorf("re-create %s: %w", view, err)
+		return fmt.Errorf("re-create %s: %w", view, err)
 	}
-	if err := c.conn.Exec(ctx, "CREATE VIEW IF NOT EXISTS "+view+" AS SELECT * FROM "+c.qualified(c.tables.Issues)+" FINAL"); err != nil {
-		return added, fmt.Errorf("re-create %s: %w", view, err)
+	if err := c.conn.Exec(ctx, "CREATE VIEW IF NOT EXISTS "+view+" AS "+query); err != nil {
+		return fmt.Errorf("re-create %s: %w", view, err)
 	}
-	return added, nil
+	return nil
 }

@@ -147,6 +147,11 @@ func issueColumns() []column[issueRec] {
 		col("current_status_age", "Int64", func(r r) int64 { return r.row.CurrentStatusAge }),
 		col("anomalies", "UInt32", func(r r) uint32 { return r.row.Anomalies }),
 		col("raw", "String", func(r r) string { return r.row.Raw }),
+		col("spent", "Int64", func(r r) int64 { return r.row.Spent }),
+		col("estimation", "Int64", func(r r) int64 { return r.row.Estimation }),
+		col("original_estimation", "Int64", func(r r) int64 { return r.row.OriginalEstimation }),
+		col("is_deleted", "UInt8", func(r r) uint8 { return boolUInt8(r.row.IsDeleted) }),
+		col("deleted_detected_at", "DateTime('UTC')", func(r r) time.Time { return dateTime(r.row.DeletedDetectedAt) }),
 	)
 }
 
@@ -242,72 +247,40 @@ func statusColumns() []column[statusRec] {
 // and server-side trouble worth a retry. After an error some tables may hold
 // the rows already; inserting the same rows again is harmless (dedup).
 func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
-	var (
-		issues    []issueRec
-		metrics   []metricRec
-		intervals []intervalRec
-		changelog []changelogRec
-	)
 	rows, err := latestPerIssue(rows)
 	if err != nil {
 		return err
 	}
-	for _, env := range rows {
-		if err := validIssueIDs(env); err != nil {
-			return err
-		}
-	}
+	sets := childSets()
 	ids := make([]string, len(rows))
 	for i, env := range rows {
+		if err := validIssueIDs(env, sets); err != nil {
+			return err
+		}
 		ids[i] = env.IssueID
 	}
 	current, err := c.currentSlots(ctx, ids)
 	if err != nil {
 		return err
 	}
+	issues := make([]issueRec, 0, len(rows))
 	for _, env := range rows {
-		id, err := rowIssueID(env, env.Issue.IssueID, "issue")
-		if err != nil {
-			return err
-		}
 		slot := uint8(0)
-		if cur, ok := current[id]; ok && cur == 0 {
+		if cur, ok := current[env.IssueID]; ok && cur == 0 {
 			slot = 1
 		}
-		issues = append(issues, issueRec{env: env, row: &env.Issue, id: id, slot: slot})
-		for i := range env.Metrics {
-			row := &env.Metrics[i]
-			if id, err = rowIssueID(env, row.IssueID, "metric"); err != nil {
-				return err
-			}
-			metrics = append(metrics, metricRec{env: env, row: row, id: id, slot: slot})
-		}
-		for i := range env.Intervals {
-			row := &env.Intervals[i]
-			if id, err = rowIssueID(env, row.IssueID, "interval"); err != nil {
-				return err
-			}
-			intervals = append(intervals, intervalRec{env: env, row: row, id: id, slot: slot})
-		}
-		for i := range env.Changelog {
-			row := &env.Changelog[i]
-			if id, err = rowIssueID(env, row.IssueID, "changelog"); err != nil {
-				return err
-			}
-			changelog = append(changelog, changelogRec{env: env, row: row, id: id, slot: slot})
+		issues = append(issues, issueRec{env: env, row: &env.Issue, id: env.IssueID, slot: slot})
+		for _, s := range sets {
+			s.add(env, env.IssueID, slot)
 		}
 	}
 	if err := c.insertStatusesOf(ctx, rows); err != nil {
 		return err
 	}
-	if err := insertTable(ctx, c, c.tables.IssueMetrics, metricColumns(), metrics); err != nil {
-		return err
-	}
-	if err := insertTable(ctx, c, c.tables.StatusIntervals, intervalColumns(), intervals); err != nil {
-		return err
-	}
-	if err := insertTable(ctx, c, c.tables.IssuesChangelog, changelogColumns(), changelog); err != nil {
-		return err
+	for _, s := range sets {
+		if err := s.insert(ctx, c); err != nil {
+			return err
+		}
 	}
 	return insertTable(ctx, c, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues)
 }
@@ -355,20 +328,19 @@ func latestPerIssue(rows []*wire.IssueRows) ([]*wire.IssueRows, error) {
 }
 
 // validIssueIDs checks, before any I/O, that every row of a message
-// belongs to the message's issue.
-func validIssueIDs(env *wire.IssueRows) error {
-	check := func(id, kind string) error { _, err := rowIssueID(env, id, kind); return err }
-	err := check(env.Issue.IssueID, "issue")
-	for i := 0; err == nil && i < len(env.Metrics); i++ {
-		err = check(env.Metrics[i].IssueID, "metric")
+// belongs to the message's issue (a row's issue id may be empty).
+func validIssueIDs(env *wire.IssueRows, sets []rowSet) error {
+	if _, err := rowIssueID(env, env.Issue.IssueID, "issue"); err != nil {
+		return err
 	}
-	for i := 0; err == nil && i < len(env.Intervals); i++ {
-		err = check(env.Intervals[i].IssueID, "interval")
+	for _, s := range sets {
+		for _, id := range s.ids(env) {
+			if _, err := rowIssueID(env, id, s.kind()); err != nil {
+				return err
+			}
+		}
 	}
-	for i := 0; err == nil && i < len(env.Changelog); i++ {
-		err = check(env.Changelog[i].IssueID, "changelog")
-	}
-	return err
+	return nil
 }
 
 // rowIssueID returns the issue id a row is stored under.
@@ -475,23 +447,6 @@ type Field struct {
 func IssueFields(env *wire.IssueRows, custom []CustomColumn) []Field {
 	rec := issueRec{env: env, row: &env.Issue, id: fieldsIssueID(env, env.Issue.IssueID)}
 	return append(fields(issueColumns(), rec), fields(customIssueColumns(nil, custom), rec)...)
-}
-
-// MetricFields returns one issue_metrics row of env as IssueFields does.
-func MetricFields(env *wire.IssueRows, row *wire.MetricRow) []Field {
-	return fields(metricColumns(), metricRec{env: env, row: row, id: fieldsIssueID(env, row.IssueID)})
-}
-
-// IntervalFields returns one issue_status_intervals row of env as
-// IssueFields does (the table has no version column).
-func IntervalFields(env *wire.IssueRows, row *wire.IntervalRow) []Field {
-	return fields(intervalColumns(), intervalRec{env: env, row: row, id: fieldsIssueID(env, row.IssueID)})
-}
-
-// ChangelogFields returns one issues_changelog row of env as IssueFields
-// does.
-func ChangelogFields(env *wire.IssueRows, row *wire.ChangelogRow) []Field {
-	return fields(changelogColumns(), changelogRec{env: env, row: row, id: fieldsIssueID(env, row.IssueID)})
 }
 
 // fieldsIssueID is the issue id a row is stored under: its own, else its

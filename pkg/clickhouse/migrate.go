@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"path"
 	"regexp"
 	"sort"
@@ -30,14 +31,18 @@ type migration struct {
 	checksum   string
 }
 
-// templateData is what the migration templates see.
-type templateData struct {
-	Database             string
-	IssuesTable          string
-	IssueMetricsTable    string
-	IssuesChangelogTable string
-	StatusIntervalsTable string
-	StatusesTable        string
+// templateData is what the migration templates see: Database and, for
+// each table, <Field>Table (IssuesTable, CommentsTable, ...; see
+// wire.Tables).
+type templateData map[string]string
+
+// newTemplateData is the template data of a database and its tables.
+func newTemplateData(db string, t TableNames) templateData {
+	d := templateData{"Database": db}
+	for _, r := range t.list() {
+		d[r[0]+"Table"] = r[1]
+	}
+	return d
 }
 
 var migrationFileRE = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
@@ -249,19 +254,10 @@ func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 			return report, wrap(err)
 		}
 	}
-	for _, m := range ms {
-		if _, ok := done[m.version]; ok {
-			continue
-		}
-		for _, stmt := range m.statements {
-			if err := c.execMigrationStatement(ctx, stmt); err != nil {
-				return report, wrap(fmt.Errorf("migration %s: %w", m.name, err))
-			}
-		}
-		if err := c.recordMigration(ctx, m); err != nil {
-			return report, wrap(fmt.Errorf("record migration %s: %w", m.name, err))
-		}
-		report = append(report, m.name)
+	applied, err := c.applyMigrations(ctx, ms, done)
+	report = append(report, applied...)
+	if err != nil {
+		return report, wrap(err)
 	}
 	added, err := c.addCustomColumns(ctx)
 	report = append(report, added...)
@@ -271,16 +267,53 @@ func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 	return report, nil
 }
 
-func (c *Client) templateData() templateData {
-	return templateData{
-		Database:             c.db,
-		IssuesTable:          c.tables.Issues,
-		IssueMetricsTable:    c.tables.IssueMetrics,
-		IssuesChangelogTable: c.tables.IssuesChangelog,
-		StatusIntervalsTable: c.tables.StatusIntervals,
-		StatusesTable:        c.tables.Statuses,
+// migrateTries bounds the attempts of applyMigrations.
+const migrateTries = 6
+
+// applyMigrations applies the migrations not in done, in order. Several
+// migrators may run at once (loaders starting together): a statement can
+// then fail because another one is between the DROP and the CREATE of a
+// view this one reads, or added the column just checked. Such a failure
+// restarts from the migrations recorded by then, after a pause; every
+// migration re-creates its views in full, so the last migrator to finish
+// leaves the latest definitions.
+func (c *Client) applyMigrations(ctx context.Context, ms []migration, done map[uint32][]string) ([]string, error) {
+	var applied []string
+	for attempt := 1; ; attempt++ {
+		err := c.applyOnce(ctx, ms, done, &applied)
+		if err == nil || attempt >= migrateTries || ctx.Err() != nil {
+			return applied, err
+		}
+		select {
+		case <-ctx.Done():
+			return applied, err
+		case <-time.After(time.Duration(attempt)*200*time.Millisecond + time.Duration(rand.Int64N(int64(200*time.Millisecond)))):
+		}
+		if done, err = c.appliedMigrations(ctx); err != nil {
+			return applied, err
+		}
 	}
 }
+
+func (c *Client) applyOnce(ctx context.Context, ms []migration, done map[uint32][]string, applied *[]string) error {
+	for _, m := range ms {
+		if _, ok := done[m.version]; ok {
+			continue
+		}
+		for _, stmt := range m.statements {
+			if err := c.execMigrationStatement(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+		}
+		if err := c.recordMigration(ctx, m); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.name, err)
+		}
+		*applied = append(*applied, m.name)
+	}
+	return nil
+}
+
+func (c *Client) templateData() templateData { return newTemplateData(c.db, c.tables) }
 
 // appliedMigrations returns the checksums recorded for every applied
 // version (several rows per version when migrators raced).

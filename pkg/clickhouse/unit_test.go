@@ -197,7 +197,10 @@ func TestParseAddColumn(t *testing.T) {
 }
 
 func TestLoadEmbeddedMigrations(t *testing.T) {
-	data := templateData{"mydb", "iss", "met", "chl", "ivl", "sts"}
+	names := DefaultTableNames()
+	names.Issues, names.IssueMetrics, names.IssuesChangelog, names.StatusIntervals, names.Statuses = "iss", "met", "chl", "ivl", "sts"
+	names.Comments, names.Worklogs, names.Links, names.IssueSprints, names.Boards, names.Sprints = "cmt", "wkl", "lnk", "isp", "brd", "spr"
+	data := newTemplateData("mydb", names)
 	ms, err := loadMigrations(migrations.FS, data)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +234,9 @@ func TestLoadEmbeddedMigrations(t *testing.T) {
 	}
 	// Rendering is deterministic, and names are part of the checksum.
 	again, _ := loadMigrations(migrations.FS, data)
-	other, _ := loadMigrations(migrations.FS, templateData{"mydb", "issues2", "met", "chl", "ivl", "sts"})
+	renamed := names
+	renamed.Issues = "issues2"
+	other, _ := loadMigrations(migrations.FS, newTemplateData("mydb", renamed))
 	if again[0].checksum != ms[0].checksum {
 		t.Error("checksum differs between two renderings")
 	}
@@ -255,7 +260,7 @@ func TestLoadMigrationsRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadMigrations(tt.fs, templateData{Database: "d"})
+			_, err := loadMigrations(tt.fs, newTemplateData("d", DefaultTableNames()))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadMigrations = %v, want an error containing %q", err, tt.want)
 			}

@@ -1,8 +1,8 @@
 package clickhouse
 
 // AnalyticViews names the analytic views that the migrations create over
-// the deduplicated *_view views. Every name starts with the issues table's
-// name, so that several sets of tables can share one database.
+// the deduplicated *_view views. Every name starts with the name of the
+// table it reads, so that several sets of tables can share one database.
 type AnalyticViews struct {
 	// FlowTimesMonthly: lead and cycle time p50/p85/p95 (calendar and
 	// business seconds) per queue and month of done_at.
@@ -15,6 +15,13 @@ type AnalyticViews struct {
 	WIPAgeing string
 	// CFDDaily: issues per day, queue and status at the end of the day.
 	CFDDaily string
+	// IssuesAll: every issue, deleted ones too (issues_view hides them).
+	IssuesAll string
+	// WorklogsByIssue, WorklogsByPersonDay and WorklogsByQueueWeek: time
+	// spent per issue, per person and day, per queue and week.
+	WorklogsByIssue, WorklogsByPersonDay, WorklogsByQueueWeek string
+	// Blocking: "blocked by" / "depends on" pairs of issues.
+	Blocking string
 }
 
 // AnalyticViews returns the names of the analytic views of these tables.
@@ -25,17 +32,25 @@ func (t TableNames) AnalyticViews() AnalyticViews {
 		WIP:              t.Issues + "_wip",
 		WIPAgeing:        t.Issues + "_wip_ageing",
 		CFDDaily:         t.Issues + "_cfd_daily",
+		IssuesAll:        t.Issues + "_all_view",
+
+		WorklogsByIssue:     t.Worklogs + "_by_issue",
+		WorklogsByPersonDay: t.Worklogs + "_by_person_day",
+		WorklogsByQueueWeek: t.Worklogs + "_by_queue_week",
+		Blocking:            t.Links + "_blocking",
 	}
 }
 
 // List returns the view names in a fixed order.
 func (v AnalyticViews) List() []string {
-	return []string{v.FlowTimesMonthly, v.ThroughputWeekly, v.WIP, v.WIPAgeing, v.CFDDaily}
+	return []string{v.FlowTimesMonthly, v.ThroughputWeekly, v.WIP, v.WIPAgeing, v.CFDDaily, v.IssuesAll,
+		v.WorklogsByIssue, v.WorklogsByPersonDay, v.WorklogsByQueueWeek, v.Blocking}
 }
 
 // RowTables returns the tables that InsertRows writes (the issue-derived
 // ones, not the status directory), in a fixed order: the tables worth an
 // OPTIMIZE after loading.
 func (t TableNames) RowTables() []string {
-	return []string{t.Issues, t.IssueMetrics, t.StatusIntervals, t.IssuesChangelog}
+	return []string{t.Issues, t.IssueMetrics, t.StatusIntervals, t.IssuesChangelog,
+		t.Comments, t.Worklogs, t.Links, t.IssueSprints}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net"
 	"strconv"
@@ -24,6 +25,20 @@ type Config struct {
 	// (EXPORTER_CHANGELOG_EXPORT_ENABLED). The changelog is always fetched:
 	// the metrics need it.
 	ChangelogExportEnabled bool
+	// CommentsExportEnabled, WorklogsExportEnabled and LinksExportEnabled
+	// fetch and load an issue's comments (with their texts), worklog
+	// records and links, when its changelog shows it has or had some
+	// (EXPORTER_COMMENTS_EXPORT_ENABLED false, _WORKLOGS_ and _LINKS_ true).
+	CommentsExportEnabled bool
+	WorklogsExportEnabled bool
+	LinksExportEnabled    bool
+	// SprintsExportEnabled loads boards, sprints (fetched once per pass) and
+	// each issue's stays in sprints (EXPORTER_SPRINTS_EXPORT_ENABLED, true).
+	SprintsExportEnabled bool
+	// ReconcileInterval is how often the issues in ClickHouse are checked
+	// against those Tracker still returns, marking the ones gone
+	// (EXPORTER_RECONCILE_INTERVAL, "24h"; 0 turns it off).
+	ReconcileInterval time.Duration
 	// LogLevel is debug, info, warning, error or critical (EXPORTER_LOGLEVEL);
 	// Level maps it to slog.
 	LogLevel string
@@ -159,8 +174,16 @@ type TrackerConfig struct {
 	// Concurrency bounds the requests in flight (EXPORTER_TRACKER__CONCURRENCY).
 	Concurrency int
 	// RateLimit is the client-side limit in requests per second, 0 for none
-	// (EXPORTER_TRACKER__RATE_LIMIT).
+	// (EXPORTER_TRACKER__RATE_LIMIT). With RateLimitAdaptive it is the rate
+	// the limit starts from (0: no limit, nothing adapts).
 	RateLimit float64
+	// RateLimitAdaptive makes the limit follow Tracker's 429 answers: it
+	// rises slowly while none comes and falls on one
+	// (EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, true).
+	RateLimitAdaptive bool
+	// RateLimitMax is the most requests per second the adaptive limit
+	// reaches (EXPORTER_TRACKER__RATE_LIMIT_MAX, 100).
+	RateLimitMax float64
 	// ChangelogPageSize is perPage of changelog requests
 	// (EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE).
 	ChangelogPageSize int
@@ -218,11 +241,8 @@ type ClickHouseConfig struct {
 	Password          Secret
 	Database          string
 
-	IssuesTable          string
-	IssueMetricsTable    string
-	IssuesChangelogTable string
-	StatusIntervalsTable string
-	StatusesTable        string
+	// Tables names every table (EXPORTER_CLICKHOUSE__*_TABLE, tableVars).
+	Tables wire.Tables
 
 	// AutoDeduplicate allows OPTIMIZE ... FINAL, at most once per table per
 	// OptimizeEvery (EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE).
@@ -365,6 +385,10 @@ const (
 	defaultStateKey  = "tracker_etl_default"
 	defaultAPIURL    = "https://api.tracker.yandex.net"
 	defaultRateLimit = 20 // requests/s: what a production importer settled on (tracker-api.md §6.3)
+	// defaultRateLimitMax is the adaptive limit's ceiling, requests/s: five
+	// times the start, under what 16 requests in flight reach at typical
+	// 100–300 ms responses.
+	defaultRateLimitMax = 100
 )
 
 // Default returns the configuration with every default of the old tool
@@ -375,6 +399,10 @@ func Default() Config {
 		Stateful:                 false,
 		StatefulInitialRange:     7 * 24 * time.Hour,
 		ChangelogExportEnabled:   false,
+		WorklogsExportEnabled:    true,
+		LinksExportEnabled:       true,
+		SprintsExportEnabled:     true,
+		ReconcileInterval:        24 * time.Hour,
 		LogLevel:                 "info",
 		LogFormat:                "text",
 		LogETLStats:              true,
@@ -405,6 +433,8 @@ func Default() Config {
 			TimezoneName:      defaultTimezone,
 			Concurrency:       16,
 			RateLimit:         defaultRateLimit,
+			RateLimitAdaptive: true,
+			RateLimitMax:      defaultRateLimitMax,
 			ChangelogPageSize: 100,
 			ScrollPageSize:    250,
 			Search: SearchConfig{
@@ -413,19 +443,15 @@ func Default() Config {
 			},
 		},
 		ClickHouse: ClickHouseConfig{
-			EnableUpload:         true,
-			Host:                 "localhost",
-			Proto:                ProtoHTTP,
-			Port:                 8123,
-			Username:             "default",
-			Database:             "agile",
-			IssuesTable:          "issues",
-			IssueMetricsTable:    "issue_metrics",
-			IssuesChangelogTable: "issues_changelog",
-			StatusIntervalsTable: "issue_status_intervals",
-			StatusesTable:        "statuses",
-			AutoDeduplicate:      true,
-			OptimizeEvery:        30 * time.Minute,
+			EnableUpload:    true,
+			Host:            "localhost",
+			Proto:           ProtoHTTP,
+			Port:            8123,
+			Username:        "default",
+			Database:        "agile",
+			Tables:          wire.DefaultTables(),
+			AutoDeduplicate: true,
+			OptimizeEvery:   30 * time.Minute,
 			Backoff: BackoffConfig{
 				BaseDelay:  500 * time.Millisecond,
 				ExpoFactor: 2.5,

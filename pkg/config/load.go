@@ -209,6 +209,10 @@ func load(environ []string, envFile string, overrides map[string]setting) (Confi
 	if !set[varOptimizeEvery] {
 		cfg.ClickHouse.OptimizeEvery = cfg.ETLInterval
 	}
+	if !set[varRateLimitMax] && cfg.Tracker.RateLimit > cfg.Tracker.RateLimitMax {
+		// A start rate above the default ceiling is the ceiling too.
+		cfg.Tracker.RateLimitMax = cfg.Tracker.RateLimit
+	}
 	if set[varPerPageLimit] && !set[varScrollPageSize] && cfg.Tracker.Search.PerPageLimit != Default().Tracker.Search.PerPageLimit {
 		// The old search page size, changed from its default: the page
 		// size of the scroll search that replaced page mode.

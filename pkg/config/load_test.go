@@ -84,9 +84,9 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_CLICKHOUSE__USERNAME", d.ClickHouse.Username, "default"},
 		{"EXPORTER_CLICKHOUSE__PASSWORD", d.ClickHouse.Password, Secret("")},
 		{"EXPORTER_CLICKHOUSE__DATABASE", d.ClickHouse.Database, "agile"},
-		{"EXPORTER_CLICKHOUSE__ISSUES_TABLE", d.ClickHouse.IssuesTable, "issues"},
-		{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", d.ClickHouse.IssueMetricsTable, "issue_metrics"},
-		{"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE", d.ClickHouse.IssuesChangelogTable, "issues_changelog"},
+		{"EXPORTER_CLICKHOUSE__ISSUES_TABLE", d.ClickHouse.Tables.Issues, "issues"},
+		{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", d.ClickHouse.Tables.IssueMetrics, "issue_metrics"},
+		{"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE", d.ClickHouse.Tables.IssuesChangelog, "issues_changelog"},
 		{"EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE", d.ClickHouse.AutoDeduplicate, true},
 		{"EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY", d.ClickHouse.Backoff.BaseDelay, 500 * time.Millisecond},
 		{"EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR", d.ClickHouse.Backoff.ExpoFactor, 2.5},
@@ -116,6 +116,8 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_TRACKER__API_VERSION", d.Tracker.APIVersion, "v2"},
 		{"EXPORTER_TRACKER__CONCURRENCY", d.Tracker.Concurrency, 16},
 		{"EXPORTER_TRACKER__RATE_LIMIT", d.Tracker.RateLimit, 20.0},
+		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", d.Tracker.RateLimitAdaptive, true},
+		{"EXPORTER_TRACKER__RATE_LIMIT_MAX", d.Tracker.RateLimitMax, 100.0},
 		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", d.Tracker.ChangelogPageSize, 100},
 		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", d.Tracker.ScrollPageSize, 250},
 		{"EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", d.ClickHouse.OptimizeEvery, 30 * time.Minute},
@@ -126,6 +128,11 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_LOG_FORMAT", d.LogFormat, "text"},
 		{"EXPORTER_HEALTH_ADDR", d.HealthAddr, ""},
 		{"EXPORTER_START_TIMEOUT", d.StartTimeout, 5 * time.Minute},
+		{"EXPORTER_COMMENTS_EXPORT_ENABLED", d.CommentsExportEnabled, false},
+		{"EXPORTER_WORKLOGS_EXPORT_ENABLED", d.WorklogsExportEnabled, true},
+		{"EXPORTER_LINKS_EXPORT_ENABLED", d.LinksExportEnabled, true},
+		{"EXPORTER_SPRINTS_EXPORT_ENABLED", d.SprintsExportEnabled, true},
+		{"EXPORTER_RECONCILE_INTERVAL", d.ReconcileInterval, 24 * time.Hour},
 		{"EXPORTER_RUN_TIME_BUDGET", d.RunTimeBudget, time.Duration(0)},
 	}
 	for _, c := range checks {
@@ -249,6 +256,11 @@ func TestLoadOldFormats(t *testing.T) {
 			[]CustomField{{Source: "6063181a59590573909db929--team", Column: "team", Type: "String"}}},
 		{"EXPORTER_HEALTH_ADDR=:8080", func(c Config) any { return c.HealthAddr }, ":8080"},
 		{"EXPORTER_START_TIMEOUT=0", func(c Config) any { return c.StartTimeout }, time.Duration(0)},
+		{"EXPORTER_COMMENTS_EXPORT_ENABLED=true", func(c Config) any { return c.CommentsExportEnabled }, true},
+		{"EXPORTER_WORKLOGS_EXPORT_ENABLED=false", func(c Config) any { return c.WorklogsExportEnabled }, false},
+		{"EXPORTER_LINKS_EXPORT_ENABLED=0", func(c Config) any { return c.LinksExportEnabled }, false},
+		{"EXPORTER_SPRINTS_EXPORT_ENABLED=false", func(c Config) any { return c.SprintsExportEnabled }, false},
+		{"EXPORTER_RECONCILE_INTERVAL=6h", func(c Config) any { return c.ReconcileInterval }, 6 * time.Hour},
 		{"EXPORTER_RUN_TIME_BUDGET=8m", func(c Config) any { return c.RunTimeBudget }, 8 * time.Minute},
 		// The old search page size sizes the scroll pages that replaced it.
 		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT=500", func(c Config) any { return c.Tracker.ScrollPageSize }, 500},
@@ -270,6 +282,8 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_TRACKER__CONCURRENCY=4", func(c Config) any { return c.Tracker.Concurrency }, 4},
 		{"EXPORTER_TRACKER__RATE_LIMIT=0", func(c Config) any { return c.Tracker.RateLimit }, 0.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT=7.5", func(c Config) any { return c.Tracker.RateLimit }, 7.5},
+		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE=false", func(c Config) any { return c.Tracker.RateLimitAdaptive }, false},
+		{"EXPORTER_TRACKER__RATE_LIMIT_MAX=250", func(c Config) any { return c.Tracker.RateLimitMax }, 250.0},
 		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE=500", func(c Config) any { return c.Tracker.ChangelogPageSize }, 500},
 		{"EXPORTER_TRACKER__SEARCH__QUERY=Queue: DEV \"Sort by\": Updated ASC", func(c Config) any { return c.Tracker.Search.Query }, `Queue: DEV "Sort by": Updated ASC`},
 		{"EXPORTER_TRACKER__SEARCH__RANGE=1d", func(c Config) any { return c.Tracker.Search.Range }, 24 * time.Hour},
@@ -287,11 +301,17 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_CLICKHOUSE__USERNAME=tracker", func(c Config) any { return c.ClickHouse.Username }, "tracker"},
 		{"EXPORTER_CLICKHOUSE__PASSWORD=mypassword", func(c Config) any { return c.ClickHouse.Password.Reveal() }, "mypassword"},
 		{"EXPORTER_CLICKHOUSE__DATABASE=tracker", func(c Config) any { return c.ClickHouse.Database }, "tracker"},
-		{"EXPORTER_CLICKHOUSE__ISSUES_TABLE=i2", func(c Config) any { return c.ClickHouse.IssuesTable }, "i2"},
-		{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE=m2", func(c Config) any { return c.ClickHouse.IssueMetricsTable }, "m2"},
-		{"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE=c2", func(c Config) any { return c.ClickHouse.IssuesChangelogTable }, "c2"},
-		{"EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE=s2", func(c Config) any { return c.ClickHouse.StatusIntervalsTable }, "s2"},
-		{"EXPORTER_CLICKHOUSE__STATUSES_TABLE=st2", func(c Config) any { return c.ClickHouse.StatusesTable }, "st2"},
+		{"EXPORTER_CLICKHOUSE__ISSUES_TABLE=i2", func(c Config) any { return c.ClickHouse.Tables.Issues }, "i2"},
+		{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE=m2", func(c Config) any { return c.ClickHouse.Tables.IssueMetrics }, "m2"},
+		{"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE=c2", func(c Config) any { return c.ClickHouse.Tables.IssuesChangelog }, "c2"},
+		{"EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE=s2", func(c Config) any { return c.ClickHouse.Tables.StatusIntervals }, "s2"},
+		{"EXPORTER_CLICKHOUSE__STATUSES_TABLE=st2", func(c Config) any { return c.ClickHouse.Tables.Statuses }, "st2"},
+		{"EXPORTER_CLICKHOUSE__ISSUE_COMMENTS_TABLE=cm2", func(c Config) any { return c.ClickHouse.Tables.Comments }, "cm2"},
+		{"EXPORTER_CLICKHOUSE__ISSUE_WORKLOGS_TABLE=w2", func(c Config) any { return c.ClickHouse.Tables.Worklogs }, "w2"},
+		{"EXPORTER_CLICKHOUSE__ISSUE_LINKS_TABLE=l2", func(c Config) any { return c.ClickHouse.Tables.Links }, "l2"},
+		{"EXPORTER_CLICKHOUSE__ISSUE_SPRINTS_TABLE=is2", func(c Config) any { return c.ClickHouse.Tables.IssueSprints }, "is2"},
+		{"EXPORTER_CLICKHOUSE__BOARDS_TABLE=b2", func(c Config) any { return c.ClickHouse.Tables.Boards }, "b2"},
+		{"EXPORTER_CLICKHOUSE__SPRINTS_TABLE=sp2", func(c Config) any { return c.ClickHouse.Tables.Sprints }, "sp2"},
 		{"EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE=no", func(c Config) any { return c.ClickHouse.AutoDeduplicate }, false},
 		{"EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY=6h", func(c Config) any { return c.ClickHouse.OptimizeEvery }, 6 * time.Hour},
 		{"EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY=1.5", func(c Config) any { return c.ClickHouse.Backoff.BaseDelay }, 1500 * time.Millisecond},
@@ -518,5 +538,19 @@ func TestJSONGroups(t *testing.T) {
 	lines := Problems(err)
 	if len(lines) != 1 || !strings.Contains(lines[0], "EXPORTER_TRACKER__TIMEOUT (from EXPORTER_TRACKER (JSON))") || strings.Contains(lines[0], "tok-zzz") {
 		t.Errorf("bad JSON value: %q", lines)
+	}
+}
+
+// A start rate above the default ceiling raises the ceiling when it was
+// not set; set explicitly below the start rate, it is refused.
+func TestRateLimitMaxFollowsRateLimit(t *testing.T) {
+	cfg, err := Load([]string{"EXPORTER_TRACKER__RATE_LIMIT=150"}, "")
+	if err != nil || cfg.Tracker.RateLimitMax != 150 {
+		t.Errorf("RATE_LIMIT=150: max %g, err %v; want 150", cfg.Tracker.RateLimitMax, err)
+	}
+	cfg, err = Load([]string{"EXPORTER_TRACKER__RATE_LIMIT=150", "EXPORTER_TRACKER__RATE_LIMIT_MAX=120"}, "")
+	err = Check(cfg, err, RoleExtractor)
+	if err == nil || !strings.Contains(err.Error(), "EXPORTER_TRACKER__RATE_LIMIT_MAX") {
+		t.Errorf("RATE_LIMIT=150 with MAX=120: %v, want a refusal", err)
 	}
 }

@@ -80,6 +80,9 @@ func (c Config) Validate(role Role) error {
 	if c.LogETLStatsEachNIter < 1 {
 		p.add("EXPORTER_LOG_ETL_STATS_EACH_N_ITER", c.LogETLStatsEachNIter, "want 1 or more")
 	}
+	if c.ReconcileInterval < 0 {
+		p.add("EXPORTER_RECONCILE_INTERVAL", c.ReconcileInterval, "want 0 (off) or a positive duration")
+	}
 	if c.RunTimeBudget < 0 {
 		p.add("EXPORTER_RUN_TIME_BUDGET", c.RunTimeBudget, "want 0 (no bound) or a positive duration")
 	}
@@ -201,9 +204,7 @@ func (c Config) validateTracker(p *problems) {
 		p.add("EXPORTER_TRACKER__TIMEZONE", nil, "not set")
 	}
 	p.intRange("EXPORTER_TRACKER__CONCURRENCY", t.Concurrency, 1, 256)
-	if t.RateLimit < 0 {
-		p.add("EXPORTER_TRACKER__RATE_LIMIT", t.RateLimit, "want 0 (no limit) or more")
-	}
+	t.validateRateLimit(p)
 	p.intRange("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", t.ChangelogPageSize, 1, 1000)
 	p.intRange("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", t.ScrollPageSize, 1, 1000)
 	p.intRange("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", t.Search.PerPageLimit, 1, 1000)
@@ -224,6 +225,20 @@ func (c Config) validateTracker(p *problems) {
 	p.positive("EXPORTER_ETL_INTERVAL_MINUTES", c.ETLInterval)
 	if _, err := StrftimeLayout(c.DatetimeQueryFormat); err != nil {
 		p.add("EXPORTER_DATETIME_QUERY_FORMAT", nil, "%v", err)
+	}
+}
+
+// validateRateLimit checks the fixed or adaptive limit.
+func (t TrackerConfig) validateRateLimit(p *problems) {
+	if t.RateLimit < 0 {
+		p.add("EXPORTER_TRACKER__RATE_LIMIT", t.RateLimit, "want 0 (no limit) or more")
+	}
+	switch {
+	case !t.RateLimitAdaptive:
+	case t.RateLimitMax <= 0:
+		p.add("EXPORTER_TRACKER__RATE_LIMIT_MAX", t.RateLimitMax, "want more than 0")
+	case t.RateLimitMax < t.RateLimit:
+		p.add("EXPORTER_TRACKER__RATE_LIMIT_MAX", t.RateLimitMax, "want at least EXPORTER_TRACKER__RATE_LIMIT (%g), the rate the adaptive limit starts from", t.RateLimit)
 	}
 }
 
@@ -344,6 +359,7 @@ var reservedIssueColumns = []string{
 	"current_status_since", "current_status_age", "anomalies", "raw",
 	// Kept for the pipeline.
 	"source_version", "transformed_at", "generation", "last_seen", "custom_fields", "raw_json", "is_deleted",
+	"spent", "estimation", "original_estimation", "deleted_detected_at",
 }
 
 func (c Config) validateCustomFields(p *problems) {
@@ -397,13 +413,9 @@ func (c Config) validateClickHouse(p *problems) {
 		}
 	}
 	p.nonEmpty("EXPORTER_CLICKHOUSE__USERNAME", ch.Username)
-	tables := []struct{ name, value string }{
-		{"EXPORTER_CLICKHOUSE__DATABASE", ch.Database},
-		{"EXPORTER_CLICKHOUSE__ISSUES_TABLE", ch.IssuesTable},
-		{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", ch.IssueMetricsTable},
-		{"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE", ch.IssuesChangelogTable},
-		{"EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE", ch.StatusIntervalsTable},
-		{"EXPORTER_CLICKHOUSE__STATUSES_TABLE", ch.StatusesTable},
+	tables := []struct{ name, value string }{{"EXPORTER_CLICKHOUSE__DATABASE", ch.Database}}
+	for _, tv := range tableVars {
+		tables = append(tables, struct{ name, value string }{tv.name, *tv.get(&ch.Tables)})
 	}
 	seen := map[string]string{}
 	for i, t := range tables {

@@ -64,6 +64,8 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"timezone", func(c *Config) { c.Tracker.Timezone = nil }, "EXPORTER_TRACKER__TIMEZONE: not set"},
 		{"concurrency", func(c *Config) { c.Tracker.Concurrency = 0 }, `EXPORTER_TRACKER__CONCURRENCY="0": want 1..256`},
 		{"rate limit", func(c *Config) { c.Tracker.RateLimit = -1 }, `EXPORTER_TRACKER__RATE_LIMIT="-1"`},
+		{"rate limit max", func(c *Config) { c.Tracker.RateLimitMax = 0 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="0": want more than 0`},
+		{"rate limit max below start", func(c *Config) { c.Tracker.RateLimit = 150 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="100": want at least EXPORTER_TRACKER__RATE_LIMIT (150)`},
 		{"changelog page", func(c *Config) { c.Tracker.ChangelogPageSize = 1001 }, `EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE="1001": want 1..1000`},
 		{"scroll page", func(c *Config) { c.Tracker.ScrollPageSize = 0 }, `EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE="0"`},
 		{"per page", func(c *Config) { c.Tracker.Search.PerPageLimit = 5000 }, `EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT="5000"`},
@@ -120,8 +122,8 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"ch ca missing", func(c *Config) { c.ClickHouse.CACertPath = filepath.Join(dir, "none.pem") }, "EXPORTER_CLICKHOUSE__CACERT_PATH=\"" + filepath.Join(dir, "none.pem") + "\": no such file"},
 		{"ch user", func(c *Config) { c.ClickHouse.Username = "" }, "EXPORTER_CLICKHOUSE__USERNAME: must not be empty"},
 		{"ch database", func(c *Config) { c.ClickHouse.Database = "my-db" }, `EXPORTER_CLICKHOUSE__DATABASE="my-db": want a name`},
-		{"ch table", func(c *Config) { c.ClickHouse.IssuesTable = "issues; DROP" }, `EXPORTER_CLICKHOUSE__ISSUES_TABLE="issues; DROP"`},
-		{"ch same table", func(c *Config) { c.ClickHouse.StatusesTable = "issues" }, `EXPORTER_CLICKHOUSE__STATUSES_TABLE="issues": same table as EXPORTER_CLICKHOUSE__ISSUES_TABLE`},
+		{"ch table", func(c *Config) { c.ClickHouse.Tables.Issues = "issues; DROP" }, `EXPORTER_CLICKHOUSE__ISSUES_TABLE="issues; DROP"`},
+		{"ch same table", func(c *Config) { c.ClickHouse.Tables.Statuses = "issues" }, `EXPORTER_CLICKHOUSE__STATUSES_TABLE="issues": same table as EXPORTER_CLICKHOUSE__ISSUES_TABLE`},
 		{"ch optimize", func(c *Config) { c.ClickHouse.OptimizeEvery = 0 }, `EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY="0s"`},
 		{"ch base delay", func(c *Config) { c.ClickHouse.Backoff.BaseDelay = 0 }, `EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY="0s"`},
 		{"ch factor", func(c *Config) { c.ClickHouse.Backoff.ExpoFactor = 0.5 }, `EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR="0.5": want 1..100`},
@@ -163,6 +165,7 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		"custom column clash": true, "ch native on http port": true, "ch http on native port": true, "ch https needs ca": true,
 		"ch port": true, "ch ca missing": true, "ch same table": true, "nothing to search": true, "range": true, "storage": true,
 		"strategy": true, "json path": true, "metrics port": true, "sentry dsn missing": true, "nats data dir": true,
+		"rate limit max below start": true,
 	}
 	c := base
 	want := 0
@@ -253,6 +256,9 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 		"nats list":      func(c *Config) { c.NATS.URL = "nats://u:p@a:4222, b:4223,tls://c" },
 		"health":         func(c *Config) { c.HealthAddr = "127.0.0.1:0" },
 		"rate unlimited": func(c *Config) { c.Tracker.RateLimit = 0 },
+		"rate fixed": func(c *Config) {
+			c.Tracker.RateLimitAdaptive, c.Tracker.RateLimit, c.Tracker.RateLimitMax = false, 150, 0
+		},
 	}
 	for name, mutate := range tests {
 		c := validConfig(t)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"strconv"
 	"strings"
 	"time"
@@ -168,11 +169,12 @@ const (
 	varOptimizeEvery    = "EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY"
 	varPerPageLimit     = "EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT"
 	varScrollPageSize   = "EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE"
+	varRateLimitMax     = "EXPORTER_TRACKER__RATE_LIMIT_MAX"
 )
 
 // table is every variable, in documentation order.
 func table() []variable {
-	return []variable{
+	vars := []variable{
 		// General.
 		boolVar("EXPORTER_STATEFUL", "false", "keep a watermark between runs and search from it",
 			func(c *Config) *bool { return &c.Stateful }),
@@ -180,6 +182,16 @@ func table() []variable {
 			func(c *Config) *time.Duration { return &c.StatefulInitialRange }),
 		boolVar("EXPORTER_CHANGELOG_EXPORT_ENABLED", "false", "also load the issues_changelog table (the changelog is always fetched for metrics)",
 			func(c *Config) *bool { return &c.ChangelogExportEnabled }),
+		boolVar("EXPORTER_COMMENTS_EXPORT_ENABLED", "false", "fetch and load issue comments with their texts (issue_comments), for issues whose changelog shows comments",
+			func(c *Config) *bool { return &c.CommentsExportEnabled }),
+		boolVar("EXPORTER_WORKLOGS_EXPORT_ENABLED", "true", "fetch and load time spent records (issue_worklogs), for issues whose changelog shows some",
+			func(c *Config) *bool { return &c.WorklogsExportEnabled }),
+		boolVar("EXPORTER_LINKS_EXPORT_ENABLED", "true", "fetch and load issue links (issue_links), for issues whose changelog shows some",
+			func(c *Config) *bool { return &c.LinksExportEnabled }),
+		boolVar("EXPORTER_SPRINTS_EXPORT_ENABLED", "true", "load boards and sprints (fetched once per pass) and each issue's stays in sprints (issue_sprints)",
+			func(c *Config) *bool { return &c.SprintsExportEnabled }),
+		durVar("EXPORTER_RECONCILE_INTERVAL", "24h", "how often the issues in ClickHouse are checked against those Tracker still returns, gone ones marked deleted; 0 turns it off", time.Second,
+			func(c *Config) *time.Duration { return &c.ReconcileInterval }),
 		enumVar("EXPORTER_LOGLEVEL", "info", "log level: debug, info, warning, error, critical",
 			func(c *Config) *string { return &c.LogLevel }),
 		enumVar("EXPORTER_LOG_FORMAT", "text", "log format: text or json",
@@ -285,8 +297,12 @@ func table() []variable {
 			func(c *Config) (**time.Location, *string) { return &c.Tracker.Timezone, &c.Tracker.TimezoneName }),
 		intVar("EXPORTER_TRACKER__CONCURRENCY", "16", "Tracker requests in flight at most",
 			func(c *Config) *int { return &c.Tracker.Concurrency }),
-		floatVar("EXPORTER_TRACKER__RATE_LIMIT", strconv.Itoa(defaultRateLimit), "Tracker requests per second at most; 0 for no limit",
+		floatVar("EXPORTER_TRACKER__RATE_LIMIT", strconv.Itoa(defaultRateLimit), "Tracker requests per second at most; 0 for no limit (then nothing adapts). With EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, the rate to start from",
 			func(c *Config) *float64 { return &c.Tracker.RateLimit }),
+		boolVar("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "true", "find Tracker's undocumented limit: from EXPORTER_TRACKER__RATE_LIMIT, rise 3 % a second while no 429 comes, fall to 70 % on a 429 and pause for its Retry-After, never above EXPORTER_TRACKER__RATE_LIMIT_MAX",
+			func(c *Config) *bool { return &c.Tracker.RateLimitAdaptive }),
+		floatVar(varRateLimitMax, strconv.Itoa(defaultRateLimitMax), "Tracker requests per second the adaptive rate never exceeds; not below EXPORTER_TRACKER__RATE_LIMIT (unset: raised to it)",
+			func(c *Config) *float64 { return &c.Tracker.RateLimitMax }),
 		intVar("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", "100", "changelog entries per page, 1..1000",
 			func(c *Config) *int { return &c.Tracker.ChangelogPageSize }),
 		textVar("EXPORTER_TRACKER__SEARCH__QUERY", "", "query-language text; overrides stateful mode, range and queues",
@@ -339,16 +355,9 @@ func table() []variable {
 			func(c *Config) *Secret { return &c.ClickHouse.Password }),
 		textVar("EXPORTER_CLICKHOUSE__DATABASE", "agile", "ClickHouse database",
 			func(c *Config) *string { return &c.ClickHouse.Database }),
-		textVar("EXPORTER_CLICKHOUSE__ISSUES_TABLE", "issues", "issues table",
-			func(c *Config) *string { return &c.ClickHouse.IssuesTable }),
-		textVar("EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", "issue_metrics", "per-status metrics table",
-			func(c *Config) *string { return &c.ClickHouse.IssueMetricsTable }),
-		textVar("EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE", "issues_changelog", "changelog table",
-			func(c *Config) *string { return &c.ClickHouse.IssuesChangelogTable }),
-		textVar("EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE", "issue_status_intervals", "per-visit status intervals table",
-			func(c *Config) *string { return &c.ClickHouse.StatusIntervalsTable }),
-		textVar("EXPORTER_CLICKHOUSE__STATUSES_TABLE", "statuses", "status directory table",
-			func(c *Config) *string { return &c.ClickHouse.StatusesTable }),
+	}
+	vars = append(vars, tableNameVars()...)
+	return append(vars, []variable{
 		boolVar("EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE", "true", "run OPTIMIZE ... FINAL, at most once per table per EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY",
 			func(c *Config) *bool { return &c.ClickHouse.AutoDeduplicate }),
 		durVar(varOptimizeEvery, "", "least time between two OPTIMIZE of a table; default the ETL interval (once per run)", time.Second,
@@ -421,7 +430,37 @@ func table() []variable {
 			func(c *Config) *string { return &c.NATS.DataDir }),
 		sizeVar("EXPORTER_NATS__MAX_PAYLOAD", "8MiB", "largest message of the embedded server",
 			func(c *Config) *int { return &c.NATS.MaxPayload }),
+	}...)
+}
+
+// tableVars names the variable of each table name (its default and
+// place: wire.Tables).
+var tableVars = []struct {
+	name, help string
+	get        func(*wire.Tables) *string
+}{
+	{"EXPORTER_CLICKHOUSE__ISSUES_TABLE", "issues table", func(t *wire.Tables) *string { return &t.Issues }},
+	{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", "per-status metrics table", func(t *wire.Tables) *string { return &t.IssueMetrics }},
+	{"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE", "changelog table", func(t *wire.Tables) *string { return &t.IssuesChangelog }},
+	{"EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE", "per-visit status intervals table", func(t *wire.Tables) *string { return &t.StatusIntervals }},
+	{"EXPORTER_CLICKHOUSE__STATUSES_TABLE", "status directory table", func(t *wire.Tables) *string { return &t.Statuses }},
+	{"EXPORTER_CLICKHOUSE__ISSUE_COMMENTS_TABLE", "comments table", func(t *wire.Tables) *string { return &t.Comments }},
+	{"EXPORTER_CLICKHOUSE__ISSUE_WORKLOGS_TABLE", "worklog records table", func(t *wire.Tables) *string { return &t.Worklogs }},
+	{"EXPORTER_CLICKHOUSE__ISSUE_LINKS_TABLE", "issue links table", func(t *wire.Tables) *string { return &t.Links }},
+	{"EXPORTER_CLICKHOUSE__ISSUE_SPRINTS_TABLE", "issue stays in sprints table", func(t *wire.Tables) *string { return &t.IssueSprints }},
+	{"EXPORTER_CLICKHOUSE__BOARDS_TABLE", "boards table", func(t *wire.Tables) *string { return &t.Boards }},
+	{"EXPORTER_CLICKHOUSE__SPRINTS_TABLE", "sprints table", func(t *wire.Tables) *string { return &t.Sprints }},
+}
+
+func tableNameVars() []variable {
+	defaults := wire.DefaultTables()
+	out := make([]variable, 0, len(tableVars))
+	for _, tv := range tableVars {
+		get := tv.get
+		out = append(out, textVar(tv.name, *get(&defaults), tv.help,
+			func(c *Config) *string { return get(&c.ClickHouse.Tables) }))
 	}
+	return out
 }
 
 // jsonGroups are the parents of nested variables: pydantic-settings also

@@ -32,7 +32,7 @@ func TestReservedColumnsCoverIssueRow(t *testing.T) {
 	}
 }
 
-func TestPackageImportsNoProjectPackage(t *testing.T) {
+func TestPackageImportsNoProjectPackageButWire(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,8 @@ func TestPackageImportsNoProjectPackage(t *testing.T) {
 		}
 		checked++
 		for _, imp := range f.Imports {
-			if p := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(p, "github.com/tracker-exporter/") {
+			// pkg/wire, a leaf, names the tables (wire.Tables).
+			if p := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(p, "github.com/tracker-exporter/") && p != "github.com/tracker-exporter/tracker-exporter/pkg/wire" {
 				t.Errorf("%s imports the project package %s", name, p)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // SearchRequest selects issues. Exactly one of Query and Filter is used
@@ -164,58 +165,88 @@ func (c *Client) Count(ctx context.Context, query string) (int, error) {
 	return n, nil
 }
 
-// maxChangelogPages bounds one issue's changelog pagination: a server
-// whose next links never end is an error, not an endless loop.
-const maxChangelogPages = 100_000
+// maxPages bounds one cursor pagination: a server whose next links never
+// end is an error, not an endless loop.
+const maxPages = 100_000
 
-// Changelog returns every changelog entry of an issue, oldest first,
-// following Link rel="next" while the server gives one. It stops on an
+// Changelog returns every changelog entry of an issue, oldest first (see
+// pages for how the pages are followed). perPage ≤ 0 means 100.
+func (c *Client) Changelog(ctx context.Context, issueKey string, perPage int) ([]ChangelogEntry, error) {
+	var all []ChangelogEntry
+	err := c.pages(ctx, "changelog", "/issues/"+url.PathEscape(issueKey)+"/changelog", perPage, func(body []byte) (int, error) {
+		var entries []ChangelogEntry
+		if err := json.Unmarshal(body, &entries); err != nil {
+			return 0, err
+		}
+		all = append(all, entries...)
+		return len(entries), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changelog %s %w", issueKey, err)
+	}
+	return all, nil
+}
+
+// pages reads a cursor-paginated list (changelog, comments, worklog),
+// handing each page's body to decode, which returns the page's length. It
+// follows Link rel="next" while the server gives one, and stops on an
 // empty page, on a page without a next link, and on a page shorter than
 // the server's page size, which is the smaller of perPage and the longest
-// page the server has returned so far (its own cap, if it has one, is at
-// least that). A page of that length with a next link is followed, so a
-// server that caps pages below perPage, or that links past its last page,
-// never truncates a history. perPage ≤ 0 means 100.
-func (c *Client) Changelog(ctx context.Context, issueKey string, perPage int) ([]ChangelogEntry, error) {
+// page the server has returned so far for this kind of list (its own cap,
+// if it has one, is at least that). A page of that length with a next link
+// is followed, so a server that caps pages below perPage, or that links
+// past its last page, never truncates a list. perPage ≤ 0 means 100.
+func (c *Client) pages(ctx context.Context, kind, path string, perPage int, decode func([]byte) (int, error)) error {
 	if perPage <= 0 {
 		perPage = 100
 	}
-	var all []ChangelogEntry
-	path := "/issues/" + url.PathEscape(issueKey) + "/changelog?perPage=" + strconv.Itoa(perPage)
+	longest := c.pageMax(kind)
+	path += "?perPage=" + strconv.Itoa(perPage)
 	for page := 1; ; page++ {
-		if page > maxChangelogPages {
-			return nil, fmt.Errorf("changelog %s: more than %d pages: the server's next links do not end", issueKey, maxChangelogPages)
+		if page > maxPages {
+			return fmt.Errorf("more than %d pages: the server's next links do not end", maxPages)
 		}
-		var entries []ChangelogEntry
-		resp, err := c.do(ctx, http.MethodGet, path, nil, func(r *response) error {
-			entries = entries[:0]
-			return json.Unmarshal(r.body, &entries)
+		n := 0
+		resp, err := c.do(ctx, http.MethodGet, path, nil, func(r *response) (err error) {
+			n, err = decode(r.body)
+			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("changelog %s page %d: %w", issueKey, page, err)
+			return fmt.Errorf("page %d: %w", page, err)
 		}
-		all = append(all, entries...)
-		n := int64(len(entries))
-		full := min(int64(perPage), c.changelogPageMax.Load())
-		for seen := c.changelogPageMax.Load(); n > seen && !c.changelogPageMax.CompareAndSwap(seen, n); seen = c.changelogPageMax.Load() {
+		full := min(int64(perPage), longest.Load())
+		for seen := longest.Load(); int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
 		}
 		next := links(resp.header)["next"]
-		if n == 0 || next == "" || n < full {
-			return all, nil
+		if n == 0 || next == "" || int64(n) < full {
+			return nil
 		}
-		nextPath := c.stripBase(pathOf(next))
-		if !strings.Contains(nextPath, "perPage=") {
-			sep := "?"
-			if strings.Contains(nextPath, "?") {
-				sep = "&"
-			}
-			nextPath += sep + "perPage=" + strconv.Itoa(perPage)
-		}
+		nextPath := c.nextPath(next, perPage)
 		if nextPath == path {
-			return nil, fmt.Errorf("changelog %s page %d: the next link repeats the page just read", issueKey, page)
+			return fmt.Errorf("page %d: the next link repeats the page just read", page)
 		}
 		path = nextPath
 	}
+}
+
+// nextPath is the path of a next link, with perPage when the link has
+// none.
+func (c *Client) nextPath(next string, perPage int) string {
+	p := c.stripBase(pathOf(next))
+	if strings.Contains(p, "perPage=") {
+		return p
+	}
+	sep := "?"
+	if strings.Contains(p, "?") {
+		sep = "&"
+	}
+	return p + sep + "perPage=" + strconv.Itoa(perPage)
+}
+
+// pageMax is the longest page seen of one kind of list.
+func (c *Client) pageMax(kind string) *atomic.Int64 {
+	v, _ := c.pageMaxes.LoadOrStore(kind, new(atomic.Int64))
+	return v.(*atomic.Int64)
 }
 
 // stripBase removes the base URL's own path (if any) from a link path.

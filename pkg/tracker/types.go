@@ -318,6 +318,12 @@ type ChangelogEntry struct {
 	Type      string        `json:"type"`
 	Transport string        `json:"transport"`
 	Fields    []FieldChange `json:"fields"`
+	// Comments, Worklog and Links are what the entry says of the issue's
+	// comments ({"added": [...], ...}), worklog records and links, when
+	// it says anything: a transition may carry a comment.
+	Comments json.RawMessage `json:"comments"`
+	Worklog  json.RawMessage `json:"worklog"`
+	Links    json.RawMessage `json:"links"`
 
 	Raw json.RawMessage `json:"-"`
 }

@@ -7,6 +7,7 @@
 package wire
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 )
@@ -39,7 +40,19 @@ const (
 
 // RawSubject is the subject of an issue's raw snapshots. The issue id (not
 // the key) is used so that a moved issue keeps one subject.
-func RawSubject(issueID string) string { return RawSubjectRoot + ".issue." + issueID }
+func RawSubject(issueID string) string { return RawIssuePrefix + issueID }
+
+// RawIssuePrefix starts the subject of every issue's raw snapshot.
+const RawIssuePrefix = RawSubjectRoot + ".issue."
+
+// TombstoneSubject marks, in the raw stream, an issue that a
+// reconciliation found gone (its snapshot then says Deleted): the index of
+// the tombstones, which the transformer ignores.
+func TombstoneSubject(issueID string) string { return RawSubjectRoot + ".tombstone." + issueID }
+
+// ReconciledSubject holds the time of the last reconciliation (ignored by
+// the transformer).
+const ReconciledSubject = RawSubjectRoot + ".reconciled"
 
 // RowsSubject is the subject of an issue's transformed rows.
 func RowsSubject(issueID string) string { return RowsSubjectRoot + ".issue." + issueID }
@@ -57,10 +70,24 @@ func DeadSubject(stage, original string) string {
 // redrive, so JetStream's duplicate window does not drop it.
 func RedriveMsgID(issueID, tag string) string { return "redrive:" + issueID + ":" + tag }
 
-// SnapshotMsgID is the deterministic Nats-Msg-Id of a snapshot: the same
-// issue state fetched twice (overlap window, restart) is published once.
-func SnapshotMsgID(issueID string, updatedAt time.Time, version int64) string {
-	return fmt.Sprintf("raw:%s:%d:%d", issueID, updatedAt.UnixMilli(), version)
+// MsgID is the deterministic Nats-Msg-Id of a snapshot: the same issue
+// state fetched twice (overlap window, restart) is published once. The
+// optional parts count in: comments or worklogs that changed without
+// touching the issue make a new state.
+func (s *IssueSnapshot) MsgID() string {
+	id := fmt.Sprintf("raw:%s:%d:%d", s.IssueID, s.UpdatedAt.UnixMilli(), s.Version)
+	if s.Parts == 0 {
+		return id
+	}
+	h := sha256.New()
+	for _, part := range [][][]byte{s.Comments, s.Worklogs, s.Links} {
+		for _, item := range part {
+			h.Write(item)
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return fmt.Sprintf("%s:%d:%x", id, s.Parts, h.Sum(nil)[:12])
 }
 
 // RowsMsgID is the Nats-Msg-Id of the rows made from one snapshot by one
@@ -90,6 +117,80 @@ type IssueSnapshot struct {
 	Users map[string]User `msgpack:"users"`
 	// Statuses is the status directory (keyed by status key).
 	Statuses map[string]Status `msgpack:"statuses"`
+	// Comments, Worklogs and Links are the issue's comments, worklog
+	// records and links as received (JSON), for the parts Parts says the
+	// snapshot carries.
+	Comments [][]byte `msgpack:"comments,omitempty"`
+	Worklogs [][]byte `msgpack:"worklogs,omitempty"`
+	Links    [][]byte `msgpack:"links,omitempty"`
+	// Parts says which of comments, worklogs and links the snapshot
+	// carries (PartComments|...): a part it does not carry was not
+	// exported (switched off), which is not the same as none.
+	Parts Part `msgpack:"parts,omitempty"`
+	// Deleted marks an issue that Tracker no longer returns for the
+	// configured scope (deleted, or hidden from the token), as found by a
+	// reconciliation at DeletedAt; the rest is its last snapshot.
+	Deleted   bool      `msgpack:"deleted,omitempty"`
+	DeletedAt time.Time `msgpack:"deleted_at,omitempty"`
+}
+
+// Part is a set of the optional parts of an issue snapshot.
+type Part uint8
+
+// The optional parts of an issue snapshot.
+const (
+	PartComments Part = 1 << iota
+	PartWorklogs
+	PartLinks
+)
+
+// Has reports whether p includes q.
+func (p Part) Has(q Part) bool { return p&q != 0 }
+
+// DirectorySubject is the subject of the boards and sprints directory
+// snapshot (one message kept in the raw stream, the latest).
+const DirectorySubject = RawSubjectRoot + ".directory"
+
+// DirectoryRowsSubject carries the rows made from a directory snapshot.
+const DirectoryRowsSubject = RowsSubjectRoot + ".directory"
+
+// DirectorySnapshot is the org-wide directory an extraction pass fetches
+// once: boards and their sprints, as received (JSON).
+type DirectorySnapshot struct {
+	FetchedAt time.Time `msgpack:"fetched_at"`
+	Boards    [][]byte  `msgpack:"boards"`
+	Sprints   [][]byte  `msgpack:"sprints"`
+}
+
+// DirectoryRows are the rows of the boards and sprints tables.
+type DirectoryRows struct {
+	// SourceVersion is the fetch time in ms: the newest directory wins.
+	SourceVersion uint64      `msgpack:"source_version"`
+	Boards        []BoardRow  `msgpack:"boards"`
+	Sprints       []SprintRow `msgpack:"sprints"`
+}
+
+// BoardRow is one row of boards.
+type BoardRow struct {
+	BoardID string `msgpack:"board_id"`
+	Name    string `msgpack:"name"`
+	Version int64  `msgpack:"board_version"`
+}
+
+// SprintRow is one row of sprints.
+type SprintRow struct {
+	SprintID  string    `msgpack:"sprint_id"`
+	Name      string    `msgpack:"name"`
+	BoardID   string    `msgpack:"board_id"`
+	BoardName string    `msgpack:"board_name"`
+	Status    string    `msgpack:"status"`
+	Archived  bool      `msgpack:"archived"`
+	StartDate time.Time `msgpack:"start_date"`
+	EndDate   time.Time `msgpack:"end_date"`
+	StartAt   time.Time `msgpack:"start_at"`
+	EndAt     time.Time `msgpack:"end_at"`
+	CreatedAt time.Time `msgpack:"created_at"`
+	CreatedBy string    `msgpack:"created_by"`
 }
 
 // User is what the users directory says about one user.
@@ -141,6 +242,69 @@ type IssueRows struct {
 	// Statuses are the directory entries of the statuses the issue went
 	// through, for the statuses dimension table.
 	Statuses []Status `msgpack:"statuses,omitempty"`
+	// Comments, Worklogs, Links and Sprints are the rows of the
+	// issue_comments, issue_worklogs, issue_links and issue_sprints tables.
+	Comments []CommentRow     `msgpack:"comments,omitempty"`
+	Worklogs []WorklogRow     `msgpack:"worklogs,omitempty"`
+	Links    []LinkRow        `msgpack:"links,omitempty"`
+	Sprints  []IssueSprintRow `msgpack:"sprints,omitempty"`
+	// Parts says which of comments, worklogs and links were exported.
+	Parts Part `msgpack:"parts,omitempty"`
+}
+
+// CommentRow is one row of issue_comments: one comment, or a comment that
+// was removed (Deleted, with what the changelog said of it).
+type CommentRow struct {
+	CommentID  string    `msgpack:"comment_id"`
+	LongID     string    `msgpack:"long_id"`
+	Author     string    `msgpack:"author"`
+	AuthorName string    `msgpack:"author_display"`
+	CreatedAt  time.Time `msgpack:"created_at"`
+	UpdatedAt  time.Time `msgpack:"updated_at"`
+	Text       string    `msgpack:"text"`
+	TextLength uint32    `msgpack:"text_length"`
+	Type       string    `msgpack:"type"`
+	Transport  string    `msgpack:"transport"`
+	Deleted    bool      `msgpack:"is_deleted"`
+}
+
+// WorklogRow is one row of issue_worklogs: one record of time spent.
+type WorklogRow struct {
+	WorklogID string    `msgpack:"worklog_id"`
+	Author    string    `msgpack:"author"`
+	Start     time.Time `msgpack:"start"`
+	// Duration is as received (ISO 8601); Seconds is it in seconds with
+	// Tracker's business day (8 h) and week (5 days).
+	Duration  string    `msgpack:"duration"`
+	Seconds   int64     `msgpack:"duration_seconds"`
+	Comment   string    `msgpack:"comment"`
+	CreatedAt time.Time `msgpack:"created_at"`
+	UpdatedAt time.Time `msgpack:"updated_at"`
+}
+
+// LinkRow is one row of issue_links: a link of the issue to another.
+type LinkRow struct {
+	LinkID         string `msgpack:"link_id"`
+	LinkedIssueKey string `msgpack:"linked_issue_key"`
+	LinkedIssueID  string `msgpack:"linked_issue_id"`
+	TypeID         string `msgpack:"type_id"`
+	Direction      string `msgpack:"direction"`
+	// Relationship is the link's name seen from this issue: the type's
+	// outward name for an outward link, its inward name otherwise.
+	Relationship string    `msgpack:"relationship"`
+	Author       string    `msgpack:"author"`
+	CreatedAt    time.Time `msgpack:"created_at"`
+	UpdatedAt    time.Time `msgpack:"updated_at"`
+}
+
+// IssueSprintRow is one stay of the issue in a sprint, from its changelog.
+type IssueSprintRow struct {
+	SprintID   string    `msgpack:"sprint_id"`
+	SprintName string    `msgpack:"sprint_name"`
+	AddedAt    time.Time `msgpack:"added_at"`
+	// RemovedAt is zero while the issue is in the sprint.
+	RemovedAt time.Time `msgpack:"removed_at"`
+	Current   bool      `msgpack:"is_current"`
 }
 
 // IssueRow is one row of the issues table. Times are UTC; a zero time is
@@ -194,6 +358,15 @@ type IssueRow struct {
 	CurrentStatusSince time.Time `msgpack:"current_status_since"`
 	CurrentStatusAge   int64     `msgpack:"current_status_age"`
 	Anomalies          uint32    `msgpack:"anomalies"`
+	// Spent, Estimation and OriginalEstimation are the issue's time
+	// tracking fields in seconds (Tracker's business days and weeks).
+	Spent              int64 `msgpack:"spent"`
+	Estimation         int64 `msgpack:"estimation"`
+	OriginalEstimation int64 `msgpack:"original_estimation"`
+	// IsDeleted marks an issue Tracker no longer returns (a tombstone);
+	// DeletedDetectedAt is when a reconciliation found it gone.
+	IsDeleted         bool      `msgpack:"is_deleted"`
+	DeletedDetectedAt time.Time `msgpack:"deleted_detected_at"`
 	// Raw is the issue JSON as received.
 	Raw string `msgpack:"raw"`
 	// Custom holds the configured custom fields by column name, already

@@ -1,0 +1,185 @@
+package extractor
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
+)
+
+// Stored reads the snapshot of an issue that the raw stream holds (the
+// previous pass's), so that parts that did not change are carried over
+// instead of fetched again.
+type Stored interface {
+	Snapshot(ctx context.Context, issueID string) (*wire.IssueSnapshot, bool, error)
+}
+
+// partKind is what announces one optional part in a changelog and how to
+// fetch it.
+type partKind struct {
+	part  wire.Part
+	class string // for failures
+	types map[string]bool
+	// key is the entry's field that mentions the part (a transition may
+	// carry a comment).
+	key   func(*tracker.ChangelogEntry) json.RawMessage
+	fetch func(ctx context.Context, t Tracker, key string) ([]json.RawMessage, error)
+	slot  func(*wire.IssueSnapshot) *[][]byte
+}
+
+var partKinds = []partKind{
+	{
+		part: wire.PartComments, class: "comments",
+		types: map[string]bool{"IssueCommentAdded": true, "IssueCommentUpdated": true, "IssueCommentRemoved": true},
+		key:   func(e *tracker.ChangelogEntry) json.RawMessage { return e.Comments },
+		fetch: func(ctx context.Context, t Tracker, key string) ([]json.RawMessage, error) {
+			return t.Comments(ctx, key)
+		},
+		slot: func(s *wire.IssueSnapshot) *[][]byte { return &s.Comments },
+	},
+	{
+		part: wire.PartWorklogs, class: "worklogs",
+		types: map[string]bool{"IssueWorklogAdded": true, "IssueWorklogUpdated": true, "IssueWorklogRemoved": true},
+		key:   func(e *tracker.ChangelogEntry) json.RawMessage { return e.Worklog },
+		fetch: func(ctx context.Context, t Tracker, key string) ([]json.RawMessage, error) {
+			return t.Worklogs(ctx, key)
+		},
+		slot: func(s *wire.IssueSnapshot) *[][]byte { return &s.Worklogs },
+	},
+	{
+		part: wire.PartLinks, class: "links",
+		types: map[string]bool{"IssueLinked": true, "IssueLinkChanged": true, "IssueUnlinked": true},
+		key:   func(e *tracker.ChangelogEntry) json.RawMessage { return e.Links },
+		fetch: func(ctx context.Context, t Tracker, key string) ([]json.RawMessage, error) { return t.Links(ctx, key) },
+		slot:  func(s *wire.IssueSnapshot) *[][]byte { return &s.Links },
+	},
+}
+
+// lastEvent is the id of the last changelog entry that concerns the part
+// ("" when none does).
+func (k partKind) lastEvent(entries []tracker.ChangelogEntry) string {
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := &entries[i]
+		if k.types[e.Type] || mentions(k.key(e)) {
+			return e.ID.String()
+		}
+	}
+	return ""
+}
+
+// mentions reports whether an entry's part field says something.
+func mentions(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte("[]")) && !bytes.Equal(v, []byte("{}"))
+}
+
+// lastEventOf is lastEvent over the raw entries of a stored snapshot.
+func (k partKind) lastEventOf(s *wire.IssueSnapshot) string {
+	entries := make([]tracker.ChangelogEntry, 0, len(s.Changelog))
+	for _, raw := range s.Changelog {
+		var e tracker.ChangelogEntry
+		if json.Unmarshal(raw, &e) == nil {
+			entries = append(entries, e)
+		}
+	}
+	return k.lastEvent(entries)
+}
+
+// fillParts adds the enabled optional parts to a snapshot: a part its
+// changelog never mentions is empty without a request; one whose last
+// event is the same as in the stored snapshot is carried over; the others
+// are fetched (every page).
+func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, entries []tracker.ChangelogEntry) result {
+	var prev *wire.IssueSnapshot
+	looked := false
+	for _, k := range partKinds {
+		if !e.cfg.Parts.Has(k.part) {
+			continue
+		}
+		snap.Parts |= k.part
+		last := k.lastEvent(entries)
+		if last == "" {
+			continue
+		}
+		if !looked {
+			prev, looked = e.stored(ctx, snap.IssueID), true
+		}
+		if prev != nil && prev.Parts.Has(k.part) && k.lastEventOf(prev) == last {
+			*k.slot(snap) = *k.slot(prev)
+			continue
+		}
+		items, err := k.fetch(ctx, e.deps.Tracker, snap.IssueKey)
+		if err != nil {
+			r := failed("fetch", err)
+			r.retryable = tracker.Retryable(err)
+			return r
+		}
+		raw := make([][]byte, len(items))
+		for i := range items {
+			raw[i] = items[i]
+		}
+		*k.slot(snap) = raw
+	}
+	return result{}
+}
+
+// stored is the raw stream's snapshot of an issue, nil when there is none
+// or it cannot be read (then the parts are fetched: a cost, never a loss).
+func (e *Extractor) stored(ctx context.Context, issueID string) *wire.IssueSnapshot {
+	if e.deps.Stored == nil {
+		return nil
+	}
+	s, ok, err := e.deps.Stored.Snapshot(ctx, issueID)
+	if err != nil || !ok {
+		return nil
+	}
+	return s
+}
+
+// publishBoards fetches the boards and their sprints (once per pass) and
+// publishes them as the directory snapshot; the same directory is stored
+// once (its message id is its content's hash).
+func (e *Extractor) publishBoards(ctx context.Context) error {
+	boards, err := e.deps.Tracker.Boards(ctx)
+	if err != nil {
+		return fmt.Errorf("boards (EXPORTER_SPRINTS_EXPORT_ENABLED=false skips boards and sprints): %w", err)
+	}
+	snap := wire.DirectorySnapshot{FetchedAt: e.deps.Now().UTC()}
+	h := sha256.New()
+	for _, b := range boards {
+		snap.Boards = append(snap.Boards, b)
+		h.Write(b)
+		var board tracker.Board
+		if err := json.Unmarshal(b, &board); err != nil || board.ID == "" {
+			continue
+		}
+		sprints, err := e.deps.Tracker.Sprints(ctx, board.ID.String())
+		if err != nil {
+			return fmt.Errorf("sprints of board %s: %w", board.ID, err)
+		}
+		for _, s := range sprints {
+			snap.Sprints = append(snap.Sprints, s)
+			h.Write(s)
+		}
+	}
+	payload, encoding, err := wire.Marshal(&snap)
+	if err != nil {
+		return fmt.Errorf("encode boards: %w", err)
+	}
+	msg := &nats.Msg{Subject: wire.DirectorySubject, Data: payload, Header: nats.Header{}}
+	msg.Header.Set(wire.SchemaHeader, fmt.Sprint(wire.SnapshotSchema))
+	if encoding != "" {
+		msg.Header.Set(wire.EncodingHeader, encoding)
+	}
+	if _, err := e.publish(ctx, msg, "dir:"+hex.EncodeToString(h.Sum(nil))); err != nil {
+		return fmt.Errorf("publish boards: %w", err)
+	}
+	return nil
+}
