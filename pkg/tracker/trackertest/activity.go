@@ -416,7 +416,11 @@ type gen struct {
 	s     *Server
 	b     *builder
 	i     int
-	email bool // the original queue takes e-mail comments
+	h     uint64 // the header's hash
+	r     *rng   // the main stream
+	rc    rng    // the comment stream: edits and removals
+	quiet bool   // comment slots are attachments (commentsQuiet)
+	email bool   // the original queue takes e-mail comments
 	act   []xevent
 	next  int // first event of act not applied yet
 	live  []liveComment

@@ -1,5 +1,10 @@
 package trackertest
 
+import (
+	"strconv"
+	"strings"
+)
+
 // The organisation's directories: statuses, workflows, queues, users, issue
 // types, priorities, resolutions, fields, components, sprints and projects.
 // They are fixed tables, the same for every seed, so that tests can name
@@ -376,6 +381,18 @@ func cloudUID(u int) string {
 		h = h>>5 | h<<59
 	}
 	return string(b)
+}
+
+// lookupUser finds a user by login ("login:" optional) or uid; -1 if
+// unknown.
+func lookupUser(s string) int {
+	s = strings.TrimPrefix(s, "login:")
+	for u, d := range userDefs {
+		if strings.EqualFold(d.login, s) || strconv.FormatInt(userUID(u), 10) == s {
+			return u
+		}
+	}
+	return -1
 }
 
 func lowerASCII(s string) string {

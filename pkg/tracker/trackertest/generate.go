@@ -570,11 +570,21 @@ func (s *Server) synthetic(i int, record bool) *issue {
 	return iss
 }
 
-// generate builds synthetic issue i from scratch.
+// generate builds synthetic issue i from scratch: its fields at creation,
+// then its changelog, which brings them to their current state. Every value
+// comes from r (or the issue's other streams) in a fixed order: the order
+// of the draws is part of the data.
 func (s *Server) generate(i int, record bool) *issue {
 	hd := s.header(i)
 	r := &rng{mix(hd.h, saltGen)}
-	q := &queueDefs[hd.origQ]
+	iss := s.newSynthetic(i, &hd)
+	genFields(iss, i, &hd, r)
+	s.genChangelog(iss, i, &hd, r, record)
+	return iss
+}
+
+// newSynthetic returns issue i with its identity and empty fields.
+func (s *Server) newSynthetic(i int, hd *header) *issue {
 	iss := &issue{
 		ref: int32(i), code: uint32(i), num: i + 1,
 		createdAt: hd.created, updatedAt: hd.updated,
@@ -582,17 +592,20 @@ func (s *Server) generate(i int, record bool) *issue {
 	}
 	iss.id = s.issueID(hd.created, iss.code)
 	iss.key = s.synthKey(hd.origQ, iss.num)
-	st := &iss.st
-	*st = state{prevStatus: -1, assignee: -1, qa: -1, deadline: -1, res: -1, team: -1, queue: hd.origQ}
+	iss.st = state{prevStatus: -1, assignee: -1, qa: -1, deadline: -1, res: -1, team: -1, queue: hd.origQ}
+	return iss
+}
 
+// genFields draws the fields of issue i at its creation.
+func genFields(iss *issue, i int, hd *header, r *rng) {
+	st := &iss.st
 	if i%50 == 0 {
 		st.typ = typeEpic
 	} else {
 		st.typ = []int{typeBug, typeTask, typeStory, typeImprovement}[r.weighted([]int{30, 40, 15, 15})]
 	}
 	st.prio = r.weighted([]int{5, 15, 55, 18, 7})
-	author := pickUser(r)
-	iss.createdBy = author
+	iss.createdBy = pickUser(r)
 	st.summary = textV(mix(hd.h, saltText), textSummary)
 	switch d := r.intn(100); {
 	case i%100 == 37:
@@ -600,6 +613,18 @@ func (s *Server) generate(i int, record bool) *issue {
 	case d < 75:
 		st.description = textV(mix(hd.h, saltText+1), textShort)
 	}
+	genPeople(st, r)
+	genQueueFields(st, r, &queueDefs[hd.origQ])
+	genSchedule(iss, hd, r)
+	genRelations(iss, i, r)
+	if r.chance(20) {
+		iss.votes = 1 + r.intn(5)
+	}
+	iss.favorite = r.chance(5)
+}
+
+// genPeople draws the assignee, followers, tags and story points.
+func genPeople(st *state, r *rng) {
 	if r.chance(70) {
 		st.assignee = pickUser(r)
 	}
@@ -616,6 +641,11 @@ func (s *Server) generate(i int, record bool) *issue {
 	if r.chance(40) {
 		st.sp, st.hasSP = storyPointValues[r.intn(len(storyPointValues))], true
 	}
+}
+
+// genQueueFields draws the fields only some queues have: components,
+// sprint, QA engineer and the local team field.
+func genQueueFields(st *state, r *rng, q *queueDef) {
 	if len(q.comps) > 0 && r.chance(50) {
 		st.comps = []int32{int32(q.comps[r.intn(len(q.comps))])}
 	}
@@ -628,14 +658,23 @@ func (s *Server) generate(i int, record bool) *issue {
 	if q.localField >= 0 && r.chance(50) {
 		st.team = r.intn(len(localFieldDefs[q.localField].options))
 	}
+}
+
+// genSchedule draws the deadline and the start and end dates.
+func genSchedule(iss *issue, hd *header, r *rng) {
 	createdDay := hd.created / msPerDay
 	if r.chance(20) {
-		st.deadline = createdDay + 3 + int64(r.intn(60))
+		iss.st.deadline = createdDay + 3 + int64(r.intn(60))
 	}
 	if r.chance(10) {
 		iss.start = createdDay
 		iss.end = createdDay + 5 + int64(r.intn(25))
 	}
+}
+
+// genRelations draws the project, the parent (an issue i%10 == 0 before
+// i, never an epic) and the epic (an issue i%50 == 0 before i).
+func genRelations(iss *issue, i int, r *rng) {
 	if r.chance(25) {
 		iss.project = r.intn(len(projectDefs))
 	}
@@ -648,25 +687,23 @@ func (s *Server) generate(i int, record bool) *issue {
 			iss.parent = 10 * k
 		}
 	}
-	if st.typ != typeEpic && i > 0 && r.chance(30) {
-		k := i/50 - r.intn(2)
-		if k < 0 {
-			k = 0
-		}
+	if iss.st.typ != typeEpic && i > 0 && r.chance(30) {
+		k := max(i/50-r.intn(2), 0)
 		if j := 50 * k; j < i {
 			iss.epic = j
 		}
 	}
-	if r.chance(20) {
-		iss.votes = 1 + r.intn(5)
-	}
-	iss.favorite = r.chance(5)
+}
 
-	times := entryTimes(hd)
-	g := &gen{s: s, i: i, email: queueDefs[hd.origQ].workflow == wfSupport}
-	g.act = s.activity(i, &hd, nil)
-	quiet := s.commentsQuiet(i)
-	rc := rng{mix(s.seed^saltComment, uint64(i))}
+// genChangelog generates the changelog of issue i: IssueCreated, then one
+// entry per generated time (a move, a transition, a comment slot, an
+// attachment or an update), with the extra events of activity merged in.
+func (s *Server) genChangelog(iss *issue, i int, hd *header, r *rng, record bool) {
+	times := entryTimes(*hd)
+	g := &gen{
+		s: s, i: i, h: hd.h, r: r, email: queueDefs[hd.origQ].workflow == wfSupport,
+		act: s.activity(i, hd, nil), quiet: s.commentsQuiet(i), rc: rng{mix(s.seed^saltComment, uint64(i))},
+	}
 	moveAt := 0
 	if hd.moved {
 		moveAt = 1 + r.intn(hd.n-1)
@@ -676,10 +713,9 @@ func (s *Server) generate(i int, record bool) *issue {
 	if record {
 		iss.entries = make([]entry, 0, hd.n+len(g.act))
 	}
-	b.begin(times[0], author, etCreated, false)
+	b.begin(times[0], iss.createdBy, etCreated, false)
 	b.change(fStatus, null, statusV(stOpen))
-	st.status, st.statusStart = stOpen, hd.created
-
+	iss.st.status, iss.st.statusStart = stOpen, hd.created
 	for k := 1; k < hd.n; k++ {
 		at := times[k]
 		g.flush(at)
@@ -687,57 +723,79 @@ func (s *Server) generate(i int, record bool) *issue {
 			s.genMove(b, r, at, hd.curQ)
 			continue
 		}
-		wf := &workflowDefs[queueDefs[st.queue].workflow]
-		moves := wf.moves[st.status]
-		p := 40
-		if isFinal(st.status) {
-			p = 6
-		}
-		switch roll := r.intn(100); {
-		case roll < p && len(moves) > 0:
-			to := r.move(moves)
-			by := pickUser(r)
-			if st.assignee >= 0 && r.chance(70) {
-				by = st.assignee
-			}
-			b.begin(at, by, etWorkflow, r.chance(15))
-			b.setStatus(to, at, by, pickResolution(r, to))
-			if r.chance(10) && !quiet {
-				g.addComment(int64(i)*1024+int64(k)+1, by, at)
-			}
-			if r.chance(8) {
-				if e := b.entry(); e != nil {
-					e.trigger = true
-				}
-			}
-		case roll < p+20:
-			by, api := pickUser(r), r.chance(15)
-			x := rc.intn(100)
-			switch {
-			case quiet:
-				b.begin(at, by, etAttachmentAdded, false)
-				if e := b.entry(); e != nil {
-					e.attachID = int64(i)*1024 + int64(k) + 1
-				}
-			case len(g.live) > 0 && x < 10:
-				g.updateComment(rc.intn(len(g.live)), at, api)
-			case len(g.live) > 0 && x < 16:
-				g.removeComment(rc.intn(len(g.live)), at, api)
-			default:
-				b.begin(at, by, etCommentAdded, api)
-				g.addComment(int64(i)*1024+int64(k)+1, by, at)
-			}
-		case roll < p+24:
-			b.begin(at, pickUser(r), etAttachmentAdded, false)
-			if e := b.entry(); e != nil {
-				e.attachID = int64(i)*1024 + int64(k) + 1
-			}
-		default:
-			s.genUpdate(b, r, at, i, hd.h, k)
-		}
+		g.step(k, at)
 	}
 	g.flush(hd.updated + 1)
-	return iss
+}
+
+// step generates the k-th entry (not a move) at time at.
+func (g *gen) step(k int, at int64) {
+	st := &g.b.iss.st
+	moves := workflowDefs[queueDefs[st.queue].workflow].moves[st.status]
+	p := 40
+	if isFinal(st.status) {
+		p = 6
+	}
+	switch roll := g.r.intn(100); {
+	case roll < p && len(moves) > 0:
+		g.transition(k, at, moves)
+	case roll < p+20:
+		g.commentSlot(k, at)
+	case roll < p+24:
+		g.attach(k, at, pickUser(g.r))
+	default:
+		g.s.genUpdate(g.b, g.r, at, g.i, g.h, k)
+	}
+}
+
+// slotID is the id of the comment or attachment of the k-th entry.
+func (g *gen) slotID(k int) int64 { return int64(g.i)*1024 + int64(k) + 1 }
+
+// transition emits an IssueWorkflow entry, by the assignee most of the
+// time, sometimes leaving a comment or running a trigger.
+func (g *gen) transition(k int, at int64, moves []move) {
+	r, b, st := g.r, g.b, &g.b.iss.st
+	to := r.move(moves)
+	by := pickUser(r)
+	if st.assignee >= 0 && r.chance(70) {
+		by = st.assignee
+	}
+	b.begin(at, by, etWorkflow, r.chance(15))
+	b.setStatus(to, at, by, pickResolution(r, to))
+	if r.chance(10) && !g.quiet {
+		g.addComment(g.slotID(k), by, at)
+	}
+	if r.chance(8) {
+		if e := b.entry(); e != nil {
+			e.trigger = true
+		}
+	}
+}
+
+// commentSlot emits a comment entry: a new comment, or (from the comment
+// stream) an edit or removal of a live one; an attachment in a quiet issue.
+func (g *gen) commentSlot(k int, at int64) {
+	by, api := pickUser(g.r), g.r.chance(15)
+	x := g.rc.intn(100)
+	switch {
+	case g.quiet:
+		g.attach(k, at, by)
+	case len(g.live) > 0 && x < 10:
+		g.updateComment(g.rc.intn(len(g.live)), at, api)
+	case len(g.live) > 0 && x < 16:
+		g.removeComment(g.rc.intn(len(g.live)), at, api)
+	default:
+		g.b.begin(at, by, etCommentAdded, api)
+		g.addComment(g.slotID(k), by, at)
+	}
+}
+
+// attach emits an IssueAttachmentAdded entry.
+func (g *gen) attach(k int, at int64, by int) {
+	g.b.begin(at, by, etAttachmentAdded, false)
+	if e := g.b.entry(); e != nil {
+		e.attachID = g.slotID(k)
+	}
 }
 
 // genMove emits the IssueMoved entry: key and queue change; the old queue's
