@@ -299,7 +299,7 @@ func table() []variable {
 			func(c *Config) *int { return &c.Tracker.Concurrency }),
 		floatVar("EXPORTER_TRACKER__RATE_LIMIT", strconv.Itoa(defaultRateLimit), "Tracker requests per second at most; 0 for no limit (then nothing adapts). With EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, the rate to start from",
 			func(c *Config) *float64 { return &c.Tracker.RateLimit }),
-		boolVar("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "true", "find Tracker's undocumented limit: from EXPORTER_TRACKER__RATE_LIMIT, rise 3 % a second while no 429 comes, fall to 70 % on a 429 and pause for its Retry-After, never above EXPORTER_TRACKER__RATE_LIMIT_MAX",
+		boolVar("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "true", "find Tracker's undocumented limit: from EXPORTER_TRACKER__RATE_LIMIT, rise while no 429 comes (3 % a second, 0.5 % near the rate of the last 429), fall to 40–80 % on a 429 and pause for its Retry-After, never above EXPORTER_TRACKER__RATE_LIMIT_MAX",
 			func(c *Config) *bool { return &c.Tracker.RateLimitAdaptive }),
 		floatVar(varRateLimitMax, strconv.Itoa(defaultRateLimitMax), "Tracker requests per second the adaptive rate never exceeds; not below EXPORTER_TRACKER__RATE_LIMIT (unset: raised to it)",
 			func(c *Config) *float64 { return &c.Tracker.RateLimitMax }),

@@ -21,30 +21,76 @@ const (
 	DefaultRateCeiling = 100.0
 )
 
-// The adaptive limit's law: additive increase, multiplicative decrease.
-// TestAdaptiveRateFindsTheServerLimit (fake clock) and BenchmarkAdaptiveRate
+// The adaptive limit's law: a multiplicative decrease on a 429 and an
+// increase that is fast while the limit is well below the rate at which the
+// last 429 came and slow near it (as TCP's CUBIC approaches the window of its
+// last loss). TestAdaptiveRateFindsTheServerLimit,
+// TestAdaptiveRateBenchScenario (fake clock) and BenchmarkAdaptiveRate
 // (bench/) measure the choices against the emulator's limits of 5, 20 and
-// 50 requests/s, starting from 20.
+// 50 requests/s, starting from 20; the figures below are the fake clock's
+// 60-s run at 5/s (BenchmarkAdaptiveRate's), where the 429s of the descent
+// from 20 are not diluted, unless said otherwise. The whole law at 5, 20
+// and 50/s: 1.7–2.1 %, 0.5 % and 0.2 % of 429s, 94–98 % of the limit
+// sustained, 50/s reached in 21 s.
 const (
 	// increaseEvery is how long the client sends without a 429, at the
 	// limit it is allowed, before the limit steps up.
 	increaseEvery = time.Second
-	// increaseFraction of the limit is added for each increaseEvery: 3 %
-	// a second, a step proportional to the limit so that the time between
-	// two 429s, and so the share of 429s, does not depend on the server's
-	// limit. Measured (fake clock, 200 ms answers, 2 000 calls): 3 % gets
-	// 1.9 % of 429s at 5/s and reaches 50/s in 21 s; 5 % reaches it in
-	// 13 s but gets 2.6 % of 429s at 5/s, too near the 3 % target; 2 %
-	// gets 1.4 % but takes 33 s.
+	// increaseFraction of the limit is added for each increaseEvery while
+	// no 429 is remembered or the limit is below probeFrom of the peak: 3 %
+	// a second, a step proportional to the limit so that the share of
+	// 429s does not depend on the server's limit. 3 % reaches 50/s from 20
+	// in 21 s; 5 % in 13 s but gets 2.0–2.4 % of 429s at 5/s instead of
+	// 1.7–2.1 % (too little margin under 3 % on a loaded machine); 2 %
+	// takes 33 s.
 	increaseFraction = 0.03
 	// increaseMin is the least step, in requests per second, so that a
 	// limit pushed down to minRate climbs back within a minute or two.
 	increaseMin = 0.05
-	// decreaseFactor multiplies the limit on a 429. Measured as above:
-	// 0.7 sustains 95–97 % of the server's limit; halving 80–89 % (the
-	// limit spends most of its time well below the server's); 0.8 gets
-	// 2.7 % of 429s at 5/s.
+	// probeFrom is the share of the peak, the limit at which the last 429
+	// came, above which the limit rises by probeFraction instead: a cut to
+	// 70 % climbs back fast for 8 s, then slowly. A server that allows
+	// bursts (the emulator's bucket holds a second's worth) answers 429
+	// only when the burst is spent, 10–25 % above its limit, so the peak
+	// overstates the limit and 0.9 of it is about the limit itself.
+	probeFrom = 0.9
+	// probeFraction of the limit is added for each increaseEvery near the
+	// peak: 0.5 % a second, a sixth of increaseFraction. A limit that
+	// creeps past the server's spends the burst slowly: at 5/s, one 429
+	// in the 41 s after the descent instead of one every 13.5 s, and
+	// 1.7–2.1 % of 429s instead of 3.7–4.0 % with 3 % all the way;
+	// 0.3 % a second gets about as many 429s, 0.75 % more (2.2 %).
+	probeFraction = 0.005
+	// forgetAbove: once the limit exceeds forgetAbove times the peak
+	// without a 429 (about 10 s of probing above it), the server allows
+	// more than it did and the peak is forgotten: the limit climbs by
+	// increaseFraction again to find the new limit.
+	forgetAbove = 1.05
+	// decreaseFactor multiplies the limit on a 429 that came neither
+	// quickly nor near the peak: at the first 429 of a climb from far
+	// below, which overshoots the most (62 against 50/s from 20). 0.7
+	// lands at 44 there; halving at 31, below the settle band, and takes
+	// 48 s to settle instead of 21; 0.8 gets as many 429s at 5, 20 and
+	// 50/s and a few more at 3–7/s.
 	decreaseFactor = 0.7
+	// probeDecreaseFactor multiplies the limit on a 429 that came while
+	// probing near the peak: the overshoot is small, and 0.8 keeps the
+	// limit within a quarter of the server's (70 % of a limit 5 % above
+	// the server's would be 74 % of it) and sustains 96 % instead of 94 %
+	// at 5/s, for the same share of 429s.
+	probeDecreaseFactor = 0.8
+	// quickSteps and quickDecreaseFactor: a 429 that comes before the
+	// limit has stepped up more than quickSteps times since the last
+	// decrease (or the start) means the limit is still well above the
+	// server's, and cuts deeper, to 40 %, with the peak remembered at the
+	// geometric middle of the limit refused and the limit cut to (63 %
+	// of the limit refused). From 20 against 5/s: 20 → 8 → 3.3 with five
+	// 429s, then a climb that slows down at 4.7, instead of 20 → 14 → 9.8
+	// → 7 → 5 with eight and a saw-tooth up to 6.3; halving (0.5) lands at
+	// 5 after the second cut and climbs fast past it (2.7 % of 429s
+	// instead of 1.9 %).
+	quickSteps          = 1
+	quickDecreaseFactor = 0.4
 	// minRate is the floor of the limit, in requests per second.
 	minRate = 0.5
 	// busyShare is the share of the allowed requests the client must
@@ -54,9 +100,11 @@ const (
 )
 
 // adaptive is a token bucket (burst 1 unless Config.Burst) whose rate
-// follows the server: it starts at the configured rate, rises by
-// increaseFraction for every increaseEvery of sending at the limit without a
-// 429 and falls by decreaseFactor on a 429, never above the ceiling. A 429
+// follows the server: it starts at the configured rate and, while sending at
+// the limit without a 429, rises by increaseFraction for every increaseEvery,
+// or by probeFraction near the rate at which the last 429 came; a 429 cuts it
+// by decreaseFactor (probeDecreaseFactor near that rate, quickDecreaseFactor
+// soon after the last cut), never above the ceiling nor below minRate. A 429
 // lowers the limit only if its request was sent after the last decrease:
 // the requests in flight when a limit is exceeded all come back 429, and
 // that is one signal, not one per request. Retry-After pauses the whole
@@ -72,9 +120,13 @@ type adaptive struct {
 	onRate  func(float64)
 	current atomic.Uint64 // math.Float64bits of rate, for Rate without the lock
 
-	mu          sync.Mutex
-	rate        float64
-	epoch       uint64    // bumped by every decrease
+	mu    sync.Mutex
+	rate  float64
+	epoch uint64 // bumped by every decrease
+	// peak is the limit at which the last 429 came (less after a quick
+	// one: quickDecreaseFactor); 0 if none came or it was forgotten.
+	peak        float64
+	raised      int       // steps up since the last decrease (or the start)
 	since       time.Time // start of the interval counted for an increase
 	sent        int       // requests admitted since since
 	pausedUntil time.Time // no request is admitted before (Retry-After)
@@ -156,7 +208,8 @@ func (a *adaptive) admit(now time.Time, epoch uint64) bool {
 }
 
 // maybeIncrease steps the limit up after increaseEvery without a 429 if the
-// client sent at least busyShare of what it was allowed meanwhile.
+// client sent at least busyShare of what it was allowed meanwhile: slowly
+// near the peak, which it forgets once the limit is well above it.
 func (a *adaptive) maybeIncrease(now time.Time) {
 	el := now.Sub(a.since)
 	if el < increaseEvery {
@@ -166,12 +219,23 @@ func (a *adaptive) maybeIncrease(now time.Time) {
 	a.since, a.sent = now, 0
 	if busy && a.rate < a.ceiling {
 		step := max(a.rate*increaseFraction, increaseMin) * el.Seconds() / increaseEvery.Seconds()
+		if a.probing() {
+			step *= probeFraction / increaseFraction
+		}
 		a.setRate(min(a.ceiling, a.rate+step))
+		a.raised++
+		if a.rate > forgetAbove*a.peak {
+			a.peak = 0
+		}
 	}
 }
 
+// probing tells whether the limit is near the peak, where it rises slowly.
+func (a *adaptive) probing() bool { return a.peak > 0 && a.rate >= probeFrom*a.peak }
+
 // refused takes a 429 to a request admitted in epoch: it lowers the limit,
-// once per epoch, and pauses the client for retryAfter (if positive).
+// once per epoch, remembers the limit refused, and pauses the client for
+// retryAfter (if positive).
 func (a *adaptive) refused(epoch uint64, retryAfter time.Duration) {
 	now := time.Now()
 	a.mu.Lock()
@@ -184,7 +248,18 @@ func (a *adaptive) refused(epoch uint64, retryAfter time.Duration) {
 	}
 	a.epoch++
 	a.since, a.sent = later(now, a.pausedUntil), 0
-	a.setRate(max(minRate, a.rate*decreaseFactor))
+	f, peak := decreaseFactor, a.rate
+	switch {
+	case a.raised <= quickSteps:
+		f, peak = quickDecreaseFactor, a.rate*math.Sqrt(quickDecreaseFactor)
+	case a.probing():
+		f = probeDecreaseFactor
+	}
+	a.setRate(max(minRate, a.rate*f))
+	a.peak, a.raised = peak, 0
+	if peak <= a.rate {
+		a.peak = 0 // at the floor: it climbs as fast as from the start
+	}
 }
 
 // pause holds every request until until; the interval counted for an

@@ -45,10 +45,13 @@ type Config struct {
 	// DefaultRateLimit, or RateCeiling if lower).
 	RateLimit float64
 	// Adaptive makes the limit follow the server, which documents no limit
-	// but answers 429 above one: it rises slowly while no 429 comes (by 3 %
-	// for each second of sending at the limit), falls to 70 % on a 429
-	// (once for the requests in flight together) and pauses every request
-	// for the 429's Retry-After. It never exceeds RateCeiling. The zero
+	// but answers 429 above one: it rises while no 429 comes, by 3 % for
+	// each second of sending at the limit, or by 0.5 % from 90 % of the
+	// limit at which the last 429 came until 5 % past it; a 429 (once for
+	// the requests in flight together) lowers it to 70 %, to 80 % near
+	// that limit, to 40 % if the limit had barely risen since the start or
+	// the previous 429, and pauses every request for the 429's
+	// Retry-After. It never exceeds RateCeiling. The zero
 	// value, false, keeps the fixed RateLimit (the application turns
 	// Adaptive on by default: EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE).
 	Adaptive bool
