@@ -72,6 +72,7 @@ type Config struct {
 type Tracker interface {
 	Search(ctx context.Context, req tracker.SearchRequest, fn func(tracker.SearchPage) error) error
 	Changelog(ctx context.Context, issueKey string, perPage int) ([]tracker.ChangelogEntry, error)
+	ChangelogAfter(ctx context.Context, issueKey string, perPage int, afterID string) ([]tracker.ChangelogEntry, error)
 	Statuses(ctx context.Context) ([]tracker.Status, error)
 	Users(ctx context.Context) ([]tracker.User, error)
 	User(ctx context.Context, id string) (tracker.User, error)
@@ -635,21 +636,24 @@ func failed(class string, err error) result {
 	return result{outcome: wire.OutcomeFailed, class: class, err: err}
 }
 
-// process fetches the changelog of one issue and publishes its snapshot.
+// process fetches the changelog of one issue (only what is new since the
+// snapshot the raw stream holds, when it holds one) and its parts, and
+// publishes its snapshot.
 func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue) result {
+	if is.ID.String() == "" {
+		return failed("invalid", fmt.Errorf("issue %s has no id", is.Key))
+	}
+	prev := e.stored(ctx, is.ID.String())
 	t0 := time.Now()
-	entries, err := e.deps.Tracker.Changelog(ctx, is.Key, e.cfg.ChangelogPageSize)
+	entries, err := e.changelog(ctx, is, prev)
 	if err != nil {
 		r := failed("fetch", err)
 		r.retryable = tracker.Retryable(err)
 		return r
 	}
 	e.deps.Metrics.Timing("issue_prefetch_seconds", time.Since(t0))
-	if is.ID.String() == "" {
-		return failed("invalid", fmt.Errorf("issue %s has no id", is.Key))
-	}
 	snap, changes := e.snapshot(ctx, d, is, entries)
-	if r := e.fillParts(ctx, &snap, entries); r.outcome == wire.OutcomeFailed {
+	if r := e.fillParts(ctx, &snap, entries, prev); r.outcome == wire.OutcomeFailed {
 		return r
 	}
 	facts := snapshotFacts{e: e, d: d, snap: &snap}

@@ -94,11 +94,9 @@ func (k partKind) lastEventOf(s *wire.IssueSnapshot) string {
 
 // fillParts adds the enabled optional parts to a snapshot: a part its
 // changelog never mentions is empty without a request; one whose last
-// event is the same as in the stored snapshot is carried over; the others
-// are fetched (every page).
-func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, entries []tracker.ChangelogEntry) result {
-	var prev *wire.IssueSnapshot
-	looked := false
+// event is the same as in the stored snapshot prev (nil: none) is carried
+// over; the others are fetched (every page).
+func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, entries []tracker.ChangelogEntry, prev *wire.IssueSnapshot) result {
 	for _, k := range partKinds {
 		if !e.cfg.Parts.Has(k.part) {
 			continue
@@ -107,9 +105,6 @@ func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, ent
 		last := k.lastEvent(entries)
 		if last == "" {
 			continue
-		}
-		if !looked {
-			prev, looked = e.stored(ctx, snap.IssueID), true
 		}
 		if prev != nil && prev.Parts.Has(k.part) && k.lastEventOf(prev) == last {
 			*k.slot(snap) = *k.slot(prev)
