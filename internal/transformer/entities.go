@@ -29,9 +29,9 @@ func entityRows(snap *wire.IssueSnapshot, d *decoded, users *userRenderer, res *
 	out.Sprints = sprintRows(&d.issue, d.entries)
 }
 
-// decodeEach decodes every item into T, counting those that do not decode
-// (or that fail ok) as anomalies.
-func decodeEach[T any](items [][]byte, res *Result, ok func(*T) bool) []T {
+// decodeAll decodes every item into T with encoding/json, counting those
+// that do not decode (or that fail ok) as anomalies.
+func decodeAll[T any](items [][]byte, res *Result, ok func(*T) bool) []T {
 	out := make([]T, 0, len(items))
 	for _, raw := range items {
 		var v T
@@ -47,8 +47,8 @@ func decodeEach[T any](items [][]byte, res *Result, ok func(*T) bool) []T {
 // commentRows are the issue_comments rows: the issue's comments, plus one
 // row (is_deleted) for each comment the changelog says was removed, with
 // when and by whom it was added if the changelog says so too.
-func commentRows(items [][]byte, entries []tracker.ChangelogEntry, users *userRenderer, res *Result) []wire.CommentRow {
-	comments := decodeEach(items, res, func(c *tracker.Comment) bool { return c.ID != "" })
+func commentRows(items [][]byte, entries []entry, users *userRenderer, res *Result) []wire.CommentRow {
+	comments := decodeEach(items, res, commentObject, leanComment, func(c *tracker.Comment) bool { return c.ID != "" })
 	rows := make([]wire.CommentRow, 0, len(comments))
 	present := map[string]bool{}
 	for i := range comments {
@@ -73,16 +73,16 @@ type commentEvents struct {
 
 // removedComments are rows for the comments the changelog shows removed
 // that the issue no longer has.
-func removedComments(entries []tracker.ChangelogEntry, present map[string]bool, users *userRenderer) []wire.CommentRow {
-	added := map[string]*tracker.ChangelogEntry{}
+func removedComments(entries []entry, present map[string]bool, users *userRenderer) []wire.CommentRow {
+	added := map[string]*entry{}
 	var rows []wire.CommentRow
 	for i := range entries {
 		e := &entries[i]
-		if !mentions(e.Comments) {
+		if !mentions(e.comments) {
 			continue
 		}
-		var ev commentEvents
-		if json.Unmarshal(e.Comments, &ev) != nil {
+		ev, ok := decodeCommentEvents(e.comments)
+		if !ok {
 			continue
 		}
 		for _, r := range ev.Added {
@@ -94,10 +94,10 @@ func removedComments(entries []tracker.ChangelogEntry, present map[string]bool, 
 				continue
 			}
 			present[id] = true
-			row := wire.CommentRow{CommentID: id, UpdatedAt: e.UpdatedAt.Time, Deleted: true}
+			row := wire.CommentRow{CommentID: id, UpdatedAt: e.updatedAt, Deleted: true}
 			if a := added[id]; a != nil {
-				row.CreatedAt = a.UpdatedAt.Time
-				row.Author, row.AuthorName = users.actor(a.UpdatedBy), label(a.UpdatedBy)
+				row.CreatedAt = a.updatedAt
+				row.Author, row.AuthorName = users.actor(&a.updatedBy), label(&a.updatedBy)
 			}
 			rows = append(rows, row)
 		}
@@ -114,7 +114,7 @@ func mentions(v json.RawMessage) bool {
 // worklogRows are the issue_worklogs rows. A duration that does not parse
 // keeps its text, counts 0 seconds and an anomaly.
 func worklogRows(items [][]byte, users *userRenderer, res *Result) []wire.WorklogRow {
-	logs := decodeEach(items, res, func(w *tracker.Worklog) bool { return w.ID != "" })
+	logs := decodeEach(items, res, worklogObject, leanWorklog, func(w *tracker.Worklog) bool { return w.ID != "" })
 	rows := make([]wire.WorklogRow, 0, len(logs))
 	for i := range logs {
 		w := &logs[i]
@@ -134,7 +134,7 @@ func worklogRows(items [][]byte, users *userRenderer, res *Result) []wire.Worklo
 // linkRows are the issue_links rows; the relationship is the link type's
 // name seen from this issue.
 func linkRows(items [][]byte, users *userRenderer, res *Result) []wire.LinkRow {
-	links := decodeEach(items, res, func(l *tracker.Link) bool { return l.ID != "" })
+	links := decodeEach(items, res, linkObject, leanLink, func(l *tracker.Link) bool { return l.ID != "" })
 	rows := make([]wire.LinkRow, 0, len(links))
 	for i := range links {
 		l := &links[i]
@@ -159,13 +159,13 @@ func linkRows(items [][]byte, users *userRenderer, res *Result) []wire.LinkRow {
 // field opens a stay for a sprint added and closes the stay of one
 // removed; a current sprint the changelog never added (set at creation)
 // has a stay from the issue's creation.
-func sprintRows(is *tracker.Issue, entries []tracker.ChangelogEntry) []wire.IssueSprintRow {
+func sprintRows(is *tracker.Issue, entries []entry) []wire.IssueSprintRow {
 	st := sprintStays{open: map[string]int{}}
 	for i := range entries {
 		e := &entries[i]
-		for _, f := range e.Fields {
-			if f.Field.ID.String() == "sprint" {
-				st.change(refSet(f.From), refSet(f.To), e.UpdatedAt.Time)
+		for j := range e.fields {
+			if f := &e.fields[j]; f.id == "sprint" {
+				st.change(refSet(f.from), refSet(f.to), e.updatedAt)
 			}
 		}
 	}
@@ -262,8 +262,8 @@ func timeSpent(is *tracker.Issue, field string, res *Result) int64 {
 // rows; items that do not decode are skipped and counted.
 func DirectoryRows(snap *wire.DirectorySnapshot) (*wire.DirectoryRows, int) {
 	var res Result
-	boards := decodeEach(snap.Boards, &res, func(b *tracker.Board) bool { return b.ID != "" })
-	sprints := decodeEach(snap.Sprints, &res, func(s *tracker.Sprint) bool { return s.ID != "" })
+	boards := decodeAll(snap.Boards, &res, func(b *tracker.Board) bool { return b.ID != "" })
+	sprints := decodeAll(snap.Sprints, &res, func(s *tracker.Sprint) bool { return s.ID != "" })
 	out := &wire.DirectoryRows{SourceVersion: wire.VersionOf(snap.FetchedAt)}
 	names := map[string]string{}
 	for _, b := range boards {

@@ -113,26 +113,68 @@ type replayRun struct {
 // published (NATS unavailable) within a replay.
 const batchTries = 5
 
-// batch transforms and publishes msgs on every worker; publishes wait for
-// their acks in parallel. A publish that keeps failing ends the replay.
+// batch transforms msgs on every worker, then publishes the rows
+// messages without waiting for each ack (JetStream keeps their order) and
+// waits for the acks. A message whose publish failed is published again
+// with backoff; one that keeps failing ends the replay.
 func (r *replayRun) batch(ctx context.Context, msgs []jetstream.Msg) error {
-	errs := make([]error, len(msgs))
-	r.t.each(len(msgs), func(k int) { errs[k] = r.one(ctx, msgs[k]) })
+	outs := make([]*outgoing, len(msgs))
+	r.t.each(len(msgs), func(k int) {
+		out, err := r.t.prepare(msgs[k], r.asOf, r.openOnly)
+		if err != nil {
+			r.count(false, err)
+		}
+		outs[k] = out
+	})
+	acks := make([]jetstream.PubAckFuture, len(outs))
+	for k, out := range outs {
+		if out != nil {
+			acks[k], _ = r.t.deps.JS.PublishMsgAsync(out.msg, jetstream.WithMsgID(out.id))
+		}
+	}
+	var errs []error
+	for k, out := range outs {
+		if out == nil {
+			continue
+		}
+		if acks[k] != nil && waitAck(ctx, acks[k]) == nil {
+			r.count(true, nil)
+			continue
+		}
+		if err := r.resend(ctx, out); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.count(true, nil)
+	}
 	return errors.Join(errs...)
 }
 
-// one replays one snapshot, trying a failed publish again with backoff.
-func (r *replayRun) one(ctx context.Context, m jetstream.Msg) error {
+// waitAck waits for the ack of an asynchronous publish, at most
+// publishTimeout.
+func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	timer := time.NewTimer(publishTimeout)
+	defer timer.Stop()
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-timer.C:
+		return errors.New("no ack")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// resend publishes one rows message again, with backoff, batchTries
+// times at most.
+func (r *replayRun) resend(ctx context.Context, out *outgoing) error {
 	delay := 200 * time.Millisecond
 	for try := 1; ; try++ {
-		published, err := r.t.process(ctx, m, r.asOf, r.openOnly)
-		var perm permanentError
+		err := r.t.send(ctx, out)
 		switch {
 		case err == nil:
-			r.count(published, nil)
-			return nil
-		case errors.As(err, &perm):
-			r.count(false, err)
 			return nil
 		case try >= batchTries || ctx.Err() != nil:
 			return fmt.Errorf("replay: %w", err)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/flow"
@@ -45,7 +46,9 @@ type Result struct {
 // JSON, build the status history (pkg/flow), then the rows of each table.
 func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, error) {
 	var res Result
-	d, err := decode(snap, &res)
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	d, err := decode(snap, sc, &res)
 	if err != nil {
 		return res, err
 	}
@@ -69,7 +72,7 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	}
 	out.Intervals = intervalRows(snap, d, h, out.Issue.Queue)
 	if r.ChangelogEnabled {
-		out.Changelog = changelogRows(snap, &d.issue, d.entries, &users)
+		out.Changelog = changelogRows(snap, d, &users)
 	}
 	entityRows(snap, d, &users, &res, out)
 	if !r.Sprints {
@@ -80,27 +83,51 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	return res, nil
 }
 
+// scratch is the memory one Transform works in, kept for the next.
+type scratch struct {
+	entries entryDecoder
+	list    []entry
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// release empties the scratch (nothing of a snapshot stays reachable)
+// and puts it back in the pool.
+func (sc *scratch) release() {
+	sc.entries.reset()
+	clear(sc.list)
+	sc.list = sc.list[:0]
+	scratchPool.Put(sc)
+}
+
 // decoded is the API JSON of a snapshot, decoded.
 type decoded struct {
 	issue   tracker.Issue
-	entries []tracker.ChangelogEntry
+	entries []entry
+	// refs are the references read in the entries' values (fieldChange).
+	refs []keptRef
 }
 
 // decode reads the issue and its changelog entries; an entry that does not
 // decode is skipped and counted as an anomaly.
-func decode(snap *wire.IssueSnapshot, res *Result) (*decoded, error) {
-	d := &decoded{entries: make([]tracker.ChangelogEntry, 0, len(snap.Changelog))}
-	if err := json.Unmarshal(snap.Issue, &d.issue); err != nil {
+func decode(snap *wire.IssueSnapshot, sc *scratch, res *Result) (*decoded, error) {
+	d := &decoded{entries: sc.list[:0]}
+	is, err := decodeIssue(snap.Issue)
+	if err != nil {
 		return nil, fmt.Errorf("issue %s: %w", snap.IssueKey, err)
 	}
+	d.issue = is
+	ed := &sc.entries
 	for _, raw := range snap.Changelog {
-		var e tracker.ChangelogEntry
-		if err := json.Unmarshal(raw, &e); err != nil {
+		e, ok := ed.decode(raw)
+		if !ok {
 			res.Anomalies++
 			continue
 		}
 		d.entries = append(d.entries, e)
 	}
+	d.refs = ed.refs
+	sc.list = d.entries
 	return d, nil
 }
 
@@ -109,7 +136,7 @@ type history struct {
 	rules flow.Rules
 	fr    flow.Result
 	// moves are the IssueMoved entries, oldest first.
-	moves []*tracker.ChangelogEntry
+	moves []*entry
 }
 
 // buildHistory gathers the transitions of the changelog and computes the
@@ -124,16 +151,17 @@ func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time
 		}
 	}
 	note(d.issue.Status)
-	in := flow.Input{CreatedAt: d.issue.CreatedAt.Time, AsOf: asOf, CurrentStatusSince: d.issue.StatusStartTime.Time}
+	in := flow.Input{CreatedAt: d.issue.CreatedAt.Time, AsOf: asOf, CurrentStatusSince: d.issue.StatusStartTime.Time,
+		Transitions: make([]flow.Transition, 0, len(d.entries))}
 	if d.issue.Status != nil {
 		in.CurrentStatus = d.issue.Status.Key
 	}
 	for i := range d.entries {
 		e := &d.entries[i]
-		if e.Type == "IssueMoved" {
+		if e.typ == "IssueMoved" {
 			h.moves = append(h.moves, e)
 		}
-		addTransition(&in, e, i, note)
+		addTransition(&in, e, d.refs, i, note)
 	}
 	h.rules.Statuses = statusDirectory(snap, names)
 	h.fr = flow.Compute(in, &h.rules)
@@ -143,22 +171,22 @@ func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time
 // addTransition adds the status change of one changelog entry, if it has
 // one, to the flow input; an entry without a "from" status sets the
 // initial status.
-func addTransition(in *flow.Input, e *tracker.ChangelogEntry, seq int, note func(*tracker.Ref)) {
-	from, to, start, ok := statusChange(e)
+func addTransition(in *flow.Input, e *entry, refs []keptRef, seq int, note func(*tracker.Ref)) {
+	from, to, start, ok := statusChange(e, refs)
 	if !ok {
 		return
 	}
 	note(from)
 	note(to)
-	if (e.Type == "IssueCreated" || from == nil) && in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
+	if (e.typ == "IssueCreated" || from == nil) && in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
 		in.InitialStatus = to.Key
 	}
 	if from == nil {
 		return
 	}
-	at := start.Time
+	at := start
 	if at.IsZero() {
-		at = e.UpdatedAt.Time
+		at = e.updatedAt
 	}
 	t := flow.Transition{At: at, From: from.Key, Seq: seq}
 	if to != nil {
@@ -169,14 +197,19 @@ func addTransition(in *flow.Input, e *tracker.ChangelogEntry, seq int, note func
 
 // statusChange reads the status field (and the status start time) of an
 // entry; ok is false when the entry does not change the status.
-func statusChange(e *tracker.ChangelogEntry) (from, to *tracker.Ref, start tracker.Time, ok bool) {
-	for _, f := range e.Fields {
-		switch f.Field.ID.String() {
+func statusChange(e *entry, refs []keptRef) (from, to *tracker.Ref, start time.Time, ok bool) {
+	for i := range e.fields {
+		f := &e.fields[i]
+		switch f.id {
 		case "status":
 			ok = true
-			from, to = decodeRef(f.From), decodeRef(f.To)
+			from, to = refPtr(refValue(f.from, f.fromRef, refs)), refPtr(refValue(f.to, f.toRef, refs))
 		case "statusStartTime":
-			_ = start.UnmarshalJSON(f.To)
+			// As tracker.Time.UnmarshalJSON: a value that is not a
+			// datetime leaves the time as it was.
+			if t, tok := timeValue(f.to); tok {
+				start = t
+			}
 		}
 	}
 	return from, to, start, ok
@@ -252,7 +285,7 @@ func issueRow(snap *wire.IssueSnapshot, d *decoded, h history, r *Rules, users *
 	}
 	if len(h.moves) > 0 {
 		last := h.moves[len(h.moves)-1]
-		row.WasMoved, row.MovedAt, row.MovedBy = true, last.UpdatedAt.Time, users.email(last.UpdatedBy)
+		row.WasMoved, row.MovedAt, row.MovedBy = true, last.updatedAt, users.email(&last.updatedBy)
 	}
 	applyFigures(&row, h.fr.Issue)
 	return row
@@ -280,6 +313,9 @@ func applyFigures(row *wire.IssueRow, fig flow.IssueFigures) {
 // metricRows are the issue_metrics rows: one per visited status.
 func metricRows(snap *wire.IssueSnapshot, d *decoded, h history) []wire.MetricRow {
 	var out []wire.MetricRow
+	if len(h.fr.Statuses) > 0 {
+		out = make([]wire.MetricRow, 0, len(h.fr.Statuses))
+	}
 	for _, m := range h.fr.Statuses {
 		out = append(out, wire.MetricRow{
 			IssueID: snap.IssueID, IssueKey: d.issue.Key,
@@ -299,6 +335,9 @@ func metricRows(snap *wire.IssueSnapshot, d *decoded, h history) []wire.MetricRo
 // intervalRows are the issue_status_intervals rows: one per visit.
 func intervalRows(snap *wire.IssueSnapshot, d *decoded, h history, queue string) []wire.IntervalRow {
 	var out []wire.IntervalRow
+	if len(h.fr.Visits) > 0 {
+		out = make([]wire.IntervalRow, 0, len(h.fr.Visits))
+	}
 	for _, v := range h.fr.Visits {
 		out = append(out, wire.IntervalRow{
 			IssueID: snap.IssueID, IssueKey: d.issue.Key, Queue: queue,
@@ -323,20 +362,29 @@ func statusesOf(snap *wire.IssueSnapshot, h history) []wire.Status {
 }
 
 // changelogRows renders one row per changed field, losslessly.
-func changelogRows(snap *wire.IssueSnapshot, is *tracker.Issue, entries []tracker.ChangelogEntry, users *userRenderer) []wire.ChangelogRow {
-	var rows []wire.ChangelogRow
+func changelogRows(snap *wire.IssueSnapshot, d *decoded, users *userRenderer) []wire.ChangelogRow {
+	is, entries := &d.issue, d.entries
+	n := 0
+	for i := range entries {
+		n += len(entries[i].fields)
+	}
+	if n == 0 {
+		return nil
+	}
+	rows := make([]wire.ChangelogRow, 0, n)
 	queue := keyOf(is.Queue)
 	for i := range entries {
 		e := &entries[i]
-		actor := users.actor(e.UpdatedBy)
-		for j, f := range e.Fields {
+		actor := users.actor(&e.updatedBy)
+		for j := range e.fields {
+			f := &e.fields[j]
 			rows = append(rows, wire.ChangelogRow{
 				IssueID: snap.IssueID, IssueKey: is.Key, Queue: queue,
-				EntryID: e.ID.String(), FieldIndex: uint16(j),
-				EventTime: e.UpdatedAt.Time, EventType: e.Type, Transport: e.Transport,
+				EntryID: e.id, FieldIndex: uint16(j),
+				EventTime: e.updatedAt, EventType: e.typ, Transport: e.transport,
 				Actor:        actor,
-				ChangedField: f.Field.ID.String(), FieldDisplay: f.Field.Label(),
-				ChangedFrom: users.value(f.From), ChangedTo: users.value(f.To),
+				ChangedField: f.id, FieldDisplay: f.label,
+				ChangedFrom: users.fieldValue(f.from, f.fromRef, d.refs), ChangedTo: users.fieldValue(f.to, f.toRef, d.refs),
 			})
 		}
 	}
@@ -399,8 +447,100 @@ func (u *userRenderer) user(r *tracker.Ref) (wire.User, bool) {
 
 // value renders a changelog value: null → "", string as is, number as
 // text, reference → key, user email or display, array → JSON array of the
-// rendered items, any other object → its JSON.
-func (u *userRenderer) value(v json.RawMessage) string {
+// rendered items, any other object → its JSON. The value was checked as
+// part of its entry; what the cursor does not handle is rendered by
+// valueSlow, the same rules with encoding/json.
+func (u *userRenderer) value(v []byte) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
+	c := cursor{b: v}
+	switch v[0] {
+	case '"':
+		if s := c.str(); !c.bad {
+			return s
+		}
+	case '{':
+		r := c.ref()
+		if c.end(); !c.bad {
+			return u.object(&r, v)
+		}
+	case '[':
+		c.skip()
+		if c.end(); !c.bad {
+			return u.array(v)
+		}
+	default:
+		return string(v)
+	}
+	return u.valueSlow(v)
+}
+
+// fieldValue is value for a changelog value that the decoder kept, if
+// it is an object or an array, in refs[k-1]. An issue's values repeat
+// (statuses, people, lists of them) and the decoder keeps equal values
+// once: each is rendered once, and counts the users its rendering did not
+// find every time.
+func (u *userRenderer) fieldValue(v []byte, k int32, refs []keptRef) string {
+	if k == 0 {
+		return u.value(v)
+	}
+	kr := &refs[k-1]
+	if kr.rendered {
+		u.res.UnknownUsers += kr.unknown
+		return kr.text
+	}
+	before := u.res.UnknownUsers
+	switch {
+	case kr.isRef:
+		kr.text = u.object(&kr.raw, v)
+	case v[0] == '[':
+		kr.text = u.array(v) // checked by the decoder
+	default:
+		kr.text = u.value(v)
+	}
+	kr.rendered, kr.unknown = true, u.res.UnknownUsers-before
+	return kr.text
+}
+
+// object renders a reference: a user's person (else display), else the
+// key, else the label; an object without self is its JSON.
+func (u *userRenderer) object(r *rawRef, v []byte) string {
+	present, user := r.selfHas("/users/")
+	switch {
+	case !present:
+		return string(v)
+	case user:
+		ref := r.lean()
+		if e := u.person(&ref); e != "" {
+			return e
+		}
+		return ref.Label()
+	}
+	if k := text(r.key); k != "" {
+		return k
+	}
+	return r.label()
+}
+
+// array renders the items of a checked array as a JSON array of strings.
+func (u *userRenderer) array(v []byte) string {
+	c := cursor{b: v}
+	buf := make([]byte, 0, len(v)+2)
+	buf = append(buf, '[')
+	c.array()
+	for first := true; c.elem(first); first = false {
+		if !first {
+			buf = append(buf, ',')
+		}
+		buf = appendQuoted(buf, u.value(c.raw()))
+	}
+	return string(append(buf, ']'))
+}
+
+// valueSlow is value with encoding/json.
+func (u *userRenderer) valueSlow(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 || string(v) == "null" {
 		return ""
@@ -412,13 +552,13 @@ func (u *userRenderer) value(v json.RawMessage) string {
 			return s
 		}
 	case '{':
-		return u.object(v)
+		return u.objectSlow(v)
 	case '[':
 		var items []json.RawMessage
 		if json.Unmarshal(v, &items) == nil {
 			out := make([]string, 0, len(items))
 			for _, it := range items {
-				out = append(out, u.value(it))
+				out = append(out, u.valueSlow(it))
 			}
 			b, _ := json.Marshal(out)
 			return string(b)
@@ -427,7 +567,7 @@ func (u *userRenderer) value(v json.RawMessage) string {
 	return string(v)
 }
 
-func (u *userRenderer) object(v json.RawMessage) string {
+func (u *userRenderer) objectSlow(v json.RawMessage) string {
 	var probe struct {
 		Self string `json:"self"`
 	}
@@ -450,13 +590,9 @@ func (u *userRenderer) object(v json.RawMessage) string {
 	return r.Label()
 }
 
-func decodeRef(v json.RawMessage) *tracker.Ref {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 || v[0] != '{' {
-		return nil
-	}
-	var r tracker.Ref
-	if json.Unmarshal(v, &r) != nil {
+// refPtr is the reference, or nil when there is none.
+func refPtr(r tracker.Ref, ok bool) *tracker.Ref {
+	if !ok {
 		return nil
 	}
 	return &r

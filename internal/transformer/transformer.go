@@ -171,42 +171,61 @@ func (t *Transformer) handle(ctx context.Context, m jetstream.Msg) {
 // (its figures no longer change with time); published reports whether
 // rows went out.
 func (t *Transformer) process(ctx context.Context, m jetstream.Msg, asOf time.Time, openOnly bool) (published bool, err error) {
+	out, err := t.prepare(m, asOf, openOnly)
+	if err != nil || out == nil {
+		return false, err
+	}
+	if err := t.send(ctx, out); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// outgoing is a rows message ready to publish.
+type outgoing struct {
+	msg *nats.Msg
+	id  string // the message id (deduplication)
+	// what names the rows in errors ("rows of KEY").
+	what string
+}
+
+// prepare transforms one raw snapshot message into its rows message; nil
+// when there is nothing to publish (see process). Its errors are all
+// permanentError.
+func (t *Transformer) prepare(m jetstream.Msg, asOf time.Time, openOnly bool) (out *outgoing, err error) {
 	defer func() {
 		// A snapshot that makes the transform panic must not crash-loop
 		// the stage: it is dead-lettered like any other it cannot handle.
 		if r := recover(); r != nil {
-			published, err = false, permanentError{fmt.Errorf("transform panicked: %v", r)}
+			out, err = nil, permanentError{fmt.Errorf("transform panicked: %v", r)}
 		}
 	}()
 	if schema := m.Headers().Get(wire.SchemaHeader); schema != "" && schema != strconv.Itoa(wire.SnapshotSchema) {
-		return false, permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
+		return nil, permanentError{fmt.Errorf("unknown snapshot schema %q", schema)}
 	}
 	switch subj := m.Subject(); {
 	case subj == wire.DirectorySubject:
-		return t.processDirectory(ctx, m)
+		return t.prepareDirectory(m)
 	case !strings.HasPrefix(subj, wire.RawIssuePrefix):
 		// The reconciliation's index (tombstones, its time): no rows.
-		return false, nil
+		return nil, nil
 	}
 	start := time.Now()
 	var snap wire.IssueSnapshot
 	if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
-		return false, permanentError{fmt.Errorf("decode snapshot: %w", err)}
+		return nil, permanentError{fmt.Errorf("decode snapshot: %w", err)}
 	}
 	res, err := Transform(&snap, t.deps.Rules, asOf)
 	if err != nil {
-		return false, permanentError{err}
+		return nil, permanentError{err}
 	}
 	if openOnly && res.Rows.Issue.IsClosed {
-		return false, nil
+		return nil, nil
 	}
 	t.note(&snap, res)
 	t.deps.Metrics.Timing("issue_transform_time_seconds", time.Since(start))
 	id := wire.RowsMsgID(snap.IssueID, res.Rows.SourceVersion, t.deps.Rules.Generation+":"+strconv.FormatInt(asOf.UnixMilli(), 36))
-	if err := t.publish(ctx, wire.RowsSubject(snap.IssueID), id, res.Rows); err != nil {
-		return false, fmt.Errorf("publish rows of %s: %w", snap.IssueKey, err)
-	}
-	return true, nil
+	return rowsMessage(wire.RowsSubject(snap.IssueID), id, "rows of "+snap.IssueKey, res.Rows)
 }
 
 // note reports what the transform of one snapshot noticed.
@@ -229,38 +248,43 @@ func (t *Transformer) note(snap *wire.IssueSnapshot, res Result) {
 	}
 }
 
-// processDirectory turns the boards and sprints directory into its rows.
-func (t *Transformer) processDirectory(ctx context.Context, m jetstream.Msg) (bool, error) {
+// prepareDirectory turns the boards and sprints directory into its rows
+// message.
+func (t *Transformer) prepareDirectory(m jetstream.Msg) (*outgoing, error) {
 	var snap wire.DirectorySnapshot
 	if err := wire.Unmarshal(m.Data(), m.Headers().Get(wire.EncodingHeader), &snap); err != nil {
-		return false, permanentError{fmt.Errorf("decode directory: %w", err)}
+		return nil, permanentError{fmt.Errorf("decode directory: %w", err)}
 	}
 	rows, bad := DirectoryRows(&snap)
 	if bad > 0 {
 		t.deps.Metrics.Count("timeline_anomalies_count", int64(bad))
 	}
 	id := "dirrows:" + strconv.FormatUint(rows.SourceVersion, 10)
-	if err := t.publish(ctx, wire.DirectoryRowsSubject, id, rows); err != nil {
-		return false, fmt.Errorf("publish boards and sprints: %w", err)
-	}
-	return true, nil
+	return rowsMessage(wire.DirectoryRowsSubject, id, "boards and sprints", rows)
 }
 
-// publish sends one rows message under its own deadline: across a NATS
-// restart an ack may never come, and the snapshot is better handed back
-// (NAK) and redelivered than waited for under the batch's long deadline.
-func (t *Transformer) publish(ctx context.Context, subject, msgID string, v any) error {
+// rowsMessage encodes rows as a message of the rows stream.
+func rowsMessage(subject, msgID, what string, v any) (*outgoing, error) {
 	payload, encoding, err := wire.Marshal(v)
 	if err != nil {
-		return permanentError{fmt.Errorf("encode rows: %w", err)}
+		return nil, permanentError{fmt.Errorf("encode %s: %w", what, err)}
 	}
 	out := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
 	out.Header.Set(wire.SchemaHeader, strconv.Itoa(wire.RowsSchema))
 	if encoding != "" {
 		out.Header.Set(wire.EncodingHeader, encoding)
 	}
+	return &outgoing{msg: out, id: msgID, what: what}, nil
+}
+
+// send publishes one rows message under its own deadline: across a NATS
+// restart an ack may never come, and the snapshot is better handed back
+// (NAK) and redelivered than waited for under the batch's long deadline.
+func (t *Transformer) send(ctx context.Context, out *outgoing) error {
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	_, err = t.deps.JS.PublishMsg(pctx, out, jetstream.WithMsgID(msgID))
-	return err
+	if _, err := t.deps.JS.PublishMsg(pctx, out.msg, jetstream.WithMsgID(out.id)); err != nil {
+		return fmt.Errorf("publish %s: %w", out.what, err)
+	}
+	return nil
 }
