@@ -259,7 +259,11 @@ func TestNATSRestartMidRun(t *testing.T) {
 }
 
 // kill -9 of a transformer mid-batch: its messages are redelivered to the
-// next one within the 10 s ack wait.
+// next one. JetStream redelivers an unacknowledged message when its ack
+// wait ends, so the bound is the consumer's ack wait (10 s at most: a
+// deterministic check); the time until everything was transformed, the
+// remaining work included, is logged, not asserted (it depends on the
+// machine's load).
 func TestTransformerKill9RedeliveredQuickly(t *testing.T) {
 	f := newFixture(t, 1500)
 	conn := f.natsConn()
@@ -275,13 +279,16 @@ func TestTransformerKill9RedeliveredQuickly(t *testing.T) {
 	_ = tr.cmd.Process.Signal(syscall.SIGKILL)
 	tr.wait(10 * time.Second)
 	killed := time.Now()
-	f.startProc(f.env, "transformer")
-	waitUntil(t, "every snapshot transformed", 30*time.Second, func() bool { return pending() == 0 })
-	took := time.Since(killed)
-	t.Logf("every snapshot transformed %s after the kill", took.Round(time.Millisecond))
-	if took > 15*time.Second {
-		t.Errorf("in-flight snapshots took %s to come back, want at most the 10 s ack wait (plus the work)", took)
+	cons, err := conn.JS.Consumer(context.Background(), wire.RawStream, stream.TransformerConsumer)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if wait := cons.CachedInfo().Config.AckWait; wait <= 0 || wait > 10*time.Second {
+		t.Errorf("the transformer's ack wait is %s: a killed transformer's messages would wait that long, want at most 10 s", wait)
+	}
+	f.startProc(f.env, "transformer")
+	waitUntil(t, "every snapshot transformed", 2*time.Minute, func() bool { return pending() == 0 })
+	t.Logf("every snapshot transformed %s after the kill", time.Since(killed).Round(time.Millisecond))
 }
 
 // A 429 storm (the server allows 5 requests/s, the client does not know)
