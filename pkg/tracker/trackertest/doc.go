@@ -294,7 +294,8 @@
 // Options.Latency and Faults.Hang, then meets injected faults (Next5xx →
 // 503, Next429 → 429 with Retry-After: 1, Status5xxRate → 500 or 503), then
 // the shared token bucket (429 with Retry-After = the wait rounded up to
-// whole seconds, at least 1), then authentication. Malformed bodies (half of
+// whole seconds, at least 1; Options.RetryAfter under a second gives
+// fractional seconds instead, for tests), then authentication. Malformed bodies (half of
 // a 200 search or changelog body) are decided when the body is written.
 // Every request counts in Requests/TotalRequests, and every 429 in
 // Throttled.

@@ -30,6 +30,11 @@ type Options struct {
 	RateLimit float64
 	// Burst is the bucket size; default max(1, int(RateLimit)).
 	Burst int
+	// RetryAfter is the Retry-After of injected 429s and the least one of
+	// the rate limit's; 0 means Tracker's whole seconds (1 s, and the
+	// limit's wait rounded up to a second). Under a second it is written
+	// as fractional seconds, so that tests of 429s need not wait.
+	RetryAfter time.Duration
 	// Token is the accepted token; "" accepts any non-empty OAuth or Bearer token.
 	Token string
 	// OrgID is the required X-Org-ID or X-Cloud-Org-ID value; "" accepts any.
@@ -479,7 +484,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case 0:
 	case http.StatusTooManyRequests:
 		s.throttled.Add(1)
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", s.retryAfter(0))
 		q.fail(http.StatusTooManyRequests, "Too many requests")
 		return
 	default:
@@ -491,11 +496,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if d := res.Delay(); d > 0 {
 			res.Cancel()
 			s.throttled.Add(1)
-			secs := int(math.Ceil(d.Seconds()))
-			if secs < 1 || d == rate.InfDuration {
-				secs = 1
+			if d == rate.InfDuration {
+				d = 0
 			}
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			w.Header().Set("Retry-After", s.retryAfter(d))
 			q.fail(http.StatusTooManyRequests, "Too many requests")
 			return
 		}
@@ -747,4 +751,15 @@ func (q *req) fail(status int, msg string) {
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, '}')
 	q.writeJSON(status, b, false)
+}
+
+// retryAfter is the Retry-After header of a 429 for a wait of d: whole
+// seconds, at least 1, unless Options.RetryAfter asks for less.
+func (s *Server) retryAfter(d time.Duration) string {
+	least := s.opts.RetryAfter
+	if least <= 0 || least >= time.Second {
+		least = max(least, time.Second)
+		return strconv.Itoa(int(math.Ceil(max(d, least).Seconds())))
+	}
+	return strconv.FormatFloat(max(d, least).Seconds(), 'f', 3, 64)
 }

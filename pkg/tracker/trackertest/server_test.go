@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -131,43 +132,95 @@ func TestUnknownPathAndMethod(t *testing.T) {
 	}
 }
 
+// TestRateLimit runs on a fake clock (the handler is called directly, so
+// nothing leaves the bubble): 10 requests at one instant against 2/s with
+// a burst of 3 get exactly 3 answers and 7 429s, and a token is back after
+// half a second.
 func TestRateLimit(t *testing.T) {
-	s := New(Options{RateLimit: 2, Burst: 3})
-	c := newClient(t, s)
-	ok, limited := 0, 0
-	for range 10 {
-		r := c.do("GET", "/v2/statuses", "")
-		switch r.status {
-		case 200:
-			ok++
-		case 429:
-			limited++
-			ra, err := strconv.Atoi(r.header.Get("Retry-After"))
-			if err != nil || ra < 1 {
-				t.Fatalf("Retry-After = %q, want an integer ≥ 1", r.header.Get("Retry-After"))
-			}
-			errorBody(t, r, 429)
-		default:
-			t.Fatalf("status %d", r.status)
+	synctest.Test(t, func(t *testing.T) {
+		s := New(Options{RateLimit: 2, Burst: 3})
+		h := s.Handler()
+		get := func() *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "http://tracker.test/v2/statuses", nil)
+			req.Header.Set("Authorization", "OAuth y0_test")
+			req.Header.Set("X-Org-ID", "42")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
 		}
-	}
-	if ok < 3 || ok > 4 || limited != 10-ok {
-		t.Errorf("10 quick requests at 2 rps burst 3: %d ok, %d limited; want 3-4 ok", ok, limited)
-	}
-	if s.Throttled() != int64(limited) {
-		t.Errorf("Throttled() = %d, want %d", s.Throttled(), limited)
-	}
-	if s.Requests(EpStatuses) != 10 || s.TotalRequests() != 10 {
-		t.Errorf("Requests = %d, Total = %d, want 10 and 10", s.Requests(EpStatuses), s.TotalRequests())
-	}
-	time.Sleep(600 * time.Millisecond) // one token back
-	if r := c.do("GET", "/v2/statuses", ""); r.status != 200 {
-		t.Errorf("after waiting: status %d, want 200", r.status)
-	}
-	s.ResetCounters()
-	if s.TotalRequests() != 0 || s.Throttled() != 0 || s.Requests(EpStatuses) != 0 {
-		t.Error("ResetCounters left counts")
-	}
+		ok, limited := 0, 0
+		for range 10 {
+			r := get()
+			switch r.Code {
+			case 200:
+				ok++
+			case 429:
+				limited++
+				if ra := r.Header().Get("Retry-After"); ra != "1" {
+					t.Fatalf("Retry-After = %q, want 1 (the wait of 0.5 s rounded up to a second)", ra)
+				}
+				errorBody(t, resp{status: r.Code, header: r.Header(), body: r.Body.Bytes()}, 429)
+			default:
+				t.Fatalf("status %d", r.Code)
+			}
+		}
+		if ok != 3 || limited != 7 {
+			t.Errorf("10 requests at once at 2 rps burst 3: %d ok, %d limited; want 3 and 7", ok, limited)
+		}
+		if s.Throttled() != int64(limited) {
+			t.Errorf("Throttled() = %d, want %d", s.Throttled(), limited)
+		}
+		if s.Requests(EpStatuses) != 10 || s.TotalRequests() != 10 {
+			t.Errorf("Requests = %d, Total = %d, want 10 and 10", s.Requests(EpStatuses), s.TotalRequests())
+		}
+		time.Sleep(499 * time.Millisecond)
+		if r := get(); r.Code != 429 {
+			t.Errorf("0.499 s later: status %d, want 429 (no token yet)", r.Code)
+		}
+		time.Sleep(time.Millisecond)
+		if r := get(); r.Code != 200 {
+			t.Errorf("0.5 s later: status %d, want 200 (one token back)", r.Code)
+		}
+		s.ResetCounters()
+		if s.TotalRequests() != 0 || s.Throttled() != 0 || s.Requests(EpStatuses) != 0 {
+			t.Error("ResetCounters left counts")
+		}
+	})
+}
+
+// TestRetryAfterOption: under a second, Options.RetryAfter is written as
+// fractional seconds, for injected 429s and as the least of the limit's.
+func TestRetryAfterOption(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, c := range []struct {
+			opt      time.Duration
+			injected string
+			limited  string
+		}{
+			{0, "1", "1"},
+			{50 * time.Millisecond, "0.050", "0.500"},
+			{time.Second, "1", "1"},
+			{1500 * time.Millisecond, "2", "2"},
+		} {
+			s := New(Options{RateLimit: 2, Burst: 1, RetryAfter: c.opt})
+			h := s.Handler()
+			get := func() *httptest.ResponseRecorder {
+				req := httptest.NewRequest("GET", "http://tracker.test/v2/statuses", nil)
+				req.Header.Set("Authorization", "OAuth y0_test")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			s.InjectFaults(Faults{Next429: 1})
+			if got := get().Header().Get("Retry-After"); got != c.injected {
+				t.Errorf("RetryAfter %s: injected 429 says %q, want %q", c.opt, got, c.injected)
+			}
+			get() // the bucket's one token
+			if got := get().Header().Get("Retry-After"); got != c.limited {
+				t.Errorf("RetryAfter %s: limited 429 says %q, want %q", c.opt, got, c.limited)
+			}
+		}
+	})
 }
 
 func TestFaults(t *testing.T) {
