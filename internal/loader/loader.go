@@ -285,37 +285,49 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	for _, m := range msgs {
 		b.items = append(b.items, &item{msg: m, size: len(m.Data())})
 	}
-	var good []*item
-	for _, it := range b.items {
+	// Messages are decoded as the insert batches fill, and each batch is
+	// loaded as soon as it is full: only one batch's rows are held at a
+	// time, not the whole fetch's.
+	c := l.chunker()
+	for i, it := range b.items {
 		if err := decode(it); err != nil {
 			l.deadLetter(ctx, b, it, err)
 			continue
 		}
-		good = append(good, it)
-	}
-	chunks := l.chunks(good)
-	for i, chunk := range chunks {
-		if err := l.load(ctx, b, chunk); err != nil {
-			// Still failing after the backoff: hand this part and the rest
-			// back, un-acked, for a later delivery.
-			var rest []*item
-			for _, c := range chunks[i:] {
-				rest = append(rest, c...)
-			}
-			// Transient: nothing is lost, so warn; an outage that outlasts
-			// MaxDeliveries deliveries is an error (and reaches Sentry).
-			level := slog.LevelWarn
-			if stream.Deliveries(rest[0].msg) >= uint64(l.cfg.MaxDeliveries) {
-				level = slog.LevelError
-			}
-			l.deps.Log.Log(ctx, level, "insert failed, messages returned to the stream", "messages", len(rest), "err", err)
-			l.nak(b, rest)
-			break
+		if full := c.add(it); full != nil && !l.loadChunk(ctx, b, full, b.items[i:]) {
+			return
 		}
+	}
+	if full := c.flush(); len(full) > 0 && !l.loadChunk(ctx, b, full, nil) {
+		return
 	}
 	if len(msgs) < l.fetchMax() {
 		l.maybeOptimize(ctx)
 	}
+}
+
+// loadChunk loads one insert batch and drops its decoded rows. If the
+// insert still fails after the backoff, the batch and the messages not
+// loaded yet (rest) are handed back, un-acked, for a later delivery, and it
+// reports false.
+func (l *Loader) loadChunk(ctx context.Context, b *batch, chunk, rest []*item) bool {
+	err := l.load(ctx, b, chunk)
+	for _, it := range chunk {
+		it.rows, it.dir = nil, nil
+	}
+	if err == nil {
+		return true
+	}
+	back := append(chunk[:len(chunk):len(chunk)], rest...)
+	// Transient: nothing is lost, so warn; an outage that outlasts
+	// MaxDeliveries deliveries is an error (and reaches Sentry).
+	level := slog.LevelWarn
+	if stream.Deliveries(back[0].msg) >= uint64(l.cfg.MaxDeliveries) {
+		level = slog.LevelError
+	}
+	l.deps.Log.Log(ctx, level, "insert failed, messages returned to the stream", "messages", len(back), "err", err)
+	l.nak(b, back)
+	return false
 }
 
 // decode checks the schema and unpacks a message.
@@ -346,28 +358,51 @@ func decode(it *item) error {
 // and BatchBytes bytes; an item larger than either bound goes alone, and
 // so does a directory.
 func (l *Loader) chunks(items []*item) [][]*item {
-	var (
-		out         [][]*item
-		cur         []*item
-		rows, bytes int
-	)
+	c := l.chunker()
+	var out [][]*item
 	for _, it := range items {
-		over := rows+it.nrows > l.cfg.BatchRows || (l.cfg.BatchBytes > 0 && bytes+it.size > l.cfg.BatchBytes)
-		// A directory goes alone: it shares no table, nor the fate of a
-		// batch that a table's trouble fails as a whole.
-		alone := it.dir != nil || len(cur) > 0 && cur[len(cur)-1].dir != nil
-		if len(cur) > 0 && (over || alone) {
-			out = append(out, cur)
-			cur, rows, bytes = nil, 0, 0
+		if full := c.add(it); full != nil {
+			out = append(out, full)
 		}
-		cur = append(cur, it)
-		rows += it.nrows
-		bytes += it.size
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
+	if full := c.flush(); len(full) > 0 {
+		out = append(out, full)
 	}
 	return out
+}
+
+// chunker cuts items into insert batches as they come (see chunks).
+type chunker struct {
+	maxRows, maxBytes int
+	cur               []*item
+	rows, bytes       int
+}
+
+func (l *Loader) chunker() *chunker {
+	return &chunker{maxRows: l.cfg.BatchRows, maxBytes: l.cfg.BatchBytes}
+}
+
+// add appends it to the batch being filled, first closing that batch if it
+// would no longer fit; it returns the batch closed (nil if none).
+func (c *chunker) add(it *item) (full []*item) {
+	over := c.rows+it.nrows > c.maxRows || (c.maxBytes > 0 && c.bytes+it.size > c.maxBytes)
+	// A directory goes alone: it shares no table, nor the fate of a batch
+	// that a table's trouble fails as a whole.
+	alone := it.dir != nil || len(c.cur) > 0 && c.cur[len(c.cur)-1].dir != nil
+	if len(c.cur) > 0 && (over || alone) {
+		full = c.flush()
+	}
+	c.cur = append(c.cur, it)
+	c.rows += it.nrows
+	c.bytes += it.size
+	return full
+}
+
+// flush returns the batch being filled and starts a new one.
+func (c *chunker) flush() []*item {
+	full := c.cur
+	c.cur, c.rows, c.bytes = nil, 0, 0
+	return full
 }
 
 // load inserts items and settles them: acked when inserted; when the sink
