@@ -245,7 +245,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, s Streams) error {
 		},
 	}
 	for _, c := range cfgs {
-		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
+		if err := declare(ctx, js, c); err != nil {
 			var api *jetstream.APIError
 			if errors.As(err, &api) && api.ErrorCode == errCodeReplicasNotSupported {
 				return fmt.Errorf("stream %s: %d replicas: %w", c.Name, c.Replicas, ErrReplicasUnsupported)
@@ -255,6 +255,33 @@ func Setup(ctx context.Context, js jetstream.JetStream, s Streams) error {
 	}
 	return nil
 }
+
+// declare creates or updates one stream. When two stages declare a new
+// stream of a cluster at the same moment, the server answers only one of
+// them (measured on nats-server 2.15 with three replicas: the other waits
+// for an answer that never comes); so each try has a short deadline of its
+// own, and a try that ran out of time is repeated, by then as an update of
+// the stream the other stage created. After declareTries such tries the
+// error goes to the caller, which waits for NATS as for any outage.
+func declare(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	var err error
+	for range declareTries {
+		tctx, cancel := context.WithTimeout(ctx, declareTry)
+		_, err = js.CreateOrUpdateStream(tctx, cfg)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	return err
+}
+
+// A stream's declaration takes a few hundred milliseconds on a cluster of
+// three; declareTry leaves ample margin.
+const (
+	declareTry   = 3 * time.Second
+	declareTries = 3
+)
 
 // Durable consumer names.
 const (
