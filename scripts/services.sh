@@ -8,6 +8,7 @@
 #   scripts/services.sh status  say what is running
 #   scripts/services.sh env     print the export lines the tests read
 #   scripts/services.sh clean   stop, then delete ${SERVICES_DIR}
+#   scripts/services.sh nats-node kill|start n1|n2|n3   (tests of a node's loss)
 #
 # Use: eval "$(scripts/services.sh env)"
 #
@@ -354,6 +355,176 @@ start_s3() {
 	log "versitygw ready"
 }
 
+# --- NATS cluster (three nats-server nodes) -----------------------------------
+#
+# Three nats-server processes forming one JetStream cluster, for the tests of
+# replicated streams (e2e/nats_cluster_test.go). The server is built with
+# `go build` from the nats-server module pinned in go.mod, the same code as the
+# embedded server of the one-process binary, so that the cluster tests run the
+# server version everything else is tested with. (Debian bookworm ships
+# nats-server 2.9.10, from 2022: older than the JetStream API nats.go's
+# jetstream package targets, and before years of fixes to clustered streams'
+# leader elections and catch-up, which is what these tests exercise.)
+#
+# Variables (defaults): NATS_CLUSTER_PORT (14222), NATS_ROUTE_PORT (16222),
+# NATS_MONITOR_PORT (18222): the ports of node 1, the others follow.
+# Node i (1..3): server name n$i, clients on NATS_CLUSTER_PORT+i-1 (14222..),
+# routes on NATS_ROUTE_PORT+i-1 (16222..), monitoring on
+# NATS_MONITOR_PORT+i-1 (18222..), data under $SERVICES_DIR/nats-cluster/n$i.
+# The tests kill -9 a node and start it again with
+# `scripts/services.sh nats-node kill|start n$i`.
+
+NATS_CLUSTER_PORT=${NATS_CLUSTER_PORT:-14222}
+NATS_ROUTE_PORT=${NATS_ROUTE_PORT:-16222}
+NATS_MONITOR_PORT=${NATS_MONITOR_PORT:-18222}
+
+nats_cluster_dir() { printf '%s/nats-cluster' "$SERVICES_DIR"; }
+nats_bin() { printf '%s/bin/nats-server' "$(nats_cluster_dir)"; }
+nats_node_pidfile() { printf '%s/n%s/nats-server.pid' "$(nats_cluster_dir)" "$1"; }
+nats_node_proc() { printf 'nats-cluster/n%s/nats.conf' "$1"; }
+
+nats_cluster_urls() {
+	local i urls=()
+	for i in 1 2 3; do urls+=("nats://$HOST:$((NATS_CLUSTER_PORT + i - 1))"); done
+	(
+		IFS=,
+		printf '%s' "${urls[*]}"
+	)
+}
+
+# install_nats_server builds nats-server at the version go.mod pins, once per
+# version.
+install_nats_server() {
+	local root bin version
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	bin=$(nats_bin)
+	command -v go >/dev/null 2>&1 || die "go is not on PATH: it is needed to build nats-server"
+	version=$(cd "$root" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2) ||
+		die "nats-server is not in go.mod"
+	if [ -x "$bin" ] && [ "$(cat "$bin.version" 2>/dev/null)" = "$version" ]; then
+		return 0
+	fi
+	log "building nats-server $version with go build"
+	mkdir -p "$(dirname "$bin")"
+	(cd "$root" && go build -o "$bin.tmp" github.com/nats-io/nats-server/v2) ||
+		die "go build nats-server $version failed"
+	mv "$bin.tmp" "$bin"
+	printf '%s\n' "$version" >"$bin.version"
+}
+
+write_nats_node_config() {
+	local i=$1 dir routes="" j
+	dir="$(nats_cluster_dir)/n$i"
+	mkdir -p "$dir"
+	for j in 1 2 3; do
+		[ "$j" = "$i" ] || routes="$routes${routes:+, }\"nats-route://$HOST:$((NATS_ROUTE_PORT + j - 1))\""
+	done
+	cat >"$dir/nats.conf" <<EOF
+# Written by scripts/services.sh; node $i of a private test cluster.
+server_name: n$i
+host: $HOST
+port: $((NATS_CLUSTER_PORT + i - 1))
+http: "$HOST:$((NATS_MONITOR_PORT + i - 1))"
+max_payload: 8MB
+jetstream {
+    store_dir: "$dir"
+    max_memory_store: 256MB
+    max_file_store: 4GB
+}
+cluster {
+    name: tracker-test
+    host: $HOST
+    port: $((NATS_ROUTE_PORT + i - 1))
+    routes: [$routes]
+}
+EOF
+}
+
+# nats_node_ready: node $NATS_NODE answers its monitoring /healthz with
+# JetStream enabled (not necessarily caught up: that needs a quorum).
+nats_node_ready() {
+	curl -fsS -m 2 "http://$HOST:$((NATS_MONITOR_PORT + NATS_NODE - 1))/healthz?js-enabled-only=true" >/dev/null 2>&1
+}
+
+# nats_cluster_ready: every node healthy: JetStream's meta leader elected and
+# each node current with it.
+nats_cluster_ready() {
+	local i
+	for i in 1 2 3; do
+		curl -fsS -m 2 "http://$HOST:$((NATS_MONITOR_PORT + i - 1))/healthz" >/dev/null 2>&1 || return 1
+	done
+}
+
+start_nats_node() {
+	local i=$1 dir pidfile proc
+	dir="$(nats_cluster_dir)/n$i"
+	pidfile=$(nats_node_pidfile "$i")
+	proc=$(nats_node_proc "$i")
+	if NATS_NODE=$i already_running "NATS node n$i" nats_node_ready "$pidfile" "$proc" "$((NATS_CLUSTER_PORT + i - 1))"; then
+		return 0
+	fi
+	if ! pid_alive "$pidfile" "$proc"; then
+		port_open "$((NATS_ROUTE_PORT + i - 1))" && die "NATS route port $((NATS_ROUTE_PORT + i - 1)) is taken by another program; set NATS_ROUTE_PORT"
+		write_nats_node_config "$i"
+		log "starting NATS node n$i on $HOST:$((NATS_CLUSTER_PORT + i - 1)), data in $dir"
+		spawn "$pidfile" "$dir/nats-server.log" "$(nats_bin)" -c "$dir/nats.conf"
+	fi
+}
+
+wait_nats_node() {
+	NATS_NODE=$1 wait_ready "NATS node n$1" nats_node_ready "$(nats_node_pidfile "$1")" "$(nats_node_proc "$1")" \
+		"$(nats_cluster_dir)/n$1/nats-server.log"
+}
+
+start_nats_cluster() {
+	local i
+	install_nats_server
+	for i in 1 2 3; do start_nats_node "$i"; done
+	for i in 1 2 3; do wait_nats_node "$i"; done
+	wait_ready "NATS cluster" nats_cluster_ready "$(nats_node_pidfile 1)" "$(nats_node_proc 1)" \
+		"$(nats_cluster_dir)/n1/nats-server.log"
+	log "NATS cluster ready ($(nats_cluster_urls))"
+}
+
+stop_nats_cluster() {
+	local i
+	for i in 1 2 3; do stop_pid "NATS node n$i" "$(nats_node_pidfile "$i")" "$(nats_node_proc "$i")"; done
+}
+
+status_nats_cluster() {
+	local i rc=0
+	for i in 1 2 3; do
+		if NATS_NODE=$i nats_node_ready; then
+			log "NATS node n$i up on $HOST:$((NATS_CLUSTER_PORT + i - 1))"
+		else
+			log "NATS node n$i down"
+			rc=1
+		fi
+	done
+	return "$rc"
+}
+
+# cmd_nats_node kill|start n1|n2|n3: kill -9 one node of the cluster, or start
+# it again and wait until it answers (for the tests of a node's loss).
+cmd_nats_node() {
+	local i=${2:-}
+	i=${i#n}
+	case "$i" in 1 | 2 | 3) ;; *) die "usage: $0 nats-node kill|start n1|n2|n3" ;; esac
+	case "${1:-}" in
+	kill)
+		pid_alive "$(nats_node_pidfile "$i")" "$(nats_node_proc "$i")" || die "NATS node n$i is not running"
+		kill -KILL "$(cat "$(nats_node_pidfile "$i")")"
+		log "NATS node n$i killed"
+		;;
+	start)
+		start_nats_node "$i"
+		wait_nats_node "$i"
+		log "NATS node n$i ready"
+		;;
+	*) die "usage: $0 nats-node kill|start n1|n2|n3" ;;
+	esac
+}
+
 # --- stop ---------------------------------------------------------------------
 
 # stop_pid NAME PIDFILE PROC: TERM, wait, then KILL the process this script
@@ -387,9 +558,11 @@ cmd_start() {
 	start_clickhouse
 	start_redis
 	start_s3
+	start_nats_cluster
 }
 
 cmd_stop() {
+	stop_nats_cluster
 	stop_pid versitygw "$SERVICES_DIR/s3/versitygw.pid" versitygw
 	stop_pid Redis "$SERVICES_DIR/redis/redis.pid" redis-server
 	stop_pid ClickHouse "$(ch_dir)/clickhouse.pid" clickhouse-server
@@ -400,6 +573,7 @@ cmd_status() {
 	if ch_ready; then log "ClickHouse up on $HOST:$CH_PORT"; else log "ClickHouse down"; rc=1; fi
 	if redis_ready; then log "Redis up on $HOST:$REDIS_PORT"; else log "Redis down"; rc=1; fi
 	if s3_ready; then log "versitygw up on $HOST:$S3_PORT"; else log "versitygw down"; rc=1; fi
+	status_nats_cluster || rc=1
 	return "$rc"
 }
 
@@ -413,6 +587,7 @@ export TEST_REDIS_ADDR=$HOST:$REDIS_PORT
 export TEST_S3_ENDPOINT=http://$HOST:$S3_PORT
 export TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY
 export TEST_S3_SECRET_KEY=$S3_SECRET_KEY
+export TEST_NATS_CLUSTER_URLS=$(nats_cluster_urls)
 EOF
 }
 
@@ -431,6 +606,7 @@ stop) cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env ;;
 clean) cmd_clean ;;
+nats-node) cmd_nats_node "${@:2}" ;;
 *)
 	printf 'usage: %s start|stop|status|env|clean\n' "$0" >&2
 	exit 2

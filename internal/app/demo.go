@@ -35,7 +35,7 @@ func Demo(ctx context.Context, cfg config.Config, o EmulatorOptions, out io.Writ
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg.NATS.URL = ""
+	cfg.NATS.URL, cfg.NATS.Replicas = "", 1 // the demo embeds its own one-node server
 	cfg.NATS.DataDir = dir
 	if err := cfg.Validate(config.RoleAll); err != nil {
 		return ConfigExit(err)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
 	"github.com/tracker-exporter/tracker-exporter/internal/loader"
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
@@ -33,24 +35,41 @@ func NATS(ctx context.Context, env *Env, name string, allowEmbedded bool) (*stre
 	return embeddedNATS(ctx, env, name)
 }
 
-// remoteNATS connects to EXPORTER_NATS__URL (default the local server),
-// waiting for it, and declares the streams.
+// remoteNATS connects to EXPORTER_NATS__URL (default the local server; a
+// comma-separated list for a cluster), waiting for it, and declares the
+// streams with EXPORTER_NATS__REPLICAS replicas. Once connected the
+// connection follows the cluster across the loss of a server; the
+// disconnections and reconnections are logged.
 func remoteNATS(ctx context.Context, env *Env, name string) (*stream.Conn, func(), error) {
 	url := env.Config.NATS.URL
 	if url == "" {
 		url = "nats://127.0.0.1:4222"
 	}
+	log := env.Log
+	events := []nats.Option{
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS connection lost, reconnecting", "server", nc.ConnectedUrlRedacted(), "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted(), "server_name", nc.ConnectedServerName())
+		}),
+	}
 	var conn *stream.Conn
 	err := waitFor(ctx, env.Log, "NATS at "+stream.RedactURL(url), env.Config.StartTimeout, func(ctx context.Context) error {
-		c, err := stream.Connect(ctx, url, name)
+		c, err := stream.Connect(ctx, url, name, events...)
 		if err != nil {
 			if stream.IsPermanent(err) {
 				return permanent(err)
 			}
 			return err
 		}
-		if err := stream.Setup(ctx, c.JS, stream.Streams{}); err != nil {
+		if err := stream.Setup(ctx, c.JS, stream.Streams{Replicas: env.Config.NATS.Replicas}); err != nil {
 			c.Close()
+			if stream.IsPermanent(err) {
+				return permanent(err)
+			}
 			return err
 		}
 		conn = c
@@ -63,7 +82,8 @@ func remoteNATS(ctx context.Context, env *Env, name string) (*stream.Conn, func(
 }
 
 // embeddedNATS starts the in-process server on EXPORTER_NATS__DATA_DIR,
-// connects to it and declares the streams.
+// connects to it and declares the streams, with one replica (one server;
+// the configuration refuses more).
 func embeddedNATS(ctx context.Context, env *Env, name string) (*stream.Conn, func(), error) {
 	cfg := env.Config
 	dir, err := filepath.Abs(cfg.NATS.DataDir)

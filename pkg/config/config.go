@@ -346,6 +346,12 @@ type NATSConfig struct {
 	DataDir string
 	// MaxPayload is the embedded server's max_payload in bytes.
 	MaxPayload int
+	// Replicas is the number of copies of every stream: 1, or 3 on a
+	// JetStream cluster of three servers or more, whose streams then
+	// survive the loss of one server. Every stage declares the streams at
+	// start, so a changed value updates existing streams; give all stages
+	// the same value. The embedded server is one node: 1 only.
+	Replicas int
 }
 
 // Role says which binary validates a Config, so that an extractor need not
@@ -483,6 +489,7 @@ func Default() Config {
 		NATS: NATSConfig{
 			DataDir:    "./data/nats",
 			MaxPayload: 8 << 20,
+			Replicas:   1,
 		},
 	}
 }

@@ -125,6 +125,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_STATE__OVERLAP", d.State.Overlap, 5 * time.Minute},
 		{"EXPORTER_NATS__DATA_DIR", d.NATS.DataDir, "./data/nats"},
 		{"EXPORTER_NATS__MAX_PAYLOAD", d.NATS.MaxPayload, 8 << 20},
+		{"EXPORTER_NATS__REPLICAS", d.NATS.Replicas, 1},
 		{"EXPORTER_LOG_FORMAT", d.LogFormat, "text"},
 		{"EXPORTER_HEALTH_ADDR", d.HealthAddr, ""},
 		{"EXPORTER_START_TIMEOUT", d.StartTimeout, 5 * time.Minute},
@@ -347,6 +348,7 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_NATS__URL=nats://n:4222", func(c Config) any { return c.NATS.URL }, "nats://n:4222"},
 		{"EXPORTER_NATS__DATA_DIR=/data", func(c Config) any { return c.NATS.DataDir }, "/data"},
 		{"EXPORTER_NATS__MAX_PAYLOAD=1048576", func(c Config) any { return c.NATS.MaxPayload }, 1 << 20},
+		{"EXPORTER_NATS__REPLICAS=3", func(c Config) any { return c.NATS.Replicas }, 3},
 		// Names are matched without regard to case, as pydantic-settings did.
 		{"exporter_tracker__org_id=777", func(c Config) any { return c.Tracker.OrgID }, "777"},
 		// Empty non-text values keep the default.

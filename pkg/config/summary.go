@@ -121,6 +121,7 @@ func (c Config) Summary() []slog.Attr {
 			slog.String("url", stripCredentials(c.NATS.URL)),
 			slog.String("data_dir", c.NATS.DataDir),
 			slog.Int("max_payload", c.NATS.MaxPayload),
+			slog.Int("replicas", c.NATS.Replicas),
 		),
 	}
 }

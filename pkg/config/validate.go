@@ -153,6 +153,15 @@ func (c Config) validateNATS(p *problems, role Role) {
 	} else if role == RoleAll {
 		p.nonEmpty("EXPORTER_NATS__DATA_DIR", n.DataDir)
 	}
+	switch {
+	case n.Replicas != 1 && n.Replicas != 3:
+		p.add("EXPORTER_NATS__REPLICAS", n.Replicas, "want 1 or 3")
+	case n.Replicas != 1 && n.URL == "" && role == RoleAll:
+		// Refused rather than ignored: whoever asks for three copies
+		// expects to survive a server's loss, which one embedded server
+		// cannot give.
+		p.add("EXPORTER_NATS__REPLICAS", n.Replicas, "the embedded NATS server (EXPORTER_NATS__URL empty) is a single node and keeps 1 replica: set EXPORTER_NATS__URL to the servers of a NATS cluster, or EXPORTER_NATS__REPLICAS=1")
+	}
 	if n.MaxPayload < 1<<10 || n.MaxPayload > 64<<20 {
 		p.add("EXPORTER_NATS__MAX_PAYLOAD", n.MaxPayload, "want 1KiB..64MiB")
 	}

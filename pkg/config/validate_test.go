@@ -139,6 +139,8 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"nats url", func(c *Config) { c.NATS.URL = "nats://a:4222, ftp://user:" + secret + "@b" }, "EXPORTER_NATS__URL (value hidden): server 2"},
 		{"nats data dir", func(c *Config) { c.NATS.DataDir = "" }, "EXPORTER_NATS__DATA_DIR: must not be empty"},
 		{"nats payload", func(c *Config) { c.NATS.MaxPayload = 100 << 20 }, `EXPORTER_NATS__MAX_PAYLOAD="104857600": want 1KiB..64MiB`},
+		{"nats replicas", func(c *Config) { c.NATS.Replicas = 2 }, `EXPORTER_NATS__REPLICAS="2": want 1 or 3`},
+		{"nats replicas embedded", func(c *Config) { c.NATS.URL, c.NATS.Replicas = "", 3 }, `EXPORTER_NATS__REPLICAS="3": the embedded NATS server (EXPORTER_NATS__URL empty) is a single node`},
 	}
 	base := validConfig(t)
 	for _, tt := range tests {
@@ -165,6 +167,7 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		"custom column clash": true, "ch native on http port": true, "ch http on native port": true, "ch https needs ca": true,
 		"ch port": true, "ch ca missing": true, "ch same table": true, "nothing to search": true, "range": true, "storage": true,
 		"strategy": true, "json path": true, "metrics port": true, "sentry dsn missing": true, "nats data dir": true,
+		"nats replicas embedded":     true,
 		"rate limit max below start": true,
 	}
 	c := base
@@ -254,6 +257,7 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 			c.Monitoring.SentryEnabled, c.Monitoring.SentryDSN = true, "https://k@o1.ingest.sentry.io/2"
 		},
 		"nats list":      func(c *Config) { c.NATS.URL = "nats://u:p@a:4222, b:4223,tls://c" },
+		"nats cluster":   func(c *Config) { c.NATS.URL, c.NATS.Replicas = "nats://a:4222,nats://b:4222,nats://c:4222", 3 },
 		"health":         func(c *Config) { c.HealthAddr = "127.0.0.1:0" },
 		"rate unlimited": func(c *Config) { c.Tracker.RateLimit = 0 },
 		"rate fixed": func(c *Config) {

@@ -424,12 +424,14 @@ func table() []variable {
 			func(c *Config) *Secret { return &c.Monitoring.SentryDSN }),
 
 		// NATS.
-		textVar("EXPORTER_NATS__URL", "", "NATS server URL(s); empty runs the embedded server (one-process binary)",
+		textVar("EXPORTER_NATS__URL", "", "NATS server URL, or the comma-separated URLs of a cluster's servers (any one that answers will do); empty runs the embedded server (one-process binary)",
 			func(c *Config) *string { return &c.NATS.URL }),
 		textVar("EXPORTER_NATS__DATA_DIR", "./data/nats", "JetStream store of the embedded server",
 			func(c *Config) *string { return &c.NATS.DataDir }),
 		sizeVar("EXPORTER_NATS__MAX_PAYLOAD", "8MiB", "largest message of the embedded server",
 			func(c *Config) *int { return &c.NATS.MaxPayload }),
+		intVar("EXPORTER_NATS__REPLICAS", "1", "copies of every stream: 1, or 3 on a NATS cluster (survives the loss of a server); a change updates existing streams at the next start; the embedded server takes 1 only",
+			func(c *Config) *int { return &c.NATS.Replicas }),
 	}...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,18 +23,49 @@ type Conn struct {
 	JS jetstream.JetStream
 }
 
-// Connect dials a NATS server URL. It blocks until connected or ctx ends.
-func Connect(ctx context.Context, url, name string) (*Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
-	if dl, ok := ctx.Deadline(); ok {
-		opts = append(opts, nats.Timeout(time.Until(dl)))
+// Connect dials NATS at url, one server or a comma-separated list of the
+// servers of a cluster (nats://a:4222,nats://b:4222); any one that answers
+// will do, and the client learns the rest of the cluster from it. It
+// blocks until connected or ctx ends: waiting for a server that is not up
+// yet is the caller's loop (it reports readiness meanwhile), so the first
+// connection is not retried here. Once connected the connection never
+// gives up: a server lost (killed, restarted, partitioned) is replaced by
+// another of the cluster, or by itself when it returns, every
+// ReconnectWait with jitter, without end; publishes made meanwhile are
+// buffered (nats.go's 8 MiB) and JetStream calls fail with timeouts that
+// the stages retry. opts add to or override these defaults (handlers for
+// the disconnect and reconnect events, say).
+func Connect(ctx context.Context, url, name string, opts ...nats.Option) (*Conn, error) {
+	all := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(ReconnectWait),
+		nats.ReconnectJitter(ReconnectWait/5, ReconnectWait/5),
+		// A server that vanished without closing the socket (a host
+		// lost, a partition) is noticed after PingInterval times
+		// MaxPingsOutstanding, rather than nats.go's 4 minutes.
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(2),
 	}
-	nc, err := nats.Connect(url, opts...)
+	if dl, ok := ctx.Deadline(); ok {
+		all = append(all, nats.Timeout(time.Until(dl)))
+	}
+	nc, err := nats.Connect(url, append(all, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("nats connect %s: %w", RedactURL(url), err)
 	}
 	return wrap(nc)
 }
+
+// Reconnection timing of Connect.
+const (
+	// ReconnectWait is the pause between two rounds over the servers
+	// after the connection was lost.
+	ReconnectWait = 500 * time.Millisecond
+	// PingInterval is how often the client checks that the server is
+	// still there; two unanswered pings drop the connection.
+	PingInterval = 10 * time.Second
+)
 
 // ConnectInProcess connects to an embedded server without a network socket.
 func ConnectInProcess(srv *server.Server, name string) (*Conn, error) {
@@ -134,7 +166,9 @@ func splitHostPort(s string) (string, int, error) {
 
 // Streams names the stream settings that deployments may tune.
 type Streams struct {
-	// Replicas of every stream (1 for a single server).
+	// Replicas of every stream: 1 for a single server, 3 (or 5) in a
+	// JetStream cluster, where a stream survives the loss of a minority
+	// of its servers. 0 means 1.
 	Replicas int
 	// DuplicateWindow is how long message IDs are remembered for dedup.
 	DuplicateWindow time.Duration
@@ -145,7 +179,13 @@ type Streams struct {
 }
 
 // Setup declares the raw, rows, pass and dead-letter streams. It is idempotent
-// (CreateOrUpdate) and safe to call from every stage at start.
+// (CreateOrUpdate) and safe to call from every stage at start. A stream
+// that exists is updated to s, its number of replicas included: in a
+// JetStream cluster, raising Replicas from 1 to 3 copies the stored
+// messages to two more servers (the durable consumers, whose own replicas
+// follow the stream's, move with it), and lowering it drops copies. A
+// single server refuses more than one replica with an error wrapping
+// ErrReplicasUnsupported.
 func Setup(ctx context.Context, js jetstream.JetStream, s Streams) error {
 	if s.Replicas <= 0 {
 		s.Replicas = 1
@@ -205,12 +245,43 @@ func Setup(ctx context.Context, js jetstream.JetStream, s Streams) error {
 		},
 	}
 	for _, c := range cfgs {
-		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
+		if err := declare(ctx, js, c); err != nil {
+			var api *jetstream.APIError
+			if errors.As(err, &api) && api.ErrorCode == errCodeReplicasNotSupported {
+				return fmt.Errorf("stream %s: %d replicas: %w", c.Name, c.Replicas, ErrReplicasUnsupported)
+			}
 			return fmt.Errorf("stream %s: %w", c.Name, err)
 		}
 	}
 	return nil
 }
+
+// declare creates or updates one stream. When two stages declare a new
+// stream of a cluster at the same moment, the server answers only one of
+// them (measured on nats-server 2.15 with three replicas: the other waits
+// for an answer that never comes); so each try has a short deadline of its
+// own, and a try that ran out of time is repeated, by then as an update of
+// the stream the other stage created. After declareTries such tries the
+// error goes to the caller, which waits for NATS as for any outage.
+func declare(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	var err error
+	for range declareTries {
+		tctx, cancel := context.WithTimeout(ctx, declareTry)
+		_, err = js.CreateOrUpdateStream(tctx, cfg)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	return err
+}
+
+// A stream's declaration takes a few hundred milliseconds on a cluster of
+// three; declareTry leaves ample margin.
+const (
+	declareTry   = 3 * time.Second
+	declareTries = 3
+)
 
 // Durable consumer names.
 const (
@@ -247,14 +318,35 @@ func Pending(ctx context.Context, js jetstream.JetStream, streamName, consumer s
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// IsPermanent reports a connection error that retrying cannot fix: the
-// server refused the credentials.
+// IsPermanent reports an error that retrying cannot fix: the server
+// refused the credentials, or a single server (not a cluster) was asked
+// for streams of more than one replica.
 func IsPermanent(err error) bool {
+	if errors.Is(err, ErrReplicasUnsupported) {
+		return true
+	}
 	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)
 }
 
-// RedactURL hides credentials embedded in a NATS URL.
+// ErrReplicasUnsupported is returned (wrapped) by Setup when the server is
+// not part of a JetStream cluster and more than one replica was asked for.
+var ErrReplicasUnsupported = errors.New("the NATS server is not clustered: streams of more than one replica need a JetStream cluster (set EXPORTER_NATS__REPLICAS=1, or point EXPORTER_NATS__URL at a cluster)")
+
+// errCodeReplicasNotSupported is JetStream's "replicas > 1 not supported
+// in non-clustered mode".
+const errCodeReplicasNotSupported jetstream.ErrorCode = 10074
+
+// RedactURL hides credentials embedded in a NATS URL, or in each URL of a
+// comma-separated list.
 func RedactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		parts[i] = redactOne(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactOne(u string) string {
 	for i := 0; i+3 <= len(u); i++ {
 		if u[i:i+3] == "://" {
 			rest := u[i+3:]
@@ -266,8 +358,12 @@ func RedactURL(u string) string {
 					break
 				}
 			}
-			break
+			return u
 		}
+	}
+	// No scheme: user:pass@host:port.
+	if at := strings.LastIndexByte(u, '@'); at >= 0 {
+		return "REDACTED@" + u[at+1:]
 	}
 	return u
 }

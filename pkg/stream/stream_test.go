@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -318,5 +319,58 @@ func TestPassManifestChunks(t *testing.T) {
 	got, back, err := stream.LoadPass(ctx, js, "key with spaces", "")
 	if err != nil || got.Chunks != 3 || len(back) != len(issues) || back[len(back)-1].Key != issues[len(issues)-1].Key {
 		t.Fatalf("loaded %+v with %d issues, %v", got, len(back), err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://u:secret@a:4222", "nats://REDACTED@a:4222"},
+		{"nats://a:4222,nats://u:secret@b:4222, tls://token@c:4222", "nats://a:4222,nats://REDACTED@b:4222, tls://REDACTED@c:4222"},
+		{"u:secret@a:4222,b:4222", "REDACTED@a:4222,b:4222"},
+	}
+	for _, tt := range tests {
+		if got := stream.RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// A list of servers connects through any one that answers, tried in
+// order here (DontRandomize), so the dead one is tried first once.
+func TestConnectToAListWithADeadServer(t *testing.T) {
+	_, live := streamtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, url := range []string{"nats://127.0.0.1:1," + live, live + ", nats://127.0.0.1:1"} {
+		c, err := stream.Connect(ctx, url, "list-test", nats.DontRandomize())
+		if err != nil {
+			t.Fatalf("Connect(%q): %v", url, err)
+		}
+		if got := c.NC.ConnectedUrl(); got != live {
+			t.Errorf("Connect(%q) reached %q, want %q", url, got, live)
+		}
+		c.Close()
+	}
+}
+
+// A single server refuses streams of three replicas with an error that
+// says so and that waiting cannot fix; one replica still works.
+func TestSetupReplicasOnASingleServer(t *testing.T) {
+	js := env(t)
+	ctx := context.Background()
+	err := stream.Setup(ctx, js, stream.Streams{Replicas: 3})
+	if !errors.Is(err, stream.ErrReplicasUnsupported) || !stream.IsPermanent(err) {
+		t.Fatalf("Setup(Replicas: 3) on one server = %v, want ErrReplicasUnsupported, permanent", err)
+	}
+	if err := stream.Setup(ctx, js, stream.Streams{Replicas: 1}); err != nil {
+		t.Fatalf("Setup(Replicas: 1) = %v", err)
+	}
+	s, err := js.Stream(ctx, wire.RawStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.Replicas; got != 1 {
+		t.Errorf("raw stream replicas %d, want 1", got)
 	}
 }
