@@ -29,6 +29,12 @@ S3_ACCESS_KEY=${S3_ACCESS_KEY:-tracker-test}
 S3_SECRET_KEY=${S3_SECRET_KEY:-tracker-test-secret}
 VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
 SERVICES_TIMEOUT=${SERVICES_TIMEOUT:-60}
+ZK_PORT=${ZK_PORT:-12181}
+ZK_JAR=${ZK_JAR:-/usr/share/java/zookeeper.jar}
+CH_CLUSTER=${CH_CLUSTER:-tracker_cluster}
+CH_CLUSTER_PORTS=${CH_CLUSTER_PORTS:-19100,19101}
+CH_CLUSTER_HTTP_PORTS=${CH_CLUSTER_HTTP_PORTS:-18200,18201}
+CH_CLUSTER_INTERSERVER_PORTS=${CH_CLUSTER_INTERSERVER_PORTS:-19109,19110}
 HOST=127.0.0.1
 
 # Debian installs clickhouse-server under /usr/sbin, which a non-login shell
@@ -59,6 +65,7 @@ install_packages() {
 	command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 	command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+	[ -r "$ZK_JAR" ] || missing+=(zookeeper)
 	if [ "${#missing[@]}" -eq 0 ]; then
 		return 0
 	fi
@@ -107,8 +114,10 @@ port_open() {
 	(exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
 
+# ch_ready: the instance on ${ch_port} (a local of start_clickhouse_instance),
+# else the main one, answers.
 ch_ready() {
-	clickhouse-client --host "$HOST" --port "$CH_PORT" --query 'SELECT 1' >/dev/null 2>&1
+	clickhouse-client --host "$HOST" --port "${ch_port:-$CH_PORT}" --query 'SELECT 1' >/dev/null 2>&1
 }
 
 redis_ready() {
@@ -206,11 +215,28 @@ write_ch_tls() {
 	chmod 644 "$tls/server.key"
 }
 
+# write_ch_config [DIR TCP_PORT HTTP_PORT TLS_PORT EXTRA_XML]: the config of
+# one instance (defaults: the main test instance). An empty TLS_PORT leaves
+# TLS out; EXTRA_XML is inserted at the end of config.xml (cluster settings),
+# PROFILE_XML into the default profile of users.xml.
 write_ch_config() {
-	local dir
-	dir=$(ch_dir)
+	local dir=${1:-$(ch_dir)} tcp=${2:-$CH_PORT} http=${3:-$CH_HTTP_PORT} tlsport=${4-$CH_TLS_PORT} extra=${5:-} profile=${6:-} tlsxml=""
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
-	write_ch_tls "$dir/tls"
+	if [ -n "$tlsport" ]; then
+		write_ch_tls "$dir/tls"
+		tlsxml="<tcp_port_secure>$tlsport</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>$dir/tls/server.crt</certificateFile>
+            <privateKeyFile>$dir/tls/server.key</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>"
+	fi
 	cat >"$dir/config.xml" <<EOF
 <?xml version="1.0"?>
 <!-- Written by scripts/services.sh; a private test instance. -->
@@ -223,20 +249,9 @@ write_ch_config() {
         <count>2</count>
     </logger>
     <listen_host>$HOST</listen_host>
-    <tcp_port>$CH_PORT</tcp_port>
-    <http_port>$CH_HTTP_PORT</http_port>
-    <tcp_port_secure>$CH_TLS_PORT</tcp_port_secure>
-    <openSSL>
-        <server>
-            <certificateFile>$dir/tls/server.crt</certificateFile>
-            <privateKeyFile>$dir/tls/server.key</privateKeyFile>
-            <verificationMode>none</verificationMode>
-            <loadDefaultCAFile>false</loadDefaultCAFile>
-            <cacheSessions>true</cacheSessions>
-            <disableProtocols>sslv2,sslv3</disableProtocols>
-            <preferServerCiphers>true</preferServerCiphers>
-        </server>
-    </openSSL>
+    <tcp_port>$tcp</tcp_port>
+    <http_port>$http</http_port>
+    $tlsxml
     <max_connections>1024</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -254,6 +269,7 @@ write_ch_config() {
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
+$extra
 </yandex>
 EOF
 	cat >"$dir/users.xml" <<EOF
@@ -265,6 +281,7 @@ EOF
             <max_memory_usage>4000000000</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
             <load_balancing>random</load_balancing>
+            $profile
         </default>
     </profiles>
     <users>
@@ -295,23 +312,29 @@ EOF
 }
 
 start_clickhouse() {
-	local dir pidfile logfile
-	dir=$(ch_dir)
+	start_clickhouse_instance ClickHouse "$(ch_dir)" "$CH_PORT" "$CH_HTTP_PORT" "$CH_TLS_PORT" ""
+}
+
+# start_clickhouse_instance NAME DIR TCP_PORT HTTP_PORT TLS_PORT EXTRA_XML
+# [PROFILE_XML]: write the config of one instance and start it, unless it
+# runs already.
+start_clickhouse_instance() {
+	local name=$1 dir=$2 ch_port=$3 http=$4 tlsport=$5 extra=$6 profile=${7:-} pidfile logfile
 	pidfile="$dir/clickhouse.pid"
 	logfile="$dir/log/stdout.log"
-	if already_running ClickHouse ch_ready "$pidfile" clickhouse-server "$CH_PORT"; then
+	if already_running "$name" ch_ready "$pidfile" clickhouse-server "$ch_port"; then
 		return 0
 	fi
 	if ! pid_alive "$pidfile" clickhouse-server; then
-		port_open "$CH_HTTP_PORT" && die "ClickHouse HTTP port $CH_HTTP_PORT is taken by another program; set CH_HTTP_PORT"
-		write_ch_config
-		log "starting ClickHouse on $HOST:$CH_PORT (HTTP $CH_HTTP_PORT), data in $dir"
+		port_open "$http" && die "$name HTTP port $http is taken by another program"
+		write_ch_config "$dir" "$ch_port" "$http" "$tlsport" "$extra" "$profile"
+		log "starting $name on $HOST:$ch_port (HTTP $http), data in $dir"
 		# The server resolves the relative paths of its config from the
 		# working directory.
 		(cd "$dir" && spawn "$pidfile" "$logfile" clickhouse-server --config-file="$dir/config.xml")
 	fi
-	wait_ready ClickHouse ch_ready "$pidfile" clickhouse-server "$logfile" "$dir/log/clickhouse-server.err.log"
-	log "ClickHouse ready ($(clickhouse-client --host "$HOST" --port "$CH_PORT" --query 'SELECT version()'))"
+	wait_ready "$name" ch_ready "$pidfile" clickhouse-server "$logfile" "$dir/log/clickhouse-server.err.log"
+	log "$name ready ($(clickhouse-client --host "$HOST" --port "$ch_port" --query 'SELECT version()'))"
 }
 
 # --- Redis ----------------------------------------------------------------------
@@ -353,6 +376,129 @@ start_s3() {
 	fi
 	wait_ready versitygw s3_ready "$pidfile" versitygw "$logfile"
 	log "versitygw ready"
+}
+
+# --- ClickHouse cluster (ZooKeeper + two replicas) ---------------------------
+#
+# A private ZooKeeper (Debian's package, run by hand: not the system
+# service) on $ZK_PORT with its data under $SERVICES_DIR/zookeeper, and two
+# ClickHouse instances ch-r1 and ch-r2, the two replicas of the one shard of
+# cluster $CH_CLUSTER. The same two instances also form the cluster
+# tracker_two_shards, where each is a shard of its own; the macro
+# two_shards_shard (01, 02) names that shard in a ZooKeeper path
+# (EXPORTER_CLICKHOUSE__ZOOKEEPER_PATH=/clickhouse/tables/{two_shards_shard}/...).
+
+zk_dir() { printf '%s/zookeeper' "$SERVICES_DIR"; }
+
+zk_ready() {
+	[ "$( (exec 3<>"/dev/tcp/$HOST/$ZK_PORT" && printf ruok >&3 && cat <&3) 2>/dev/null)" = imok ]
+}
+
+start_zookeeper() {
+	local dir pidfile logfile
+	dir=$(zk_dir)
+	pidfile="$dir/zookeeper.pid"
+	logfile="$dir/zookeeper.log"
+	mkdir -p "$dir/data"
+	if already_running ZooKeeper zk_ready "$pidfile" ZooKeeperServerMain "$ZK_PORT"; then
+		return 0
+	fi
+	if ! pid_alive "$pidfile" ZooKeeperServerMain; then
+		cat >"$dir/zoo.cfg" <<EOF
+# Written by scripts/services.sh; a private test instance.
+tickTime=500
+dataDir=$dir/data
+clientPortAddress=$HOST
+clientPort=$ZK_PORT
+maxSessionTimeout=30000
+admin.enableServer=false
+4lw.commands.whitelist=ruok,stat
+EOF
+		log "starting ZooKeeper on $HOST:$ZK_PORT, data in $dir"
+		spawn "$pidfile" "$logfile" java -Xmx256m -Dzookeeper.log.dir="$dir" \
+			-cp "$ZK_JAR" org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg"
+	fi
+	wait_ready ZooKeeper zk_ready "$pidfile" ZooKeeperServerMain "$logfile"
+	log "ZooKeeper ready"
+}
+
+# ch_cluster_xml N: the cluster settings of replica N (1 or 2).
+ch_cluster_xml() {
+	local n=$1 p1 p2 inter
+	p1=${CH_CLUSTER_PORTS%%,*}
+	p2=${CH_CLUSTER_PORTS##*,}
+	inter=$(printf '%s' "$CH_CLUSTER_INTERSERVER_PORTS" | cut -d, -f"$n")
+	cat <<EOF
+    <interserver_http_host>$HOST</interserver_http_host>
+    <interserver_http_port>$inter</interserver_http_port>
+    <macros>
+        <shard>01</shard>
+        <replica>r$n</replica>
+        <two_shards_shard>0$n</two_shards_shard>
+    </macros>
+    <zookeeper>
+        <node><host>$HOST</host><port>$ZK_PORT</port></node>
+        <session_timeout_ms>10000</session_timeout_ms>
+    </zookeeper>
+    <distributed_ddl>
+        <path>/clickhouse/task_queue/ddl</path>
+    </distributed_ddl>
+    <remote_servers>
+        <$CH_CLUSTER>
+            <shard>
+                <internal_replication>true</internal_replication>
+                <replica><host>$HOST</host><port>$p1</port></replica>
+                <replica><host>$HOST</host><port>$p2</port></replica>
+            </shard>
+        </$CH_CLUSTER>
+        <tracker_two_shards>
+            <shard><replica><host>$HOST</host><port>$p1</port></replica></shard>
+            <shard><replica><host>$HOST</host><port>$p2</port></replica></shard>
+        </tracker_two_shards>
+    </remote_servers>
+EOF
+}
+
+# start_clickhouse_cluster: ZooKeeper, then both replicas (started
+# together). On 18.16 a distributed (ON CLUSTER) DDL runs with the server's
+# default profile, not the query's settings: LowCardinality columns need
+# allow_experimental_low_cardinality_type there.
+start_clickhouse_cluster() {
+	local n port http pids=()
+	start_zookeeper
+	for n in 1 2; do
+		port=$(printf '%s' "$CH_CLUSTER_PORTS" | cut -d, -f"$n")
+		http=$(printf '%s' "$CH_CLUSTER_HTTP_PORTS" | cut -d, -f"$n")
+		start_clickhouse_instance "ClickHouse replica r$n" "$SERVICES_DIR/ch-r$n" "$port" "$http" "" "$(ch_cluster_xml "$n")" \
+			"<allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>" &
+		pids+=($!)
+	done
+	for n in "${pids[@]}"; do
+		wait "$n" || die "the ClickHouse cluster did not start"
+	done
+}
+
+stop_clickhouse_cluster() {
+	stop_pid "ClickHouse replica r2" "$SERVICES_DIR/ch-r2/clickhouse.pid" clickhouse-server
+	stop_pid "ClickHouse replica r1" "$SERVICES_DIR/ch-r1/clickhouse.pid" clickhouse-server
+	stop_pid ZooKeeper "$(zk_dir)/zookeeper.pid" ZooKeeperServerMain
+}
+
+status_clickhouse_cluster() {
+	local rc=0 n ch_port
+	if zk_ready; then log "ZooKeeper up on $HOST:$ZK_PORT"; else log "ZooKeeper down"; rc=1; fi
+	for n in 1 2; do
+		ch_port=$(printf '%s' "$CH_CLUSTER_PORTS" | cut -d, -f"$n")
+		if ch_ready; then log "ClickHouse replica r$n up on $HOST:$ch_port"; else log "ClickHouse replica r$n down"; rc=1; fi
+	done
+	return "$rc"
+}
+
+env_clickhouse_cluster() {
+	cat <<EOF
+export TEST_CLICKHOUSE_CLUSTER_ADDRS=$HOST:${CH_CLUSTER_PORTS%%,*},$HOST:${CH_CLUSTER_PORTS##*,}
+export TEST_CLICKHOUSE_CLUSTER=$CH_CLUSTER
+EOF
 }
 
 # --- NATS cluster (three nats-server nodes) -----------------------------------
@@ -524,7 +670,6 @@ cmd_nats_node() {
 	*) die "usage: $0 nats-node kill|start n1|n2|n3" ;;
 	esac
 }
-
 # --- stop ---------------------------------------------------------------------
 
 # stop_pid NAME PIDFILE PROC: TERM, wait, then KILL the process this script
@@ -559,10 +704,12 @@ cmd_start() {
 	start_redis
 	start_s3
 	start_nats_cluster
+	start_clickhouse_cluster
 }
 
 cmd_stop() {
 	stop_nats_cluster
+	stop_clickhouse_cluster
 	stop_pid versitygw "$SERVICES_DIR/s3/versitygw.pid" versitygw
 	stop_pid Redis "$SERVICES_DIR/redis/redis.pid" redis-server
 	stop_pid ClickHouse "$(ch_dir)/clickhouse.pid" clickhouse-server
@@ -574,6 +721,7 @@ cmd_status() {
 	if redis_ready; then log "Redis up on $HOST:$REDIS_PORT"; else log "Redis down"; rc=1; fi
 	if s3_ready; then log "versitygw up on $HOST:$S3_PORT"; else log "versitygw down"; rc=1; fi
 	status_nats_cluster || rc=1
+	status_clickhouse_cluster || rc=1
 	return "$rc"
 }
 
@@ -589,6 +737,7 @@ export TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY
 export TEST_S3_SECRET_KEY=$S3_SECRET_KEY
 export TEST_NATS_CLUSTER_URLS=$(nats_cluster_urls)
 EOF
+	env_clickhouse_cluster
 }
 
 cmd_clean() {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -302,7 +301,11 @@ func NewTransformer(env *Env, js jetstream.JetStream) (*transformer.Transformer,
 func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
 	c := cfg.ClickHouse
 	out := clickhouse.Default()
-	out.Addr = []string{net.JoinHostPort(c.Host, strconv.Itoa(c.Port))}
+	out.Addr = c.Addrs()
+	out.ConnOpenStrategy = c.HostStrategy
+	out.Cluster = c.Cluster
+	out.ZooKeeperPath = c.ZooKeeperPath
+	out.ReplicaName = c.ReplicaName
 	if c.Native() {
 		out.Protocol = clickhouse.ProtocolNative
 	} else {

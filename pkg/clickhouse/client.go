@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -21,6 +22,9 @@ type Client struct {
 	db     string
 	tables TableNames
 	custom []CustomColumn
+	// opts are the connection options (to reach single shards).
+	opts    *ch.Options
+	cluster cluster
 	// onInsert observes successful inserts (nil: nobody).
 	onInsert func(table string, rows int, took time.Duration)
 }
@@ -44,7 +48,33 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		_ = conn.Close()
 		return nil, newError("open", "", fmt.Errorf("ping %v: %w", cfg.Addr, err))
 	}
-	return &Client{conn: conn, db: cfg.Database, tables: cfg.Tables, custom: cfg.CustomColumns, onInsert: cfg.OnInsert}, nil
+	c := &Client{conn: conn, db: cfg.Database, tables: cfg.Tables, custom: cfg.CustomColumns, onInsert: cfg.OnInsert, opts: opts}
+	if cfg.Cluster != "" {
+		c.cluster = cluster{name: cfg.Cluster, zkPath: cfg.ZooKeeperPath, replica: cfg.ReplicaName}
+		if c.cluster.zkPath == "" {
+			c.cluster.zkPath = DefaultZooKeeperPath
+		}
+		if c.cluster.replica == "" {
+			c.cluster.replica = DefaultReplicaName
+		}
+		n, err := c.shardCount(ctx, cfg.Cluster)
+		if err != nil {
+			_ = conn.Close()
+			return nil, newError("open", "", err)
+		}
+		if n == 0 {
+			_ = conn.Close()
+			return nil, &Error{Op: "open", Permanent: true, Err: fmt.Errorf("cluster %q is not defined on the server (system.clusters)", cfg.Cluster)}
+		}
+		c.cluster.sharded = n > 1
+		v, err := c.ServerVersion(ctx)
+		if err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		c.cluster.noComments = strings.HasPrefix(v, "18.")
+	}
+	return c, nil
 }
 
 // options translates cfg into clickhouse-go options.
@@ -59,6 +89,8 @@ func options(cfg Config) (*ch.Options, error) {
 	}
 	opts := &ch.Options{
 		Addr: cfg.Addr,
+		// A failed dial tries the next address: failover between hosts.
+		ConnOpenStrategy: ch.ConnOpenInOrder,
 		Auth: ch.Auth{
 			Username: cfg.Username,
 			Password: cfg.Password.Reveal(),
@@ -69,6 +101,15 @@ func options(cfg Config) (*ch.Options, error) {
 		ClientInfo: ch.ClientInfo{
 			Products: []struct{ Name, Version string }{{Name: "tracker-exporter", Version: "1"}},
 		},
+	}
+	if cfg.ConnOpenStrategy == ConnRoundRobin {
+		opts.ConnOpenStrategy = ch.ConnOpenRoundRobin
+	}
+	if cfg.Cluster != "" {
+		// On several shards an insert into a Distributed table returns
+		// once every shard has the rows (nothing left queued on the host
+		// that took it); ignored by the local tables of one shard.
+		settings["insert_distributed_sync"] = 1
 	}
 	switch cfg.protocol() {
 	case ProtocolHTTP:

@@ -27,6 +27,12 @@ import (
 	"time"
 )
 
+// Strategies accepted in Config.ConnOpenStrategy.
+const (
+	ConnInOrder    = "in_order"
+	ConnRoundRobin = "round_robin"
+)
+
 // Protocols accepted in Config.Protocol.
 const (
 	ProtocolNative = "native"
@@ -86,8 +92,22 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // Config says where ClickHouse is and how to talk to it.
 type Config struct {
 	// Addr lists host:port pairs; the client connects to the first that
-	// answers.
+	// answers (ConnOpenStrategy) and, when a host stops answering, to the
+	// next.
 	Addr []string
+	// ConnOpenStrategy is ConnInOrder (default: the first host that
+	// answers, the others as failover) or ConnRoundRobin.
+	ConnOpenStrategy string
+	// Cluster, when set, is the cluster (the servers' remote_servers) the
+	// schema lives on: the migrations run ON CLUSTER, tables are
+	// ReplicatedReplacingMergeTree and, with several shards, the loader
+	// writes and the views read Distributed tables. Empty: one server.
+	Cluster string
+	// ZooKeeperPath and ReplicaName are the first two arguments of the
+	// replicated engines (defaults DefaultZooKeeperPath, DefaultReplicaName);
+	// {database} and {table} are expanded by the migrator.
+	ZooKeeperPath string
+	ReplicaName   string
 	// Protocol is ProtocolNative or ProtocolHTTP; empty chooses HTTP when a
 	// port is 8123 or 8443 (the old tool's defaults) and native otherwise.
 	Protocol string
@@ -158,6 +178,14 @@ func (c Config) Validate() error {
 		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
 			errs = append(errs, fmt.Errorf("clickhouse: address %q has an invalid port", a))
 		}
+	}
+	switch c.ConnOpenStrategy {
+	case "", ConnInOrder, ConnRoundRobin:
+	default:
+		errs = append(errs, fmt.Errorf("clickhouse: connection strategy %q is not %q or %q", c.ConnOpenStrategy, ConnInOrder, ConnRoundRobin))
+	}
+	if err := c.validateCluster(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Protocol {
 	case "", ProtocolNative, ProtocolHTTP:

@@ -138,11 +138,12 @@ func (c *Client) addCustomColumns(ctx context.Context) ([]string, error) {
 // recreateView drops a view and creates it again with query.
 func (c *Client) recreateView(ctx context.Context, name, query string) error {
 	view := c.qualified(name)
-	if err := c.conn.Exec(ctx, "DROP TABLE IF EXISTS "+view); err != nil {
-		return fmt.Errorf("re-create %s: %w", view, err)
-	}
-	if err := c.conn.Exec(ctx, "CREATE VIEW IF NOT EXISTS "+view+" AS "+query); err != nil {
-		return fmt.Errorf("re-create %s: %w", view, err)
+	for _, stmt := range []string{"DROP TABLE IF EXISTS " + view, "CREATE VIEW IF NOT EXISTS " + view + " AS " + query} {
+		for _, s := range c.cluster.statements(stmt, c.replicatedTables()) {
+			if err := c.conn.Exec(ctx, s); err != nil {
+				return fmt.Errorf("re-create %s: %w", view, err)
+			}
+		}
 	}
 	return nil
 }

@@ -289,7 +289,7 @@ func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
 // issues_view shows) of each of the ids that has one.
 func (c *Client) currentSlots(ctx context.Context, ids []string) (map[string]uint8, error) {
 	out := make(map[string]uint8, len(ids))
-	err := c.perIssue(ctx, ids, "SELECT `issue_id`, toUInt64(`_slot`) FROM "+c.qualified(c.tables.Issues)+" FINAL WHERE `issue_id` IN (%s)",
+	err := c.perIssue(ctx, ids, "SELECT `issue_id`, toUInt64(`_slot`) FROM "+c.qualified(c.writeTable(c.tables.Issues))+" FINAL WHERE `issue_id` IN (%s)",
 		func(id string, slot uint64) { out[id] = uint8(slot) })
 	if err != nil {
 		return nil, newError("insert", c.tables.Issues, fmt.Errorf("look up generation slots: %w", err))
@@ -399,7 +399,7 @@ func insertTable[R any](ctx context.Context, c *Client, table string, cols []col
 	for i, cl := range cols {
 		names[i] = "`" + cl.name + "`"
 	}
-	query := "INSERT INTO " + c.qualified(table) + " (" + strings.Join(names, ", ") + ")"
+	query := "INSERT INTO " + c.qualified(c.writeTable(table)) + " (" + strings.Join(names, ", ") + ")"
 	start := time.Now()
 	batch, err := c.conn.PrepareBatch(ctx, query)
 	if err != nil {

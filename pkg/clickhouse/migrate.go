@@ -210,12 +210,10 @@ func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 	if err != nil {
 		return nil, &Error{Op: "migrate", Permanent: true, Err: err}
 	}
-	if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+c.db+"`"); err != nil {
+	if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+c.db+"`"+c.cluster.onCluster()); err != nil {
 		return nil, wrap(fmt.Errorf("create database %s: %w", c.db, err))
 	}
-	if err := c.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+c.qualified(migrationsTable)+
-		" (`version` UInt32, `name` String, `checksum` String, `applied_at` DateTime('UTC'))"+
-		" ENGINE = ReplacingMergeTree ORDER BY `version`"); err != nil {
+	if err := c.conn.Exec(ctx, c.migrationsTableDDL()); err != nil {
 		return nil, wrap(fmt.Errorf("create %s: %w", migrationsTable, err))
 	}
 	done, err := c.appliedMigrations(ctx)
@@ -296,13 +294,16 @@ func (c *Client) applyMigrations(ctx context.Context, ms []migration, done map[u
 }
 
 func (c *Client) applyOnce(ctx context.Context, ms []migration, done map[uint32][]string, applied *[]string) error {
+	tables := c.replicatedTables()
 	for _, m := range ms {
 		if _, ok := done[m.version]; ok {
 			continue
 		}
 		for _, stmt := range m.statements {
-			if err := c.execMigrationStatement(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			for _, s := range c.cluster.statements(stmt, tables) {
+				if err := c.execMigrationStatement(ctx, s); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
 			}
 		}
 		if err := c.recordMigration(ctx, m); err != nil {
@@ -314,6 +315,23 @@ func (c *Client) applyOnce(ctx context.Context, ms []migration, done map[uint32]
 }
 
 func (c *Client) templateData() templateData { return newTemplateData(c.db, c.tables) }
+
+// migrationsTableDDL creates schema_migrations (see cluster.migrationsEngine).
+func (c *Client) migrationsTableDDL() string {
+	return "CREATE TABLE IF NOT EXISTS " + c.qualified(migrationsTable) + c.cluster.onCluster() +
+		" (`version` UInt32, `name` String, `checksum` String, `applied_at` DateTime('UTC'))" +
+		" " + c.cluster.migrationsEngine(c.db) + " ORDER BY `version`"
+}
+
+// replicatedTables is the set of the tables of the schema (not views):
+// the ones that have a Distributed table on several shards.
+func (c *Client) replicatedTables() map[string]bool {
+	out := map[string]bool{ForecastsTable: true}
+	for _, t := range c.tables.list() {
+		out[t[1]] = true
+	}
+	return out
+}
 
 // appliedMigrations returns the checksums recorded for every applied
 // version (several rows per version when migrators raced).
@@ -387,8 +405,7 @@ func (c *Client) AddColumnIfMissing(ctx context.Context, table, column, definiti
 	if has {
 		return false, nil
 	}
-	stmt := fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition)
-	if err := c.conn.Exec(ctx, stmt); err != nil {
+	if err := c.addColumn(ctx, table, column, definition); err != nil {
 		// A concurrent migrator may have added it in between.
 		if has, err2 := c.hasColumn(ctx, table, column); err2 == nil && has {
 			return false, nil
@@ -396,6 +413,34 @@ func (c *Client) AddColumnIfMissing(ctx context.Context, table, column, definiti
 		return false, newError("migrate", table, fmt.Errorf("add column %s: %w", column, err))
 	}
 	return true, nil
+}
+
+// addColumn runs the ADD COLUMN: as is on one server; on a cluster ON
+// CLUSTER, except a MODIFY ORDER BY with it, which 18.16 does not run ON
+// CLUSTER and which therefore goes to one replica of each shard (a
+// replicated table passes it on). On several shards the Distributed table
+// gets the column too.
+func (c *Client) addColumn(ctx context.Context, table, column, definition string) error {
+	if c.cluster.name == "" {
+		return c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition))
+	}
+	definition = c.cluster.stripComments(definition)
+	colDef, modify := splitModifyOrderBy(definition)
+	var err error
+	if modify != "" {
+		err = c.onEachShard(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition))
+	} else {
+		err = c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN `%s` %s", c.qualified(table), c.cluster.onCluster(), column, definition))
+	}
+	if err != nil || !c.cluster.sharded || !c.replicatedTables()[table] {
+		return err
+	}
+	dist := table + DistributedSuffix
+	has, err := c.hasColumn(ctx, dist, column)
+	if err != nil || has {
+		return err
+	}
+	return c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN `%s` %s", c.qualified(dist), c.cluster.onCluster(), column, colDef))
 }
 
 func (c *Client) hasColumn(ctx context.Context, table, column string) (bool, error) {
@@ -456,7 +501,7 @@ func (c *Client) moveLegacyTables(ctx context.Context) ([]string, error) {
 			return notes, &Error{Op: "migrate", Table: t, Permanent: true, Err: fmt.Errorf(
 				"table %s.%s was created by the old tool and %s.%s exists too: rename or drop one of them", c.db, t, c.db, target)}
 		}
-		if err := c.conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s", c.qualified(t), c.qualified(target))); err != nil {
+		if err := c.conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s%s", c.qualified(t), c.qualified(target), c.cluster.onCluster())); err != nil {
 			return notes, fmt.Errorf("rename legacy table %s: %w", t, err)
 		}
 		notes = append(notes, fmt.Sprintf("renamed %s.%s (old tool's layout) to %s.%s", c.db, t, c.db, target))
@@ -464,7 +509,7 @@ func (c *Client) moveLegacyTables(ctx context.Context) ([]string, error) {
 		if e, err := c.tableEngine(ctx, view); err != nil {
 			return notes, err
 		} else if e == "View" {
-			if err := c.conn.Exec(ctx, "DROP TABLE "+c.qualified(view)); err != nil {
+			if err := c.conn.Exec(ctx, "DROP TABLE "+c.qualified(view)+c.cluster.onCluster()); err != nil {
 				return notes, fmt.Errorf("drop legacy view %s: %w", view, err)
 			}
 			notes = append(notes, fmt.Sprintf("dropped the old view %s.%s", c.db, view))

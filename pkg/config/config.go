@@ -225,7 +225,20 @@ type ClickHouseConfig struct {
 	// EnableUpload loads ClickHouse; false prints rows instead
 	// (EXPORTER_CLICKHOUSE__ENABLE_UPLOAD).
 	EnableUpload bool
-	Host         string
+	// Host is one host or a comma-separated list (host or host:port, the
+	// port defaulting to Port): the hosts of a cluster, tried in HostStrategy
+	// order, the others taking over when one stops answering.
+	Host string
+	// HostStrategy is in_order (the first host that answers) or round_robin.
+	HostStrategy string
+	// Cluster, when set, makes the migrations run ON CLUSTER with
+	// replicated tables (and Distributed ones over several shards).
+	Cluster string
+	// ZooKeeperPath and ReplicaName are the replicated engines' arguments;
+	// {database} and {table} are expanded by the migrator, the other macros
+	// by each server.
+	ZooKeeperPath string
+	ReplicaName   string
 	// Proto is http or https (the old tool's, ports 8123/8443) or native or
 	// native+tls (ClickHouse's TCP protocol, ports 9000/9440). The protocol is
 	// chosen by Proto alone, never guessed from the port; Validate refuses the
@@ -264,8 +277,23 @@ type ClickHouseConfig struct {
 	MigrateOnStart bool
 }
 
-// Addr returns "host:port".
-func (c ClickHouseConfig) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+// Addr returns "host:port", or the comma-separated list of them.
+func (c ClickHouseConfig) Addr() string { return strings.Join(c.Addrs(), ",") }
+
+// Addrs returns every host of Host as host:port (Port when a host names
+// none).
+func (c ClickHouseConfig) Addrs() []string {
+	var out []string
+	for _, h := range strings.Split(c.Host, ",") {
+		h = strings.TrimSpace(h)
+		if _, _, err := net.SplitHostPort(h); err == nil {
+			out = append(out, h)
+			continue
+		}
+		out = append(out, net.JoinHostPort(strings.Trim(h, "[]"), strconv.Itoa(c.Port)))
+	}
+	return out
+}
 
 // Native reports whether Proto selects ClickHouse's native TCP protocol.
 func (c ClickHouseConfig) Native() bool { return c.Proto == ProtoNative || c.Proto == ProtoNativeTLS }
@@ -451,6 +479,9 @@ func Default() Config {
 		ClickHouse: ClickHouseConfig{
 			EnableUpload:    true,
 			Host:            "localhost",
+			HostStrategy:    "in_order",
+			ZooKeeperPath:   "/clickhouse/tables/{shard}/{database}/{table}",
+			ReplicaName:     "{replica}",
 			Proto:           ProtoHTTP,
 			Port:            8123,
 			Username:        "default",

@@ -81,6 +81,8 @@ func (c Config) Summary() []slog.Attr {
 			slog.Bool("enable_upload", ch.EnableUpload),
 			slog.String("proto", ch.Proto),
 			slog.String("addr", ch.Addr()),
+			slog.String("host_strategy", ch.HostStrategy),
+			slog.String("cluster", ch.Cluster),
 			slog.String("cacert_path", ch.CACertPath),
 			slog.String("serverless_proxy_id", ch.ServerlessProxyID),
 			slog.String("username", ch.Username),

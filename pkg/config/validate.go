@@ -403,6 +403,28 @@ func (c Config) validateClickHouse(p *problems) {
 		return
 	}
 	p.nonEmpty("EXPORTER_CLICKHOUSE__HOST", ch.Host)
+	if ch.Host != "" {
+		for _, h := range strings.Split(ch.Host, ",") {
+			h = strings.TrimSpace(h)
+			if h == "" {
+				p.add("EXPORTER_CLICKHOUSE__HOST", ch.Host, "an empty host in the list")
+				continue
+			}
+			if _, port, err := net.SplitHostPort(h); err == nil && !validPort(port, false) {
+				p.add("EXPORTER_CLICKHOUSE__HOST", h, "invalid port")
+			}
+		}
+	}
+	p.oneOf("EXPORTER_CLICKHOUSE__HOST_STRATEGY", ch.HostStrategy, "in_order", "round_robin")
+	if ch.Cluster != "" {
+		if !identRe.MatchString(ch.Cluster) {
+			p.add("EXPORTER_CLICKHOUSE__CLUSTER", ch.Cluster, "want a name of letters, digits and _, not starting with a digit")
+		}
+		if !strings.Contains(ch.ZooKeeperPath, "{table}") {
+			p.add("EXPORTER_CLICKHOUSE__ZOOKEEPER_PATH", ch.ZooKeeperPath, "must contain {table}: every table needs its own path")
+		}
+		p.nonEmpty("EXPORTER_CLICKHOUSE__REPLICA_NAME", ch.ReplicaName)
+	}
 	p.oneOf("EXPORTER_CLICKHOUSE__PROTO", ch.Proto, ProtoHTTP, ProtoHTTPS, ProtoNative, ProtoNativeTLS)
 	p.intRange("EXPORTER_CLICKHOUSE__PORT", ch.Port, 1, 65535)
 	if want, ok := wellKnownPorts[ch.Port]; ok && want != ch.Proto && slices.Contains([]string{ProtoHTTP, ProtoHTTPS, ProtoNative, ProtoNativeTLS}, ch.Proto) {

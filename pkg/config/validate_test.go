@@ -289,3 +289,46 @@ func TestQueryTimeLayout(t *testing.T) {
 		t.Errorf("ParseLevel(CRITICAL) = %v, %v; want ERROR+4", l, err)
 	}
 }
+
+func TestClickHouseHostsAndCluster(t *testing.T) {
+	for _, tc := range []struct {
+		host, cluster, zk string
+		wantAddrs         string
+		wantErr           []string
+	}{
+		{host: "ch1,ch2:9001, ch3", wantAddrs: "ch1:9000,ch2:9001,ch3:9000"},
+		{host: "ch1,,ch2", wantErr: []string{"EXPORTER_CLICKHOUSE__HOST", "empty host"}},
+		{host: "ch1:99999", wantErr: []string{"EXPORTER_CLICKHOUSE__HOST", "invalid port"}},
+		{host: "ch1", cluster: "bad-name", wantErr: []string{"EXPORTER_CLICKHOUSE__CLUSTER"}},
+		{host: "ch1", cluster: "c1", zk: "/clickhouse/{shard}", wantErr: []string{"EXPORTER_CLICKHOUSE__ZOOKEEPER_PATH", "{table}"}},
+		{host: "ch1", cluster: "c1", wantAddrs: "ch1:9000"},
+	} {
+		c := validConfig(t)
+		c.ClickHouse.Proto = ProtoNative
+		c.ClickHouse.Port = 9000
+		c.ClickHouse.Host = tc.host
+		c.ClickHouse.Cluster = tc.cluster
+		if tc.zk != "" {
+			c.ClickHouse.ZooKeeperPath = tc.zk
+		}
+		err := c.Validate(RoleLoader)
+		if len(tc.wantErr) == 0 {
+			if err != nil {
+				t.Errorf("host %q cluster %q: Validate = %v, want nil", tc.host, tc.cluster, err)
+			}
+			if got := c.ClickHouse.Addr(); got != tc.wantAddrs {
+				t.Errorf("host %q: Addr() = %q, want %q", tc.host, got, tc.wantAddrs)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("host %q cluster %q zk %q: Validate = nil, want an error with %q", tc.host, tc.cluster, tc.zk, tc.wantErr)
+			continue
+		}
+		for _, w := range tc.wantErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("host %q cluster %q zk %q: Validate = %v, want it to mention %q", tc.host, tc.cluster, tc.zk, err, w)
+			}
+		}
+	}
+}
