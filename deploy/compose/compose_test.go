@@ -632,7 +632,7 @@ func TestPortableAcrossComposeVersions(t *testing.T) {
 	// Keys that docker-compose 1.29 rejects or that need a late v2.
 	v2OnlyTop := []string{"name", "include", "models"}
 	v2OnlyService := []string{"develop", "post_start", "pre_stop", "gpus", "models", "provider", "use_api_socket", "attach", "label_file"}
-	for _, file := range composeFiles {
+	for _, file := range append(slices.Clone(composeFiles), clusterFile) {
 		t.Run(file, func(t *testing.T) {
 			m := rawModel(t, file)
 			for _, k := range sortedKeys(m) {

@@ -23,7 +23,9 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/flow"
+	"github.com/tracker-exporter/tracker-exporter/pkg/redisbucket"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state/redisstate"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -78,16 +80,47 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	return env, nil
 }
 
-// TrackerClient builds the Tracker client. Every request is logged at
+// TrackerClient builds the Tracker client and returns it with the function
+// that closes what it holds. Every request is logged at
 // debug level (a 429, a 5xx or a lost connection at warning level) by a
 // logger of the
 // level EXPORTER_TRACKER__LOGLEVEL (as the old tool's Tracker library
 // logger): EXPORTER_TRACKER__LOGLEVEL=debug shows each request.
-func TrackerClient(env *Env) (*tracker.Client, error) {
+//
+// With EXPORTER_TRACKER__RATE_LIMIT_SHARED the limit lives in Redis
+// (EXPORTER_STATE__REDIS_DSN), which is waited for like the other
+// services (EXPORTER_START_TIMEOUT): the client never sends unlimited.
+func TrackerClient(ctx context.Context, env *Env) (*tracker.Client, func(), error) {
+	t := env.Config.Tracker
+	closeFn := func() {}
+	var shared tracker.SharedBucket
+	if t.RateLimitShared {
+		b, err := redisbucket.Open(env.Config.State.RedisDSN.Reveal(), t.SharedRateKey())
+		if err != nil {
+			return nil, nil, err
+		}
+		what := "the Redis of the shared rate limit (" + redisstate.Redact(env.Config.State.RedisDSN.Reveal()) + ")"
+		if err := waitFor(ctx, env.Log, what, env.Config.StartTimeout, b.Ping); err != nil {
+			_ = b.Close()
+			return nil, nil, err
+		}
+		env.Log.Info("tracker rate limit shared", "key", b.Key(), "requests_per_second", t.RateLimit, "adaptive", t.RateLimitAdaptive)
+		shared, closeFn = b, func() { _ = b.Close() }
+	}
+	c, err := trackerClient(env, shared)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return c, closeFn, nil
+}
+
+func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, error) {
 	t := env.Config.Tracker
 	log := env.TrackerLog
 	logged := t.RateLimit // the rate last logged
 	return tracker.New(tracker.Config{
+		Shared:  shared,
 		BaseURL: t.BaseURL, APIVersion: t.APIVersion,
 		Token: t.Token.Reveal(), IAMToken: t.IAMToken.Reveal(),
 		OrgID: t.OrgID, CloudOrgID: t.CloudOrgID,

@@ -24,10 +24,11 @@ func ValidateRole(cfg config.Config, role config.Role) error {
 // NATS server (or the configured one).
 func RunOneProcess(ctx context.Context, cfg config.Config, runOnce bool) error {
 	return runStage(ctx, cfg, "tracker-exporter", natsEmbedded, func(env *Env, conn *stream.Conn) error {
-		tc, err := TrackerClient(env)
+		tc, closeTC, err := TrackerClient(ctx, env)
 		if err != nil {
 			return err
 		}
+		defer closeTC()
 		st, err := BuildAll(ctx, env, tc, conn)
 		if err != nil {
 			return err

@@ -42,11 +42,16 @@ func RunExtractor(ctx context.Context, cfg config.Config, runOnce bool) error {
 // distributedExtractor is the extractor over a new Tracker client whose
 // watermark follows publishes (no settler: nothing loads here).
 func distributedExtractor(ctx context.Context, env *Env, conn *stream.Conn) (*extractor.Extractor, func(), error) {
-	tc, err := TrackerClient(env)
+	tc, closeTC, err := TrackerClient(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	return NewExtractor(ctx, env, tc, conn.JS, nil)
+	ex, closeEx, err := NewExtractor(ctx, env, tc, conn.JS, nil)
+	if err != nil {
+		closeTC()
+		return nil, nil, err
+	}
+	return ex, func() { closeEx(); closeTC() }, nil
 }
 
 // RunTransformer runs the transformer binary until ctx ends.

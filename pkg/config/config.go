@@ -184,6 +184,16 @@ type TrackerConfig struct {
 	// RateLimitMax is the most requests per second the adaptive limit
 	// reaches (EXPORTER_TRACKER__RATE_LIMIT_MAX, 100).
 	RateLimitMax float64
+	// RateLimitShared keeps the limit (fixed or adaptive) in a token
+	// bucket in the Redis of EXPORTER_STATE__REDIS_DSN, shared by every
+	// extractor that names the same key, so that extractors sharded by
+	// queue send together at most RateLimit (or the adaptive rate)
+	// (EXPORTER_TRACKER__RATE_LIMIT_SHARED, false).
+	RateLimitShared bool
+	// RateLimitSharedKey is the Redis key of the shared limit
+	// (EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY); empty derives it from
+	// the organization: SharedRateKey.
+	RateLimitSharedKey string
 	// ChangelogPageSize is perPage of changelog requests
 	// (EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE).
 	ChangelogPageSize int
@@ -191,6 +201,19 @@ type TrackerConfig struct {
 	// (EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE).
 	ScrollPageSize int
 	Search         SearchConfig
+}
+
+// SharedRateKey is the Redis key of the shared rate limit: the configured
+// one, or tracker_exporter:rate_limit:<org id> (cloud:<cloud org id>), one
+// per organization, since Tracker's limit is the organization's.
+func (t TrackerConfig) SharedRateKey() string {
+	if t.RateLimitSharedKey != "" {
+		return t.RateLimitSharedKey
+	}
+	if t.OrgID != "" {
+		return "tracker_exporter:rate_limit:" + t.OrgID
+	}
+	return "tracker_exporter:rate_limit:cloud:" + t.CloudOrgID
 }
 
 // SearchConfig selects the issues to export. Priority: Query, then the

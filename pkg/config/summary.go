@@ -68,6 +68,8 @@ func (c Config) Summary() []slog.Attr {
 			slog.Float64("rate_limit", t.RateLimit),
 			slog.Bool("rate_limit_adaptive", t.RateLimitAdaptive),
 			slog.Float64("rate_limit_max", t.RateLimitMax),
+			slog.Bool("rate_limit_shared", t.RateLimitShared),
+			slog.String("rate_limit_shared_key", t.SharedRateKey()),
 			slog.Int("changelog_page_size", t.ChangelogPageSize),
 			slog.Int("scroll_page_size", t.ScrollPageSize),
 			slog.Group("search",

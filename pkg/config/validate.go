@@ -214,6 +214,7 @@ func (c Config) validateTracker(p *problems) {
 	}
 	p.intRange("EXPORTER_TRACKER__CONCURRENCY", t.Concurrency, 1, 256)
 	t.validateRateLimit(p)
+	c.validateSharedRateLimit(p)
 	p.intRange("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", t.ChangelogPageSize, 1, 1000)
 	p.intRange("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", t.ScrollPageSize, 1, 1000)
 	p.intRange("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", t.Search.PerPageLimit, 1, 1000)
@@ -251,6 +252,24 @@ func (t TrackerConfig) validateRateLimit(p *problems) {
 	}
 }
 
+// validateSharedRateLimit checks the limit shared through Redis.
+func (c Config) validateSharedRateLimit(p *problems) {
+	if !c.Tracker.RateLimitShared {
+		return
+	}
+	if c.Tracker.RateLimit <= 0 {
+		p.add("EXPORTER_TRACKER__RATE_LIMIT_SHARED", true, "a shared limit needs EXPORTER_TRACKER__RATE_LIMIT above 0 (the organisation-wide rate)")
+	}
+	if !validRedisDSN(c.State.RedisDSN.Reveal()) {
+		p.addSecret("EXPORTER_STATE__REDIS_DSN", "the shared rate limit (EXPORTER_TRACKER__RATE_LIMIT_SHARED) lives in this Redis: want redis://[user:password@]host:port[/db], rediss://... or unix://path")
+	}
+}
+
+func validRedisDSN(dsn string) bool {
+	u, err := url.Parse(dsn)
+	return err == nil && slices.Contains([]string{"redis", "rediss", "unix"}, u.Scheme) && (u.Scheme == "unix" || u.Host != "")
+}
+
 func (c Config) validateState(p *problems) {
 	s := c.State
 	switch s.Storage {
@@ -273,8 +292,7 @@ func (c Config) validateState(p *problems) {
 	}
 	switch s.Storage {
 	case StorageRedis:
-		if u, err := url.Parse(s.RedisDSN.Reveal()); err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, u.Scheme) ||
-			(u.Scheme != "unix" && u.Host == "") {
+		if !validRedisDSN(s.RedisDSN.Reveal()) && !c.Tracker.RateLimitShared { // else said by validateSharedRateLimit
 			p.addSecret("EXPORTER_STATE__REDIS_DSN", "want redis://[user:password@]host:port[/db], rediss://... or unix://path")
 		}
 	case StorageJSONFile:

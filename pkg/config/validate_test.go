@@ -66,6 +66,8 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"rate limit", func(c *Config) { c.Tracker.RateLimit = -1 }, `EXPORTER_TRACKER__RATE_LIMIT="-1"`},
 		{"rate limit max", func(c *Config) { c.Tracker.RateLimitMax = 0 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="0": want more than 0`},
 		{"rate limit max below start", func(c *Config) { c.Tracker.RateLimit = 150 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="100": want at least EXPORTER_TRACKER__RATE_LIMIT (150)`},
+		{"shared limit without a rate", func(c *Config) { c.Tracker.RateLimitShared, c.Tracker.RateLimit = true, min(c.Tracker.RateLimit, 0) }, `EXPORTER_TRACKER__RATE_LIMIT_SHARED="true": a shared limit needs EXPORTER_TRACKER__RATE_LIMIT above 0`},
+		{"shared limit without redis", func(c *Config) { c.Tracker.RateLimitShared, c.State.RedisDSN = true, "s3://bucket" }, `EXPORTER_STATE__REDIS_DSN (value hidden): the shared rate limit (EXPORTER_TRACKER__RATE_LIMIT_SHARED) lives in this Redis`},
 		{"changelog page", func(c *Config) { c.Tracker.ChangelogPageSize = 1001 }, `EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE="1001": want 1..1000`},
 		{"scroll page", func(c *Config) { c.Tracker.ScrollPageSize = 0 }, `EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE="0"`},
 		{"per page", func(c *Config) { c.Tracker.Search.PerPageLimit = 5000 }, `EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT="5000"`},

@@ -116,13 +116,21 @@ type adaptive struct {
 	// reserves at once and keeps its time when the limit changes, and
 	// sixteen waiters would hold the old rate for sixteen intervals.
 	turn    chan struct{}
-	ceiling float64
 	onRate  func(float64)
 	current atomic.Uint64 // math.Float64bits of rate, for Rate without the lock
 
-	mu    sync.Mutex
-	rate  float64
-	epoch uint64 // bumped by every decrease
+	mu sync.Mutex
+	law
+}
+
+// law is the state of the adaptive limit and the rules that change it,
+// apart from any token bucket: adaptive applies it to a local bucket, the
+// shared limit (shared.go) to a bucket and a law state kept in a store that
+// several processes use. Its methods are not safe for concurrent use.
+type law struct {
+	rate    float64
+	ceiling float64
+	epoch   uint64 // bumped by every decrease
 	// peak is the limit at which the last 429 came (less after a quick
 	// one: quickDecreaseFactor); 0 if none came or it was forgotten.
 	peak        float64
@@ -134,12 +142,10 @@ type adaptive struct {
 
 func newAdaptive(start, ceiling float64, burst int, onRate func(float64)) *adaptive {
 	a := &adaptive{
-		lim:     rate.NewLimiter(rate.Limit(start), burst),
-		turn:    make(chan struct{}, 1),
-		ceiling: ceiling,
-		onRate:  onRate,
-		rate:    start,
-		since:   time.Now(),
+		lim:    rate.NewLimiter(rate.Limit(start), burst),
+		turn:   make(chan struct{}, 1),
+		onRate: onRate,
+		law:    law{rate: start, ceiling: ceiling, since: time.Now()},
 	}
 	a.current.Store(math.Float64bits(start))
 	return a
@@ -202,89 +208,96 @@ func (a *adaptive) admit(now time.Time, epoch uint64) bool {
 	if now.Before(a.pausedUntil) || epoch != a.epoch {
 		return false
 	}
-	a.maybeIncrease(now)
+	old := a.rate
+	a.increase(now)
 	a.sent++
+	a.rateChanged(old)
 	return true
 }
 
-// maybeIncrease steps the limit up after increaseEvery without a 429 if the
+// increase steps the limit up after increaseEvery without a 429 if the
 // client sent at least busyShare of what it was allowed meanwhile: slowly
 // near the peak, which it forgets once the limit is well above it.
-func (a *adaptive) maybeIncrease(now time.Time) {
-	el := now.Sub(a.since)
+func (l *law) increase(now time.Time) {
+	el := now.Sub(l.since)
 	if el < increaseEvery {
 		return
 	}
-	busy := float64(a.sent) >= busyShare*a.rate*el.Seconds()
-	a.since, a.sent = now, 0
-	if busy && a.rate < a.ceiling {
-		step := max(a.rate*increaseFraction, increaseMin) * el.Seconds() / increaseEvery.Seconds()
-		if a.probing() {
+	busy := float64(l.sent) >= busyShare*l.rate*el.Seconds()
+	l.since, l.sent = now, 0
+	if busy && l.rate < l.ceiling {
+		step := max(l.rate*increaseFraction, increaseMin) * el.Seconds() / increaseEvery.Seconds()
+		if l.probing() {
 			step *= probeFraction / increaseFraction
 		}
-		a.setRate(min(a.ceiling, a.rate+step))
-		a.raised++
-		if a.rate > forgetAbove*a.peak {
-			a.peak = 0
+		l.rate = min(l.ceiling, l.rate+step)
+		l.raised++
+		if l.rate > forgetAbove*l.peak {
+			l.peak = 0
 		}
 	}
 }
 
 // probing tells whether the limit is near the peak, where it rises slowly.
-func (a *adaptive) probing() bool { return a.peak > 0 && a.rate >= probeFrom*a.peak }
+func (l *law) probing() bool { return l.peak > 0 && l.rate >= probeFrom*l.peak }
 
 // refused takes a 429 to a request admitted in epoch: it lowers the limit,
 // once per epoch, remembers the limit refused, and pauses the client for
 // retryAfter (if positive).
 func (a *adaptive) refused(epoch uint64, retryAfter time.Duration) {
-	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	old := a.rate
+	a.decrease(time.Now(), epoch, retryAfter)
+	a.rateChanged(old)
+}
+
+// decrease is the law of refused, at now.
+func (l *law) decrease(now time.Time, epoch uint64, retryAfter time.Duration) {
 	if retryAfter > 0 {
-		a.pause(now.Add(retryAfter))
+		l.pause(now.Add(retryAfter))
 	}
-	if epoch != a.epoch {
+	if epoch != l.epoch {
 		return // sent before the last decrease, which accounted for it
 	}
-	a.epoch++
-	a.since, a.sent = later(now, a.pausedUntil), 0
-	f, peak := decreaseFactor, a.rate
+	l.epoch++
+	l.since, l.sent = later(now, l.pausedUntil), 0
+	f, peak := decreaseFactor, l.rate
 	switch {
-	case a.raised <= quickSteps:
-		f, peak = quickDecreaseFactor, a.rate*math.Sqrt(quickDecreaseFactor)
-	case a.probing():
+	case l.raised <= quickSteps:
+		f, peak = quickDecreaseFactor, l.rate*math.Sqrt(quickDecreaseFactor)
+	case l.probing():
 		f = probeDecreaseFactor
 	}
-	a.setRate(max(minRate, a.rate*f))
-	a.peak, a.raised = peak, 0
-	if peak <= a.rate {
-		a.peak = 0 // at the floor: it climbs as fast as from the start
+	l.rate = max(minRate, l.rate*f)
+	l.peak, l.raised = peak, 0
+	if peak <= l.rate {
+		l.peak = 0 // at the floor: it climbs as fast as from the start
 	}
 }
 
 // pause holds every request until until; the interval counted for an
 // increase starts when the pause ends.
-func (a *adaptive) pause(until time.Time) {
-	if !until.After(a.pausedUntil) {
+func (l *law) pause(until time.Time) {
+	if !until.After(l.pausedUntil) {
 		return
 	}
-	a.pausedUntil = until
-	if a.since.Before(until) {
-		a.since, a.sent = until, 0
+	l.pausedUntil = until
+	if l.since.Before(until) {
+		l.since, l.sent = until, 0
 	}
 }
 
-// setRate sets the limit and reports it; a.mu is held, so reports come one
-// at a time and in order.
-func (a *adaptive) setRate(r float64) {
-	if r == a.rate {
+// rateChanged applies and reports the limit if the law moved it from old;
+// a.mu is held, so reports come one at a time and in order.
+func (a *adaptive) rateChanged(old float64) {
+	if a.rate == old {
 		return
 	}
-	a.rate = r
-	a.current.Store(math.Float64bits(r))
-	a.lim.SetLimit(rate.Limit(r))
+	a.current.Store(math.Float64bits(a.rate))
+	a.lim.SetLimit(rate.Limit(a.rate))
 	if a.onRate != nil {
-		a.onRate(r)
+		a.onRate(a.rate)
 	}
 }
 

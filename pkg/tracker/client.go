@@ -68,6 +68,21 @@ type Config struct {
 	// Burst is the token bucket size of the fixed or adaptive limit
 	// (default 1: requests are spread evenly).
 	Burst int
+	// Shared, when set, keeps the fixed or adaptive limit in a bucket that
+	// other Clients, in this process or others, draw from too: together
+	// they send at most RateLimit (or the adaptive rate) with Burst. A
+	// client reserves a few tokens at a time (a tenth of a second's worth,
+	// 1 to 8) and spends each within one interval of the time the bucket
+	// gave it, so that over any window w the clients together send at most
+	// Burst + 1 + rate·w requests, given clocks that agree (each call
+	// passes the caller's time). With Adaptive, a 429 seen by any client
+	// lowers the rate for all, once for the requests in flight together,
+	// and pauses all for its Retry-After; the rate steps up for all when
+	// all together used it. A request that cannot reach the bucket fails
+	// with ErrLimitUnavailable (retried as a network error). It needs a
+	// RateLimit or Adaptive; OnRate reports the shared rate as this client
+	// sees it.
+	Shared SharedBucket
 	// BackoffBase and BackoffMax bound the exponential backoff with jitter.
 	BackoffBase time.Duration // default 200ms
 	BackoffMax  time.Duration // default 30s
@@ -99,7 +114,8 @@ type Client struct {
 	prefix  string // /v2
 	http    *http.Client
 	limiter *rate.Limiter // fixed RateLimit; nil when adaptive or unlimited
-	adapt   *adaptive     // Adaptive; nil otherwise
+	adapt   *adaptive     // Adaptive without Shared; nil otherwise
+	shared  *shared       // Shared; nil otherwise
 	auth    string
 
 	requests  atomic.Int64
@@ -200,6 +216,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Adaptive && cfg.RateCeiling > 0 && cfg.RateCeiling < cfg.RateLimit {
 		errs = append(errs, fmt.Errorf("tracker: rate ceiling %g is below the rate limit %g", cfg.RateCeiling, cfg.RateLimit))
 	}
+	if cfg.Shared != nil && !cfg.Adaptive && cfg.RateLimit <= 0 {
+		errs = append(errs, errors.New("tracker: a shared rate limit needs a rate limit"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -235,7 +254,14 @@ func (c *Client) setLimiter() {
 		if ceiling <= 0 {
 			ceiling = max(DefaultRateCeiling, start)
 		}
+		if c.cfg.Shared != nil {
+			c.shared = newShared(c.cfg.Shared, BucketParams{Rate: start, Ceiling: ceiling, Burst: burst}, true, c.cfg.OnRate)
+			return
+		}
 		c.adapt = newAdaptive(start, ceiling, burst, c.cfg.OnRate)
+	case c.cfg.Shared != nil:
+		r := c.cfg.RateLimit
+		c.shared = newShared(c.cfg.Shared, BucketParams{Rate: r, Ceiling: r, Burst: burst, Fixed: true}, false, nil)
 	case c.cfg.RateLimit > 0:
 		c.limiter = rate.NewLimiter(rate.Limit(c.cfg.RateLimit), burst)
 	}
@@ -256,6 +282,8 @@ func (c *Client) Rate() float64 {
 	switch {
 	case c.adapt != nil:
 		return c.adapt.Rate()
+	case c.shared != nil:
+		return c.shared.Rate()
 	case c.limiter != nil:
 		return float64(c.limiter.Limit())
 	}
@@ -334,9 +362,10 @@ func (c *Client) observe(method, path string, attempt int, took time.Duration, e
 
 // refused reports an answer the server gave without doing the work (429):
 // re-sending a request that is not idempotent is safe only then.
+// A request the shared limit held back was never sent either.
 func refused(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests
+	return errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests || errors.Is(err, ErrLimitUnavailable)
 }
 
 // Retryable reports whether a failed call may succeed if made again later:
@@ -377,6 +406,12 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte) (*r
 			return nil, err
 		}
 		epoch = e
+	case c.shared != nil:
+		e, err := c.shared.wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		epoch = e
 	case c.limiter != nil:
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, err
@@ -386,8 +421,11 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte) (*r
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
 		c.throttled.Add(1)
-		if c.adapt != nil {
+		switch {
+		case c.adapt != nil:
 			c.adapt.refused(epoch, ae.RetryAfter)
+		case c.shared != nil:
+			c.shared.refused(epoch, ae.RetryAfter)
 		}
 	}
 	return resp, err

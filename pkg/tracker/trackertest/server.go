@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ type Options struct {
 	// whatever perPage the client asks (0: no cap beyond the 1000 clamp).
 	// rel="next" still comes while more entries exist.
 	ChangelogPageCap int
+	// RecordArrivals keeps the arrival time of every request, for
+	// MaxInWindow and Arrivals (8 bytes a request).
+	RecordArrivals bool
 	// ChangelogCapEchoesRequest makes the changelog's first and next links
 	// carry the perPage the client asked instead of the capped page size,
 	// so the server does not tell its page size.
@@ -195,6 +199,9 @@ type Server struct {
 	total     atomic.Int64
 	throttled atomic.Int64
 	lost      atomic.Int64
+
+	arrivalMu sync.Mutex
+	arrivals  []int64 // Unix nanoseconds, with Options.RecordArrivals
 
 	baseEntriesOnce sync.Once
 	baseEntries     int64
@@ -349,11 +356,42 @@ func (s *Server) TotalRequests() int64 { return s.total.Load() }
 // Throttled returns the number of 429 answers sent.
 func (s *Server) Throttled() int64 { return s.throttled.Load() }
 
+// Arrivals returns the arrival times of the requests so far, in order
+// (Options.RecordArrivals; nil without).
+func (s *Server) Arrivals() []time.Time {
+	s.arrivalMu.Lock()
+	defer s.arrivalMu.Unlock()
+	out := make([]time.Time, len(s.arrivals))
+	for i, ns := range s.arrivals {
+		out[i] = time.Unix(0, ns)
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+// MaxInWindow returns the most requests that arrived within any window of
+// length w (a sliding window, not calendar seconds), and when that window
+// began (Options.RecordArrivals; 0 without).
+func (s *Server) MaxInWindow(w time.Duration) (int, time.Time) {
+	ts := s.Arrivals()
+	best, from, j := 0, time.Time{}, 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= w {
+			j++
+		}
+		if i-j+1 > best {
+			best, from = i-j+1, ts[j]
+		}
+	}
+	return best, from
+}
+
 // Lost returns the number of responses replaced by 502 (Faults.NextLost,
 // Faults.LostRate).
 func (s *Server) Lost() int64 { return s.lost.Load() }
 
-// ResetCounters zeroes the request, total, throttled and lost counters.
+// ResetCounters zeroes the request, total, throttled and lost counters
+// and forgets the arrivals.
 func (s *Server) ResetCounters() {
 	for i := range s.counters {
 		s.counters[i].Store(0)
@@ -361,6 +399,9 @@ func (s *Server) ResetCounters() {
 	s.total.Store(0)
 	s.throttled.Store(0)
 	s.lost.Store(0)
+	s.arrivalMu.Lock()
+	s.arrivals = nil
+	s.arrivalMu.Unlock()
 }
 
 // InjectFaults replaces the injected faults.
@@ -472,6 +513,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ver, segs, ep, ok := route(r.URL.Path)
 	s.counters[ep].Add(1)
 	s.total.Add(1)
+	if s.opts.RecordArrivals {
+		now := time.Now().UnixNano()
+		s.arrivalMu.Lock()
+		s.arrivals = append(s.arrivals, now)
+		s.arrivalMu.Unlock()
+	}
 	q := &req{s: s, w: w, r: r, ver: ver, segs: segs, lang: langOf(r.Header.Get("Accept-Language"))}
 	if !sleepCtx(r.Context(), s.opts.Latency) {
 		return
