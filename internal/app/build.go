@@ -347,7 +347,7 @@ func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
 	out.TLS = c.TLS()
 	out.CACertPath = c.CACertPath
 	out.Username = c.Username
-	out.Password = clickhouse.Secret(c.Password.Reveal())
+	out.Password = c.Password
 	out.Database = c.Database
 	out.Tables = clickhouse.TableNames(c.Tables)
 	out.ServerlessProxyID = c.ServerlessProxyID

@@ -18,8 +18,8 @@ package clickhouse
 import (
 	"errors"
 	"fmt"
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
-	"io"
 	"log/slog"
 	"net"
 	"regexp"
@@ -56,39 +56,6 @@ func (t TableNames) list() [][2]string {
 	return out
 }
 
-// Secret is a password. Every way of printing it shows "REDACTED" (or ""
-// when empty), so a Config can be logged safely.
-type Secret string
-
-// Reveal returns the password itself.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns "REDACTED" for a non-empty secret and "" for an empty one.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "REDACTED"
-}
-
-// GoString implements fmt.GoStringer with the redacted text, quoted.
-func (s Secret) GoString() string { return strconv.Quote(s.String()) }
-
-// Format implements fmt.Formatter so that no verb can print the value.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' || f.Flag('#') {
-		_, _ = io.WriteString(f, strconv.Quote(s.String()))
-		return
-	}
-	_, _ = io.WriteString(f, s.String())
-}
-
-// LogValue implements slog.LogValuer with the redacted text.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText implements encoding.TextMarshaler with the redacted text.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
 // Config says where ClickHouse is and how to talk to it.
 type Config struct {
 	// Addr lists host:port pairs; the client connects to the first that
@@ -117,7 +84,7 @@ type Config struct {
 	// system pool (TLS only).
 	CACertPath string
 	Username   string
-	Password   Secret
+	Password   setting.Secret
 	// Database holds the tables; it is created by Migrate.
 	Database string
 	Tables   TableNames

@@ -58,7 +58,7 @@ func FromCLI(c *cli.Context) (Config, error) {
 }
 
 func fromCLI(c *cli.Context, environ []string) (Config, map[string]string, error) {
-	overrides := map[string]setting{}
+	overrides := map[string]rawValue{}
 	for _, v := range table() {
 		name := flagName(v.name)
 		if !c.IsSet(name) {
@@ -68,7 +68,7 @@ func fromCLI(c *cli.Context, environ []string) (Config, map[string]string, error
 		if v.isBool {
 			value = strconv.FormatBool(c.Bool(name))
 		}
-		overrides[v.name] = setting{value: value, origin: "--" + name}
+		overrides[v.name] = rawValue{value: value, origin: "--" + name}
 	}
 	return load(environ, c.String(EnvFileFlag), overrides)
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net"
@@ -149,9 +150,9 @@ type TrackerConfig struct {
 	// (EXPORTER_TRACKER__LOGLEVEL, warning).
 	LogLevel string
 	// Token is an OAuth token (EXPORTER_TRACKER__TOKEN).
-	Token Secret
+	Token setting.Secret
 	// IAMToken is a Yandex Cloud IAM token (EXPORTER_TRACKER__IAM_TOKEN).
-	IAMToken Secret
+	IAMToken setting.Secret
 	// OrgID is a Yandex 360 organization (EXPORTER_TRACKER__ORG_ID).
 	OrgID string
 	// CloudOrgID is a Yandex Cloud organization (EXPORTER_TRACKER__CLOUD_ORG_ID).
@@ -274,7 +275,7 @@ type ClickHouseConfig struct {
 	// ServerlessProxyID is the Yandex Cloud Functions proxy id; https only.
 	ServerlessProxyID string
 	Username          string
-	Password          Secret
+	Password          setting.Secret
 	Database          string
 
 	// Tables names every table (EXPORTER_CLICKHOUSE__*_TABLE, tableVars).
@@ -348,19 +349,19 @@ const (
 type StateConfig struct {
 	// Storage is jsonfile or redis (EXPORTER_STATE__STORAGE).
 	Storage          string
-	RedisDSN         Secret
+	RedisDSN         setting.Secret
 	JSONFileStrategy string
 	// JSONFilePath is the local file, or the object key with the s3 strategy.
 	JSONFilePath string
 	S3Bucket     string
 	S3Region     string
 	S3Endpoint   string
-	S3AccessKey  Secret
-	S3SecretKey  Secret
+	S3AccessKey  setting.Secret
+	S3SecretKey  setting.Secret
 	// CustomStorageParams belonged to the old tool's custom (Python class)
 	// storage; it is kept only to be reported as having no effect. It is a
 	// Secret because such parameters usually hold credentials.
-	CustomStorageParams Secret
+	CustomStorageParams setting.Secret
 	// Key names the watermark, so that several extractors can share a store
 	// (EXPORTER_STATE__KEY; the old tool's fixed key is the default).
 	Key string
@@ -379,7 +380,7 @@ type MonitoringConfig struct {
 	// "project:internal".
 	MetricsBaseLabels []string
 	SentryEnabled     bool
-	SentryDSN         Secret
+	SentryDSN         setting.Secret
 }
 
 // MetricsAddr returns "host:port" of the DogStatsD agent.

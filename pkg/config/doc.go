@@ -92,6 +92,6 @@
 // 10000 rows, 16 MiB or 5 s; a message is tried 5 times before it is
 // dead-lettered; OPTIMIZE runs at most once per table per ETL interval.
 //
-// Secrets (Secret) print as REDACTED in every fmt verb, in slog and in JSON;
+// Secrets (setting.Secret) print as REDACTED in every fmt verb, in slog and in JSON;
 // Summary and Config.LogValue give a safe start-up log line.
 package config

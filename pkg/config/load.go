@@ -132,17 +132,17 @@ func Check(cfg Config, loadErr error, role Role) error {
 	return errors.Join(errs...)
 }
 
-// setting is one raw value and where it came from.
-type setting struct {
+// rawValue is one raw value and where it came from.
+type rawValue struct {
 	value  string
 	origin string // "" for the environment
 }
 
 // load returns the Config, the env file's variables, and the problems.
-func load(environ []string, envFile string, overrides map[string]setting) (Config, map[string]string, error) {
+func load(environ []string, envFile string, overrides map[string]rawValue) (Config, map[string]string, error) {
 	cfg := Default()
 	var errs []error
-	vals := map[string]setting{}
+	vals := map[string]rawValue{}
 
 	fileVals, origin, err := readEnvFile(envFile)
 	if err != nil {
@@ -160,7 +160,7 @@ func load(environ []string, envFile string, overrides map[string]setting) (Confi
 			if !strings.HasPrefix(up, envPrefix) || exact[up] {
 				continue
 			}
-			vals[up] = setting{value: kv[k], origin: origin}
+			vals[up] = rawValue{value: kv[k], origin: origin}
 			exact[up] = k == up
 		}
 	}
@@ -280,7 +280,7 @@ func badLine(data []byte) int {
 // nested model (EXPORTER_TRACKER='{"token": "...", "search": {"queues":
 // "DEV"}}') into the nested variables. Variables set one by one win. Errors
 // never quote the JSON: it may hold secrets.
-func expandGroups(vals map[string]setting) []error {
+func expandGroups(vals map[string]rawValue) []error {
 	var errs []error
 	isGroup := map[string]bool{}
 	for _, g := range jsonGroups {
@@ -320,7 +320,7 @@ func expandGroups(vals map[string]setting) []error {
 			default:
 				value = string(raw) // numbers, booleans, lists, objects as JSON text
 			}
-			vals[name] = setting{value: value, origin: origin}
+			vals[name] = rawValue{value: value, origin: origin}
 		}
 	}
 	for _, g := range jsonGroups { // children first: the more specific wins
@@ -349,7 +349,7 @@ func expandGroups(vals map[string]setting) []error {
 
 // warnings lists unknown variables and compatibility variables that have
 // no effect, sorted.
-func warnings(vals map[string]setting, known, set map[string]bool, cfg Config) []string {
+func warnings(vals map[string]rawValue, known, set map[string]bool, cfg Config) []string {
 	var out []string
 	names := make([]string, 0, len(known))
 	for n := range known {

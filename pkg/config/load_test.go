@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -62,8 +63,8 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_NOT_NULLABLE_FIELDS", d.NotNullableFields, []string{"created_at", "resolved_at", "closed_at", "updated_at", "released_at",
 			"deadline", "start_date", "end_date", "start_time", "end_time", "moved_at"}},
 		{"EXPORTER_TRACKER__LOGLEVEL", d.Tracker.LogLevel, "warning"},
-		{"EXPORTER_TRACKER__TOKEN", d.Tracker.Token, Secret("")},
-		{"EXPORTER_TRACKER__IAM_TOKEN", d.Tracker.IAMToken, Secret("")},
+		{"EXPORTER_TRACKER__TOKEN", d.Tracker.Token, setting.Secret("")},
+		{"EXPORTER_TRACKER__IAM_TOKEN", d.Tracker.IAMToken, setting.Secret("")},
 		{"EXPORTER_TRACKER__ORG_ID", d.Tracker.OrgID, ""},
 		{"EXPORTER_TRACKER__CLOUD_ORG_ID", d.Tracker.CloudOrgID, ""},
 		{"EXPORTER_TRACKER__TIMEOUT", d.Tracker.Timeout, 10 * time.Second},
@@ -82,7 +83,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_CLICKHOUSE__CACERT_PATH", d.ClickHouse.CACertPath, ""},
 		{"EXPORTER_CLICKHOUSE__SERVERLESS_PROXY_ID", d.ClickHouse.ServerlessProxyID, ""},
 		{"EXPORTER_CLICKHOUSE__USERNAME", d.ClickHouse.Username, "default"},
-		{"EXPORTER_CLICKHOUSE__PASSWORD", d.ClickHouse.Password, Secret("")},
+		{"EXPORTER_CLICKHOUSE__PASSWORD", d.ClickHouse.Password, setting.Secret("")},
 		{"EXPORTER_CLICKHOUSE__DATABASE", d.ClickHouse.Database, "agile"},
 		{"EXPORTER_CLICKHOUSE__ISSUES_TABLE", d.ClickHouse.Tables.Issues, "issues"},
 		{"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE", d.ClickHouse.Tables.IssueMetrics, "issue_metrics"},
@@ -99,8 +100,8 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_STATE__JSONFILE_S3_BUCKET", d.State.S3Bucket, ""},
 		{"EXPORTER_STATE__JSONFILE_S3_REGION", d.State.S3Region, "us-east-1"},
 		{"EXPORTER_STATE__JSONFILE_S3_ENDPOINT", d.State.S3Endpoint, ""},
-		{"EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", d.State.S3AccessKey, Secret("")},
-		{"EXPORTER_STATE__JSONFILE_S3_SECRET_KEY", d.State.S3SecretKey, Secret("")},
+		{"EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", d.State.S3AccessKey, setting.Secret("")},
+		{"EXPORTER_STATE__JSONFILE_S3_SECRET_KEY", d.State.S3SecretKey, setting.Secret("")},
 		{"EXPORTER_STATE__KEY (old fixed key)", d.State.Key, "tracker_etl_default"},
 		{"EXPORTER_MONITORING__METRICS_ENABLED", d.Monitoring.MetricsEnabled, false},
 		{"EXPORTER_MONITORING__METRICS_HOST", d.Monitoring.MetricsHost, "localhost"},
@@ -108,7 +109,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_MONITORING__METRICS_BASE_PREFIX", d.Monitoring.MetricsBasePrefix, "tracker_exporter"},
 		{"EXPORTER_MONITORING__METRICS_BASE_LABELS", len(d.Monitoring.MetricsBaseLabels), 0},
 		{"EXPORTER_MONITORING__SENTRY_ENABLED", d.Monitoring.SentryEnabled, false},
-		{"EXPORTER_MONITORING__SENTRY_DSN", d.Monitoring.SentryDSN, Secret("")},
+		{"EXPORTER_MONITORING__SENTRY_DSN", d.Monitoring.SentryDSN, setting.Secret("")},
 		// New settings.
 		{"EXPORTER_BUSINESS_TIMEZONE", d.Calendar.Zone.String(), "Europe/Moscow"},
 		{"EXPORTER_HOLIDAYS", d.Calendar.Holidays, "default"},

@@ -7,48 +7,22 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 )
-
-const secretText = "y0_AgAAAAD-very-secret-token"
-
-func TestSecretNeverPrints(t *testing.T) {
-	s := Secret(secretText)
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%10s", "%-8v", "%d"} {
-		got := fmt.Sprintf(verb, s)
-		if strings.Contains(got, secretText) || strings.Contains(got, fmt.Sprintf("%x", secretText)) {
-			t.Errorf("Sprintf(%s) = %q reveals the secret", verb, got)
-		}
-		if !strings.Contains(got, "REDACTED") {
-			t.Errorf("Sprintf(%s) = %q, want REDACTED", verb, got)
-		}
-	}
-	if got := fmt.Sprint(s); got != "REDACTED" {
-		t.Errorf("Sprint = %q, want REDACTED", got)
-	}
-	if got := s.Reveal(); got != secretText {
-		t.Errorf("Reveal = %q, want %q", got, secretText)
-	}
-	if got := fmt.Sprint(Secret("")); got != "" {
-		t.Errorf("empty secret prints %q, want empty", got)
-	}
-	b, err := json.Marshal(struct{ S Secret }{s})
-	if err != nil || string(b) != `{"S":"REDACTED"}` {
-		t.Errorf("json = %s, %v; want {\"S\":\"REDACTED\"}", b, err)
-	}
-}
 
 // secretConfig sets every secret of a Config to a distinct recognisable value.
 func secretConfig() (Config, []string) {
 	c := Default()
 	vals := []string{"tok-AAA111", "iam-BBB222", "pw-CCC333", "redis://u:dsn-DDD444@h:6379", "ak-EEE555", "sk-FFF666", "params-GGG777", "https://key-HHH888@sentry.io/1"}
-	c.Tracker.Token = Secret(vals[0])
-	c.Tracker.IAMToken = Secret(vals[1])
-	c.ClickHouse.Password = Secret(vals[2])
-	c.State.RedisDSN = Secret(vals[3])
-	c.State.S3AccessKey = Secret(vals[4])
-	c.State.S3SecretKey = Secret(vals[5])
-	c.State.CustomStorageParams = Secret(vals[6])
-	c.Monitoring.SentryDSN = Secret(vals[7])
+	c.Tracker.Token = setting.Secret(vals[0])
+	c.Tracker.IAMToken = setting.Secret(vals[1])
+	c.ClickHouse.Password = setting.Secret(vals[2])
+	c.State.RedisDSN = setting.Secret(vals[3])
+	c.State.S3AccessKey = setting.Secret(vals[4])
+	c.State.S3SecretKey = setting.Secret(vals[5])
+	c.State.CustomStorageParams = setting.Secret(vals[6])
+	c.Monitoring.SentryDSN = setting.Secret(vals[7])
 	c.NATS.URL = "nats://user:natspw-III999@host:4222"
 	return c, vals
 }

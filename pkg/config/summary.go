@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -165,9 +166,9 @@ func stripCredentials(list string) string {
 		u, err := url.Parse(s)
 		switch {
 		case err != nil:
-			parts[i] = redacted
+			parts[i] = setting.Redacted
 		case u.User != nil:
-			u.User = url.User(redacted)
+			u.User = url.User(setting.Redacted)
 			parts[i] = u.String()
 		default:
 			parts[i] = p

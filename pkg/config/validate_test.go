@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -84,7 +85,7 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"state key", func(c *Config) { c.State.Key = "" }, "EXPORTER_STATE__KEY: must not be empty"},
 		{"overlap", func(c *Config) { c.State.Overlap = 48 * time.Hour }, `EXPORTER_STATE__OVERLAP="48h0m0s": want 0..24h`},
 		{"redis dsn", func(c *Config) {
-			c.Stateful, c.State.Storage, c.State.RedisDSN = true, "redis", Secret("http://"+secret)
+			c.Stateful, c.State.Storage, c.State.RedisDSN = true, "redis", setting.Secret("http://"+secret)
 		},
 			"EXPORTER_STATE__REDIS_DSN (value hidden): want redis://"},
 		{"json path", func(c *Config) { c.Stateful, c.State.JSONFilePath = true, "" }, "EXPORTER_STATE__JSONFILE_PATH: must not be empty"},

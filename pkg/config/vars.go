@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"strconv"
 	"strings"
@@ -129,9 +130,9 @@ func enumVar(name, def, help string, p func(*Config) *string) variable {
 	}}
 }
 
-func secretVar(name, def, help string, p func(*Config) *Secret) variable {
+func secretVar(name, def, help string, p func(*Config) *setting.Secret) variable {
 	return variable{name: name, def: def, help: help, secret: true, set: func(c *Config, v string) error {
-		*p(c) = Secret(v)
+		*p(c) = setting.Secret(v)
 		return nil
 	}}
 }
@@ -269,9 +270,9 @@ func table() []variable {
 		enumVar("EXPORTER_TRACKER__LOGLEVEL", "warning", "log level of Tracker requests",
 			func(c *Config) *string { return &c.Tracker.LogLevel }),
 		secretVar("EXPORTER_TRACKER__TOKEN", "", "OAuth token (or EXPORTER_TRACKER__IAM_TOKEN)",
-			func(c *Config) *Secret { return &c.Tracker.Token }),
+			func(c *Config) *setting.Secret { return &c.Tracker.Token }),
 		secretVar("EXPORTER_TRACKER__IAM_TOKEN", "", "Yandex Cloud IAM token (or EXPORTER_TRACKER__TOKEN)",
-			func(c *Config) *Secret { return &c.Tracker.IAMToken }),
+			func(c *Config) *setting.Secret { return &c.Tracker.IAMToken }),
 		textVar("EXPORTER_TRACKER__ORG_ID", "", "Yandex 360 organization id (or EXPORTER_TRACKER__CLOUD_ORG_ID)",
 			func(c *Config) *string { return &c.Tracker.OrgID }),
 		textVar("EXPORTER_TRACKER__CLOUD_ORG_ID", "", "Yandex Cloud organization id (or EXPORTER_TRACKER__ORG_ID)",
@@ -364,7 +365,7 @@ func table() []variable {
 		textVar("EXPORTER_CLICKHOUSE__USERNAME", "default", "ClickHouse user",
 			func(c *Config) *string { return &c.ClickHouse.Username }),
 		secretVar("EXPORTER_CLICKHOUSE__PASSWORD", "", "ClickHouse password",
-			func(c *Config) *Secret { return &c.ClickHouse.Password }),
+			func(c *Config) *setting.Secret { return &c.ClickHouse.Password }),
 		textVar("EXPORTER_CLICKHOUSE__DATABASE", "agile", "ClickHouse database",
 			func(c *Config) *string { return &c.ClickHouse.Database }),
 	}
@@ -397,7 +398,7 @@ func table() []variable {
 		enumVar("EXPORTER_STATE__STORAGE", StorageJSONFile, "watermark store: jsonfile or redis",
 			func(c *Config) *string { return &c.State.Storage }),
 		secretVar("EXPORTER_STATE__REDIS_DSN", "redis://localhost:6379", "Redis URL",
-			func(c *Config) *Secret { return &c.State.RedisDSN }),
+			func(c *Config) *setting.Secret { return &c.State.RedisDSN }),
 		enumVar("EXPORTER_STATE__JSONFILE_STRATEGY", StrategyLocal, "where the JSON file lives: local or s3",
 			func(c *Config) *string { return &c.State.JSONFileStrategy }),
 		textVar("EXPORTER_STATE__JSONFILE_PATH", "state.json", "local file, or object key with the s3 strategy",
@@ -409,11 +410,11 @@ func table() []variable {
 		textVar("EXPORTER_STATE__JSONFILE_S3_ENDPOINT", "", "S3 endpoint URL (Yandex Object Storage, MinIO, ...); empty for AWS",
 			func(c *Config) *string { return &c.State.S3Endpoint }),
 		secretVar("EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", "", "S3 access key; empty for the AWS default credentials",
-			func(c *Config) *Secret { return &c.State.S3AccessKey }),
+			func(c *Config) *setting.Secret { return &c.State.S3AccessKey }),
 		secretVar("EXPORTER_STATE__JSONFILE_S3_SECRET_KEY", "", "S3 secret key",
-			func(c *Config) *Secret { return &c.State.S3SecretKey }),
+			func(c *Config) *setting.Secret { return &c.State.S3SecretKey }),
 		secretVar("EXPORTER_STATE__CUSTOM_STORAGE_PARAMS", "", "accepted for compatibility; no effect (the custom storage is not supported)",
-			func(c *Config) *Secret { return &c.State.CustomStorageParams }),
+			func(c *Config) *setting.Secret { return &c.State.CustomStorageParams }),
 		textVar("EXPORTER_STATE__KEY", defaultStateKey, "watermark name, distinct per extractor sharing a store",
 			func(c *Config) *string { return &c.State.Key }),
 		durVar("EXPORTER_STATE__OVERLAP", "5m", "search this far before the watermark, against clock skew", time.Second,
@@ -433,7 +434,7 @@ func table() []variable {
 		boolVar("EXPORTER_MONITORING__SENTRY_ENABLED", "false", "send errors to Sentry",
 			func(c *Config) *bool { return &c.Monitoring.SentryEnabled }),
 		secretVar("EXPORTER_MONITORING__SENTRY_DSN", "", "Sentry DSN",
-			func(c *Config) *Secret { return &c.Monitoring.SentryDSN }),
+			func(c *Config) *setting.Secret { return &c.Monitoring.SentryDSN }),
 
 		// NATS.
 		textVar("EXPORTER_NATS__URL", "", "NATS server URL, or the comma-separated URLs of a cluster's servers (any one that answers will do); empty runs the embedded server (one-process binary)",

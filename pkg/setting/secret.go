@@ -1,4 +1,8 @@
-package config
+// Package setting holds what every component's configuration shares: the
+// Secret type, and the Problem a Validate method reports for each invalid
+// field. It imports nothing of this module, so that every component and
+// pkg/config can use it.
+package setting
 
 import (
 	"fmt"
@@ -6,8 +10,8 @@ import (
 	"log/slog"
 )
 
-// redacted is what every rendering of a non-empty Secret prints.
-const redacted = "REDACTED"
+// Redacted is what every rendering of a non-empty Secret prints.
+const Redacted = "REDACTED"
 
 // Secret is a credential: a token, a password, a DSN. Every way of printing
 // it (String, fmt verbs including %#v and %x, slog, JSON, text marshalling)
@@ -27,7 +31,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return redacted
+	return Redacted
 }
 
 // GoString implements fmt.GoStringer with the redacted text, quoted.
