@@ -117,6 +117,7 @@ func adaptiveOnce(b *testing.B, c adaptiveCase) adaptiveResult {
 	tc, err := tracker.New(tracker.Config{
 		BaseURL: em.url, Token: "bench-token", OrgID: "42", MaxRetries: 10,
 		RateLimit: 20, Adaptive: !c.Fixed, RateCeiling: 100,
+	}, tracker.Deps{
 		OnRate: func(rps float64) {
 			mu.Lock()
 			defer mu.Unlock()

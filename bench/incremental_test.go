@@ -30,7 +30,7 @@ func BenchmarkIncrementalChangelog(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tc, err := tracker.New(tracker.Config{BaseURL: url, Token: "bench-token", OrgID: "42", MaxRetries: 10})
+		tc, err := tracker.New(tracker.Config{BaseURL: url, Token: "bench-token", OrgID: "42", MaxRetries: 10}, tracker.Deps{})
 		if err != nil {
 			b.Fatal(err)
 		}

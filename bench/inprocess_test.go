@@ -26,7 +26,7 @@ func BenchmarkExtractInProcess(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tc, err := tracker.New(tracker.Config{BaseURL: em.url, Token: "bench-token", OrgID: "42", MaxRetries: 10})
+		tc, err := tracker.New(tracker.Config{BaseURL: em.url, Token: "bench-token", OrgID: "42", MaxRetries: 10}, tracker.Deps{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -107,7 +107,7 @@ func fillRawStream(b *testing.B, js jetstream.JetStream, n int) {
 	em := trackertest.New(trackertest.Options{Issues: n, Seed: 1})
 	url := em.Start()
 	defer em.Close()
-	tc, err := tracker.New(tracker.Config{BaseURL: url, Token: "bench-token", OrgID: "42", MaxRetries: 10})
+	tc, err := tracker.New(tracker.Config{BaseURL: url, Token: "bench-token", OrgID: "42", MaxRetries: 10}, tracker.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func TrackerClient(ctx context.Context, env *Env) (*tracker.Client, func(), erro
 			_ = b.Close()
 			return nil, nil, err
 		}
-		env.Log.Info("tracker rate limit shared", "key", b.Key(), "requests_per_second", t.RateLimit, "adaptive", t.RateLimitAdaptive)
+		env.Log.Info("tracker rate limit shared", "key", b.Key(), "requests_per_second", t.RateLimit, "adaptive", t.Adaptive)
 		shared, closeFn = b, func() { _ = b.Close() }
 	}
 	c, err := trackerClient(env, shared)
@@ -119,15 +119,12 @@ func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, erro
 	t := env.Config.Tracker
 	log := env.TrackerLog
 	logged := t.RateLimit // the rate last logged
-	return tracker.New(tracker.Config{
-		Shared:  shared,
-		BaseURL: t.BaseURL, APIVersion: t.APIVersion,
-		Token: t.Token.Reveal(), IAMToken: t.IAMToken.Reveal(),
-		OrgID: t.OrgID, CloudOrgID: t.CloudOrgID,
-		Language: t.Language, Timeout: t.Timeout, MaxRetries: t.MaxRetries,
-		RateLimit: t.RateLimit, UserAgent: "tracker-exporter/" + Version(),
-		// 0 is no limit, as it always was: nothing to adapt.
-		Adaptive: t.RateLimitAdaptive && t.RateLimit > 0, RateCeiling: t.RateLimitMax,
+	cfg := t.Config
+	cfg.UserAgent = "tracker-exporter/" + Version()
+	// 0 is no limit, as it always was: nothing to adapt.
+	cfg.Adaptive = cfg.Adaptive && cfg.RateLimit > 0
+	return tracker.New(cfg, tracker.Deps{
+		Shared: shared,
 		OnRate: func(rps float64) {
 			// Called in order, one at a time: a change of a fifth is news.
 			env.Metrics.Gauge("tracker_rate_limit", rps)

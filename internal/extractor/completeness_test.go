@@ -89,7 +89,7 @@ func skippingProxy(t *testing.T, em *trackertest.Server, n int32) string {
 
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	h := newHarnessWith(t, trackertest.Options{Issues: 500, Seed: 9, ScrollCursor: true})
-	tc, err := tracker.New(tracker.Config{BaseURL: skippingProxy(t, h.em, 3), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond})
+	tc, err := tracker.New(tracker.Config{BaseURL: skippingProxy(t, h.em, 3), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 		h.em.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	tc, err := tracker.New(tracker.Config{BaseURL: srv.URL, Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond})
+	tc, err := tracker.New(tracker.Config{BaseURL: srv.URL, Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

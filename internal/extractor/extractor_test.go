@@ -118,7 +118,7 @@ func newHarnessWith(t *testing.T, o trackertest.Options) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	tc, err := tracker.New(tracker.Config{BaseURL: em.URL(), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond})
+	tc, err := tracker.New(tracker.Config{BaseURL: em.URL(), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestRunOnceSurvivesFaults(t *testing.T) {
 			// the test does not wait whole seconds for them.
 			h := newHarnessWith(t, trackertest.Options{Issues: 400, Seed: 9, RateLimit: c.rateLimit, Burst: 20, RetryAfter: 50 * time.Millisecond})
 			tc, err := tracker.New(tracker.Config{BaseURL: h.em.URL(), Token: "t", OrgID: "1", MaxRetries: 10,
-				BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+				BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond}, tracker.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +326,7 @@ func TestRunOnceSurvivesFaults(t *testing.T) {
 func TestRunOnceTimeouts(t *testing.T) {
 	h := newHarness(t, 50)
 	tc, err := tracker.New(tracker.Config{BaseURL: h.em.URL(), Token: "t", OrgID: "1", MaxRetries: 2,
-		Timeout: 50 * time.Millisecond, BackoffBase: time.Millisecond})
+		Timeout: 50 * time.Millisecond, BackoffBase: time.Millisecond}, tracker.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func benchSnapshots(b *testing.B, em *trackertest.Server, keys []string) []bench
 	b.Helper()
 	url := em.Start()
 	defer em.Close()
-	tc, err := tracker.New(tracker.Config{BaseURL: url, Token: "bench", OrgID: "1"})
+	tc, err := tracker.New(tracker.Config{BaseURL: url, Token: "bench", OrgID: "1"}, tracker.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func emulator(t *testing.T, issues int) (*trackertest.Server, *tracker.Client) {
 	}
 	em.Start()
 	t.Cleanup(em.Close)
-	c, err := tracker.New(tracker.Config{BaseURL: em.URL(), Token: "t", OrgID: "1"})
+	c, err := tracker.New(tracker.Config{BaseURL: em.URL(), Token: "t", OrgID: "1"}, tracker.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

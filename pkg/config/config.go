@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net"
@@ -144,47 +145,21 @@ func CustomFieldTypes() []string {
 	return []string{"String", "Int64", "UInt64", "Float64", "Date", "DateTime", "Array(String)"}
 }
 
-// TrackerConfig configures the Tracker client and the search.
+// TrackerConfig configures the Tracker client (tracker.Config, with its
+// defaults and validation) and what the other parts of the program need to
+// know about Tracker: the log level of its requests, its zone, the
+// extractor's concurrency, pages and search, the shared rate limit.
 type TrackerConfig struct {
+	tracker.Config
 	// LogLevel is the level of the Tracker client's request logs
 	// (EXPORTER_TRACKER__LOGLEVEL, warning).
 	LogLevel string
-	// Token is an OAuth token (EXPORTER_TRACKER__TOKEN).
-	Token setting.Secret
-	// IAMToken is a Yandex Cloud IAM token (EXPORTER_TRACKER__IAM_TOKEN).
-	IAMToken setting.Secret
-	// OrgID is a Yandex 360 organization (EXPORTER_TRACKER__ORG_ID).
-	OrgID string
-	// CloudOrgID is a Yandex Cloud organization (EXPORTER_TRACKER__CLOUD_ORG_ID).
-	CloudOrgID string
-	// BaseURL is the API root without the version (EXPORTER_TRACKER__API_URL).
-	BaseURL string
-	// APIVersion is v2 or v3 (EXPORTER_TRACKER__API_VERSION).
-	APIVersion string
-	// Timeout bounds one HTTP request (EXPORTER_TRACKER__TIMEOUT, seconds).
-	Timeout time.Duration
-	// MaxRetries is the number of retries after a retryable failure
-	// (EXPORTER_TRACKER__MAX_RETRIES).
-	MaxRetries int
-	// Language is en or ru, sent as Accept-Language (EXPORTER_TRACKER__LANGUAGE).
-	Language string
 	// Timezone is the zone of query-language datetimes
 	// (EXPORTER_TRACKER__TIMEZONE); TimezoneName is its name.
 	Timezone     *time.Location
 	TimezoneName string
 	// Concurrency bounds the requests in flight (EXPORTER_TRACKER__CONCURRENCY).
 	Concurrency int
-	// RateLimit is the client-side limit in requests per second, 0 for none
-	// (EXPORTER_TRACKER__RATE_LIMIT). With RateLimitAdaptive it is the rate
-	// the limit starts from (0: no limit, nothing adapts).
-	RateLimit float64
-	// RateLimitAdaptive makes the limit follow Tracker's 429 answers: it
-	// rises slowly while none comes and falls on one
-	// (EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, true).
-	RateLimitAdaptive bool
-	// RateLimitMax is the most requests per second the adaptive limit
-	// reaches (EXPORTER_TRACKER__RATE_LIMIT_MAX, 100).
-	RateLimitMax float64
 	// RateLimitShared keeps the limit (fixed or adaptive) in a token
 	// bucket in the Redis of EXPORTER_STATE__REDIS_DSN, shared by every
 	// extractor that names the same key, so that extractors sharded by
@@ -439,14 +414,8 @@ func (r Role) loads() bool      { return r == RoleAll || r == RoleLoader }
 
 // Default values that the variable table and Default share.
 const (
-	defaultTimezone  = "Europe/Moscow"
-	defaultStateKey  = "tracker_etl_default"
-	defaultAPIURL    = "https://api.tracker.yandex.net"
-	defaultRateLimit = 20 // requests/s: what a production importer settled on (tracker-api.md §6.3)
-	// defaultRateLimitMax is the adaptive limit's ceiling, requests/s: five
-	// times the start, under what 16 requests in flight reach at typical
-	// 100–300 ms responses.
-	defaultRateLimitMax = 100
+	defaultTimezone = "Europe/Moscow"
+	defaultStateKey = "tracker_etl_default"
 )
 
 // Default returns the configuration with every default of the old tool
@@ -481,18 +450,11 @@ func Default() Config {
 		},
 		StatusTypes: map[string]string{},
 		Tracker: TrackerConfig{
+			Config:            tracker.Default(),
 			LogLevel:          "warning",
-			BaseURL:           defaultAPIURL,
-			APIVersion:        "v2",
-			Timeout:           10 * time.Second,
-			MaxRetries:        10,
-			Language:          "en",
 			Timezone:          msk,
 			TimezoneName:      defaultTimezone,
 			Concurrency:       16,
-			RateLimit:         defaultRateLimit,
-			RateLimitAdaptive: true,
-			RateLimitMax:      defaultRateLimitMax,
 			ChangelogPageSize: 100,
 			ScrollPageSize:    250,
 			Search: SearchConfig{

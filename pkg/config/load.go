@@ -209,9 +209,9 @@ func load(environ []string, envFile string, overrides map[string]rawValue) (Conf
 	if !set[varOptimizeEvery] {
 		cfg.ClickHouse.OptimizeEvery = cfg.ETLInterval
 	}
-	if !set[varRateLimitMax] && cfg.Tracker.RateLimit > cfg.Tracker.RateLimitMax {
+	if !set[varRateLimitMax] && cfg.Tracker.RateLimit > cfg.Tracker.RateCeiling {
 		// A start rate above the default ceiling is the ceiling too.
-		cfg.Tracker.RateLimitMax = cfg.Tracker.RateLimit
+		cfg.Tracker.RateCeiling = cfg.Tracker.RateLimit
 	}
 	if set[varPerPageLimit] && !set[varScrollPageSize] && cfg.Tracker.Search.PerPageLimit != Default().Tracker.Search.PerPageLimit {
 		// The old search page size, changed from its default: the page

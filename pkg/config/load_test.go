@@ -117,8 +117,8 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_TRACKER__API_VERSION", d.Tracker.APIVersion, "v2"},
 		{"EXPORTER_TRACKER__CONCURRENCY", d.Tracker.Concurrency, 16},
 		{"EXPORTER_TRACKER__RATE_LIMIT", d.Tracker.RateLimit, 20.0},
-		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", d.Tracker.RateLimitAdaptive, true},
-		{"EXPORTER_TRACKER__RATE_LIMIT_MAX", d.Tracker.RateLimitMax, 100.0},
+		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", d.Tracker.Adaptive, true},
+		{"EXPORTER_TRACKER__RATE_LIMIT_MAX", d.Tracker.RateCeiling, 100.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED", d.Tracker.RateLimitShared, false},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY", d.Tracker.RateLimitSharedKey, ""},
 		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", d.Tracker.ChangelogPageSize, 100},
@@ -286,8 +286,8 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_TRACKER__CONCURRENCY=4", func(c Config) any { return c.Tracker.Concurrency }, 4},
 		{"EXPORTER_TRACKER__RATE_LIMIT=0", func(c Config) any { return c.Tracker.RateLimit }, 0.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT=7.5", func(c Config) any { return c.Tracker.RateLimit }, 7.5},
-		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE=false", func(c Config) any { return c.Tracker.RateLimitAdaptive }, false},
-		{"EXPORTER_TRACKER__RATE_LIMIT_MAX=250", func(c Config) any { return c.Tracker.RateLimitMax }, 250.0},
+		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE=false", func(c Config) any { return c.Tracker.Adaptive }, false},
+		{"EXPORTER_TRACKER__RATE_LIMIT_MAX=250", func(c Config) any { return c.Tracker.RateCeiling }, 250.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED=true", func(c Config) any { return c.Tracker.RateLimitShared }, true},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY=org:7", func(c Config) any { return c.Tracker.SharedRateKey() }, "org:7"},
 		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE=500", func(c Config) any { return c.Tracker.ChangelogPageSize }, 500},
@@ -556,8 +556,8 @@ func TestJSONGroups(t *testing.T) {
 // not set; set explicitly below the start rate, it is refused.
 func TestRateLimitMaxFollowsRateLimit(t *testing.T) {
 	cfg, err := Load([]string{"EXPORTER_TRACKER__RATE_LIMIT=150"}, "")
-	if err != nil || cfg.Tracker.RateLimitMax != 150 {
-		t.Errorf("RATE_LIMIT=150: max %g, err %v; want 150", cfg.Tracker.RateLimitMax, err)
+	if err != nil || cfg.Tracker.RateCeiling != 150 {
+		t.Errorf("RATE_LIMIT=150: max %g, err %v; want 150", cfg.Tracker.RateCeiling, err)
 	}
 	cfg, err = Load([]string{"EXPORTER_TRACKER__RATE_LIMIT=150", "EXPORTER_TRACKER__RATE_LIMIT_MAX=120"}, "")
 	err = Check(cfg, err, RoleExtractor)

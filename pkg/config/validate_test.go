@@ -65,7 +65,7 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"timezone", func(c *Config) { c.Tracker.Timezone = nil }, "EXPORTER_TRACKER__TIMEZONE: not set"},
 		{"concurrency", func(c *Config) { c.Tracker.Concurrency = 0 }, `EXPORTER_TRACKER__CONCURRENCY="0": want 1..256`},
 		{"rate limit", func(c *Config) { c.Tracker.RateLimit = -1 }, `EXPORTER_TRACKER__RATE_LIMIT="-1"`},
-		{"rate limit max", func(c *Config) { c.Tracker.RateLimitMax = 0 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="0": want more than 0`},
+		{"rate limit max", func(c *Config) { c.Tracker.RateCeiling = 0 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="0": want more than 0`},
 		{"rate limit max below start", func(c *Config) { c.Tracker.RateLimit = 150 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="100": want at least EXPORTER_TRACKER__RATE_LIMIT (150)`},
 		{"shared limit without a rate", func(c *Config) { c.Tracker.RateLimitShared, c.Tracker.RateLimit = true, min(c.Tracker.RateLimit, 0) }, `EXPORTER_TRACKER__RATE_LIMIT_SHARED="true": a shared limit needs EXPORTER_TRACKER__RATE_LIMIT above 0`},
 		{"shared limit without redis", func(c *Config) { c.Tracker.RateLimitShared, c.State.RedisDSN = true, "s3://bucket" }, `EXPORTER_STATE__REDIS_DSN (value hidden): the shared rate limit (EXPORTER_TRACKER__RATE_LIMIT_SHARED) lives in this Redis`},
@@ -264,7 +264,7 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 		"health":         func(c *Config) { c.HealthAddr = "127.0.0.1:0" },
 		"rate unlimited": func(c *Config) { c.Tracker.RateLimit = 0 },
 		"rate fixed": func(c *Config) {
-			c.Tracker.RateLimitAdaptive, c.Tracker.RateLimit, c.Tracker.RateLimitMax = false, 150, 0
+			c.Tracker.Adaptive, c.Tracker.RateLimit, c.Tracker.RateCeiling = false, 150, 0
 		},
 	}
 	for name, mutate := range tests {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"strconv"
 	"strings"
@@ -277,7 +278,7 @@ func table() []variable {
 			func(c *Config) *string { return &c.Tracker.OrgID }),
 		textVar("EXPORTER_TRACKER__CLOUD_ORG_ID", "", "Yandex Cloud organization id (or EXPORTER_TRACKER__ORG_ID)",
 			func(c *Config) *string { return &c.Tracker.CloudOrgID }),
-		textVar("EXPORTER_TRACKER__API_URL", defaultAPIURL, "Tracker API root, without the version",
+		textVar("EXPORTER_TRACKER__API_URL", tracker.DefaultBaseURL, "Tracker API root, without the version",
 			func(c *Config) *string { return &c.Tracker.BaseURL }),
 		{name: "EXPORTER_TRACKER__API_VERSION", def: "v2", help: "API version: v2 or v3",
 			set: func(c *Config, v string) error {
@@ -298,12 +299,12 @@ func table() []variable {
 			func(c *Config) (**time.Location, *string) { return &c.Tracker.Timezone, &c.Tracker.TimezoneName }),
 		intVar("EXPORTER_TRACKER__CONCURRENCY", "16", "Tracker requests in flight at most",
 			func(c *Config) *int { return &c.Tracker.Concurrency }),
-		floatVar("EXPORTER_TRACKER__RATE_LIMIT", strconv.Itoa(defaultRateLimit), "Tracker requests per second at most; 0 for no limit (then nothing adapts). With EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, the rate to start from",
+		floatVar("EXPORTER_TRACKER__RATE_LIMIT", trimFloat(tracker.DefaultRateLimit), "Tracker requests per second at most; 0 for no limit (then nothing adapts). With EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, the rate to start from",
 			func(c *Config) *float64 { return &c.Tracker.RateLimit }),
 		boolVar("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "true", "find Tracker's undocumented limit: from EXPORTER_TRACKER__RATE_LIMIT, rise while no 429 comes (3 % a second, 0.5 % near the rate of the last 429), fall to 40–80 % on a 429 and pause for its Retry-After, never above EXPORTER_TRACKER__RATE_LIMIT_MAX",
-			func(c *Config) *bool { return &c.Tracker.RateLimitAdaptive }),
-		floatVar(varRateLimitMax, strconv.Itoa(defaultRateLimitMax), "Tracker requests per second the adaptive rate never exceeds; not below EXPORTER_TRACKER__RATE_LIMIT (unset: raised to it)",
-			func(c *Config) *float64 { return &c.Tracker.RateLimitMax }),
+			func(c *Config) *bool { return &c.Tracker.Adaptive }),
+		floatVar(varRateLimitMax, trimFloat(tracker.DefaultRateCeiling), "Tracker requests per second the adaptive rate never exceeds; not below EXPORTER_TRACKER__RATE_LIMIT (unset: raised to it)",
+			func(c *Config) *float64 { return &c.Tracker.RateCeiling }),
 		boolVar("EXPORTER_TRACKER__RATE_LIMIT_SHARED", "false", "share EXPORTER_TRACKER__RATE_LIMIT (fixed or adaptive) with every extractor of the organization, e.g. shards by queue: a token bucket in the Redis of EXPORTER_STATE__REDIS_DSN (whatever EXPORTER_STATE__STORAGE is); together they send at most the rate, a 429 seen by one lowers it for all; Redis unreachable at start: exit 1 after EXPORTER_START_TIMEOUT, later: the request fails and is retried, never sent unlimited",
 			func(c *Config) *bool { return &c.Tracker.RateLimitShared }),
 		textVar("EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY", "", "Redis key of the shared limit; empty: tracker_exporter:rate_limit:<org id> (one limit per organization)",

@@ -38,6 +38,7 @@ func TestReservedColumnsCoverIssueRow(t *testing.T) {
 var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire",
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting",
+	"github.com/tracker-exporter/tracker-exporter/pkg/tracker",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {

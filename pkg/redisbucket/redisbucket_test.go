@@ -195,9 +195,8 @@ func maxIn(times []time.Time, w time.Duration) int {
 func newClient(t *testing.T, b tracker.SharedBucket, rt http.RoundTripper, adaptive bool, onRate func(float64)) *tracker.Client {
 	t.Helper()
 	c, err := tracker.New(tracker.Config{
-		BaseURL: "http://tracker.test", Token: "t", OrgID: "1", RateLimit: 20, Adaptive: adaptive, RateCeiling: 100,
-		Shared: b, HTTPClient: &http.Client{Transport: rt}, OnRate: onRate, MaxRetries: 0,
-	})
+		BaseURL: "http://tracker.test", Token: "t", OrgID: "1", RateLimit: 20, Adaptive: adaptive, RateCeiling: 100, MaxRetries: 0,
+	}, tracker.Deps{Shared: b, HTTPClient: &http.Client{Transport: rt}, OnRate: onRate})
 	if err != nil {
 		t.Fatal(err)
 	}

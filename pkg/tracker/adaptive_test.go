@@ -19,23 +19,23 @@ import (
 func TestAdaptiveConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		mod  func(*tracker.Config)
+		mod  func(*tracker.Config, *tracker.Deps)
 		want float64 // Rate after New
 	}{
-		{"fixed", func(c *tracker.Config) { c.RateLimit = 40 }, 40},
-		{"unlimited", func(c *tracker.Config) { c.RateLimit = 0 }, 0},
-		{"adaptive from the rate limit", func(c *tracker.Config) { c.Adaptive, c.RateLimit = true, 7.5 }, 7.5},
-		{"adaptive from the default", func(c *tracker.Config) { c.Adaptive, c.RateLimit = true, 0 }, tracker.DefaultRateLimit},
-		{"adaptive above the default ceiling", func(c *tracker.Config) { c.Adaptive, c.RateLimit = true, 150 }, 150},
-		{"adaptive from a ceiling below the default", func(c *tracker.Config) { c.Adaptive, c.RateLimit, c.RateCeiling = true, 0, 10 }, 10},
+		{"fixed", func(c *tracker.Config, _ *tracker.Deps) { c.RateLimit = 40 }, 40},
+		{"unlimited", func(c *tracker.Config, _ *tracker.Deps) { c.RateLimit = 0 }, 0},
+		{"adaptive from the rate limit", func(c *tracker.Config, _ *tracker.Deps) { c.Adaptive, c.RateLimit = true, 7.5 }, 7.5},
+		{"adaptive from the default", func(c *tracker.Config, _ *tracker.Deps) { c.Adaptive, c.RateLimit = true, 0 }, tracker.DefaultRateLimit},
+		{"adaptive above the default ceiling", func(c *tracker.Config, _ *tracker.Deps) { c.Adaptive, c.RateLimit = true, 150 }, 150},
+		{"adaptive from a ceiling below the default", func(c *tracker.Config, _ *tracker.Deps) { c.Adaptive, c.RateLimit, c.RateCeiling = true, 0, 10 }, 10},
 	} {
 		c := newClient(t, "http://tracker.test", tc.mod)
 		if got := c.Rate(); got != tc.want {
 			t.Errorf("%s: Rate() = %g, want %g", tc.name, got, tc.want)
 		}
 	}
-	_, err := tracker.New(tracker.Config{Token: "t", OrgID: "1", Adaptive: true, RateLimit: 50, RateCeiling: 30})
-	if err == nil || !strings.Contains(err.Error(), "rate ceiling 30 is below the rate limit 50") {
+	_, err := tracker.New(tracker.Config{Token: "t", OrgID: "1", Adaptive: true, RateLimit: 50, RateCeiling: 30}, tracker.Deps{})
+	if err == nil || !strings.Contains(err.Error(), `RateCeiling="30": want at least RateLimit (50)`) {
 		t.Errorf("a ceiling below the start rate: %v, want an error naming both", err)
 	}
 }
@@ -45,9 +45,9 @@ func TestAdaptiveConfig(t *testing.T) {
 func TestAdaptiveRetryAfterPausesTheClient(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var reports atomic.Int64
-		em, c := fakeClockClient(t, trackertest.Options{Issues: 5, Seed: 1}, func(c *tracker.Config) {
+		em, c := fakeClockClient(t, trackertest.Options{Issues: 5, Seed: 1}, func(c *tracker.Config, d *tracker.Deps) {
 			c.Adaptive, c.RateLimit = true, 20
-			c.OnRate = func(float64) { reports.Add(1) }
+			d.OnRate = func(float64) { reports.Add(1) }
 		})
 		em.InjectFaults(trackertest.Faults{Next429: 1}) // Retry-After: 1
 		start := time.Now()
@@ -161,12 +161,12 @@ func runAdaptive(t *testing.T, ac adaptiveCase) adaptiveRun {
 	var changes []rateChange
 	var done []time.Duration
 	t0 := time.Now()
-	em, c := fakeClockClient(t, trackertest.Options{Issues: 10, Seed: 1, RateLimit: ac.limit, Latency: ac.latency}, func(c *tracker.Config) {
+	em, c := fakeClockClient(t, trackertest.Options{Issues: 10, Seed: 1, RateLimit: ac.limit, Latency: ac.latency}, func(c *tracker.Config, d *tracker.Deps) {
 		c.Adaptive, c.RateLimit, c.RateCeiling, c.MaxRetries = true, start, 100, 10
 		if ac.wrap != nil {
-			c.HTTPClient.Transport = ac.wrap(c.HTTPClient.Transport)
+			d.HTTPClient.Transport = ac.wrap(d.HTTPClient.Transport)
 		}
-		c.OnRate = func(rps float64) {
+		d.OnRate = func(rps float64) {
 			mu.Lock()
 			changes = append(changes, rateChange{time.Since(t0), rps})
 			mu.Unlock()

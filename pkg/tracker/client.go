@@ -25,74 +25,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultBaseURL is Tracker's public API host.
-const DefaultBaseURL = "https://api.tracker.yandex.net"
-
-// Config configures a Client. Exactly one of Token (OAuth) and IAMToken, and
-// exactly one of OrgID (Yandex 360) and CloudOrgID are expected.
-type Config struct {
-	BaseURL    string // default DefaultBaseURL
-	APIVersion string // "v2" (default) or "v3"
-	Token      string
-	IAMToken   string
-	OrgID      string
-	CloudOrgID string
-	Language   string        // Accept-Language, default "en"
-	Timeout    time.Duration // per request, default 10s
-	MaxRetries int           // retries after the first attempt for 429, 5xx, network and decode errors
-	// RateLimit caps requests per second across the client (0: unlimited)
-	// or, with Adaptive, is the rate the adaptive limit starts from (0:
-	// DefaultRateLimit, or RateCeiling if lower).
-	RateLimit float64
-	// Adaptive makes the limit follow the server, which documents no limit
-	// but answers 429 above one: it rises while no 429 comes, by 3 % for
-	// each second of sending at the limit, or by 0.5 % from 90 % of the
-	// limit at which the last 429 came until 5 % past it; a 429 (once for
-	// the requests in flight together) lowers it to 70 %, to 80 % near
-	// that limit, to 40 % if the limit had barely risen since the start or
-	// the previous 429, and pauses every request for the 429's
-	// Retry-After. It never exceeds RateCeiling. The zero
-	// value, false, keeps the fixed RateLimit (the application turns
-	// Adaptive on by default: EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE).
-	Adaptive bool
-	// RateCeiling is the most requests per second the adaptive limit
-	// reaches (0: DefaultRateCeiling, or the start rate if higher). It must
-	// not be below RateLimit. Unused without Adaptive.
-	RateCeiling float64
-	// OnRate, when set, is called with the new limit in requests per second
-	// each time the adaptive limit changes: after a 429 lowers it and at
-	// each step up (at most about once a second). Calls come one at a time,
-	// in order, while the limiter is locked: it must be quick and must not
-	// send requests with this Client (Rate and the counters may be read).
-	OnRate func(rps float64)
-	// Burst is the token bucket size of the fixed or adaptive limit
-	// (default 1: requests are spread evenly).
-	Burst int
-	// Shared, when set, keeps the fixed or adaptive limit in a bucket that
-	// other Clients, in this process or others, draw from too: together
-	// they send at most RateLimit (or the adaptive rate) with Burst. A
-	// client reserves a few tokens at a time (a tenth of a second's worth,
-	// 1 to 8) and spends each within one interval of the time the bucket
-	// gave it, so that over any window w the clients together send at most
-	// Burst + 1 + rate·w requests, given clocks that agree (each call
-	// passes the caller's time). With Adaptive, a 429 seen by any client
-	// lowers the rate for all, once for the requests in flight together,
-	// and pauses all for its Retry-After; the rate steps up for all when
-	// all together used it. A request that cannot reach the bucket fails
-	// with ErrLimitUnavailable (retried as a network error). It needs a
-	// RateLimit or Adaptive; OnRate reports the shared rate as this client
-	// sees it.
-	Shared SharedBucket
-	// BackoffBase and BackoffMax bound the exponential backoff with jitter.
-	BackoffBase time.Duration // default 200ms
-	BackoffMax  time.Duration // default 30s
-	HTTPClient  *http.Client
-	UserAgent   string
-	// Observe, when set, is called after every HTTP attempt (for debug
-	// logs and metrics). It must be safe for concurrent use and quick.
-	Observe func(Attempt)
-}
-
 // Attempt describes one HTTP request sent (a retry is another attempt).
 type Attempt struct {
 	Method string
@@ -110,6 +42,7 @@ type Attempt struct {
 // Client talks to one Tracker organization.
 type Client struct {
 	cfg     Config
+	deps    Deps
 	base    string // scheme://host
 	prefix  string // /v2
 	http    *http.Client
@@ -176,54 +109,23 @@ var (
 	ErrSearchIncomplete = errors.New("search incomplete")
 )
 
-// New validates cfg and returns a Client. It does no I/O.
-func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
+// New validates cfg and returns a Client. It does no I/O. Fields left at
+// their zero value where zero means nothing (BaseURL, APIVersion, Language,
+// Timeout, the backoff bounds, the adaptive RateCeiling) take Default's, and
+// a negative MaxRetries counts as 0; then every problem of cfg.Validate is
+// returned at once, with those of deps.
+func New(cfg Config, deps Deps) (*Client, error) {
+	cfg = cfg.withDefaults()
+	errs := []error{cfg.Validate()}
+	if deps.Shared != nil && !cfg.Adaptive && cfg.RateLimit <= 0 {
+		errs = append(errs, errors.New("a shared rate limit needs a rate limit"))
 	}
-	if cfg.APIVersion == "" {
-		cfg.APIVersion = "v2"
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("tracker: invalid configuration: %w", err)
 	}
-	if cfg.Language == "" {
-		cfg.Language = "en"
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.MaxRetries < 0 {
-		cfg.MaxRetries = 0
-	}
-	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 200 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 30 * time.Second
-	}
-	var errs []error
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		errs = append(errs, fmt.Errorf("tracker: base URL %q is not an absolute URL", cfg.BaseURL))
-	}
-	if cfg.APIVersion != "v2" && cfg.APIVersion != "v3" {
-		errs = append(errs, fmt.Errorf("tracker: API version %q is not v2 or v3", cfg.APIVersion))
-	}
-	if (cfg.Token == "") == (cfg.IAMToken == "") {
-		errs = append(errs, errors.New("tracker: exactly one of the OAuth token and the IAM token is required"))
-	}
-	if (cfg.OrgID == "") == (cfg.CloudOrgID == "") {
-		errs = append(errs, errors.New("tracker: exactly one of the org id and the cloud org id is required"))
-	}
-	if cfg.Adaptive && cfg.RateCeiling > 0 && cfg.RateCeiling < cfg.RateLimit {
-		errs = append(errs, fmt.Errorf("tracker: rate ceiling %g is below the rate limit %g", cfg.RateCeiling, cfg.RateLimit))
-	}
-	if cfg.Shared != nil && !cfg.Adaptive && cfg.RateLimit <= 0 {
-		errs = append(errs, errors.New("tracker: a shared rate limit needs a rate limit"))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	c := &Client{cfg: cfg, base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), prefix: "/" + cfg.APIVersion}
-	c.http = cfg.HTTPClient
+	u, _ := url.Parse(strings.TrimRight(cfg.BaseURL, "/")) // Validate parsed it
+	c := &Client{cfg: cfg, deps: deps, base: u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), prefix: "/" + cfg.APIVersion}
+	c.http = deps.HTTPClient
 	if c.http == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64
@@ -231,9 +133,9 @@ func New(cfg Config) (*Client, error) {
 		c.http = &http.Client{Transport: tr}
 	}
 	if cfg.Token != "" {
-		c.auth = "OAuth " + cfg.Token
+		c.auth = "OAuth " + cfg.Token.Reveal()
 	} else {
-		c.auth = "Bearer " + cfg.IAMToken
+		c.auth = "Bearer " + cfg.IAMToken.Reveal()
 	}
 	c.setLimiter()
 	return c, nil
@@ -245,23 +147,17 @@ func (c *Client) setLimiter() {
 	switch {
 	case c.cfg.Adaptive:
 		start, ceiling := c.cfg.RateLimit, c.cfg.RateCeiling
-		if start <= 0 {
-			start = DefaultRateLimit
-			if ceiling > 0 {
-				start = min(start, ceiling)
-			}
+		if start <= 0 { // withDefaults set the ceiling
+			start = min(DefaultRateLimit, ceiling)
 		}
-		if ceiling <= 0 {
-			ceiling = max(DefaultRateCeiling, start)
-		}
-		if c.cfg.Shared != nil {
-			c.shared = newShared(c.cfg.Shared, BucketParams{Rate: start, Ceiling: ceiling, Burst: burst}, true, c.cfg.OnRate)
+		if c.deps.Shared != nil {
+			c.shared = newShared(c.deps.Shared, BucketParams{Rate: start, Ceiling: ceiling, Burst: burst}, true, c.deps.OnRate)
 			return
 		}
-		c.adapt = newAdaptive(start, ceiling, burst, c.cfg.OnRate)
-	case c.cfg.Shared != nil:
+		c.adapt = newAdaptive(start, ceiling, burst, c.deps.OnRate)
+	case c.deps.Shared != nil:
 		r := c.cfg.RateLimit
-		c.shared = newShared(c.cfg.Shared, BucketParams{Rate: r, Ceiling: r, Burst: burst, Fixed: true}, false, nil)
+		c.shared = newShared(c.deps.Shared, BucketParams{Rate: r, Ceiling: r, Burst: burst, Fixed: true}, false, nil)
 	case c.cfg.RateLimit > 0:
 		c.limiter = rate.NewLimiter(rate.Limit(c.cfg.RateLimit), burst)
 	}
@@ -324,7 +220,7 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, d
 		}
 		t0 := time.Now()
 		resp, err := c.once(ctx, method, path, body)
-		if c.cfg.Observe != nil {
+		if c.deps.Observe != nil {
 			c.observe(method, path, attempt, time.Since(t0), err)
 		}
 		if err == nil && decode != nil {
@@ -357,7 +253,7 @@ func (c *Client) observe(method, path string, attempt int, took time.Duration, e
 	case err != nil:
 		a.Status = 0
 	}
-	c.cfg.Observe(a)
+	c.deps.Observe(a)
 }
 
 // refused reports an answer the server gave without doing the work (429):

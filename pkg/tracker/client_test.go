@@ -14,14 +14,15 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 )
 
-func newClient(t *testing.T, url string, mod func(*tracker.Config)) *tracker.Client {
+func newClient(t *testing.T, url string, mod func(*tracker.Config, *tracker.Deps)) *tracker.Client {
 	t.Helper()
 	cfg := tracker.Config{BaseURL: url, Token: "test-token", OrgID: "42", MaxRetries: 5,
 		BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Timeout: 5 * time.Second}
+	var deps tracker.Deps
 	if mod != nil {
-		mod(&cfg)
+		mod(&cfg, &deps)
 	}
-	c, err := tracker.New(cfg)
+	c, err := tracker.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +38,11 @@ func startEmulator(t *testing.T, o trackertest.Options) *trackertest.Server {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	_, err := tracker.New(tracker.Config{BaseURL: "not a url", APIVersion: "v9", Token: "a", IAMToken: "b"})
+	_, err := tracker.New(tracker.Config{BaseURL: "not a url", APIVersion: "v9", Token: "a", IAMToken: "b"}, tracker.Deps{})
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"base URL", "API version", "exactly one of the OAuth token", "org id"} {
+	for _, want := range []string{`BaseURL="not a url"`, `APIVersion="v9"`, "Token: Token and IAMToken are both set", "OrgID: not set"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -93,7 +94,7 @@ func TestScrollPastTenThousand(t *testing.T) {
 func TestSearchVersionsAndDecoding(t *testing.T) {
 	em := startEmulator(t, trackertest.Options{Issues: 300, Seed: 5})
 	for _, v := range []string{"v2", "v3"} {
-		c := newClient(t, em.URL(), func(c *tracker.Config) { c.APIVersion = v })
+		c := newClient(t, em.URL(), func(c *tracker.Config, _ *tracker.Deps) { c.APIVersion = v })
 		var issues []tracker.Issue
 		err := c.Search(context.Background(), tracker.SearchRequest{Query: `Queue: DEV "Sort by": Updated ASC`, PerScroll: 50}, func(p tracker.SearchPage) error {
 			issues = append(issues, p.Issues...)
@@ -239,12 +240,12 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // fakeClockClient is a client of an emulator, both on the bubble's clock.
-func fakeClockClient(t *testing.T, o trackertest.Options, mod func(*tracker.Config)) (*trackertest.Server, *tracker.Client) {
+func fakeClockClient(t *testing.T, o trackertest.Options, mod func(*tracker.Config, *tracker.Deps)) (*trackertest.Server, *tracker.Client) {
 	em := trackertest.New(o)
-	c := newClient(t, "http://tracker.test", func(c *tracker.Config) {
-		c.HTTPClient = &http.Client{Transport: handlerTransport{em.Handler()}}
+	c := newClient(t, "http://tracker.test", func(c *tracker.Config, d *tracker.Deps) {
+		d.HTTPClient = &http.Client{Transport: handlerTransport{em.Handler()}}
 		if mod != nil {
-			mod(c)
+			mod(c, d)
 		}
 	})
 	return em, c
@@ -291,7 +292,7 @@ func TestRetriesAndRetryAfter(t *testing.T) {
 
 func TestUnauthorized(t *testing.T) {
 	em := startEmulator(t, trackertest.Options{Issues: 5, Seed: 1, Token: "right", OrgID: "42"})
-	c := newClient(t, em.URL(), func(c *tracker.Config) { c.Token = "wrong-token-value" })
+	c := newClient(t, em.URL(), func(c *tracker.Config, _ *tracker.Deps) { c.Token = "wrong-token-value" })
 	_, err := c.Statuses(context.Background())
 	if !errors.Is(err, tracker.ErrUnauthorized) {
 		t.Fatalf("got %v, want ErrUnauthorized", err)
@@ -302,7 +303,7 @@ func TestUnauthorized(t *testing.T) {
 	if em.Requests(trackertest.EpStatuses) != 1 {
 		t.Errorf("a 401 was retried")
 	}
-	cloud := newClient(t, em.URL(), func(c *tracker.Config) { c.Token, c.OrgID, c.CloudOrgID = "right", "", "42" })
+	cloud := newClient(t, em.URL(), func(c *tracker.Config, _ *tracker.Deps) { c.Token, c.OrgID, c.CloudOrgID = "right", "", "42" })
 	if _, err := cloud.Statuses(context.Background()); err != nil {
 		t.Fatalf("cloud org header: %v", err)
 	}
@@ -310,7 +311,7 @@ func TestUnauthorized(t *testing.T) {
 
 func TestRateLimitSustainedWithoutThrottling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		em, c := fakeClockClient(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50}, func(c *tracker.Config) { c.RateLimit = 40 })
+		em, c := fakeClockClient(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50}, func(c *tracker.Config, _ *tracker.Deps) { c.RateLimit = 40 })
 		key := em.IssueKeys()[0]
 		start := time.Now()
 		for range 300 {
