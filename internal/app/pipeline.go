@@ -51,9 +51,11 @@ func remoteNATS(ctx context.Context, env *Env, name string) (*stream.Conn, func(
 			if err != nil {
 				log.Warn("NATS connection lost, reconnecting", "server", nc.ConnectedUrlRedacted(), "err", err)
 			}
+			env.Health.Lost("NATS")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted(), "server_name", nc.ConnectedServerName())
+			env.Health.Back("NATS")
 		}),
 	}
 	var conn *stream.Conn

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,20 +19,55 @@ import (
 //   - GET /healthz (liveness) answers 200 as long as the process runs and
 //     serves HTTP;
 //   - GET /readyz (readiness) answers 200 after SetReady(true) and 503
-//     before it and after SetReady(false).
+//     before it, after SetReady(false), and while a dependency is lost
+//     (Lost until Back: a connection being re-established).
 //
 // Both accept HEAD too and answer with a one-line text body. There is no
 // /metrics: metrics go to DogStatsD. The zero value is usable and not
 // ready. Health is safe for concurrent use.
 type Health struct {
 	ready atomic.Bool
+
+	mu   sync.Mutex
+	lost map[string]bool // dependencies whose connection is lost
 }
 
 // SetReady sets what /readyz answers: 200 when ready, 503 otherwise.
 func (h *Health) SetReady(ready bool) { h.ready.Store(ready) }
 
-// Ready reports the value last set by SetReady (false at first).
-func (h *Health) Ready() bool { return h.ready.Load() }
+// Lost marks the dependency what as unreachable: /readyz answers 503,
+// naming it, until Back(what).
+func (h *Health) Lost(what string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost == nil {
+		h.lost = map[string]bool{}
+	}
+	h.lost[what] = true
+}
+
+// Back marks the dependency what as reachable again.
+func (h *Health) Back(what string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.lost, what)
+}
+
+// Ready reports whether /readyz answers 200: SetReady(true) was the last
+// call and no dependency is lost.
+func (h *Health) Ready() bool { return h.ready.Load() && h.missing() == "" }
+
+// missing names the lost dependencies, sorted ("" if none).
+func (h *Health) missing() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.lost))
+	for n := range h.lost {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
 
 // Handler returns the HTTP handler of /healthz and /readyz; other paths
 // answer 404.
@@ -39,11 +77,14 @@ func (h *Health) Handler() http.Handler {
 		probeReply(w, r, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if h.Ready() {
+		switch lost := h.missing(); {
+		case lost != "":
+			probeReply(w, r, http.StatusServiceUnavailable, "not ready: lost "+lost)
+		case h.ready.Load():
 			probeReply(w, r, http.StatusOK, "ready")
-			return
+		default:
+			probeReply(w, r, http.StatusServiceUnavailable, "not ready")
 		}
-		probeReply(w, r, http.StatusServiceUnavailable, "not ready")
 	})
 	return mux
 }

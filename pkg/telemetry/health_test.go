@@ -43,6 +43,40 @@ func TestHealthHandler(t *testing.T) {
 	}
 }
 
+// TestHealthLostDependency: a ready stage whose NATS connection is lost
+// is not ready until it is back, and says what it lost; liveness holds.
+func TestHealthLostDependency(t *testing.T) {
+	var h Health
+	h.SetReady(true)
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	h.Lost("NATS")
+	h.Lost("ClickHouse")
+	if code, body := get("/readyz"); code != 503 || body != "not ready: lost ClickHouse, NATS\n" || h.Ready() {
+		t.Errorf("lost: /readyz = %d %q, Ready %v; want 503 naming both, false", code, body, h.Ready())
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("lost: /healthz = %d, want 200 (alive)", code)
+	}
+	h.Back("ClickHouse")
+	if code, body := get("/readyz"); code != 503 || body != "not ready: lost NATS\n" {
+		t.Errorf("one back: /readyz = %d %q", code, body)
+	}
+	h.Back("NATS")
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" || !h.Ready() {
+		t.Errorf("both back: /readyz = %d %q, Ready %v; want 200 ready", code, body, h.Ready())
+	}
+	h.SetReady(false)
+	h.Lost("NATS")
+	h.Back("NATS")
+	if code, _ := get("/readyz"); code != 503 {
+		t.Errorf("not ready, NATS back: /readyz = %d, want 503", code)
+	}
+}
+
 func TestHealthZeroValueNotReady(t *testing.T) {
 	var h Health
 	if h.Ready() {
