@@ -2,10 +2,12 @@ package trackertest
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -156,9 +158,6 @@ func TestScrollProtocol(t *testing.T) {
 	// Unknown id, expired id, cleared id → 404.
 	errorBody(t, c.do("POST", "/v2/issues/_search?scrollId=0123456789abcdef00000001", body), 404)
 	errorBody(t, c.do("POST", "/v2/issues/_search?scrollId=garbage", body), 404)
-	r = c.mustOK("POST", "/v2/issues/_search?scrollType=unsorted&perScroll=10&scrollTTLMillis=30", body)
-	time.Sleep(80 * time.Millisecond)
-	errorBody(t, c.do("POST", "/v2/issues/_search?scrollId="+r.header.Get("X-Scroll-Id"), body), 404)
 	r = c.mustOK("POST", "/v2/issues/_search?scrollType=unsorted&perScroll=10", body)
 	id, tok = r.header.Get("X-Scroll-Id"), r.header.Get("X-Scroll-Token")
 	if cr := c.do("POST", "/v2/system/search/scroll/_clear", `{"`+id+`":"`+tok+`"}`); cr.status != 200 || len(cr.body) != 0 {
@@ -191,6 +190,35 @@ func groundTruth(t *testing.T, s *Server) []truth {
 		out = append(out, truth{info.Key, info.Aliases, info.Queue, info.Status, info.UpdatedAt, info.CreatedAt})
 	}
 	return out
+}
+
+// TestScrollExpires runs on a fake clock (the handler called directly): a
+// scroll id is good until its scrollTTLMillis, and 404 from then on.
+func TestScrollExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := New(Options{Issues: 100, Seed: 2}).Handler()
+		post := func(target string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest("POST", "http://tracker.test"+target, strings.NewReader(`{"query":"Updated: >= \"2025-06-01\""}`))
+			req.Header.Set("Authorization", "OAuth y0_test")
+			req.Header.Set("X-Org-ID", "42")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		first := post("/v2/issues/_search?scrollType=unsorted&perScroll=10&scrollTTLMillis=30")
+		if first.Code != 200 {
+			t.Fatalf("first page: %d %s", first.Code, first.Body)
+		}
+		id := first.Header().Get("X-Scroll-Id")
+		time.Sleep(29 * time.Millisecond)
+		if r := post("/v2/issues/_search?scrollId=" + id); r.Code != 200 {
+			t.Fatalf("29 ms later (TTL 30 ms): %d, want 200", r.Code)
+		}
+		time.Sleep(31 * time.Millisecond)
+		if r := post("/v2/issues/_search?scrollId=" + id); r.Code != 404 {
+			t.Errorf("31 ms after the last use: %d, want 404", r.Code)
+		}
+	})
 }
 
 func TestQueryLanguage(t *testing.T) {
