@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"unicode"
 	"unicode/utf16"
@@ -352,6 +353,11 @@ func (c *cursor) raw() []byte {
 // replaced by U+FFFD. The literal must have been checked by scanString.
 func unquote(s []byte) string {
 	s = s[1 : len(s)-1]
+	// Most strings that need unquote are only not ASCII (Russian text):
+	// utf8.Valid checks them many bytes at a time.
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		return string(s)
+	}
 	r := 0
 	for r < len(s) {
 		ch := s[r]
