@@ -55,6 +55,9 @@ type fieldChange struct {
 type entryDecoder struct {
 	fields []fieldChange
 	refs   []keptRef
+	// words are the values of the entries' type and transport, which
+	// repeat: each is allocated once per snapshot.
+	words map[string]string
 
 	issue  memo[struct{}]
 	users  memo[tracker.Ref]
@@ -82,6 +85,10 @@ func (d *entryDecoder) reset() {
 	clear(d.fields)
 	clear(d.refs)
 	d.fields, d.refs = d.fields[:0], d.refs[:0]
+	if len(d.words) > 64 {
+		d.words = nil // an unusual snapshot: do not keep its memory
+	}
+	clear(d.words)
 	d.issue.reset()
 	d.users.reset()
 	d.field.reset()
@@ -211,9 +218,9 @@ func (d *entryDecoder) member(c *cursor, e *entry, k int) {
 	case 4:
 		e.updatedBy = d.users.read(c, func(c *cursor) tracker.Ref { r := c.ref(); return r.lean() })
 	case 5:
-		e.typ = c.optStr()
+		e.typ = d.word(c)
 	case 6:
-		e.transport = c.optStr()
+		e.transport = d.word(c)
 	case 7:
 		e.fields = d.fieldChanges(c)
 	case 8:
@@ -221,6 +228,33 @@ func (d *entryDecoder) member(c *cursor, e *entry, k int) {
 	default:
 		c.skip()
 	}
+}
+
+// word reads a string or null as optStr does, the same text giving the
+// same string.
+func (d *entryDecoder) word(c *cursor) string {
+	if c.peek() != '"' {
+		return c.optStr()
+	}
+	start := c.i
+	end, special := c.scanString()
+	switch {
+	case c.bad:
+		return ""
+	case special:
+		c.i = start
+		return c.str()
+	}
+	v := c.b[start+1 : end-1]
+	if w, ok := d.words[string(v)]; ok {
+		return w
+	}
+	if d.words == nil {
+		d.words = map[string]string{}
+	}
+	w := string(v)
+	d.words[w] = w
+	return w
 }
 
 // memberSet is the members of an object that a decoder knows.

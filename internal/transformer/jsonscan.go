@@ -149,26 +149,16 @@ func (c *cursor) elem(first bool) bool {
 func (c *cursor) scanString() (end int, special bool) {
 	b := c.b
 	i := c.i + 1
+	var high byte // the bytes passed, or-ed: its top bit marks one not ASCII
 	for i < len(b) {
-		// Eight bytes at a time while none is a quote, a backslash or a
-		// control character.
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if stops(x) {
-				break
-			}
-			special = special || x&highBits != 0
-			i += 8
-		}
-		if i >= len(b) {
+		if i, high = skipPlain(b, i, high); i >= len(b) {
 			break
 		}
-		ch := b[i]
-		switch {
-		case ch == '"':
+		switch ch := b[i]; ch {
+		case '"':
 			c.i = i + 1
-			return c.i, special
-		case ch == '\\':
+			return c.i, special || high >= utf8.RuneSelf
+		case '\\':
 			special = true
 			n := escapeLen(b[i:])
 			if n == 0 {
@@ -176,18 +166,43 @@ func (c *cursor) scanString() (end int, special bool) {
 				return i, special
 			}
 			i += n
-		case ch < 0x20:
+		default: // a control character
 			c.fail()
 			return i, special
-		default:
-			if ch >= utf8.RuneSelf {
-				special = true
-			}
-			i++
 		}
 	}
 	c.fail()
 	return i, special
+}
+
+// skipPlain returns the index of the first byte from i on that is a
+// quote, a backslash or a control character (len(b) if none), and high
+// or-ed with the bytes before it. Keys and ids are short: the first eight
+// bytes are read one at a time; longer strings then eight at a time.
+func skipPlain(b []byte, i int, high byte) (int, byte) {
+	for n := min(i+8, len(b)); i < n; i++ {
+		if ch := b[i]; ch == '"' || ch == '\\' || ch < 0x20 {
+			return i, high
+		}
+		high |= b[i]
+	}
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if stops(x) {
+			break
+		}
+		if x&highBits != 0 {
+			high |= 0x80
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		if ch := b[i]; ch == '"' || ch == '\\' || ch < 0x20 {
+			return i, high
+		}
+		high |= b[i]
+	}
+	return i, high
 }
 
 const (
