@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // cursor reads JSON strictly, in one pass and without allocating, for the
@@ -28,7 +29,9 @@ func (c *cursor) fail() { c.bad = true }
 
 // ws skips insignificant whitespace.
 func (c *cursor) ws() {
-	for c.i < len(c.b) {
+	// Every byte above the space is significant: one comparison for the
+	// usual case, compact JSON.
+	for c.i < len(c.b) && c.b[c.i] <= ' ' {
 		switch c.b[c.i] {
 		case ' ', '\t', '\n', '\r':
 			c.i++
@@ -410,8 +413,12 @@ func unquote(s []byte) string {
 			b = utf8.AppendRune(b, rr)
 		}
 	}
-	return string(b)
+	return ownedString(b)
 }
+
+// ownedString is b as a string without a copy, for a b that nothing
+// writes or even reads as bytes after (as strings.Builder.String does).
+func ownedString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // appendEscape appends what the escape at the start of s stands for and
 // returns how many bytes it took (a valid surrogate pair is one).

@@ -540,7 +540,7 @@ func (u *userRenderer) array(v []byte) string {
 		}
 		buf = appendQuoted(buf, u.value(c.raw()))
 	}
-	return string(append(buf, ']'))
+	return ownedString(append(buf, ']'))
 }
 
 // valueSlow is value with encoding/json.
