@@ -20,6 +20,11 @@ type reader struct {
 	b   []byte
 	i   int
 	bad bool
+	// text is b[base:base+len(text)] as a string, when set: the strings
+	// read there are substrings of it (the many short strings of the
+	// users directory cost one allocation, not four per user).
+	text string
+	base int
 }
 
 func (r *reader) fail() { r.bad = true }
@@ -102,7 +107,74 @@ func (r *reader) raw() []byte {
 	return nil
 }
 
-func (r *reader) str() string { return string(r.raw()) }
+func (r *reader) str() string {
+	start := r.i
+	v := r.raw()
+	if r.bad {
+		return ""
+	}
+	if from := r.i - len(v) - r.base; r.text != "" && start >= r.base && r.i-r.base <= len(r.text) {
+		return r.text[from : r.i-r.base]
+	}
+	return string(v)
+}
+
+// shared makes the strings of the value at the reader substrings of one
+// copy of its bytes (see text); done ends that.
+func (r *reader) shared() (done func()) {
+	probe := *r
+	probe.skip(0)
+	if !probe.bad {
+		r.text, r.base = string(r.b[r.i:probe.i]), r.i
+	}
+	return func() { r.text = "" }
+}
+
+// maxSkipDepth bounds the nesting skip follows (the users directory has
+// two levels), so that no input can exhaust the stack.
+const maxSkipDepth = 8
+
+// skip passes one value of the forms the reader knows, nested depth
+// deep, and fails on others.
+func (r *reader) skip(depth int) {
+	if depth > maxSkipDepth {
+		r.fail()
+	}
+	switch c := r.peek(); {
+	case c == 0xc0 || c == 0xc2 || c == 0xc3 || c <= 0x7f || c >= 0xe0 || c >= 0xcc && c <= 0xd3:
+		r.int64orBool()
+	case c >= 0xa0 && c <= 0xbf || c >= 0xc4 && c <= 0xc6 || c >= 0xd9 && c <= 0xdb:
+		r.raw()
+	case c == 0xd6 || c == 0xd7 || c == 0xc7:
+		r.time()
+	case c&0xf0 == 0x80 || c == 0xde || c == 0xdf:
+		for n := max(r.mapLen(), 0) * 2; n > 0 && !r.bad; n-- {
+			r.skip(depth + 1)
+		}
+	default:
+		for n := max(r.arrayLen(), 0); n > 0 && !r.bad; n-- {
+			r.skip(depth + 1)
+		}
+	}
+}
+
+func (r *reader) peek() byte {
+	if r.bad || r.i >= len(r.b) {
+		r.fail()
+		return 0
+	}
+	return r.b[r.i]
+}
+
+// int64orBool passes nil, a boolean or an integer.
+func (r *reader) int64orBool() {
+	switch r.peek() {
+	case 0xc0, 0xc2, 0xc3:
+		r.i++
+	default:
+		r.int64()
+	}
+}
 
 // int64 reads an integer of any width as DecodeInt64 does.
 func (r *reader) int64() int64 {
@@ -265,9 +337,13 @@ func (r *reader) snapshotField(s *IssueSnapshot, k int) {
 	case 6:
 		s.Changelog = r.raws()
 	case 7:
+		done := r.shared()
 		s.Users = r.users()
+		done()
 	case 8:
+		done := r.shared()
 		s.Statuses = r.statuses()
+		done()
 	default:
 		r.snapshotPart(s, k)
 	}
