@@ -260,14 +260,17 @@ func (d *entryDecoder) word(c *cursor) string {
 // memberSet is the members of an object that a decoder knows.
 type memberSet struct {
 	names  []string
-	index  map[string]int  // by name
+	byLen  [][]int         // positions of the names, by their length
 	folded map[string]bool // names lower-cased
 }
 
 func newMemberSet(names ...string) *memberSet {
-	m := &memberSet{names: names, index: make(map[string]int, len(names)), folded: make(map[string]bool, len(names))}
+	m := &memberSet{names: names, folded: make(map[string]bool, len(names))}
 	for i, n := range names {
-		m.index[n] = i
+		for len(m.byLen) <= len(n) {
+			m.byLen = append(m.byLen, nil)
+		}
+		m.byLen[len(n)] = append(m.byLen[len(n)], i)
 		m.folded[strings.ToLower(n)] = true
 	}
 	return m
@@ -291,14 +294,14 @@ func (c *cursor) known(key []byte, m *memberSet, seen *uint64) int {
 	return -1
 }
 
-// find is the position of key among the names.
+// find is the position of key among the names: few names share a
+// length, so it compares key with one or two of them.
 func (m *memberSet) find(key []byte) (int, bool) {
-	if len(m.names) > 16 {
-		i, ok := m.index[string(key)]
-		return i, ok
+	if len(key) >= len(m.byLen) {
+		return 0, false
 	}
-	for i, n := range m.names {
-		if string(key) == n {
+	for _, i := range m.byLen[len(key)] {
+		if string(key) == m.names[i] {
 			return i, true
 		}
 	}
