@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -42,6 +43,7 @@ func Marshal(v any) ([]byte, string, error) {
 		a.b = a.b[:0]
 		plainPool.Put(a)
 	}()
+	a.b = slices.Grow(a.b, sizeHint(rows))
 	if err := appendIssueRows(a, rows); err != nil {
 		return nil, "", err
 	}
@@ -49,6 +51,12 @@ func Marshal(v any) ([]byte, string, error) {
 		return bytes.Clone(a.b), "", nil
 	}
 	return compress(a.b, nil)
+}
+
+// sizeHint is about the size of the encoded rows (a changelog row with
+// its keys takes 250 to 400 bytes), so that the buffer grows once.
+func sizeHint(r *IssueRows) int {
+	return 2048 + len(r.Issue.Raw) + 320*(len(r.Changelog)+len(r.Intervals)+len(r.Metrics)+len(r.Comments)+len(r.Worklogs)+len(r.Links))
 }
 
 // plainPool keeps the buffers the rows are encoded in before compression.
