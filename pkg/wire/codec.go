@@ -40,8 +40,10 @@ func Marshal(v any) ([]byte, string, error) {
 	// that leaves is allocated.
 	a := plainPool.Get().(*appender)
 	defer func() {
-		a.b = a.b[:0]
-		plainPool.Put(a)
+		if cap(a.b) <= maxPooled {
+			a.b = a.b[:0]
+			plainPool.Put(a)
+		}
 	}()
 	a.b = slices.Grow(a.b, sizeHint(rows))
 	if err := appendIssueRows(a, rows); err != nil {
@@ -58,6 +60,10 @@ func Marshal(v any) ([]byte, string, error) {
 func sizeHint(r *IssueRows) int {
 	return 2048 + len(r.Issue.Raw) + 320*(len(r.Changelog)+len(r.Intervals)+len(r.Metrics)+len(r.Comments)+len(r.Worklogs)+len(r.Links))
 }
+
+// maxPooled is the largest buffer plainPool keeps: one grown for a rare
+// huge issue is left to the GC.
+const maxPooled = 4 << 20
 
 // plainPool keeps the buffers the rows are encoded in before compression.
 var plainPool = sync.Pool{New: func() any { return &appender{b: make([]byte, 0, 64<<10)} }}
