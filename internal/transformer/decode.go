@@ -55,6 +55,9 @@ type fieldChange struct {
 type entryDecoder struct {
 	fields []fieldChange
 	refs   []keptRef
+	// words are the values of the entries' type and transport, which
+	// repeat: each is allocated once per snapshot.
+	words map[string]string
 
 	issue  memo[struct{}]
 	users  memo[tracker.Ref]
@@ -82,6 +85,10 @@ func (d *entryDecoder) reset() {
 	clear(d.fields)
 	clear(d.refs)
 	d.fields, d.refs = d.fields[:0], d.refs[:0]
+	if len(d.words) > 64 {
+		d.words = nil // an unusual snapshot: do not keep its memory
+	}
+	clear(d.words)
 	d.issue.reset()
 	d.users.reset()
 	d.field.reset()
@@ -211,9 +218,9 @@ func (d *entryDecoder) member(c *cursor, e *entry, k int) {
 	case 4:
 		e.updatedBy = d.users.read(c, func(c *cursor) tracker.Ref { r := c.ref(); return r.lean() })
 	case 5:
-		e.typ = c.optStr()
+		e.typ = d.word(c)
 	case 6:
-		e.transport = c.optStr()
+		e.transport = d.word(c)
 	case 7:
 		e.fields = d.fieldChanges(c)
 	case 8:
@@ -223,17 +230,47 @@ func (d *entryDecoder) member(c *cursor, e *entry, k int) {
 	}
 }
 
+// word reads a string or null as optStr does, the same text giving the
+// same string.
+func (d *entryDecoder) word(c *cursor) string {
+	if c.peek() != '"' {
+		return c.optStr()
+	}
+	start := c.i
+	end, special := c.scanString()
+	switch {
+	case c.bad:
+		return ""
+	case special:
+		c.i = start
+		return c.str()
+	}
+	v := c.b[start+1 : end-1]
+	if w, ok := d.words[string(v)]; ok {
+		return w
+	}
+	if d.words == nil {
+		d.words = map[string]string{}
+	}
+	w := string(v)
+	d.words[w] = w
+	return w
+}
+
 // memberSet is the members of an object that a decoder knows.
 type memberSet struct {
 	names  []string
-	index  map[string]int  // by name
+	byLen  [][]int         // positions of the names, by their length
 	folded map[string]bool // names lower-cased
 }
 
 func newMemberSet(names ...string) *memberSet {
-	m := &memberSet{names: names, index: make(map[string]int, len(names)), folded: make(map[string]bool, len(names))}
+	m := &memberSet{names: names, folded: make(map[string]bool, len(names))}
 	for i, n := range names {
-		m.index[n] = i
+		for len(m.byLen) <= len(n) {
+			m.byLen = append(m.byLen, nil)
+		}
+		m.byLen[len(n)] = append(m.byLen[len(n)], i)
 		m.folded[strings.ToLower(n)] = true
 	}
 	return m
@@ -257,14 +294,14 @@ func (c *cursor) known(key []byte, m *memberSet, seen *uint64) int {
 	return -1
 }
 
-// find is the position of key among the names.
+// find is the position of key among the names: few names share a
+// length, so it compares key with one or two of them.
 func (m *memberSet) find(key []byte) (int, bool) {
-	if len(m.names) > 16 {
-		i, ok := m.index[string(key)]
-		return i, ok
+	if len(key) >= len(m.byLen) {
+		return 0, false
 	}
-	for i, n := range m.names {
-		if string(key) == n {
+	for _, i := range m.byLen[len(key)] {
+		if string(key) == m.names[i] {
 			return i, true
 		}
 	}

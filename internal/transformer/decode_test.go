@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -362,4 +363,33 @@ func TestParseTrackerTime(t *testing.T) {
 			t.Errorf("parseTrackerTime(%q) = %v, %v; want %v", s, got, ok, want.UTC())
 		}
 	}
+}
+
+// FuzzRefs checks that cursorRefs reads a sprint value as jsonRefs does
+// (without what lean drops) whenever it accepts it.
+func FuzzRefs(f *testing.F) {
+	for _, s := range append(append([]string{}, oddJSON...), valueSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`[{"self":"https://x/v2/sprints/1","id":"1","display":"Sprint 1"},{"id":2,"name":{"en":"Two"}}]`))
+	f.Add([]byte(`{"id":"7","display":"Seven"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 {
+			return
+		}
+		got, ok := cursorRefs(b)
+		if !ok {
+			return
+		}
+		want := jsonRefs(b)
+		if len(got) != len(want) {
+			t.Fatalf("cursorRefs(%q) = %v; jsonRefs gives %v", b, got, want)
+		}
+		for i := range want {
+			if got[i] != lean(want[i]) {
+				t.Fatalf("cursorRefs(%q)[%d] = %+v; jsonRefs gives %+v", b, i, got[i], want[i])
+			}
+		}
+	})
 }

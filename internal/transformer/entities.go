@@ -221,6 +221,36 @@ func refSet(v json.RawMessage) map[string]tracker.Ref {
 	if len(v) == 0 {
 		return out
 	}
+	refs, ok := cursorRefs(v)
+	if !ok {
+		refs = jsonRefs(v)
+	}
+	for _, r := range refs {
+		if id := r.ID.String(); id != "" {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// cursorRefs reads a reference or an array of them as jsonRefs does,
+// without what lean drops; ok is false when the cursor fails (jsonRefs
+// then decides).
+func cursorRefs(v []byte) (refs []tracker.Ref, ok bool) {
+	c := cursor{b: v}
+	if v[0] == '{' {
+		r := c.ref()
+		refs = []tracker.Ref{r.lean()}
+	} else {
+		refs = c.refs()
+	}
+	c.end()
+	return refs, !c.bad
+}
+
+// jsonRefs reads a reference or an array of them with encoding/json; a
+// value that is neither gives none.
+func jsonRefs(v []byte) []tracker.Ref {
 	var refs []tracker.Ref
 	if v[0] == '{' {
 		var r tracker.Ref
@@ -230,12 +260,7 @@ func refSet(v json.RawMessage) map[string]tracker.Ref {
 	} else {
 		_ = json.Unmarshal(v, &refs)
 	}
-	for _, r := range refs {
-		if id := r.ID.String(); id != "" {
-			out[id] = r
-		}
-	}
-	return out
+	return refs
 }
 
 // timeSpent reads one of the time tracking fields (ISO 8601, e.g.

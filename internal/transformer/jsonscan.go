@@ -1,10 +1,12 @@
 package transformer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // cursor reads JSON strictly, in one pass and without allocating, for the
@@ -27,7 +29,9 @@ func (c *cursor) fail() { c.bad = true }
 
 // ws skips insignificant whitespace.
 func (c *cursor) ws() {
-	for c.i < len(c.b) {
+	// Every byte above the space is significant: one comparison for the
+	// usual case, compact JSON.
+	for c.i < len(c.b) && c.b[c.i] <= ' ' {
 		switch c.b[c.i] {
 		case ' ', '\t', '\n', '\r':
 			c.i++
@@ -148,26 +152,16 @@ func (c *cursor) elem(first bool) bool {
 func (c *cursor) scanString() (end int, special bool) {
 	b := c.b
 	i := c.i + 1
+	var high byte // the bytes passed, or-ed: its top bit marks one not ASCII
 	for i < len(b) {
-		// Eight bytes at a time while none is a quote, a backslash or a
-		// control character.
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if stops(x) {
-				break
-			}
-			special = special || x&highBits != 0
-			i += 8
-		}
-		if i >= len(b) {
+		if i, high = skipPlain(b, i, high); i >= len(b) {
 			break
 		}
-		ch := b[i]
-		switch {
-		case ch == '"':
+		switch ch := b[i]; ch {
+		case '"':
 			c.i = i + 1
-			return c.i, special
-		case ch == '\\':
+			return c.i, special || high >= utf8.RuneSelf
+		case '\\':
 			special = true
 			n := escapeLen(b[i:])
 			if n == 0 {
@@ -175,18 +169,43 @@ func (c *cursor) scanString() (end int, special bool) {
 				return i, special
 			}
 			i += n
-		case ch < 0x20:
+		default: // a control character
 			c.fail()
 			return i, special
-		default:
-			if ch >= utf8.RuneSelf {
-				special = true
-			}
-			i++
 		}
 	}
 	c.fail()
 	return i, special
+}
+
+// skipPlain returns the index of the first byte from i on that is a
+// quote, a backslash or a control character (len(b) if none), and high
+// or-ed with the bytes before it. Keys and ids are short: the first eight
+// bytes are read one at a time; longer strings then eight at a time.
+func skipPlain(b []byte, i int, high byte) (int, byte) {
+	for n := min(i+8, len(b)); i < n; i++ {
+		if ch := b[i]; ch == '"' || ch == '\\' || ch < 0x20 {
+			return i, high
+		}
+		high |= b[i]
+	}
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if stops(x) {
+			break
+		}
+		if x&highBits != 0 {
+			high |= 0x80
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		if ch := b[i]; ch == '"' || ch == '\\' || ch < 0x20 {
+			return i, high
+		}
+		high |= b[i]
+	}
+	return i, high
 }
 
 const (
@@ -352,6 +371,11 @@ func (c *cursor) raw() []byte {
 // replaced by U+FFFD. The literal must have been checked by scanString.
 func unquote(s []byte) string {
 	s = s[1 : len(s)-1]
+	// Most strings that need unquote are only not ASCII (Russian text):
+	// utf8.Valid checks them many bytes at a time.
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		return string(s)
+	}
 	r := 0
 	for r < len(s) {
 		ch := s[r]
@@ -389,8 +413,12 @@ func unquote(s []byte) string {
 			b = utf8.AppendRune(b, rr)
 		}
 	}
-	return string(b)
+	return ownedString(b)
 }
+
+// ownedString is b as a string without a copy, for a b that nothing
+// writes or even reads as bytes after (as strings.Builder.String does).
+func ownedString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // appendEscape appends what the escape at the start of s stands for and
 // returns how many bytes it took (a valid surrogate pair is one).

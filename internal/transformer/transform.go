@@ -56,7 +56,7 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 	if asOf.Before(d.issue.UpdatedAt.Time) {
 		asOf = d.issue.UpdatedAt.Time
 	}
-	h := buildHistory(snap, d, r, asOf)
+	h := buildHistory(snap, d, r, asOf, sc)
 	res.Anomalies += len(h.fr.Anomalies)
 	res.UnknownStatuses = h.fr.UnknownStatuses
 	users := userRenderer{snap: snap, res: &res}
@@ -85,8 +85,9 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 
 // scratch is the memory one Transform works in, kept for the next.
 type scratch struct {
-	entries entryDecoder
-	list    []entry
+	entries     entryDecoder
+	list        []entry
+	transitions []flow.Transition
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -97,6 +98,8 @@ func (sc *scratch) release() {
 	sc.entries.reset()
 	clear(sc.list)
 	sc.list = sc.list[:0]
+	clear(sc.transitions)
+	sc.transitions = sc.transitions[:0]
 	scratchPool.Put(sc)
 }
 
@@ -142,7 +145,7 @@ type history struct {
 // buildHistory gathers the transitions of the changelog and computes the
 // visits and figures, with the snapshot's status directory completed by
 // the names in the references for statuses it does not know.
-func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time) history {
+func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time, sc *scratch) history {
 	h := history{rules: r.Flow}
 	names := map[string]string{}
 	note := func(ref *tracker.Ref) {
@@ -152,7 +155,7 @@ func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time
 	}
 	note(d.issue.Status)
 	in := flow.Input{CreatedAt: d.issue.CreatedAt.Time, AsOf: asOf, CurrentStatusSince: d.issue.StatusStartTime.Time,
-		Transitions: make([]flow.Transition, 0, len(d.entries))}
+		Transitions: sc.transitions[:0]} // flow.Compute keeps none of them
 	if d.issue.Status != nil {
 		in.CurrentStatus = d.issue.Status.Key
 	}
@@ -165,6 +168,7 @@ func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time
 	}
 	h.rules.Statuses = statusDirectory(snap, names)
 	h.fr = flow.Compute(in, &h.rules)
+	sc.transitions = in.Transitions
 	return h
 }
 
@@ -203,7 +207,7 @@ func statusChange(e *entry, refs []keptRef) (from, to *tracker.Ref, start time.T
 		switch f.id {
 		case "status":
 			ok = true
-			from, to = refPtr(refValue(f.from, f.fromRef, refs)), refPtr(refValue(f.to, f.toRef, refs))
+			from, to = refAt(f.from, f.fromRef, refs), refAt(f.to, f.toRef, refs)
 		case "statusStartTime":
 			// As tracker.Time.UnmarshalJSON: a value that is not a
 			// datetime leaves the time as it was.
@@ -536,7 +540,7 @@ func (u *userRenderer) array(v []byte) string {
 		}
 		buf = appendQuoted(buf, u.value(c.raw()))
 	}
-	return string(append(buf, ']'))
+	return ownedString(append(buf, ']'))
 }
 
 // valueSlow is value with encoding/json.
@@ -588,6 +592,19 @@ func (u *userRenderer) objectSlow(v json.RawMessage) string {
 		return r.Key
 	}
 	return r.Label()
+}
+
+// refAt is the reference a changelog value reads as, nil when none. A
+// value the decoder kept is not copied: statuses change in every other
+// entry of a long history, and the callers only read the reference.
+func refAt(v []byte, k int32, refs []keptRef) *tracker.Ref {
+	if k > 0 {
+		if kr := &refs[k-1]; kr.isRef {
+			return &kr.ref
+		}
+		return nil
+	}
+	return refPtr(refValue(v, k, refs))
 }
 
 // refPtr is the reference, or nil when there is none.

@@ -1,7 +1,11 @@
 package wire
 
 import (
+	"bytes"
 	"fmt"
+	"reflect"
+	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
@@ -27,7 +31,45 @@ var (
 // returns the body and the value for EncodingHeader ("" when plain).
 // Safe for concurrent use.
 func Marshal(v any) ([]byte, string, error) {
-	b, err := msgpack.Marshal(v)
+	rows, ok := v.(*IssueRows)
+	if !ok || rows == nil {
+		return compress(msgpack.Marshal(v))
+	}
+	// The rows, the transformer's every message, are written without
+	// reflection into a buffer kept for the next message: only the body
+	// that leaves is allocated.
+	a := plainPool.Get().(*appender)
+	defer func() {
+		if cap(a.b) <= maxPooled {
+			a.b = a.b[:0]
+			plainPool.Put(a)
+		}
+	}()
+	a.b = slices.Grow(a.b, sizeHint(rows))
+	if err := appendIssueRows(a, rows); err != nil {
+		return nil, "", err
+	}
+	if len(a.b) < compressAbove {
+		return bytes.Clone(a.b), "", nil
+	}
+	return compress(a.b, nil)
+}
+
+// sizeHint is about the size of the encoded rows (a changelog row with
+// its keys takes 250 to 400 bytes), so that the buffer grows once.
+func sizeHint(r *IssueRows) int {
+	return 2048 + len(r.Issue.Raw) + 320*(len(r.Changelog)+len(r.Intervals)+len(r.Metrics)+len(r.Comments)+len(r.Worklogs)+len(r.Links))
+}
+
+// maxPooled is the largest buffer plainPool keeps: one grown for a rare
+// huge issue is left to the GC.
+const maxPooled = 4 << 20
+
+// plainPool keeps the buffers the rows are encoded in before compression.
+var plainPool = sync.Pool{New: func() any { return &appender{b: make([]byte, 0, 64<<10)} }}
+
+// compress returns b, compressed when large, with its EncodingHeader.
+func compress(b []byte, err error) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
@@ -39,24 +81,39 @@ func Marshal(v any) ([]byte, string, error) {
 
 // Unmarshal decodes a body written by Marshal given its EncodingHeader.
 // Malformed input is an error, never a panic (msgpack v5.4.1 panics on a
-// nil where a time.Time is expected; the fuzzer found it). Safe for
-// concurrent use.
+// nil where a time.Time is expected; the fuzzer found it). Unmarshal does
+// not keep body; an IssueSnapshot decoded into a zero value shares one
+// copy of it between its JSON parts. Safe for concurrent use.
 func Unmarshal(body []byte, encoding string, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed msgpack: %v", r)
 		}
 	}()
+	plain := body
 	switch encoding {
 	case "":
 	case "zstd":
-		plain, err := decoder.DecodeAll(body, nil)
-		if err != nil {
+		if plain, err = decoder.DecodeAll(body, nil); err != nil {
 			return fmt.Errorf("zstd: %w", err)
 		}
-		body = plain
 	default:
 		return fmt.Errorf("unknown encoding %q", encoding)
 	}
-	return msgpack.Unmarshal(body, v)
+	if s, ok := v.(*IssueSnapshot); ok && s != nil && isZero(s) {
+		if encoding == "" {
+			plain = bytes.Clone(body) // the snapshot's JSON parts point into it
+		}
+		var fast IssueSnapshot
+		if decodeSnapshot(plain, &fast) {
+			*s = fast
+			return nil
+		}
+	}
+	return msgpack.Unmarshal(plain, v)
 }
+
+// isZero reports whether s is the zero snapshot: the fast decoder sets
+// only the fields present in the body, where the reflective decoder would
+// merge them into what s holds.
+func isZero(s *IssueSnapshot) bool { return reflect.ValueOf(s).Elem().IsZero() }
