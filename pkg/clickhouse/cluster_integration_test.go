@@ -239,3 +239,93 @@ func TestClusterInsertReplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterOptimizeWithReplicaDown: with the table of one replica out of
+// service (detached: to ZooKeeper, a stopped replica), Optimize returns at
+// once and the live replica merges. With the server's default
+// (replication_alter_partitions_sync=1) the OPTIMIZE waits for the
+// detached replica until it is attached again.
+func TestClusterOptimizeWithReplicaDown(t *testing.T) {
+	cfg, addrs := clusterTestConfig(t)
+	ctx := context.Background()
+	cfg.Addr = addrs[:1]
+	c := openClusterTest(t, cfg)
+	if _, err := c.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for v := range uint64(3) {
+		if err := c.InsertRows(ctx, []*wire.IssueRows{sample("id1", "T-1", v+1, t0, "g1", []string{"open"}, 1, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r2 := openReplica(t, cfg, addrs[1])
+	syncReplicas(t, r2, cfg.Database)
+	table := c.tables.Issues
+	if err := r2.Conn().Exec(ctx, "DETACH TABLE "+r2.qualified(table)); err != nil {
+		t.Fatal(err)
+	}
+	attached := false
+	attach := func() {
+		if !attached {
+			attached = true
+			if err := r2.Conn().Exec(ctx, "ATTACH TABLE "+r2.qualified(table)); err != nil {
+				t.Errorf("attach %s on %s again: %v", table, addrs[1], err)
+			}
+		}
+	}
+	// Attached before the database is dropped (cleanups run last first),
+	// which also frees an OPTIMIZE left waiting by a failure.
+	t.Cleanup(attach)
+
+	// Waiting for the detached replica would take until it is attached;
+	// assigning the merge takes milliseconds. Right after the detach the
+	// other replica may not be the leader yet ("Leader was suddenly
+	// changed"): such a failure returns at once too, and the loader would
+	// try again when due; here, again at once.
+	const bound = 10 * time.Second
+	var (
+		tries   int
+		longest time.Duration
+		err     error
+	)
+	for start := time.Now(); ; {
+		octx, cancel := context.WithTimeout(ctx, bound)
+		t0 := time.Now()
+		err = c.Optimize(octx, table)
+		took := time.Since(t0)
+		cancel()
+		tries, longest = tries+1, max(longest, took)
+		if took >= bound/2 {
+			t.Fatalf("Optimize with replica %s detached took %s (%v), want it not to wait for the replica", addrs[1], took.Round(time.Millisecond), err)
+		}
+		if err == nil {
+			break
+		}
+		if time.Since(start) > bound {
+			t.Fatalf("Optimize with replica %s detached keeps failing: %v", addrs[1], err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("Optimize with a replica down: %d calls, the longest %s", tries, longest.Round(time.Millisecond))
+	r1 := openReplica(t, cfg, addrs[0])
+	q := fmt.Sprintf("SELECT count() FROM system.parts WHERE active AND database = '%s' AND table = '%s'", cfg.Database, table)
+	deadline := time.Now().Add(bound)
+	for {
+		var parts uint64
+		if err := r1.Conn().QueryRow(ctx, q).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		if parts == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s on %s still has %d active parts %s after OPTIMIZE FINAL, want 1", table, addrs[0], parts, bound)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	attach()
+	syncReplicas(t, r2, cfg.Database)
+	if n, err := r2.Count(ctx, "issues_view"); err != nil || n != 1 {
+		t.Errorf("replica %s after attach: issues_view has %d rows (%v), want 1", addrs[1], n, err)
+	}
+}
