@@ -93,9 +93,23 @@ func syncReplica(t *testing.T, c *clickhouse.Client) {
 	}
 }
 
+// failoverBound is the longest pause of the loads after the replica in use
+// stops. The insert in flight fails at once (the server closed the
+// connection) and is retried after 0.2 s and 0.3 s
+// (EXPORTER_CLICKHOUSE__BACKOFF_* below, three tries); each new connection
+// dials r1, refused at once, then r2. If all three failed, the batch
+// would come back after a 0.3 s redelivery delay, a fetch waiting at most
+// 1 s and a batch filling for at most 1 s (BatchAge): under 3 s in all.
+// OPTIMIZE runs beside the inserts and does not wait for the stopped
+// replica. The rest is room for slow inserts on a busy 2-core machine,
+// and the bound stays far below the 2-minute read timeout that anything
+// waiting on the stopped replica would take (the stall this catches).
+const failoverBound = 20 * time.Second
+
 // TestClickHouseReplicaFailover loads into a two-replica cluster through
-// both hosts, stops the replica the loader writes to mid-run, brings it
-// back, and checks every issue exactly once on both replicas.
+// both hosts, stops the replica the loader writes to mid-run, checks that
+// loading goes on on the other within failoverBound, brings the stopped
+// one back, and checks every issue exactly once on both replicas.
 func TestClickHouseReplicaFailover(t *testing.T) {
 	addrs := strings.Split(testenv.Require(t, "TEST_CLICKHOUSE_CLUSTER_ADDRS"), ",")
 	cluster := testenv.Require(t, "TEST_CLICKHOUSE_CLUSTER")
@@ -110,6 +124,16 @@ func TestClickHouseReplicaFailover(t *testing.T) {
 	f.set("EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY", "0.2")
 	f.set("EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR", "1.5")
 	f.set("EXPORTER_CLICKHOUSE__BATCH_ROWS", "2000")
+	// OPTIMIZE ... FINAL (on by default) as often as the loader is caught
+	// up, so that some run while r1 is down: on a replicated table they
+	// must not wait for it, nor hold up the inserts.
+	f.set("EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE", "true")
+	f.set("EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", "1")
+	// Issues arrive over some 20 s, so that loads go on well after r1
+	// stops: without the stall, what is left would otherwise load while
+	// r1 shuts down, before the pause can be measured.
+	f.set("EXPORTER_TRACKER__RATE_LIMIT", "40")
+	f.set("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "false")
 	if code, out := f.run("loader", "migrate"); code != 0 {
 		t.Fatalf("loader migrate on the cluster exit %d:\n%s", code, out)
 	}
@@ -148,10 +172,22 @@ func TestClickHouseReplicaFailover(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Everything on r2 above what r1 had when told to stop, and above what
+	// r2 has once r1 is gone (no more fetches from it), was loaded on r2
+	// after r1 stopped.
+	onR1 := countOn(r1)
 	_ = r1.Close()
+	sigterm := time.Now()
+	// Others use the replicas too: a failure below must not leave r1 down.
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			startServices(t)
+		}
+	})
 	stopReplica(t, "r1")
 	stopped := time.Now()
-	before := countOn(r2)
+	before := max(onR1, countOn(r2))
 	var pause time.Duration
 	for {
 		if n := countOn(r2); n > before {
@@ -159,14 +195,19 @@ func TestClickHouseReplicaFailover(t *testing.T) {
 			break
 		}
 		if time.Since(stopped) > 2*time.Minute {
-			t.Fatalf("no load on r2 within 2m of stopping r1 (%d issues there)", before)
+			t.Fatalf("no load on r2 within 2m of stopping r1 (%d issues there, %d on r1 when stopped)", before, onR1)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("r1 stopped with %d issues on r2; loads continued on r2 after %s", before, pause.Round(time.Millisecond))
+	t.Logf("r1 stopped (SIGTERM, gone %s later) with %d issues on it, %d on r2; loads continued on r2 %s after r1 was gone",
+		stopped.Sub(sigterm).Round(time.Millisecond), onR1, before, pause.Round(time.Millisecond))
+	if pause > failoverBound {
+		t.Errorf("loads continued on r2 %s after r1 stopped, want at most %s", pause.Round(time.Millisecond), failoverBound)
+	}
 	time.Sleep(2 * time.Second)
 	restart := time.Now()
 	startServices(t)
+	restarted = true
 	t.Logf("r1 back after %s down (restart took %s)", time.Since(stopped).Round(time.Millisecond), time.Since(restart).Round(time.Millisecond))
 	if out := <-extracted; out != "" {
 		t.Fatalf("extractor %s", out)

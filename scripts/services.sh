@@ -387,6 +387,8 @@ start_s3() {
 # tracker_two_shards, where each is a shard of its own; the macro
 # two_shards_shard (01, 02) names that shard in a ZooKeeper path
 # (EXPORTER_CLICKHOUSE__ZOOKEEPER_PATH=/clickhouse/tables/{two_shards_shard}/...).
+# Every shard has internal_replication: 18.16 runs no ALTER ON CLUSTER of a
+# replicated table without it, even on a shard of one replica.
 
 zk_dir() { printf '%s/zookeeper' "$SERVICES_DIR"; }
 
@@ -452,8 +454,8 @@ ch_cluster_xml() {
             </shard>
         </$CH_CLUSTER>
         <tracker_two_shards>
-            <shard><replica><host>$HOST</host><port>$p1</port></replica></shard>
-            <shard><replica><host>$HOST</host><port>$p2</port></replica></shard>
+            <shard><internal_replication>true</internal_replication><replica><host>$HOST</host><port>$p1</port></replica></shard>
+            <shard><internal_replication>true</internal_replication><replica><host>$HOST</host><port>$p2</port></replica></shard>
         </tracker_two_shards>
     </remote_servers>
 EOF

@@ -10,7 +10,8 @@
 // the sink rejects as permanently invalid is isolated from its batch (by
 // halving) and dead-lettered once it has been delivered MaxDeliveries
 // times. OPTIMIZE ... FINAL runs, when enabled, once the loader is caught
-// up, at most once per OptimizeEvery per table.
+// up, at most once per OptimizeEvery per table, beside the inserts: it
+// never holds them up.
 package loader
 
 import (
@@ -120,13 +121,24 @@ type Loader struct {
 
 	optMu sync.Mutex
 	opt   map[string]*optState // by table
+	// optRunning is set while a round of OPTIMIZE runs (optWG counts it);
+	// optAgain asks it for one more round when it ends.
+	optRunning, optAgain atomic.Bool
+	optWG                sync.WaitGroup
 }
 
 // optState is the OPTIMIZE throttle of one table.
 type optState struct {
 	last  time.Time // last attempt
 	dirty bool      // rows loaded since the last successful OPTIMIZE
+	// loads counts the acks that put rows in the table: an OPTIMIZE
+	// clears dirty only if none came while it ran.
+	loads uint64
 }
+
+// optimizeTimeout bounds one round of OPTIMIZE, which may finish after a
+// shutdown has begun (like the batch in hand).
+const optimizeTimeout = 2 * time.Minute
 
 // maxFetch bounds the messages fetched at once: they wait in memory, and
 // other loaders should get work too.
@@ -233,9 +245,10 @@ func (l *Loader) Optimized() int64 { return l.optimized.Load() }
 func (l *Loader) fetchMax() int { return min(l.cfg.BatchRows, maxFetch) }
 
 // Run consumes the rows stream until ctx ends; nil on a clean shutdown (the
-// batch in hand is finished first). It returns an error when the consumer
-// cannot be created or disappears.
+// batch in hand, and a round of OPTIMIZE under way, are finished first). It
+// returns an error when the consumer cannot be created or disappears.
 func (l *Loader) Run(ctx context.Context) error {
+	defer l.optWG.Wait()
 	// Deliveries are unlimited on the server: transient failures must never
 	// exhaust them (a message would be dropped silently); the loader itself
 	// dead-letters what can never load.
@@ -302,7 +315,7 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 		return
 	}
 	if len(msgs) < l.fetchMax() {
-		l.maybeOptimize(ctx)
+		l.optimizeAside(ctx)
 	}
 }
 
@@ -535,6 +548,7 @@ func (l *Loader) ack(b *batch, items []*item) {
 			l.opt[t] = &optState{}
 		}
 		l.opt[t].dirty = true
+		l.opt[t].loads++
 	}
 	l.optMu.Unlock()
 	if n > 0 {
@@ -586,31 +600,71 @@ func (l *Loader) deadLetter(ctx context.Context, b *batch, it *item, reason erro
 	})
 }
 
-// maybeOptimize runs OPTIMIZE TABLE ... FINAL on every table that got rows
-// since its last OPTIMIZE and was not optimized (or tried) for
-// OptimizeEvery. It is called after a batch that did not fill, that is
-// when the loader is caught up, so that a backfill is optimized once, at
-// its end.
-func (l *Loader) maybeOptimize(ctx context.Context) {
+// optimizeAside starts a round of OPTIMIZE (maybeOptimize) in the
+// background and returns at once: an OPTIMIZE is an optimisation, and a
+// slow or stuck one (a replicated table waiting for a stopped replica)
+// must not hold up the inserts. One round runs at a time; a call during a
+// round asks for another one after it. The round has a context of its
+// own, bounded by optimizeTimeout, that survives the end of ctx's batch.
+func (l *Loader) optimizeAside(ctx context.Context) {
 	if !l.cfg.AutoDeduplicate || l.deps.Optimizer == nil {
 		return
 	}
-	l.optMu.Lock()
-	defer l.optMu.Unlock()
+	l.optAgain.Store(true)
+	if !l.optRunning.CompareAndSwap(false, true) {
+		return
+	}
+	l.optWG.Add(1)
+	go func() {
+		defer l.optWG.Done()
+		for {
+			for l.optAgain.Swap(false) {
+				octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), optimizeTimeout)
+				l.maybeOptimize(octx)
+				cancel()
+			}
+			l.optRunning.Store(false)
+			// A call between the last Swap and the Store found the round
+			// running: take its request unless another round took it.
+			if !l.optAgain.Load() || !l.optRunning.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+// maybeOptimize runs OPTIMIZE TABLE ... FINAL on every table that got rows
+// since its last OPTIMIZE and was not optimized (or tried) for
+// OptimizeEvery. It runs after a batch that did not fill, that is when the
+// loader is caught up, so that a backfill is optimized once, at its end.
+// A failed OPTIMIZE is logged and counted, and tried again once due.
+func (l *Loader) maybeOptimize(ctx context.Context) {
 	for _, table := range l.cfg.Tables.Names() {
+		l.optMu.Lock()
 		st := l.opt[table]
-		if st == nil || !st.dirty || (!st.last.IsZero() && time.Since(st.last) < l.cfg.OptimizeEvery) {
+		due := st != nil && st.dirty && (st.last.IsZero() || time.Since(st.last) >= l.cfg.OptimizeEvery)
+		var loads uint64
+		if due {
+			st.last = time.Now()
+			loads = st.loads
+		}
+		l.optMu.Unlock()
+		if !due {
 			continue
 		}
-		st.last = time.Now()
+		start := time.Now()
 		err := l.deps.Optimizer.Optimize(ctx, table)
-		took := time.Since(st.last)
+		took := time.Since(start)
 		if err != nil {
-			l.deps.Log.Warn("optimize failed", "table", table, "err", err)
+			l.deps.Log.Warn("optimize failed", "table", table, "took", took.Round(time.Millisecond), "err", err)
 			l.deps.Metrics.Count("clickhouse_deduplicate_errors", 1, "database:"+l.deps.Database, "table:"+table)
 			continue
 		}
-		st.dirty = false
+		l.optMu.Lock()
+		if st.loads == loads {
+			st.dirty = false
+		}
+		l.optMu.Unlock()
 		l.optimized.Add(1)
 		l.deps.Metrics.Timing("clickhouse_deduplicate_time_seconds", took, "database:"+l.deps.Database, "table:"+table)
 		l.deps.Log.Info("table optimized", "table", table, "took", took.Round(time.Millisecond))

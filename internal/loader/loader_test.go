@@ -756,3 +756,64 @@ func (s *flakySink) InsertDirectory(ctx context.Context, d *wire.DirectoryRows) 
 func (s *slowSink) InsertDirectory(ctx context.Context, d *wire.DirectoryRows) error {
 	return s.ch.InsertDirectory(ctx, d)
 }
+
+// stuckOptimizer blocks every OPTIMIZE until release closes (or its
+// context ends), then fails it: an OPTIMIZE on a replicated table waiting
+// for a stopped replica.
+type stuckOptimizer struct {
+	release      chan struct{}
+	calls, ended atomic.Int64
+}
+
+func (o *stuckOptimizer) Optimize(ctx context.Context, table string) error {
+	o.calls.Add(1)
+	defer o.ended.Add(1)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.release:
+		return errors.New("replica stopped")
+	}
+}
+
+// TestOptimizeDoesNotHoldUpInserts: while an OPTIMIZE hangs, the next
+// messages load at once; its failure is only logged and counted, and the
+// shutdown waits for the round.
+func TestOptimizeDoesNotHoldUpInserts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	opt := &stuckOptimizer{release: make(chan struct{})}
+	l, err := New(Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, AutoDeduplicate: true, OptimizeEvery: time.Millisecond},
+		Deps{JS: e.js, Sink: e.ch, Optimizer: opt, IsPermanent: clickhouse.IsPermanent, Database: e.cfg.Database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runLoader(t, l)
+	e.publishMany(0, 10)
+	waitFor(t, "first wave loaded", 20*time.Second, func() bool { return l.Loaded() >= 10 })
+	waitFor(t, "an OPTIMIZE under way", 5*time.Second, func() bool { return opt.calls.Load() > 0 })
+	start := time.Now()
+	e.publishMany(10, 20)
+	// A batch age, a fetch and an insert: well under a second when the
+	// inserts go on; held up by the OPTIMIZE they would wait for release.
+	waitFor(t, "second wave loaded while OPTIMIZE hangs", 10*time.Second, func() bool { return l.Loaded() >= 20 })
+	took := time.Since(start)
+	if calls, ended := opt.calls.Load(), opt.ended.Load(); calls != 1 || ended != 0 {
+		t.Errorf("OPTIMIZE calls %d, ended %d before release; want 1 stuck (one round at a time)", calls, ended)
+	}
+	if e.pending() != 0 || l.Dead() != 0 {
+		t.Errorf("pending %d, dead %d; want 0, 0", e.pending(), l.Dead())
+	}
+	e.checkViews(20)
+	close(opt.release)
+	if err := stop(); err != nil {
+		t.Fatalf("Run after the OPTIMIZE failed: %v", err)
+	}
+	if calls, ended := opt.calls.Load(), opt.ended.Load(); calls != ended {
+		t.Errorf("Run returned with %d of %d OPTIMIZE still running", calls-ended, calls)
+	}
+	if l.Optimized() != 0 {
+		t.Errorf("Optimized() = %d after failed OPTIMIZEs, want 0", l.Optimized())
+	}
+	t.Logf("second wave loaded %s after publishing, beside a stuck OPTIMIZE; %d OPTIMIZE calls in all", took.Round(time.Millisecond), opt.calls.Load())
+}

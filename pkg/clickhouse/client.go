@@ -180,15 +180,29 @@ func (c *Client) ServerVersion(ctx context.Context) (string, error) {
 
 // Optimize runs OPTIMIZE TABLE ... FINAL on a table of the database, merging
 // all parts so that duplicates disappear from the table itself (the views
-// deduplicate anyway). It is heavy: throttle it. It blocks until the merge
-// ends or the read timeout passes.
+// deduplicate anyway). It is heavy: throttle it. On one server it blocks
+// until the merge ends, ctx ends or the read timeout passes.
+//
+// On a cluster it returns once the merge is assigned: each replica merges
+// in the background (replication_alter_partitions_sync=0). With the
+// default (1) a replicated table's OPTIMIZE waits until every replica has
+// merged, a stopped one included, and ClickHouse 18.16 keeps waiting until
+// that replica returns, whatever the client does (a closed connection or
+// KILL QUERY does not end it).
 func (c *Client) Optimize(ctx context.Context, table string) error {
 	if !identRE.MatchString(table) {
 		return &Error{Op: "optimize", Table: table, Permanent: true, Err: fmt.Errorf("invalid table name %q", table)}
 	}
+	if c.cluster.name != "" {
+		ctx = ch.Context(ctx, ch.WithSettings(optimizeClusterSettings))
+	}
 	err := c.conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s FINAL", c.qualified(table)))
 	return newError("optimize", table, err)
 }
+
+// optimizeClusterSettings are the settings of OPTIMIZE on a cluster (see
+// Client.Optimize).
+var optimizeClusterSettings = ch.Settings{"replication_alter_partitions_sync": 0}
 
 // Count returns the number of rows of a table or view of the database.
 func (c *Client) Count(ctx context.Context, tableOrView string) (uint64, error) {

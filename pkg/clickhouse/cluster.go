@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Defaults of Config.ZooKeeperPath and Config.ReplicaName: ClickHouse's
@@ -216,7 +219,8 @@ func splitModifyOrderBy(definition string) (column, modify string) {
 }
 
 // migrationsEngine is the engine of schema_migrations. On a cluster it is
-// replicated over every host of every shard ({shard} in the ZooKeeper path
+// replicated over every host of every shard (a macro of the ZooKeeper path
+// whose name says shard, {shard} or another like {two_shards_shard},
 // becomes "all"), so that every host reads the same applied migrations
 // wherever the record was written. This needs a replica name that is
 // unique in the whole cluster (the host name, as Yandex Managed ClickHouse
@@ -226,9 +230,11 @@ func (k cluster) migrationsEngine(db string) string {
 		return "ENGINE = ReplacingMergeTree"
 	}
 	kk := k
-	kk.zkPath = strings.ReplaceAll(k.zkPath, "{shard}", "all")
+	kk.zkPath = shardMacroRE.ReplaceAllString(k.zkPath, "all")
 	return kk.replicatedEngine(db, migrationsTable, "")
 }
+
+var shardMacroRE = regexp.MustCompile(`\{[A-Za-z0-9_]*shard[A-Za-z0-9_]*\}`)
 
 // writeTable is the table to insert into (and to read a table's rows
 // from): on several shards the Distributed table over table.
@@ -249,19 +255,15 @@ func (c *Client) shardCount(ctx context.Context, name string) (int, error) {
 	return int(n), nil
 }
 
-// onEachShard runs stmt on one host of every shard of the cluster (the
-// first that answers), for the ALTERs 18.16 does not run ON CLUSTER:
-// a replicated table passes them on to the other replicas of its shard.
-func (c *Client) onEachShard(ctx context.Context, stmt string) error {
-	if !c.cluster.sharded {
-		return c.conn.Exec(ctx, stmt)
-	}
+// clusterHosts lists the hosts (host:port) of every shard of the
+// cluster, by shard number, in the order the server lists them.
+func (c *Client) clusterHosts(ctx context.Context) (shards map[uint32][]string, order []uint32, err error) {
 	rows, err := c.conn.Query(ctx, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", c.cluster.name)
 	if err != nil {
-		return fmt.Errorf("list shards of %s: %w", c.cluster.name, err)
+		return nil, nil, fmt.Errorf("list hosts of %s: %w", c.cluster.name, err)
 	}
-	shards := map[uint32][]string{}
-	var order []uint32
+	defer rows.Close()
+	shards = map[uint32][]string{}
 	for rows.Next() {
 		var (
 			shard uint32
@@ -269,28 +271,62 @@ func (c *Client) onEachShard(ctx context.Context, stmt string) error {
 			port  uint16
 		)
 		if err := rows.Scan(&shard, &host, &port); err != nil {
-			rows.Close()
-			return fmt.Errorf("list shards of %s: %w", c.cluster.name, err)
+			return nil, nil, fmt.Errorf("list hosts of %s: %w", c.cluster.name, err)
 		}
 		if _, ok := shards[shard]; !ok {
 			order = append(order, shard)
 		}
-		shards[shard] = append(shards[shard], fmt.Sprintf("%s:%d", host, port))
+		shards[shard] = append(shards[shard], net.JoinHostPort(host, strconv.Itoa(int(port))))
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list shards of %s: %w", c.cluster.name, err)
+		return nil, nil, fmt.Errorf("list hosts of %s: %w", c.cluster.name, err)
+	}
+	return shards, order, nil
+}
+
+// onHosts runs fn on a connection to the first of addrs that answers.
+func (c *Client) onHosts(ctx context.Context, addrs []string, fn func(context.Context, driver.Conn) error) error {
+	opts := *c.opts
+	opts.Addr = addrs
+	conn, err := ch.Open(&opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close() }()
+	return fn(ctx, conn)
+}
+
+// onEachShard runs stmt on one host of every shard of the cluster (the
+// first that answers), for the ALTERs 18.16 does not run ON CLUSTER:
+// a replicated table passes them on to the other replicas of its shard.
+func (c *Client) onEachShard(ctx context.Context, stmt string) error {
+	if !c.cluster.sharded {
+		return c.conn.Exec(ctx, stmt)
+	}
+	shards, order, err := c.clusterHosts(ctx)
+	if err != nil {
+		return err
 	}
 	for _, s := range order {
-		opts := *c.opts
-		opts.Addr = shards[s]
-		conn, err := ch.Open(&opts)
-		if err == nil {
-			err = conn.Exec(ctx, stmt)
-			_ = conn.Close()
-		}
-		if err != nil {
+		if err := c.onHosts(ctx, shards[s], func(ctx context.Context, conn driver.Conn) error { return conn.Exec(ctx, stmt) }); err != nil {
 			return fmt.Errorf("shard %d (%s): %w", s, strings.Join(shards[s], ", "), err)
+		}
+	}
+	return nil
+}
+
+// onEveryHost runs fn on every host of the cluster, for what each host
+// keeps on its own (the Distributed tables).
+func (c *Client) onEveryHost(ctx context.Context, fn func(context.Context, driver.Conn) error) error {
+	shards, order, err := c.clusterHosts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range order {
+		for _, addr := range shards[s] {
+			if err := c.onHosts(ctx, []string{addr}, fn); err != nil {
+				return fmt.Errorf("host %s: %w", addr, err)
+			}
 		}
 	}
 	return nil

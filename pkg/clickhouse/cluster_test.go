@@ -67,3 +67,18 @@ func TestClusterDDLGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationsEnginePath: schema_migrations is one replicated table over
+// every shard, whatever the shard macro of the path is called.
+func TestMigrationsEnginePath(t *testing.T) {
+	for _, tt := range []struct{ path, want string }{
+		{DefaultZooKeeperPath, "'/clickhouse/tables/all/db/schema_migrations'"},
+		{"/clickhouse/tables/{two_shards_shard}/{database}/{table}", "'/clickhouse/tables/all/db/schema_migrations'"},
+		{"/ch/{cluster}/{shard_name}/{table}", "'/ch/{cluster}/all/schema_migrations'"},
+	} {
+		k := cluster{name: "c", zkPath: tt.path, replica: DefaultReplicaName}
+		if got := k.migrationsEngine("db"); !strings.Contains(got, tt.want) {
+			t.Errorf("path %s: migrationsEngine = %s, want the path %s", tt.path, got, tt.want)
+		}
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/tracker-exporter/tracker-exporter/migrations"
 )
 
@@ -392,7 +394,9 @@ func (c *Client) execMigrationStatement(ctx context.Context, stmt string) error 
 // system.columns already lists it (ClickHouse 18.16 has no ADD COLUMN IF NOT
 // EXISTS). definition is what follows the column name: the type and
 // optionally DEFAULT, COMMENT or AFTER clauses. It reports whether it added
-// the column.
+// the column. On several shards the table's Distributed table gets the
+// column too, on every host that lacks it (also when the table had it: a
+// migrator that stopped in between).
 func (c *Client) AddColumnIfMissing(ctx context.Context, table, column, definition string) (added bool, err error) {
 	if !identRE.MatchString(table) || !identRE.MatchString(column) {
 		return false, &Error{Op: "migrate", Table: table, Permanent: true,
@@ -402,45 +406,59 @@ func (c *Client) AddColumnIfMissing(ctx context.Context, table, column, definiti
 	if err != nil {
 		return false, newError("migrate", table, err)
 	}
-	if has {
-		return false, nil
-	}
-	if err := c.addColumn(ctx, table, column, definition); err != nil {
-		// A concurrent migrator may have added it in between.
-		if has, err2 := c.hasColumn(ctx, table, column); err2 == nil && has {
-			return false, nil
+	if !has {
+		if err := c.addColumn(ctx, table, column, definition); err != nil {
+			// A concurrent migrator may have added it in between.
+			if has, err2 := c.hasColumn(ctx, table, column); err2 != nil || !has {
+				return false, newError("migrate", table, fmt.Errorf("add column %s: %w", column, err))
+			}
+		} else {
+			added = true
 		}
-		return false, newError("migrate", table, fmt.Errorf("add column %s: %w", column, err))
 	}
-	return true, nil
+	if c.cluster.sharded && c.replicatedTables()[table] {
+		colDef, _ := splitModifyOrderBy(c.cluster.stripComments(definition))
+		if err := c.addDistributedColumn(ctx, table+DistributedSuffix, column, colDef); err != nil {
+			return added, newError("migrate", table+DistributedSuffix, fmt.Errorf("add column %s: %w", column, err))
+		}
+	}
+	return added, nil
 }
 
 // addColumn runs the ADD COLUMN: as is on one server; on a cluster ON
 // CLUSTER, except a MODIFY ORDER BY with it, which 18.16 does not run ON
 // CLUSTER and which therefore goes to one replica of each shard (a
-// replicated table passes it on). On several shards the Distributed table
-// gets the column too.
+// replicated table passes it on).
 func (c *Client) addColumn(ctx context.Context, table, column, definition string) error {
 	if c.cluster.name == "" {
 		return c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition))
 	}
 	definition = c.cluster.stripComments(definition)
-	colDef, modify := splitModifyOrderBy(definition)
-	var err error
-	if modify != "" {
-		err = c.onEachShard(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition))
-	} else {
-		err = c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN `%s` %s", c.qualified(table), c.cluster.onCluster(), column, definition))
+	if _, modify := splitModifyOrderBy(definition); modify != "" {
+		return c.onEachShard(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(table), column, definition))
 	}
-	if err != nil || !c.cluster.sharded || !c.replicatedTables()[table] {
+	return c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN `%s` %s", c.qualified(table), c.cluster.onCluster(), column, definition))
+}
+
+// addDistributedColumn adds a column to the Distributed table dist on
+// every host of the cluster that lacks it. Not ON CLUSTER: 18.16 runs an
+// ALTER ON CLUSTER of a table that is not replicated only where the shards
+// have internal_replication off, and the replicated tables need it on.
+func (c *Client) addDistributedColumn(ctx context.Context, dist, column, colDef string) error {
+	return c.onEveryHost(ctx, func(ctx context.Context, conn driver.Conn) error {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", c.db, dist, column).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN `%s` %s", c.qualified(dist), column, colDef))
+		if err != nil {
+			// A concurrent migrator may have added it in between.
+			if err2 := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", c.db, dist, column).Scan(&n); err2 == nil && n > 0 {
+				return nil
+			}
+		}
 		return err
-	}
-	dist := table + DistributedSuffix
-	has, err := c.hasColumn(ctx, dist, column)
-	if err != nil || has {
-		return err
-	}
-	return c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN `%s` %s", c.qualified(dist), c.cluster.onCluster(), column, colDef))
+	})
 }
 
 func (c *Client) hasColumn(ctx context.Context, table, column string) (bool, error) {
