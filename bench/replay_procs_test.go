@@ -100,6 +100,7 @@ func runReplayProcesses(b *testing.B, n int) {
 			"EXPORTER_LOGLEVEL=warning",
 		)
 		childVars = append(childVars, strings.Fields(os.Getenv("BENCH_REPLAY_ENV"))...)
+		binary(b, "loader") // built before the clock starts
 		start := time.Now()
 		ld = startChild(b, childVars, "loader")
 		tr = startChild(b, childVars, "transformer", "replay")
