@@ -255,25 +255,9 @@ func Parts(cfg config.Config) wire.Part {
 	return p
 }
 
-// Calendar builds the business calendar.
+// Calendar builds the business calendar, reading its holidays file.
 func Calendar(cfg config.Config) (*calendar.Calendar, error) {
-	cc := cfg.Calendar
-	zone := cc.Zone
-	if zone == nil {
-		zone = cfg.Tracker.Timezone
-	}
-	c := calendar.Config{
-		Zone: zone, Workdays: cc.Workdays, Start: cc.Start, End: cc.End,
-		DefaultHolidays: !strings.EqualFold(cc.Holidays, "none"),
-	}
-	if cc.HolidaysFile != "" {
-		h, err := calendar.LoadHolidayFile(cc.HolidaysFile)
-		if err != nil {
-			return nil, err
-		}
-		c.Holidays = append(c.Holidays, h)
-	}
-	return calendar.New(c)
+	return calendar.Open(cfg.Calendar)
 }
 
 // TransformRules builds the transform configuration and its fingerprint.
@@ -289,7 +273,7 @@ func TransformRules(cfg config.Config) (*transformer.Rules, error) {
 		"closed=" + strings.Join(cfg.ClosedIssueStatuses, ","),
 		"changelog=" + strconv.FormatBool(cfg.ChangelogExportEnabled),
 		"sprints=" + strconv.FormatBool(cfg.SprintsExportEnabled),
-		"holidays=" + cfg.Calendar.Holidays + ":" + cfg.Calendar.HolidaysFile,
+		"holidays=" + config.Holidays(cfg.Calendar) + ":" + cfg.Calendar.HolidaysFile,
 		fmt.Sprint("workdays=", cfg.Calendar.Workdays),
 	}
 	keys := make([]string, 0, len(cfg.StatusTypes))

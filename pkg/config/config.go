@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -72,8 +73,10 @@ type Config struct {
 	// DatetimeClickhouseFormat is accepted for compatibility and has no
 	// effect: rows carry typed times (EXPORTER_DATETIME_CLICKHOUSE_FORMAT).
 	DatetimeClickhouseFormat string
-	// Calendar is the business-time calendar (METRICS.md §6).
-	Calendar CalendarConfig
+	// Calendar is the business-time calendar (METRICS.md §6); Load falls
+	// back to the Tracker zone for it when EXPORTER_BUSINESS_TIMEZONE is
+	// unset.
+	Calendar calendar.Config
 	// StatusTypes overrides the directory's type of some statuses, by status
 	// key (EXPORTER_STATUS_TYPES "needInfo:paused,readyForRelease:paused").
 	StatusTypes map[string]string
@@ -108,25 +111,6 @@ type Config struct {
 	// Explicit holds the variables that were given a value (environment,
 	// env file or flag), by name; a default stands for the others.
 	Explicit map[string]bool
-}
-
-// CalendarConfig is the business-time calendar.
-type CalendarConfig struct {
-	// Workdays are the working weekdays (EXPORTER_WORKDAYS, where 0 is
-	// Monday, as in Python).
-	Workdays []time.Weekday
-	// Start and End bound the working hours as offsets from local midnight
-	// (EXPORTER_BUSINESS_HOURS_START / _END, "09:00:00"). End may be 24h.
-	Start, End time.Duration
-	// Zone is the calendar's time zone (EXPORTER_BUSINESS_TIMEZONE, default
-	// EXPORTER_TRACKER__TIMEZONE).
-	Zone *time.Location
-	// Holidays is "default" (Russia's fixed public holidays, as the old tool)
-	// or "none" (EXPORTER_HOLIDAYS).
-	Holidays string
-	// HolidaysFile adds holidays and transferred working days
-	// (EXPORTER_HOLIDAYS_FILE); pkg/calendar parses it.
-	HolidaysFile string
 }
 
 // CustomField maps one Tracker issue field to a typed column.
@@ -441,14 +425,8 @@ func Default() Config {
 		DatetimeResponseFormat:   "%Y-%m-%dT%H:%M:%S.%f%z",
 		DatetimeQueryFormat:      "%Y-%m-%d %H:%M:%S",
 		DatetimeClickhouseFormat: "%Y-%m-%dT%H:%M:%S.%f",
-		Calendar: CalendarConfig{
-			Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-			Start:    9 * time.Hour,
-			End:      22 * time.Hour,
-			Zone:     msk,
-			Holidays: "default",
-		},
-		StatusTypes: map[string]string{},
+		Calendar:                 calendar.Default(),
+		StatusTypes:              map[string]string{},
 		Tracker: TrackerConfig{
 			Config:            tracker.Default(),
 			LogLevel:          "warning",

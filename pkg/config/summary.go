@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"log/slog"
 	"net/url"
@@ -43,10 +44,10 @@ func (c Config) Summary() []slog.Attr {
 		slog.String("datetime_query_format", c.DatetimeQueryFormat),
 		slog.Group("calendar",
 			slog.Any("workdays", weekdays),
-			slog.String("start", clock(c.Calendar.Start)),
-			slog.String("end", clock(c.Calendar.End)),
+			slog.String("start", calendar.Clock(c.Calendar.Start)),
+			slog.String("end", calendar.Clock(c.Calendar.End)),
 			slog.String("zone", zoneName(c.Calendar.Zone)),
-			slog.String("holidays", c.Calendar.Holidays),
+			slog.String("holidays", Holidays(c.Calendar)),
 			slog.String("holidays_file", c.Calendar.HolidaysFile),
 		),
 		slog.Any("status_types", statusTypes),

@@ -2,9 +2,7 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
-	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"net"
 	"net/url"
 	"os"
@@ -15,30 +13,42 @@ import (
 	"time"
 )
 
-// variables converts the problems of Validate into *Error: a component's
-// problems name its fields, which become the variables they are tagged with
-// (env tags, names), and so do the setting.Ref arguments of their reasons;
-// pkg/config's own problems already name their variable.
-func variables(p setting.Problems, names map[string]string) error {
+// component adds the problems of a component's Validate (err, joined
+// *setting.Problem naming the fields of cfg) to p, each field, and each
+// field a reason refers to (setting.Ref), renamed with the variable its env
+// tag names.
+func component(p *setting.Problems, err error, cfg any) {
+	if err == nil {
+		return
+	}
+	names := setting.Names(cfg, "env")
+	for _, e := range leaves(err) {
+		var sp *setting.Problem
+		if errors.As(e, &sp) {
+			named := *sp
+			if n, ok := names[sp.Field]; ok {
+				named.Field = n
+			}
+			named.Format, named.Args = "%s", []any{sp.Explain(names)}
+			e = &named
+		}
+		*p = append(*p, e)
+	}
+}
+
+// configErrors converts problems to *Error, joined: pkg/config's own
+// problems and those component has renamed name their variable.
+func configErrors(p setting.Problems) error {
 	out := make([]error, 0, len(p))
 	for _, e := range p {
 		var sp *setting.Problem
-		if !errors.As(e, &sp) {
-			out = append(out, e)
-			continue
+		if errors.As(e, &sp) {
+			e = &Error{Var: sp.Field, Value: sp.Value, Secret: sp.Secret, Reason: sp.Explain(nil)}
 		}
-		name, ok := names[sp.Field]
-		if !ok {
-			name = sp.Field
-		}
-		out = append(out, &Error{Var: name, Value: sp.Value, Secret: sp.Secret, Reason: sp.Explain(names)})
+		out = append(out, e)
 	}
 	return errors.Join(out...)
 }
-
-// fieldVars maps the field paths of the components' configurations, as
-// their Validate methods name them, to the variables that set them.
-var fieldVars = setting.Names(tracker.Config{}, "env")
 
 var (
 	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -97,7 +107,7 @@ func (c Config) Validate(role Role) error {
 	if role.loads() {
 		c.validateClickHouse(&p)
 	}
-	return variables(p, fieldVars)
+	return configErrors(p)
 }
 
 func validPort(s string, allowZero bool) bool {
@@ -165,9 +175,7 @@ func validNATSURL(s string) bool {
 
 func (c Config) validateTracker(p *setting.Problems) {
 	t := c.Tracker
-	if err := t.Config.Validate(); err != nil {
-		*p = append(*p, leaves(err)...)
-	}
+	component(p, t.Config.Validate(), t.Config)
 	if _, err := ParseLevel(t.LogLevel); err != nil {
 		p.Add("EXPORTER_TRACKER__LOGLEVEL", t.LogLevel, "want debug, info, warning, error or critical")
 	}
@@ -263,54 +271,25 @@ func (c Config) validateState(p *setting.Problems) {
 func (c Config) validateCalendar(p *setting.Problems) {
 	cal := c.Calendar
 	if len(cal.Workdays) == 0 {
+		// The calendar takes no working weekdays (only a holiday file's
+		// working days); from the variable it is a mistake.
 		p.Add("EXPORTER_WORKDAYS", nil, "no working days: want at least one of 0 (Monday) .. 6 (Sunday)")
 	}
-	for _, d := range cal.Workdays {
-		if d < time.Sunday || d > time.Saturday {
-			p.Add("EXPORTER_WORKDAYS", nil, "weekday %d is not a weekday", int(d))
-		}
-	}
-	startOK := cal.Start >= 0 && cal.Start < 24*time.Hour && cal.Start%time.Second == 0
-	endOK := cal.End > 0 && cal.End <= 24*time.Hour && cal.End%time.Second == 0
-	if !startOK {
-		p.Add("EXPORTER_BUSINESS_HOURS_START", clockExact(cal.Start), "want whole seconds 00:00:00..23:59:59")
-	}
-	if !endOK {
-		p.Add("EXPORTER_BUSINESS_HOURS_END", clockExact(cal.End), "want whole seconds 00:00:01..24:00:00")
-	}
-	if startOK && endOK && cal.Start >= cal.End {
-		p.Add("EXPORTER_BUSINESS_HOURS_END", clock(cal.End), "must be after EXPORTER_BUSINESS_HOURS_START (%s)", clock(cal.Start))
-	}
-	if cal.Zone == nil {
-		p.Add(varBusinessTimezone, nil, "not set")
-	}
-	p.OneOf("EXPORTER_HOLIDAYS", cal.Holidays, "default", "none")
-	if cal.HolidaysFile != "" {
-		if st, err := os.Stat(cal.HolidaysFile); err != nil {
-			p.Add("EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile, "%s", readReason(err))
-		} else if !st.Mode().IsRegular() {
-			p.Add("EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile, "not a regular file")
-		}
-	}
+	component(p, cal.Validate(), cal)
+	regularFile(p, "EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile)
 }
 
-// clockExact renders an offset from midnight as HH:MM:SS with the
-// fraction of a second, if any, as given.
-func clockExact(d time.Duration) string {
-	if frac := d % time.Second; frac != 0 && d > 0 {
-		return clock(d-frac) + strings.TrimPrefix(fmt.Sprintf("%.9g", frac.Seconds()), "0")
+// regularFile reports a named file that cannot be read or is not a
+// regular file; an empty path is not checked.
+func regularFile(p *setting.Problems, name, path string) {
+	if path == "" {
+		return
 	}
-	return clock(d)
-}
-
-// clock renders an offset from midnight as HH:MM:SS.
-func clock(d time.Duration) string {
-	neg := ""
-	if d < 0 {
-		neg, d = "-", -d
+	if st, err := os.Stat(path); err != nil {
+		p.Add(name, path, "%s", readReason(err))
+	} else if !st.Mode().IsRegular() {
+		p.Add(name, path, "not a regular file")
 	}
-	s := int64(d / time.Second)
-	return fmt.Sprintf("%s%02d:%02d:%02d", neg, s/3600, s/60%60, s%60)
 }
 
 // ReservedIssueColumns returns the issues table's own columns, which a
@@ -401,13 +380,7 @@ func (c Config) validateClickHouse(p *setting.Problems) {
 	if ch.Proto == ProtoHTTPS && ch.CACertPath == "" && ch.ServerlessProxyID == "" {
 		p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", nil, "must be set when EXPORTER_CLICKHOUSE__PROTO is https")
 	}
-	if ch.CACertPath != "" {
-		if st, err := os.Stat(ch.CACertPath); err != nil {
-			p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath, "%s", readReason(err))
-		} else if !st.Mode().IsRegular() {
-			p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath, "not a regular file")
-		}
-	}
+	regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
 	p.NonEmpty("EXPORTER_CLICKHOUSE__USERNAME", ch.Username)
 	tables := []struct{ name, value string }{{"EXPORTER_CLICKHOUSE__DATABASE", ch.Database}}
 	for _, tv := range tableVars {

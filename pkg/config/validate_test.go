@@ -106,7 +106,6 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"start range", func(c *Config) { c.Calendar.Start = -time.Hour }, `EXPORTER_BUSINESS_HOURS_START="-01:00:00"`},
 		{"end range", func(c *Config) { c.Calendar.End = 25 * time.Hour }, `EXPORTER_BUSINESS_HOURS_END="25:00:00"`},
 		{"zone", func(c *Config) { c.Calendar.Zone = nil }, "EXPORTER_BUSINESS_TIMEZONE: not set"},
-		{"holidays", func(c *Config) { c.Calendar.Holidays = "ru" }, `EXPORTER_HOLIDAYS="ru": want default or none`},
 		{"holidays file", func(c *Config) { c.Calendar.HolidaysFile = filepath.Join(dir, "nope.txt") }, "EXPORTER_HOLIDAYS_FILE=\"" + filepath.Join(dir, "nope.txt") + "\": no such file"},
 		{"holidays dir", func(c *Config) { c.Calendar.HolidaysFile = dir }, "not a regular file"},
 		{"status type", func(c *Config) { c.StatusTypes = map[string]string{"needInfo": "waiting"} }, `EXPORTER_STATUS_TYPES: status "needInfo": type "waiting": want new, inProgress, paused, done or cancelled`},
@@ -196,15 +195,15 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 func TestValidateRoles(t *testing.T) {
 	c := Default() // no Tracker credentials
 	c.ClickHouse.Proto = "grpc"
-	c.Calendar.Holidays = "ru"
+	c.Calendar.Start = 23 * time.Hour
 	tests := []struct {
 		role Role
 		want []string
 	}{
 		{RoleExtractor, []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID"}},
-		{RoleTransformer, []string{"EXPORTER_HOLIDAYS"}},
+		{RoleTransformer, []string{"EXPORTER_BUSINESS_HOURS_END"}},
 		{RoleLoader, []string{"EXPORTER_CLICKHOUSE__PROTO"}},
-		{RoleAll, []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID", "EXPORTER_HOLIDAYS", "EXPORTER_CLICKHOUSE__PROTO"}},
+		{RoleAll, []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID", "EXPORTER_BUSINESS_HOURS_END", "EXPORTER_CLICKHOUSE__PROTO"}},
 	}
 	for _, tt := range tests {
 		var got []string
@@ -250,7 +249,7 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 		"custom not stateful": func(c *Config) { c.State.Storage = "custom" },
 		"redis stateful":      func(c *Config) { c.Stateful, c.State.Storage = true, "redis" },
 		"s3 stateful":         func(c *Config) { c.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket = true, "s3", "b" },
-		"holidays file":       func(c *Config) { c.Calendar.HolidaysFile, c.Calendar.Holidays = hol, "none" },
+		"holidays file":       func(c *Config) { c.Calendar.HolidaysFile, c.Calendar.DefaultHolidays = hol, false },
 		"end at midnight":     func(c *Config) { c.Calendar.Start, c.Calendar.End = 0, 24*time.Hour },
 		"custom fields": func(c *Config) {
 			c.CustomFields = []CustomField{{"storyPoints", "sp", "Float64"}, {"x--team", "team", "Array(String)"}}

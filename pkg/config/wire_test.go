@@ -39,6 +39,7 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire",
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting",
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker",
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {
