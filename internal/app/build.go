@@ -311,27 +311,11 @@ func NewTransformer(env *Env, js jetstream.JetStream) (*transformer.Transformer,
 	})
 }
 
-// ClickHouseConfig maps the configuration to the ClickHouse client's.
+// ClickHouseConfig returns the ClickHouse client's configuration with the
+// custom columns and the logger.
 func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
-	c := cfg.ClickHouse
-	out := clickhouse.Default()
-	out.Addr = c.Addrs()
-	out.ConnOpenStrategy = c.HostStrategy
-	out.Cluster = c.Cluster
-	out.ZooKeeperPath = c.ZooKeeperPath
-	out.ReplicaName = c.ReplicaName
-	if c.Native() {
-		out.Protocol = clickhouse.ProtocolNative
-	} else {
-		out.Protocol = clickhouse.ProtocolHTTP
-	}
-	out.TLS = c.TLS()
-	out.CACertPath = c.CACertPath
-	out.Username = c.Username
-	out.Password = c.Password
-	out.Database = c.Database
-	out.Tables = clickhouse.TableNames(c.Tables)
-	out.ServerlessProxyID = c.ServerlessProxyID
+	out := cfg.ClickHouse.Config
+	out.CustomColumns = nil
 	for _, f := range cfg.CustomFields {
 		out.CustomColumns = append(out.CustomColumns, clickhouse.CustomColumn{Name: f.Column, Type: f.Type})
 	}
@@ -419,7 +403,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		}
 	} else {
 		chc := ClickHouseConfig(env.Config, env.Log)
-		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: c.Tables}
+		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: wire.Tables(c.Tables)}
 	}
 	b := c.Backoff
 	l, err := loader.New(loader.Config{
@@ -427,7 +411,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		MaxDeliveries: c.MaxDeliveries,
 		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
 		AutoDeduplicate: c.AutoDeduplicate, OptimizeEvery: c.OptimizeEvery,
-		Tables: c.Tables,
+		Tables: wire.Tables(c.Tables),
 	}, loader.Deps{
 		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent, AffectsAll: clickhouse.IsSchemaMismatch,
 		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,

@@ -3,9 +3,9 @@ package config
 import (
 	"fmt"
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
-	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net"
 	"strconv"
@@ -195,50 +195,14 @@ type SearchConfig struct {
 	PerPageLimit int
 }
 
-// ClickHouse protocols accepted in ClickHouseConfig.Proto.
-const (
-	ProtoHTTP      = "http"
-	ProtoHTTPS     = "https"
-	ProtoNative    = "native"
-	ProtoNativeTLS = "native+tls"
-)
-
-// ClickHouseConfig configures the loader's ClickHouse connection.
+// ClickHouseConfig configures the ClickHouse client (clickhouse.Config,
+// with its defaults and validation) and the loader's use of it: whether
+// rows are loaded at all, deduplication, batches, retries, migrations.
 type ClickHouseConfig struct {
+	clickhouse.Config
 	// EnableUpload loads ClickHouse; false prints rows instead
 	// (EXPORTER_CLICKHOUSE__ENABLE_UPLOAD).
 	EnableUpload bool
-	// Host is one host or a comma-separated list (host or host:port, the
-	// port defaulting to Port): the hosts of a cluster, tried in HostStrategy
-	// order, the others taking over when one stops answering.
-	Host string
-	// HostStrategy is in_order (the first host that answers) or round_robin.
-	HostStrategy string
-	// Cluster, when set, makes the migrations run ON CLUSTER with
-	// replicated tables (and Distributed ones over several shards).
-	Cluster string
-	// ZooKeeperPath and ReplicaName are the replicated engines' arguments;
-	// {database} and {table} are expanded by the migrator, the other macros
-	// by each server.
-	ZooKeeperPath string
-	ReplicaName   string
-	// Proto is http or https (the old tool's, ports 8123/8443) or native or
-	// native+tls (ClickHouse's TCP protocol, ports 9000/9440). The protocol is
-	// chosen by Proto alone, never guessed from the port; Validate refuses the
-	// well-known mismatches (http on 9000, native on 8123, ...).
-	Proto string
-	Port  int
-	// CACertPath is a PEM file of CAs for TLS; required for https (the old
-	// rule) unless ServerlessProxyID is set.
-	CACertPath string
-	// ServerlessProxyID is the Yandex Cloud Functions proxy id; https only.
-	ServerlessProxyID string
-	Username          string
-	Password          setting.Secret
-	Database          string
-
-	// Tables names every table (EXPORTER_CLICKHOUSE__*_TABLE, tableVars).
-	Tables wire.Tables
 
 	// AutoDeduplicate allows OPTIMIZE ... FINAL, at most once per table per
 	// OptimizeEvery (EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE).
@@ -259,30 +223,6 @@ type ClickHouseConfig struct {
 	// MigrateOnStart applies the embedded migrations when the loader starts.
 	MigrateOnStart bool
 }
-
-// Addr returns "host:port", or the comma-separated list of them.
-func (c ClickHouseConfig) Addr() string { return strings.Join(c.Addrs(), ",") }
-
-// Addrs returns every host of Host as host:port (Port when a host names
-// none).
-func (c ClickHouseConfig) Addrs() []string {
-	var out []string
-	for _, h := range strings.Split(c.Host, ",") {
-		h = strings.TrimSpace(h)
-		if _, _, err := net.SplitHostPort(h); err == nil {
-			out = append(out, h)
-			continue
-		}
-		out = append(out, net.JoinHostPort(strings.Trim(h, "[]"), strconv.Itoa(c.Port)))
-	}
-	return out
-}
-
-// Native reports whether Proto selects ClickHouse's native TCP protocol.
-func (c ClickHouseConfig) Native() bool { return c.Proto == ProtoNative || c.Proto == ProtoNativeTLS }
-
-// TLS reports whether Proto uses TLS.
-func (c ClickHouseConfig) TLS() bool { return c.Proto == ProtoHTTPS || c.Proto == ProtoNativeTLS }
 
 // BackoffConfig is the retry schedule of ClickHouse inserts.
 type BackoffConfig struct {
@@ -441,16 +381,8 @@ func Default() Config {
 			},
 		},
 		ClickHouse: ClickHouseConfig{
+			Config:          clickhouse.Default(),
 			EnableUpload:    true,
-			Host:            "localhost",
-			HostStrategy:    "in_order",
-			ZooKeeperPath:   "/clickhouse/tables/{shard}/{database}/{table}",
-			ReplicaName:     "{replica}",
-			Proto:           ProtoHTTP,
-			Port:            8123,
-			Username:        "default",
-			Database:        "agile",
-			Tables:          wire.DefaultTables(),
 			AutoDeduplicate: true,
 			OptimizeEvery:   30 * time.Minute,
 			Backoff: BackoffConfig{

@@ -3,6 +3,7 @@ package config
 import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -92,7 +93,7 @@ func (c Config) Summary() []slog.Attr {
 			slog.String("username", ch.Username),
 			slog.Any("password", ch.Password),
 			slog.String("database", ch.Database),
-			slog.Any("tables", ch.Tables.Names()),
+			slog.Any("tables", wire.Tables(ch.Tables).Names()),
 			slog.Bool("auto_deduplicate", ch.AutoDeduplicate),
 			slog.String("optimize_every", ch.OptimizeEvery.String()),
 			slog.String("backoff", backoffText(ch.Backoff)),

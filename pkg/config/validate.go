@@ -338,69 +338,13 @@ func (c Config) validateCustomFields(p *setting.Problems) {
 	}
 }
 
-// wellKnownPorts maps ClickHouse's default ports to their protocol.
-var wellKnownPorts = map[int]string{8123: ProtoHTTP, 8443: ProtoHTTPS, 9000: ProtoNative, 9440: ProtoNativeTLS}
-
 func (c Config) validateClickHouse(p *setting.Problems) {
 	ch := c.ClickHouse
 	if !ch.EnableUpload {
 		return
 	}
-	p.NonEmpty("EXPORTER_CLICKHOUSE__HOST", ch.Host)
-	if ch.Host != "" {
-		for _, h := range strings.Split(ch.Host, ",") {
-			h = strings.TrimSpace(h)
-			if h == "" {
-				p.Add("EXPORTER_CLICKHOUSE__HOST", ch.Host, "an empty host in the list")
-				continue
-			}
-			if _, port, err := net.SplitHostPort(h); err == nil && !validPort(port, false) {
-				p.Add("EXPORTER_CLICKHOUSE__HOST", h, "invalid port")
-			}
-		}
-	}
-	p.OneOf("EXPORTER_CLICKHOUSE__HOST_STRATEGY", ch.HostStrategy, "in_order", "round_robin")
-	if ch.Cluster != "" {
-		if !identRe.MatchString(ch.Cluster) {
-			p.Add("EXPORTER_CLICKHOUSE__CLUSTER", ch.Cluster, "want a name of letters, digits and _, not starting with a digit")
-		}
-		if !strings.Contains(ch.ZooKeeperPath, "{table}") {
-			p.Add("EXPORTER_CLICKHOUSE__ZOOKEEPER_PATH", ch.ZooKeeperPath, "must contain {table}: every table needs its own path")
-		}
-		p.NonEmpty("EXPORTER_CLICKHOUSE__REPLICA_NAME", ch.ReplicaName)
-	}
-	p.OneOf("EXPORTER_CLICKHOUSE__PROTO", ch.Proto, ProtoHTTP, ProtoHTTPS, ProtoNative, ProtoNativeTLS)
-	p.IntRange("EXPORTER_CLICKHOUSE__PORT", ch.Port, 1, 65535)
-	if want, ok := wellKnownPorts[ch.Port]; ok && want != ch.Proto && slices.Contains([]string{ProtoHTTP, ProtoHTTPS, ProtoNative, ProtoNativeTLS}, ch.Proto) {
-		p.Add("EXPORTER_CLICKHOUSE__PORT", ch.Port, "is ClickHouse's %s port but EXPORTER_CLICKHOUSE__PROTO is %s: set the protocol to %s or use another port", want, ch.Proto, want)
-	}
-	if ch.ServerlessProxyID != "" && ch.Proto != ProtoHTTPS {
-		p.Add("EXPORTER_CLICKHOUSE__SERVERLESS_PROXY_ID", nil, "needs EXPORTER_CLICKHOUSE__PROTO=https")
-	}
-	if ch.Proto == ProtoHTTPS && ch.CACertPath == "" && ch.ServerlessProxyID == "" {
-		p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", nil, "must be set when EXPORTER_CLICKHOUSE__PROTO is https")
-	}
+	component(p, ch.Config.Validate(), ch.Config)
 	regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
-	p.NonEmpty("EXPORTER_CLICKHOUSE__USERNAME", ch.Username)
-	tables := []struct{ name, value string }{{"EXPORTER_CLICKHOUSE__DATABASE", ch.Database}}
-	for _, tv := range tableVars {
-		tables = append(tables, struct{ name, value string }{tv.name, *tv.get(&ch.Tables)})
-	}
-	seen := map[string]string{}
-	for i, t := range tables {
-		if !identRe.MatchString(t.value) {
-			p.Add(t.name, t.value, "want a name of letters, digits and _, not starting with a digit")
-			continue
-		}
-		if i == 0 {
-			continue
-		}
-		if other, dup := seen[t.value]; dup {
-			p.Add(t.name, t.value, "same table as %s", other)
-			continue
-		}
-		seen[t.value] = t.name
-	}
 	if ch.AutoDeduplicate {
 		p.Positive("EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", ch.OptimizeEvery)
 	}

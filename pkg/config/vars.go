@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -314,7 +315,7 @@ func table() []variable {
 			func(c *Config) *string { return &c.ClickHouse.ZooKeeperPath }),
 		textVar("EXPORTER_CLICKHOUSE__REPLICA_NAME", "{replica}", "replica name of the replicated tables (with EXPORTER_CLICKHOUSE__CLUSTER)",
 			func(c *Config) *string { return &c.ClickHouse.ReplicaName }),
-		enumVar("EXPORTER_CLICKHOUSE__PROTO", ProtoHTTP, "http or https (ports 8123/8443), native or native+tls (ports 9000/9440)",
+		enumVar("EXPORTER_CLICKHOUSE__PROTO", clickhouse.ProtoHTTP, "http or https (ports 8123/8443), native or native+tls (ports 9000/9440)",
 			func(c *Config) *string { return &c.ClickHouse.Proto }),
 		intVar("EXPORTER_CLICKHOUSE__PORT", "8123", "ClickHouse port",
 			func(c *Config) *int { return &c.ClickHouse.Port }),
@@ -433,7 +434,7 @@ func tableNameVars() []variable {
 	for _, tv := range tableVars {
 		get := tv.get
 		out = append(out, textVar(tv.name, *get(&defaults), tv.help,
-			func(c *Config) *string { return get(&c.ClickHouse.Tables) }))
+			func(c *Config) *string { return get((*wire.Tables)(&c.ClickHouse.Tables)) }))
 	}
 	return out
 }

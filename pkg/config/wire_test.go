@@ -40,6 +40,7 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting",
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker",
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar",
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {
