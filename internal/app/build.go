@@ -157,15 +157,10 @@ func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, erro
 
 // OpenState opens the configured watermark store.
 func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
-	s := cfg.State
-	return state.Open(ctx, state.Config{
-		Storage: s.Storage, JSONFileStrategy: s.JSONFileStrategy, JSONFilePath: s.JSONFilePath,
-		S3Bucket: s.S3Bucket, S3Region: s.S3Region, S3Endpoint: s.S3Endpoint,
-		S3AccessKey: s.S3AccessKey.Reveal(), S3SecretKey: s.S3SecretKey.Reveal(),
-		RedisDSN: s.RedisDSN.Reveal(),
-		// The old tool wrote its watermark as local time in this zone.
-		LegacyLocation: cfg.Tracker.Timezone,
-	})
+	s := cfg.State.Config
+	// The old tool wrote its watermark as local time in this zone.
+	s.LegacyLocation = cfg.Tracker.Timezone
+	return state.Open(ctx, s)
 }
 
 // NewExtractor builds the extractor over a Tracker client and JetStream.

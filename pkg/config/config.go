@@ -5,6 +5,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"log/slog"
 	"net"
@@ -236,27 +237,10 @@ type BackoffConfig struct {
 	Jitter   bool
 }
 
-// State storage backends and JSON-file strategies.
-const (
-	StorageJSONFile = "jsonfile"
-	StorageRedis    = "redis"
-	StrategyLocal   = "local"
-	StrategyS3      = "s3"
-)
-
-// StateConfig configures the watermark store.
+// StateConfig configures the watermark store (state.Config, with its
+// defaults and validation) and what the extractor keeps in it.
 type StateConfig struct {
-	// Storage is jsonfile or redis (EXPORTER_STATE__STORAGE).
-	Storage          string
-	RedisDSN         setting.Secret
-	JSONFileStrategy string
-	// JSONFilePath is the local file, or the object key with the s3 strategy.
-	JSONFilePath string
-	S3Bucket     string
-	S3Region     string
-	S3Endpoint   string
-	S3AccessKey  setting.Secret
-	S3SecretKey  setting.Secret
+	state.Config
 	// CustomStorageParams belonged to the old tool's custom (Python class)
 	// storage; it is kept only to be reported as having no effect. It is a
 	// Secret because such parameters usually hold credentials.
@@ -397,15 +381,11 @@ func Default() Config {
 			MaxDeliveries: 5,
 		},
 		State: StateConfig{
-			Storage:          StorageJSONFile,
-			RedisDSN:         "redis://localhost:6379",
-			JSONFileStrategy: StrategyLocal,
-			// The old tool's default; with the s3 strategy it is the object
-			// key, so "./state.json" would miss the old watermark.
-			JSONFilePath: "state.json",
-			S3Region:     "us-east-1",
-			Key:          defaultStateKey,
-			Overlap:      5 * time.Minute,
+			// The old tool's defaults; with the s3 strategy JSONFilePath is
+			// the object key, so "./state.json" would miss the old watermark.
+			Config:  state.Default(),
+			Key:     defaultStateKey,
+			Overlap: 5 * time.Minute,
 		},
 		Monitoring: MonitoringConfig{
 			MetricsHost:       "localhost",

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"net"
 	"net/url"
 	"os"
@@ -215,57 +216,42 @@ func (c Config) validateSharedRateLimit(p *setting.Problems) {
 	if c.Tracker.RateLimit <= 0 {
 		p.Add("EXPORTER_TRACKER__RATE_LIMIT_SHARED", true, "a shared limit needs EXPORTER_TRACKER__RATE_LIMIT above 0 (the organisation-wide rate)")
 	}
-	if !validRedisDSN(c.State.RedisDSN.Reveal()) {
+	if !state.ValidRedisDSN(c.State.RedisDSN.Reveal()) {
 		p.AddSecret("EXPORTER_STATE__REDIS_DSN", "the shared rate limit (EXPORTER_TRACKER__RATE_LIMIT_SHARED) lives in this Redis: want redis://[user:password@]host:port[/db], rediss://... or unix://path")
 	}
 }
 
-func validRedisDSN(dsn string) bool {
-	u, err := url.Parse(dsn)
-	return err == nil && slices.Contains([]string{"redis", "rediss", "unix"}, u.Scheme) && (u.Scheme == "unix" || u.Host != "")
-}
-
+// validateState checks the store only with EXPORTER_STATEFUL, which opens
+// it; without, only the choice of backend (the old tool's custom storage
+// accepted: such setups did not use it either).
 func (c Config) validateState(p *setting.Problems) {
 	s := c.State
-	switch s.Storage {
-	case StorageJSONFile, StorageRedis:
-	case "custom":
-		if c.Stateful {
-			p.Add("EXPORTER_STATE__STORAGE", s.Storage, "the old tool's custom storage (a Python class) is not supported: use jsonfile "+
-				"(a local file, or an S3 object with EXPORTER_STATE__JSONFILE_STRATEGY=s3) or redis (EXPORTER_STATE__REDIS_DSN)")
+	if !c.Stateful {
+		component(p, s.Config.ValidateChoice(), s.Config)
+	} else {
+		err := s.Config.Validate()
+		if c.Tracker.RateLimitShared {
+			err = without(err, "RedisDSN") // validateSharedRateLimit says it
 		}
-	default:
-		p.Add("EXPORTER_STATE__STORAGE", s.Storage, "want jsonfile or redis")
+		component(p, err, s.Config)
 	}
-	p.OneOf("EXPORTER_STATE__JSONFILE_STRATEGY", s.JSONFileStrategy, StrategyLocal, StrategyS3)
 	p.NonEmpty("EXPORTER_STATE__KEY", s.Key)
 	if s.Overlap < 0 || s.Overlap > 24*time.Hour {
 		p.Add("EXPORTER_STATE__OVERLAP", s.Overlap, "want 0..24h")
 	}
-	if !c.Stateful {
-		return
+}
+
+// without returns the problems of err but those of field.
+func without(err error, field string) error {
+	var out []error
+	for _, e := range leaves(err) {
+		var sp *setting.Problem
+		if errors.As(e, &sp) && sp.Field == field {
+			continue
+		}
+		out = append(out, e)
 	}
-	switch s.Storage {
-	case StorageRedis:
-		if !validRedisDSN(s.RedisDSN.Reveal()) && !c.Tracker.RateLimitShared { // else said by validateSharedRateLimit
-			p.AddSecret("EXPORTER_STATE__REDIS_DSN", "want redis://[user:password@]host:port[/db], rediss://... or unix://path")
-		}
-	case StorageJSONFile:
-		p.NonEmpty("EXPORTER_STATE__JSONFILE_PATH", s.JSONFilePath)
-		if s.JSONFileStrategy != StrategyS3 {
-			break
-		}
-		p.NonEmpty("EXPORTER_STATE__JSONFILE_S3_BUCKET", s.S3Bucket)
-		p.NonEmpty("EXPORTER_STATE__JSONFILE_S3_REGION", s.S3Region)
-		if s.S3Endpoint != "" {
-			if u, err := url.Parse(s.S3Endpoint); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				p.Add("EXPORTER_STATE__JSONFILE_S3_ENDPOINT", s.S3Endpoint, "want an http(s) URL like https://storage.yandexcloud.net")
-			}
-		}
-		if s.S3AccessKey.IsSet() != s.S3SecretKey.IsSet() {
-			p.Add("EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", nil, "set both EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY and _SECRET_KEY, or neither (AWS default credentials)")
-		}
-	}
+	return errors.Join(out...)
 }
 
 func (c Config) validateCalendar(p *setting.Problems) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"strconv"
@@ -356,17 +357,17 @@ func table() []variable {
 			func(c *Config) *bool { return &c.ClickHouse.MigrateOnStart }),
 
 		// State.
-		enumVar("EXPORTER_STATE__STORAGE", StorageJSONFile, "watermark store: jsonfile or redis",
+		enumVar("EXPORTER_STATE__STORAGE", state.DefaultStorage, "watermark store: jsonfile or redis",
 			func(c *Config) *string { return &c.State.Storage }),
-		secretVar("EXPORTER_STATE__REDIS_DSN", "redis://localhost:6379", "Redis URL",
+		secretVar("EXPORTER_STATE__REDIS_DSN", state.DefaultRedisDSN, "Redis URL",
 			func(c *Config) *setting.Secret { return &c.State.RedisDSN }),
-		enumVar("EXPORTER_STATE__JSONFILE_STRATEGY", StrategyLocal, "where the JSON file lives: local or s3",
+		enumVar("EXPORTER_STATE__JSONFILE_STRATEGY", state.DefaultStrategy, "where the JSON file lives: local or s3",
 			func(c *Config) *string { return &c.State.JSONFileStrategy }),
-		textVar("EXPORTER_STATE__JSONFILE_PATH", "state.json", "local file, or object key with the s3 strategy",
+		textVar("EXPORTER_STATE__JSONFILE_PATH", state.DefaultPath, "local file, or object key with the s3 strategy",
 			func(c *Config) *string { return &c.State.JSONFilePath }),
 		textVar("EXPORTER_STATE__JSONFILE_S3_BUCKET", "", "S3 bucket",
 			func(c *Config) *string { return &c.State.S3Bucket }),
-		textVar("EXPORTER_STATE__JSONFILE_S3_REGION", "us-east-1", "S3 region",
+		textVar("EXPORTER_STATE__JSONFILE_S3_REGION", state.DefaultS3Region, "S3 region",
 			func(c *Config) *string { return &c.State.S3Region }),
 		textVar("EXPORTER_STATE__JSONFILE_S3_ENDPOINT", "", "S3 endpoint URL (Yandex Object Storage, MinIO, ...); empty for AWS",
 			func(c *Config) *string { return &c.State.S3Endpoint }),

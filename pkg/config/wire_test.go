@@ -41,6 +41,7 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker",
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar",
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse",
+	"github.com/tracker-exporter/tracker-exporter/pkg/state",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {
