@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/internal/app"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
@@ -79,7 +80,7 @@ func runReplayProcesses(b *testing.B, n int) {
 	cfg := config.Default()
 	cfg.ClickHouse.Host = host
 	cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-	cfg.ClickHouse.Proto = config.ProtoNative
+	cfg.ClickHouse.Proto = clickhouse.ProtoNative
 	cfg.LogLevel = "warning"
 	env, err := app.NewEnv(cfg, io.Discard)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/internal/app"
 	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
@@ -63,7 +64,7 @@ func runReplay(b *testing.B, n int) {
 	}
 	cfg.ClickHouse.Host = host
 	cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-	cfg.ClickHouse.Proto = config.ProtoNative
+	cfg.ClickHouse.Proto = clickhouse.ProtoNative
 	cfg.ClickHouse.MigrateOnStart = false
 	cfg.ChangelogExportEnabled = true
 	cfg.NATS.URL = natsURL

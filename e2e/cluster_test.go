@@ -17,8 +17,7 @@ import (
 func replicaClient(t *testing.T, addr, db string) *clickhouse.Client {
 	t.Helper()
 	cfg := clickhouse.Default()
-	cfg.Addr = []string{addr}
-	cfg.Protocol = clickhouse.ProtocolNative
+	cfg.Host, cfg.Port, cfg.Proto = addr, 9000, clickhouse.ProtoNative
 	cfg.Database = db
 	c, err := clickhouse.Open(context.Background(), cfg)
 	if err != nil {

@@ -99,8 +99,7 @@ func newFixtureWith(t *testing.T, o trackertest.Options) *fixture {
 		"EXPORTER_LOGLEVEL=info",
 	)
 	cfg := clickhouse.Default()
-	cfg.Addr = []string{chAddr}
-	cfg.Protocol = clickhouse.ProtocolNative
+	cfg.Host, cfg.Port, cfg.Proto = chAddr, 9000, clickhouse.ProtoNative
 	cfg.Database = db
 	ch, err := clickhouse.Open(context.Background(), cfg)
 	if err != nil {

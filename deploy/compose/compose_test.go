@@ -37,7 +37,9 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 )
@@ -1071,7 +1073,7 @@ func TestOldToolEnvKeepsItsValues(t *testing.T) {
 						}
 					}
 					cfg := validate(t, env, role)
-					if cfg.State.Storage != config.StorageJSONFile || cfg.ClickHouse.Host != "my-clickhouse.example" || cfg.ClickHouse.Proto != config.ProtoHTTPS || cfg.ClickHouse.Port != 8443 {
+					if cfg.State.Storage != state.StorageJSONFile || cfg.ClickHouse.Host != "my-clickhouse.example" || cfg.ClickHouse.Proto != clickhouse.ProtoHTTPS || cfg.ClickHouse.Port != 8443 {
 						t.Errorf("%s: %s runs with state %q and ClickHouse %s://%s:%d, want jsonfile and https://my-clickhouse.example:8443",
 							file, n, cfg.State.Storage, cfg.ClickHouse.Proto, cfg.ClickHouse.Host, cfg.ClickHouse.Port)
 					}

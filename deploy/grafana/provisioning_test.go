@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 )
 
@@ -69,15 +70,15 @@ func TestEntrypointMapsTheExporterSettings(t *testing.T) {
 		{"binaries' defaults", nil, map[string]string{
 			"TRACKER_CH_HOST": def.Host, "TRACKER_CH_PORT": strconv.Itoa(def.Port), "TRACKER_CH_PROTOCOL": "http", "TRACKER_CH_SECURE": "false",
 			"TRACKER_CH_USERNAME": def.Username, "TRACKER_CH_DATABASE": def.Database, "TRACKER_CH_PASSWORD": "", "TRACKER_CH_TLS_WITH_CA": "false"}},
-		{"bundled, native", map[string]string{"EXPORTER_CLICKHOUSE__HOST": "clickhouse", "EXPORTER_CLICKHOUSE__PROTO": config.ProtoNative,
+		{"bundled, native", map[string]string{"EXPORTER_CLICKHOUSE__HOST": "clickhouse", "EXPORTER_CLICKHOUSE__PROTO": clickhouse.ProtoNative,
 			"EXPORTER_CLICKHOUSE__USERNAME": "tracker", "EXPORTER_CLICKHOUSE__PASSWORD": "p a$s", "EXPORTER_CLICKHOUSE__DATABASE": "tracker_db"},
 			map[string]string{"TRACKER_CH_HOST": "clickhouse", "TRACKER_CH_PORT": "9000", "TRACKER_CH_PROTOCOL": "native", "TRACKER_CH_SECURE": "false",
 				"TRACKER_CH_USERNAME": "tracker", "TRACKER_CH_PASSWORD": "p a$s", "TRACKER_CH_DATABASE": "tracker_db"}},
-		{"native over TLS on another port", map[string]string{"EXPORTER_CLICKHOUSE__PROTO": config.ProtoNativeTLS, "EXPORTER_CLICKHOUSE__PORT": "19440"},
+		{"native over TLS on another port", map[string]string{"EXPORTER_CLICKHOUSE__PROTO": clickhouse.ProtoNativeTLS, "EXPORTER_CLICKHOUSE__PORT": "19440"},
 			map[string]string{"TRACKER_CH_PORT": "19440", "TRACKER_CH_PROTOCOL": "native", "TRACKER_CH_SECURE": "true"}},
-		{"http", map[string]string{"EXPORTER_CLICKHOUSE__PROTO": config.ProtoHTTP},
+		{"http", map[string]string{"EXPORTER_CLICKHOUSE__PROTO": clickhouse.ProtoHTTP},
 			map[string]string{"TRACKER_CH_PORT": "8123", "TRACKER_CH_PROTOCOL": "http", "TRACKER_CH_SECURE": "false"}},
-		{"managed ClickHouse over https with its CA", map[string]string{"EXPORTER_CLICKHOUSE__HOST": "rc1a.mdb.example", "EXPORTER_CLICKHOUSE__PROTO": config.ProtoHTTPS,
+		{"managed ClickHouse over https with its CA", map[string]string{"EXPORTER_CLICKHOUSE__HOST": "rc1a.mdb.example", "EXPORTER_CLICKHOUSE__PROTO": clickhouse.ProtoHTTPS,
 			"EXPORTER_CLICKHOUSE__CACERT_PATH": ca},
 			map[string]string{"TRACKER_CH_HOST": "rc1a.mdb.example", "TRACKER_CH_PORT": "8443", "TRACKER_CH_PROTOCOL": "http", "TRACKER_CH_SECURE": "true",
 				"TRACKER_CH_TLS_WITH_CA": "true", "TRACKER_CH_TLS_CA": "-----BEGIN CERTIFICATE-----"}},
@@ -98,7 +99,7 @@ func TestEntrypointMapsTheExporterSettings(t *testing.T) {
 	// What the exporter refuses, Grafana refuses, naming the variable.
 	for _, env := range []map[string]string{
 		{"EXPORTER_CLICKHOUSE__PROTO": "grpc"},
-		{"EXPORTER_CLICKHOUSE__PROTO": config.ProtoHTTPS, "EXPORTER_CLICKHOUSE__CACERT_PATH": filepath.Join(t.TempDir(), "missing.crt")},
+		{"EXPORTER_CLICKHOUSE__PROTO": clickhouse.ProtoHTTPS, "EXPORTER_CLICKHOUSE__CACERT_PATH": filepath.Join(t.TempDir(), "missing.crt")},
 	} {
 		_, out, err := runEntrypoint(t, env)
 		if err == nil || !strings.Contains(out, "EXPORTER_CLICKHOUSE__") {
@@ -126,7 +127,7 @@ func TestDatasourceProvisioning(t *testing.T) {
 	if n := strings.Count(ds, "\n  - name:"); n != 1 {
 		t.Errorf("%s has %d data sources, want 1", datasourceFile, n)
 	}
-	exported, _, err := runEntrypoint(t, map[string]string{"EXPORTER_CLICKHOUSE__PROTO": config.ProtoNative})
+	exported, _, err := runEntrypoint(t, map[string]string{"EXPORTER_CLICKHOUSE__PROTO": clickhouse.ProtoNative})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,8 +181,7 @@ func TestHandlerTimerInvocations(t *testing.T) {
 func openClickHouse(t *testing.T, addr, db string) *clickhouse.Client {
 	t.Helper()
 	cfg := clickhouse.Default()
-	cfg.Addr = []string{addr}
-	cfg.Protocol = clickhouse.ProtocolNative
+	cfg.Host, cfg.Port, cfg.Proto = addr, 9000, clickhouse.ProtoNative
 	cfg.Database = db
 	ch, err := clickhouse.Open(context.Background(), cfg)
 	if err != nil {

@@ -157,15 +157,10 @@ func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, erro
 
 // OpenState opens the configured watermark store.
 func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
-	s := cfg.State
-	return state.Open(ctx, state.Config{
-		Storage: s.Storage, JSONFileStrategy: s.JSONFileStrategy, JSONFilePath: s.JSONFilePath,
-		S3Bucket: s.S3Bucket, S3Region: s.S3Region, S3Endpoint: s.S3Endpoint,
-		S3AccessKey: s.S3AccessKey.Reveal(), S3SecretKey: s.S3SecretKey.Reveal(),
-		RedisDSN: s.RedisDSN.Reveal(),
-		// The old tool wrote its watermark as local time in this zone.
-		LegacyLocation: cfg.Tracker.Timezone,
-	})
+	s := cfg.State.Config
+	// The old tool wrote its watermark as local time in this zone.
+	s.LegacyLocation = cfg.Tracker.Timezone
+	return state.Open(ctx, s)
 }
 
 // NewExtractor builds the extractor over a Tracker client and JetStream.
@@ -255,25 +250,9 @@ func Parts(cfg config.Config) wire.Part {
 	return p
 }
 
-// Calendar builds the business calendar.
+// Calendar builds the business calendar, reading its holidays file.
 func Calendar(cfg config.Config) (*calendar.Calendar, error) {
-	cc := cfg.Calendar
-	zone := cc.Zone
-	if zone == nil {
-		zone = cfg.Tracker.Timezone
-	}
-	c := calendar.Config{
-		Zone: zone, Workdays: cc.Workdays, Start: cc.Start, End: cc.End,
-		DefaultHolidays: !strings.EqualFold(cc.Holidays, "none"),
-	}
-	if cc.HolidaysFile != "" {
-		h, err := calendar.LoadHolidayFile(cc.HolidaysFile)
-		if err != nil {
-			return nil, err
-		}
-		c.Holidays = append(c.Holidays, h)
-	}
-	return calendar.New(c)
+	return calendar.Open(cfg.Calendar)
 }
 
 // TransformRules builds the transform configuration and its fingerprint.
@@ -289,7 +268,7 @@ func TransformRules(cfg config.Config) (*transformer.Rules, error) {
 		"closed=" + strings.Join(cfg.ClosedIssueStatuses, ","),
 		"changelog=" + strconv.FormatBool(cfg.ChangelogExportEnabled),
 		"sprints=" + strconv.FormatBool(cfg.SprintsExportEnabled),
-		"holidays=" + cfg.Calendar.Holidays + ":" + cfg.Calendar.HolidaysFile,
+		"holidays=" + config.Holidays(cfg.Calendar) + ":" + cfg.Calendar.HolidaysFile,
 		fmt.Sprint("workdays=", cfg.Calendar.Workdays),
 	}
 	keys := make([]string, 0, len(cfg.StatusTypes))
@@ -327,27 +306,11 @@ func NewTransformer(env *Env, js jetstream.JetStream) (*transformer.Transformer,
 	})
 }
 
-// ClickHouseConfig maps the configuration to the ClickHouse client's.
+// ClickHouseConfig returns the ClickHouse client's configuration with the
+// custom columns and the logger.
 func ClickHouseConfig(cfg config.Config, log *slog.Logger) clickhouse.Config {
-	c := cfg.ClickHouse
-	out := clickhouse.Default()
-	out.Addr = c.Addrs()
-	out.ConnOpenStrategy = c.HostStrategy
-	out.Cluster = c.Cluster
-	out.ZooKeeperPath = c.ZooKeeperPath
-	out.ReplicaName = c.ReplicaName
-	if c.Native() {
-		out.Protocol = clickhouse.ProtocolNative
-	} else {
-		out.Protocol = clickhouse.ProtocolHTTP
-	}
-	out.TLS = c.TLS()
-	out.CACertPath = c.CACertPath
-	out.Username = c.Username
-	out.Password = c.Password
-	out.Database = c.Database
-	out.Tables = clickhouse.TableNames(c.Tables)
-	out.ServerlessProxyID = c.ServerlessProxyID
+	out := cfg.ClickHouse.Config
+	out.CustomColumns = nil
 	for _, f := range cfg.CustomFields {
 		out.CustomColumns = append(out.CustomColumns, clickhouse.CustomColumn{Name: f.Column, Type: f.Type})
 	}
@@ -435,7 +398,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		}
 	} else {
 		chc := ClickHouseConfig(env.Config, env.Log)
-		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: c.Tables}
+		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: wire.Tables(c.Tables)}
 	}
 	b := c.Backoff
 	l, err := loader.New(loader.Config{
@@ -443,7 +406,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		MaxDeliveries: c.MaxDeliveries,
 		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
 		AutoDeduplicate: c.AutoDeduplicate, OptimizeEvery: c.OptimizeEvery,
-		Tables: c.Tables,
+		Tables: wire.Tables(c.Tables),
 	}, loader.Deps{
 		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent, AffectsAll: clickhouse.IsSchemaMismatch,
 		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,

@@ -90,7 +90,7 @@ func demoConfig(ctx context.Context, cfg config.Config, url string, o EmulatorOp
 		}
 		cfg.ClickHouse.Host = host
 		cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-		cfg.ClickHouse.Proto = config.ProtoNative
+		cfg.ClickHouse.Proto = clickhouse.ProtoNative
 	}
 	if cfg.IsSet("EXPORTER_CLICKHOUSE__DATABASE") {
 		return cfg, nil

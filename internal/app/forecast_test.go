@@ -28,7 +28,7 @@ func testDatabase(t *testing.T, addr string) string {
 	db := "test_app_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
 		cfg := clickhouse.Default()
-		cfg.Addr, cfg.Database = []string{addr}, "system"
+		cfg.Host, cfg.Port, cfg.Proto, cfg.Database = addr, 9000, clickhouse.ProtoNative, "system"
 		if c, err := clickhouse.Open(context.Background(), cfg); err == nil {
 			_ = c.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`")
 			_ = c.Close()
@@ -42,8 +42,7 @@ func migratedClickHouse(t *testing.T) *clickhouse.Client {
 	t.Helper()
 	addr := testenv.Require(t, "TEST_CLICKHOUSE_ADDR")
 	cfg := clickhouse.Default()
-	cfg.Addr = []string{addr}
-	cfg.Protocol = clickhouse.ProtocolNative
+	cfg.Host, cfg.Port, cfg.Proto = addr, 9000, clickhouse.ProtoNative
 	cfg.Database = testDatabase(t, addr)
 	ctx := context.Background()
 	c, err := clickhouse.Open(ctx, cfg)

@@ -83,8 +83,7 @@ func newEnv(t testing.TB) *env {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	cfg := clickhouse.Default()
-	cfg.Addr = []string{addr}
-	cfg.Protocol = clickhouse.ProtocolNative
+	cfg.Host, cfg.Port, cfg.Proto = addr, 9000, clickhouse.ProtoNative
 	cfg.Database = "loader_" + hex.EncodeToString(b[:])
 	cfg.DialTimeout = 2 * time.Second
 	cfg.ReadTimeout = 60 * time.Second

@@ -56,10 +56,7 @@ func benchSnapshots(b *testing.B, em *trackertest.Server, keys []string) []bench
 // tool's closed statuses, changelog rows on.
 func benchRules(b *testing.B) *Rules {
 	b.Helper()
-	cfg, err := calendar.DefaultConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := calendar.Default()
 	cal, err := calendar.New(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -65,10 +65,7 @@ func snapshot(t testing.TB, em *trackertest.Server, c *tracker.Client, key strin
 
 func rules(t *testing.T, start, end time.Duration) *Rules {
 	t.Helper()
-	cfg, err := calendar.DefaultConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := calendar.Default()
 	cfg.Start, cfg.End = start, end
 	cal, err := calendar.New(cfg)
 	if err != nil {

@@ -15,20 +15,10 @@
 package calendar
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
-)
-
-// DefaultZone is the name of the zone a Config without one uses.
-const DefaultZone = "Europe/Moscow"
-
-// Default working hours (the old tool's 09:00–22:00).
-const (
-	DefaultStart = 9 * time.Hour
-	DefaultEnd   = 22 * time.Hour
 )
 
 // Range of years that have working time; see the package documentation.
@@ -36,83 +26,6 @@ const (
 	MinYear = 1950
 	MaxYear = 2199
 )
-
-// Config describes a calendar. Use DefaultConfig for the project's defaults
-// and change what differs.
-type Config struct {
-	// Zone is the time zone whose days and wall clock define working time.
-	// Nil means DefaultZone.
-	Zone *time.Location
-	// Workdays are the working weekdays. Nil means Monday to Friday; an
-	// empty non-nil slice means no working weekdays (only days that a holiday
-	// file marks as working days are worked).
-	Workdays []time.Weekday
-	// Start and End are the working hours of a working day as wall-clock
-	// times of day, written as offsets from midnight: 9h and 22h mean
-	// 09:00–22:00 local time, whatever daylight saving does that day. They
-	// must be whole seconds with 0 ≤ Start < End ≤ 24h; overnight shifts
-	// (End before Start) are refused. Both zero means the defaults.
-	Start, End time.Duration
-	// DefaultHolidays turns on Russia's fixed public holidays: 1–8 January,
-	// 23 February, 8 March, 1 and 9 May, 12 June and 4 November.
-	DefaultHolidays bool
-	// Holidays are parsed holiday files, applied in order on top of the
-	// weekday rule and the default holidays (a later file wins for a date it
-	// names).
-	Holidays []Holidays
-}
-
-// DefaultConfig returns the project's default calendar: Europe/Moscow,
-// Monday–Friday, 09:00–22:00, default holidays on. It returns an error only
-// when the zone database lacks Europe/Moscow.
-func DefaultConfig() (Config, error) {
-	zone, err := time.LoadLocation(DefaultZone)
-	if err != nil {
-		return Config{}, fmt.Errorf("calendar default zone: %w", err)
-	}
-	return Config{
-		Zone:            zone,
-		Workdays:        []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-		Start:           DefaultStart,
-		End:             DefaultEnd,
-		DefaultHolidays: true,
-	}, nil
-}
-
-// Validate reports every problem of c at once (joined with errors.Join).
-// Zero values that New replaces with defaults are not problems.
-func (c Config) Validate() error {
-	var errs []error
-	start, end := c.Start, c.End
-	if start == 0 && end == 0 {
-		start, end = DefaultStart, DefaultEnd
-	}
-	if start < 0 || start >= 24*time.Hour {
-		errs = append(errs, fmt.Errorf("business hours start %v: want 00:00 ≤ start < 24:00", start))
-	}
-	if end <= 0 || end > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("business hours end %v: want 00:00 < end ≤ 24:00", end))
-	}
-	if start >= end {
-		errs = append(errs, fmt.Errorf("business hours %v–%v: end must be after start (overnight hours are not supported)", start, end))
-	}
-	if start%time.Second != 0 || end%time.Second != 0 {
-		errs = append(errs, fmt.Errorf("business hours %v–%v: want whole seconds", start, end))
-	}
-	for _, w := range c.Workdays {
-		if w < time.Sunday || w > time.Saturday {
-			errs = append(errs, fmt.Errorf("workday %d: not a weekday", int(w)))
-		}
-	}
-	for i, h := range c.Holidays {
-		for d := range h.Days {
-			if !d.Valid() {
-				errs = append(errs, fmt.Errorf("holidays %d (%s): invalid date %v", i, h.Source, d))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // WorkdaysFromMondayIndex converts weekday numbers in the old tool's form
 // (EXPORTER_WORKDAYS: 0 is Monday, 6 is Sunday) to time.Weekday values.
@@ -162,9 +75,14 @@ type Calendar struct {
 	years          [MaxYear - MinYear + 1]atomic.Pointer[yearTable]
 }
 
-// New validates cfg, fills in defaults for zero values (see Config) and
-// returns a Calendar. It does no I/O; it returns the errors of Validate.
+// New fills the zero fields of cfg that mean a default (see Config),
+// validates it and returns a Calendar. It does no I/O: it refuses a
+// HolidaysFile (Open reads one) and returns the errors of Validate.
 func New(cfg Config) (*Calendar, error) {
+	cfg = cfg.withDefaults()
+	if cfg.HolidaysFile != "" {
+		return nil, fmt.Errorf("calendar config: holiday file %s not read: use Open", cfg.HolidaysFile)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("calendar config: %w", err)
 	}
@@ -175,21 +93,6 @@ func New(cfg Config) (*Calendar, error) {
 		defaultHolidays: cfg.DefaultHolidays,
 		days:            make(map[Date]DayKind),
 		fullYears:       make(map[int]bool),
-	}
-	if c.zone == nil {
-		zone, err := time.LoadLocation(DefaultZone)
-		if err != nil {
-			return nil, fmt.Errorf("calendar default zone: %w", err)
-		}
-		c.zone = zone
-	}
-	if c.start == 0 && c.end == 0 {
-		c.start, c.end = DefaultStart, DefaultEnd
-	}
-	if cfg.Workdays == nil {
-		for d := time.Monday; d <= time.Friday; d++ {
-			c.workdays[d] = true
-		}
 	}
 	for _, w := range cfg.Workdays {
 		c.workdays[w] = true

@@ -28,11 +28,7 @@ func mustNew(t testing.TB, cfg Config) *Calendar {
 
 func defaultConfig(t testing.TB) Config {
 	t.Helper()
-	cfg, err := DefaultConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return Default()
 }
 
 func date(y int, m time.Month, d int) Date { return Date{Year: y, Month: m, Day: d} }
@@ -310,15 +306,14 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want []string // substrings of the error; none means valid
 	}{
-		{"zero is valid", Config{}, nil},
-		{"defaults", Config{Start: 9 * time.Hour, End: 22 * time.Hour}, nil},
-		{"full day", Config{Start: 0, End: 24 * time.Hour}, nil},
-		{"overnight", Config{Start: 22 * time.Hour, End: 6 * time.Hour}, []string{"end must be after start"}},
-		{"end past midnight", Config{Start: time.Hour, End: 25 * time.Hour}, []string{"end 25h0m0s"}},
-		{"negative start and bad weekday", Config{Start: -time.Hour, End: time.Hour, Workdays: []time.Weekday{9}},
-			[]string{"start -1h0m0s", "workday 9"}},
-		{"fractional seconds", Config{Start: time.Hour, End: 2*time.Hour + time.Millisecond}, []string{"whole seconds"}},
-		{"invalid holiday date", Config{Holidays: []Holidays{{Source: "x", Days: map[Date]DayKind{date(2023, 2, 29): DayOff}}}},
+		{"defaults", Default(), nil},
+		{"full day", Config{Zone: time.UTC, Start: 0, End: 24 * time.Hour}, nil},
+		{"overnight", Config{Zone: time.UTC, Start: 22 * time.Hour, End: 6 * time.Hour}, []string{`End="06:00:00": must be after Start (22:00:00)`}},
+		{"end past midnight", Config{Zone: time.UTC, Start: time.Hour, End: 25 * time.Hour}, []string{`End="25:00:00": want whole seconds 00:00:01..24:00:00`}},
+		{"negative start and bad weekday", Config{Zone: time.UTC, Start: -time.Hour, End: time.Hour, Workdays: []time.Weekday{9}},
+			[]string{`Start="-01:00:00"`, "Workdays: weekday 9 is not a weekday"}},
+		{"fractional seconds", Config{Zone: time.UTC, Start: time.Hour, End: 2*time.Hour + time.Millisecond}, []string{`End="02:00:00.001": want whole seconds`}},
+		{"invalid holiday date", Config{Zone: time.UTC, Start: time.Hour, End: 2 * time.Hour, Holidays: []Holidays{{Source: "x", Days: map[Date]DayKind{date(2023, 2, 29): DayOff}}}},
 			[]string{"invalid date 2023-02-29"}},
 	}
 	for _, tt := range tests {
@@ -340,6 +335,38 @@ func TestConfigValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Validate checks the values as given; New first takes the zero values
+// that mean a default (no zone, nil workdays, no hours) for the defaults.
+func TestZeroConfigIsInvalidButNewFillsIt(t *testing.T) {
+	err := Config{}.Validate()
+	for _, w := range []string{"Zone: not set", `End="00:00:00": want whole seconds 00:00:01..24:00:00`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Config{}.Validate() = %v, want it to contain %q", err, w)
+		}
+	}
+	if _, err := New(Config{}); err != nil {
+		t.Errorf("New(Config{}) = %v, want the defaults", err)
+	}
+}
+
+func TestHolidaysFileIsReadByOpenNotNew(t *testing.T) {
+	cfg := Config{HolidaysFile: "testdata/ru2024.txt"}
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "use Open") {
+		t.Errorf("New with a holidays file = %v, want a refusal naming Open", err)
+	}
+	c, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ru2024.txt makes Saturday 27 April 2024 a working day.
+	if !c.IsWorkingDay(date(2024, 4, 27)) {
+		t.Error("Open: the holidays file was not applied")
+	}
+	if _, err := Open(Config{HolidaysFile: "testdata/missing.txt"}); err == nil {
+		t.Error("Open with a missing file: nil error")
 	}
 }
 

@@ -30,8 +30,7 @@ func testConfig(t testing.TB) Config {
 		t.Fatal(err)
 	}
 	cfg := Default()
-	cfg.Addr = []string{addr}
-	cfg.Protocol = ProtocolNative
+	cfg.Host, cfg.Port, cfg.Proto = addr, 9000, ProtoNative
 	cfg.Database = "test_" + hex.EncodeToString(b[:])
 	cfg.DialTimeout = 5 * time.Second
 	cfg.ReadTimeout = 60 * time.Second
@@ -45,7 +44,7 @@ func openTest(t testing.TB, cfg Config) *Client {
 	ctx := context.Background()
 	c, err := Open(ctx, cfg)
 	if err != nil {
-		t.Fatalf("Open(%v): %v", cfg.Addr, err)
+		t.Fatalf("Open(%v): %v", cfg.Host, err)
 	}
 	t.Cleanup(func() {
 		if err := c.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+cfg.Database+"`"); err != nil {
@@ -854,7 +853,7 @@ func TestInsertErrors(t *testing.T) {
 
 	// Nothing listens: retryable, and quick.
 	down := cfg
-	down.Addr = []string{"127.0.0.1:1"}
+	down.Host = "127.0.0.1:1"
 	down.DialTimeout = time.Second
 	start := time.Now()
 	if _, err := Open(ctx, down); err == nil || IsPermanent(err) {
@@ -906,7 +905,7 @@ func TestHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
-	cfg.Addr, cfg.Protocol, cfg.Database = []string{addr}, ProtocolHTTP, native.db
+	cfg.Host, cfg.Port, cfg.Proto, cfg.Database = addr, 8123, ProtoHTTP, native.db
 	c, err := Open(context.Background(), cfg)
 	if strings.HasPrefix(v, "18.") {
 		// Documented limitation: clickhouse-go's HTTP mode sends the
@@ -940,7 +939,7 @@ func TestNativeTLS(t *testing.T) {
 	addr := testenv.Require(t, "TEST_CLICKHOUSE_TLS_ADDR")
 	ca := testenv.Require(t, "TEST_CLICKHOUSE_CA_CERT")
 	cfg := testConfig(t)
-	cfg.Addr, cfg.TLS, cfg.CACertPath = []string{addr}, true, ca
+	cfg.Host, cfg.Port, cfg.Proto, cfg.CACertPath = addr, 9440, ProtoNativeTLS, ca
 	c := openTest(t, cfg)
 	ctx := context.Background()
 	if _, err := c.Migrate(ctx); err != nil {

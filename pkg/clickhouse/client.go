@@ -46,17 +46,11 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if err := conn.Ping(ctx); err != nil {
 		_ = conn.Close()
-		return nil, newError("open", "", fmt.Errorf("ping %v: %w", cfg.Addr, err))
+		return nil, newError("open", "", fmt.Errorf("ping %v: %w", cfg.Addrs(), err))
 	}
 	c := &Client{conn: conn, db: cfg.Database, tables: cfg.Tables, custom: cfg.CustomColumns, onInsert: cfg.OnInsert, opts: opts}
 	if cfg.Cluster != "" {
 		c.cluster = cluster{name: cfg.Cluster, zkPath: cfg.ZooKeeperPath, replica: cfg.ReplicaName}
-		if c.cluster.zkPath == "" {
-			c.cluster.zkPath = DefaultZooKeeperPath
-		}
-		if c.cluster.replica == "" {
-			c.cluster.replica = DefaultReplicaName
-		}
 		n, err := c.shardCount(ctx, cfg.Cluster)
 		if err != nil {
 			_ = conn.Close()
@@ -88,7 +82,7 @@ func options(cfg Config) (*ch.Options, error) {
 		settings["max_execution_time"] = int(math.Ceil(cfg.MaxExecutionTime.Seconds()))
 	}
 	opts := &ch.Options{
-		Addr: cfg.Addr,
+		Addr: cfg.Addrs(),
 		// A failed dial tries the next address: failover between hosts.
 		ConnOpenStrategy: ch.ConnOpenInOrder,
 		Auth: ch.Auth{
@@ -102,7 +96,7 @@ func options(cfg Config) (*ch.Options, error) {
 			Products: []struct{ Name, Version string }{{Name: "tracker-exporter", Version: "1"}},
 		},
 	}
-	if cfg.ConnOpenStrategy == ConnRoundRobin {
+	if cfg.HostStrategy == ConnRoundRobin {
 		opts.ConnOpenStrategy = ch.ConnOpenRoundRobin
 	}
 	if cfg.Cluster != "" {
@@ -111,8 +105,8 @@ func options(cfg Config) (*ch.Options, error) {
 		// that took it); ignored by the local tables of one shard.
 		settings["insert_distributed_sync"] = 1
 	}
-	switch cfg.protocol() {
-	case ProtocolHTTP:
+	switch {
+	case !cfg.Native():
 		opts.Protocol = ch.HTTP
 		// Statements name their database, so the connection's database only
 		// matters to the serverless proxy, which routes by it.
@@ -121,7 +115,7 @@ func options(cfg Config) (*ch.Options, error) {
 		opts.Protocol = ch.Native
 		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}
 	}
-	if cfg.TLS {
+	if cfg.TLS() {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.CACertPath != "" {
 			pem, err := os.ReadFile(cfg.CACertPath)
@@ -134,8 +128,8 @@ func options(cfg Config) (*ch.Options, error) {
 			}
 			tc.RootCAs = pool
 		}
-		if len(cfg.Addr) == 1 {
-			if host, _, err := net.SplitHostPort(cfg.Addr[0]); err == nil {
+		if addrs := cfg.Addrs(); len(addrs) == 1 {
+			if host, _, err := net.SplitHostPort(addrs[0]); err == nil {
 				tc.ServerName = host
 			}
 		}

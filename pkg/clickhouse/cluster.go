@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -330,19 +329,4 @@ func (c *Client) onEveryHost(ctx context.Context, fn func(context.Context, drive
 		}
 	}
 	return nil
-}
-
-// validateCluster reports the problems of the cluster settings.
-func (c Config) validateCluster() error {
-	var errs []error
-	if c.Cluster == "" {
-		return nil
-	}
-	if !identRE.MatchString(c.Cluster) {
-		errs = append(errs, fmt.Errorf("clickhouse: cluster name %q must be letters, digits and _ not starting with a digit", c.Cluster))
-	}
-	if c.ZooKeeperPath != "" && !strings.Contains(c.ZooKeeperPath, "{table}") {
-		errs = append(errs, fmt.Errorf("clickhouse: ZooKeeper path %q must contain {table} (every table needs its own path)", c.ZooKeeperPath))
-	}
-	return errors.Join(errs...)
 }

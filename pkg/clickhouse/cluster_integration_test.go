@@ -21,7 +21,7 @@ func clusterTestConfig(t *testing.T) (Config, []string) {
 	if len(addrs) < 2 {
 		t.Fatalf("TEST_CLICKHOUSE_CLUSTER_ADDRS=%v: want two replicas", addrs)
 	}
-	cfg.Addr = addrs
+	cfg.Host = strings.Join(addrs, ",")
 	cfg.Cluster = name
 	return cfg, addrs
 }
@@ -30,7 +30,7 @@ func clusterTestConfig(t *testing.T) (Config, []string) {
 func openReplica(t *testing.T, cfg Config, addr string) *Client {
 	t.Helper()
 	one := cfg
-	one.Addr = []string{addr}
+	one.Host = addr
 	one.Cluster = ""
 	c, err := Open(context.Background(), one)
 	if err != nil {
@@ -46,7 +46,7 @@ func openClusterTest(t *testing.T, cfg Config) *Client {
 	t.Helper()
 	c, err := Open(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("Open(%v, cluster %s): %v", cfg.Addr, cfg.Cluster, err)
+		t.Fatalf("Open(%v, cluster %s): %v", cfg.Host, cfg.Cluster, err)
 	}
 	t.Cleanup(func() {
 		if err := c.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+cfg.Database+"` ON CLUSTER `"+cfg.Cluster+"`"); err != nil {
@@ -158,7 +158,7 @@ func TestClusterMigrate(t *testing.T) {
 	// Re-running is a no-op, from either host.
 	for _, addr := range addrs {
 		one := cfg
-		one.Addr = []string{addr}
+		one.Host = addr
 		again, err := Open(ctx, one)
 		if err != nil {
 			t.Fatal(err)
@@ -180,7 +180,7 @@ func TestClusterMigrateConcurrently(t *testing.T) {
 	for i := range n {
 		go func() {
 			one := cfg
-			one.Addr = []string{addrs[i%len(addrs)]}
+			one.Host = addrs[i%len(addrs)]
 			other, err := Open(ctx, one)
 			if err != nil {
 				errs <- err
@@ -248,7 +248,7 @@ func TestClusterInsertReplicates(t *testing.T) {
 func TestClusterOptimizeWithReplicaDown(t *testing.T) {
 	cfg, addrs := clusterTestConfig(t)
 	ctx := context.Background()
-	cfg.Addr = addrs[:1]
+	cfg.Host = addrs[0]
 	c := openClusterTest(t, cfg)
 	if _, err := c.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -387,7 +387,7 @@ func TestClusterTwoShards(t *testing.T) {
 	}
 	for _, addr := range addrs {
 		one := cfg
-		one.Addr = []string{addr}
+		one.Host = addr
 		again, err := Open(ctx, one)
 		if err != nil {
 			t.Fatal(err)

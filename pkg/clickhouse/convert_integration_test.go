@@ -104,7 +104,7 @@ func TestClusterConvertOneServer(t *testing.T) {
 
 	// A one-server user's database, on what becomes the first replica.
 	single := cfg
-	single.Addr, single.Cluster = addrs[:1], ""
+	single.Host, single.Cluster = addrs[0], ""
 	one, err := Open(ctx, single)
 	if err != nil {
 		t.Fatal(err)

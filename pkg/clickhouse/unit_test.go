@@ -27,25 +27,34 @@ func TestConfigValidate(t *testing.T) {
 		wantErr []string // substrings; nil means valid
 	}{
 		{name: "default", mod: func(*Config) {}},
-		{name: "http with serverless proxy", mod: func(c *Config) {
-			c.Addr, c.Protocol, c.TLS, c.ServerlessProxyID = []string{"x.serverless:8443"}, ProtocolHTTP, true, "akf123"
+		{name: "native", mod: func(c *Config) { c.Proto, c.Port = ProtoNative, 9000 }},
+		{name: "hosts with ports", mod: func(c *Config) { c.Host = "a:8123, b:18123,c" }},
+		{name: "https with serverless proxy", mod: func(c *Config) {
+			c.Host, c.Proto, c.Port, c.ServerlessProxyID = "x.serverless", ProtoHTTPS, 8443, "akf123"
 		}},
-		{name: "no address", mod: func(c *Config) { c.Addr = nil }, wantErr: []string{"no address"}},
-		{name: "bad address", mod: func(c *Config) { c.Addr = []string{"localhost"} }, wantErr: []string{`"localhost" is not host:port`}},
-		{name: "bad port", mod: func(c *Config) { c.Addr = []string{"localhost:99999"} }, wantErr: []string{"invalid port"}},
-		{name: "bad protocol", mod: func(c *Config) { c.Protocol = "grpc" }, wantErr: []string{`protocol "grpc"`}},
-		{name: "CA without TLS", mod: func(c *Config) { c.CACertPath = "/ca.pem" }, wantErr: []string{"TLS is off"}},
-		{name: "proxy over native", mod: func(c *Config) { c.ServerlessProxyID = "akf" }, wantErr: []string{"serverless proxy needs HTTPS"}},
-		{name: "bad database", mod: func(c *Config) { c.Database = "agile; DROP" }, wantErr: []string{"database name"}},
-		{name: "bad table", mod: func(c *Config) { c.Tables.Issues = "1issues" }, wantErr: []string{"Issues=\"1issues\""}},
-		{name: "duplicate tables", mod: func(c *Config) { c.Tables.IssueMetrics = "issues" }, wantErr: []string{"Issues and IssueMetrics"}},
+		{name: "no host", mod: func(c *Config) { c.Host = "" }, wantErr: []string{"Host: must not be empty"}},
+		{name: "empty host in the list", mod: func(c *Config) { c.Host = "a,,b" }, wantErr: []string{`Host="a,,b": an empty host in the list`}},
+		{name: "bad port", mod: func(c *Config) { c.Host = "localhost:99999" }, wantErr: []string{`Host="localhost:99999": invalid port`}},
+		{name: "bad strategy", mod: func(c *Config) { c.HostStrategy = "random" }, wantErr: []string{`HostStrategy="random": want in_order or round_robin`}},
+		{name: "bad protocol", mod: func(c *Config) { c.Proto = "grpc" }, wantErr: []string{`Proto="grpc": want http, https, native or native+tls`}},
+		{name: "native on the http port", mod: func(c *Config) { c.Proto = ProtoNative }, wantErr: []string{`Port="8123": is ClickHouse's http port but Proto is native`}},
+		{name: "https needs a CA", mod: func(c *Config) { c.Proto, c.Port = ProtoHTTPS, 8443 }, wantErr: []string{"CACertPath: must be set when Proto is https"}},
+		{name: "CA without TLS", mod: func(c *Config) { c.CACertPath = "/ca.pem" }, wantErr: []string{`CACertPath="/ca.pem": is used with TLS only`}},
+		{name: "proxy over http", mod: func(c *Config) { c.ServerlessProxyID = "akf" }, wantErr: []string{"ServerlessProxyID: needs Proto=https"}},
+		{name: "cluster", mod: func(c *Config) { c.Cluster, c.ZooKeeperPath, c.ReplicaName = "1c", "/zk", "" }, wantErr: []string{
+			`Cluster="1c": want a name`, `ZooKeeperPath="/zk": must contain {table}`, "ReplicaName: must not be empty"}},
+		{name: "no user", mod: func(c *Config) { c.Username = "" }, wantErr: []string{"Username: must not be empty"}},
+		{name: "bad database", mod: func(c *Config) { c.Database = "agile; DROP" }, wantErr: []string{`Database="agile; DROP": want a name`}},
+		{name: "bad table", mod: func(c *Config) { c.Tables.Issues = "1issues" }, wantErr: []string{`Tables.Issues="1issues"`}},
+		{name: "duplicate tables", mod: func(c *Config) { c.Tables.IssueMetrics = "issues" }, wantErr: []string{`Tables.IssueMetrics="issues": same table as Tables.Issues`}},
 		{name: "reserved table", mod: func(c *Config) { c.Tables.Statuses = migrationsTable }, wantErr: []string{"reserved"}},
-		{name: "table named like a view", mod: func(c *Config) { c.Tables.IssueMetrics = "issues_view" }, wantErr: []string{`IssueMetrics="issues_view" is the name of a view`}},
-		{name: "table named like an analytic view", mod: func(c *Config) { c.Tables.Statuses = "issues_wip" }, wantErr: []string{`Statuses="issues_wip" is the name of a view`}},
-		{name: "negative timeout", mod: func(c *Config) { c.ReadTimeout = -time.Second }, wantErr: []string{"read timeout"}},
+		{name: "table named like a view", mod: func(c *Config) { c.Tables.IssueMetrics = "issues_view" }, wantErr: []string{`Tables.IssueMetrics="issues_view": is the name of a view`}},
+		{name: "table named like an analytic view", mod: func(c *Config) { c.Tables.Statuses = "issues_wip" }, wantErr: []string{`Tables.Statuses="issues_wip": is the name of a view`}},
+		{name: "bad custom column", mod: func(c *Config) { c.CustomColumns = []CustomColumn{{Name: "a b", Type: "Blob"}} }, wantErr: []string{`column "a b"`, `unsupported type "Blob"`}},
+		{name: "negative timeout", mod: func(c *Config) { c.ReadTimeout = -time.Second }, wantErr: []string{`ReadTimeout="-1s": want 0 or more`}},
 		{name: "every problem at once", mod: func(c *Config) {
-			c.Addr, c.Database, c.Tables.Statuses = nil, "", ""
-		}, wantErr: []string{"no address", "database name", "Statuses"}},
+			c.Host, c.Database, c.Tables.Statuses = "", "", ""
+		}, wantErr: []string{"Host: must not be empty", `Database: want a name`, "Tables.Statuses"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,29 +79,26 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestConfigProtocol(t *testing.T) {
-	tests := []struct {
-		addr     []string
-		protocol string
-		want     string
-	}{
-		{[]string{"localhost:9000"}, "", ProtocolNative},
-		{[]string{"localhost:9440"}, "", ProtocolNative},
-		{[]string{"localhost:8123"}, "", ProtocolHTTP},
-		{[]string{"h:8443"}, "", ProtocolHTTP},
-		{[]string{"h:8123"}, ProtocolNative, ProtocolNative},
-		{[]string{"h:9000"}, ProtocolHTTP, ProtocolHTTP},
+func TestConfigAddrs(t *testing.T) {
+	c := Default()
+	c.Host, c.Port = "a, b:9001,[::1]", 9000
+	if got, want := c.Addr(), "a:9000,b:9001,[::1]:9000"; got != want {
+		t.Errorf("Addr() = %q, want %q", got, want)
 	}
-	for _, tt := range tests {
-		cfg := Config{Addr: tt.addr, Protocol: tt.protocol}
-		if got := cfg.protocol(); got != tt.want {
-			t.Errorf("Config{Addr: %v, Protocol: %q}.protocol() = %q, want %q", tt.addr, tt.protocol, got, tt.want)
+	for _, tt := range []struct {
+		proto       string
+		native, tls bool
+	}{{ProtoHTTP, false, false}, {ProtoHTTPS, false, true}, {ProtoNative, true, false}, {ProtoNativeTLS, true, true}} {
+		c.Proto = tt.proto
+		if c.Native() != tt.native || c.TLS() != tt.tls {
+			t.Errorf("Proto %s: Native() %v, TLS() %v; want %v, %v", tt.proto, c.Native(), c.TLS(), tt.native, tt.tls)
 		}
 	}
 }
 
 func TestOptions(t *testing.T) {
 	cfg := Default()
+	cfg.Proto, cfg.Port = ProtoNative, 9000
 	cfg.Password = "s3cret"
 	cfg.MaxExecutionTime = 1500 * time.Millisecond
 	opts, err := options(cfg)
@@ -110,7 +116,7 @@ func TestOptions(t *testing.T) {
 	}
 
 	cfg = Default()
-	cfg.Addr, cfg.TLS, cfg.ServerlessProxyID = []string{"proxy.example:8443"}, true, "akfproxy"
+	cfg.Host, cfg.Port, cfg.Proto, cfg.ServerlessProxyID = "proxy.example", 8443, ProtoHTTPS, "akfproxy"
 	opts, err = options(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
-	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net"
 	"strconv"
@@ -72,8 +74,10 @@ type Config struct {
 	// DatetimeClickhouseFormat is accepted for compatibility and has no
 	// effect: rows carry typed times (EXPORTER_DATETIME_CLICKHOUSE_FORMAT).
 	DatetimeClickhouseFormat string
-	// Calendar is the business-time calendar (METRICS.md §6).
-	Calendar CalendarConfig
+	// Calendar is the business-time calendar (METRICS.md §6); Load falls
+	// back to the Tracker zone for it when EXPORTER_BUSINESS_TIMEZONE is
+	// unset.
+	Calendar calendar.Config
 	// StatusTypes overrides the directory's type of some statuses, by status
 	// key (EXPORTER_STATUS_TYPES "needInfo:paused,readyForRelease:paused").
 	StatusTypes map[string]string
@@ -108,25 +112,6 @@ type Config struct {
 	// Explicit holds the variables that were given a value (environment,
 	// env file or flag), by name; a default stands for the others.
 	Explicit map[string]bool
-}
-
-// CalendarConfig is the business-time calendar.
-type CalendarConfig struct {
-	// Workdays are the working weekdays (EXPORTER_WORKDAYS, where 0 is
-	// Monday, as in Python).
-	Workdays []time.Weekday
-	// Start and End bound the working hours as offsets from local midnight
-	// (EXPORTER_BUSINESS_HOURS_START / _END, "09:00:00"). End may be 24h.
-	Start, End time.Duration
-	// Zone is the calendar's time zone (EXPORTER_BUSINESS_TIMEZONE, default
-	// EXPORTER_TRACKER__TIMEZONE).
-	Zone *time.Location
-	// Holidays is "default" (Russia's fixed public holidays, as the old tool)
-	// or "none" (EXPORTER_HOLIDAYS).
-	Holidays string
-	// HolidaysFile adds holidays and transferred working days
-	// (EXPORTER_HOLIDAYS_FILE); pkg/calendar parses it.
-	HolidaysFile string
 }
 
 // CustomField maps one Tracker issue field to a typed column.
@@ -211,50 +196,14 @@ type SearchConfig struct {
 	PerPageLimit int
 }
 
-// ClickHouse protocols accepted in ClickHouseConfig.Proto.
-const (
-	ProtoHTTP      = "http"
-	ProtoHTTPS     = "https"
-	ProtoNative    = "native"
-	ProtoNativeTLS = "native+tls"
-)
-
-// ClickHouseConfig configures the loader's ClickHouse connection.
+// ClickHouseConfig configures the ClickHouse client (clickhouse.Config,
+// with its defaults and validation) and the loader's use of it: whether
+// rows are loaded at all, deduplication, batches, retries, migrations.
 type ClickHouseConfig struct {
+	clickhouse.Config
 	// EnableUpload loads ClickHouse; false prints rows instead
 	// (EXPORTER_CLICKHOUSE__ENABLE_UPLOAD).
 	EnableUpload bool
-	// Host is one host or a comma-separated list (host or host:port, the
-	// port defaulting to Port): the hosts of a cluster, tried in HostStrategy
-	// order, the others taking over when one stops answering.
-	Host string
-	// HostStrategy is in_order (the first host that answers) or round_robin.
-	HostStrategy string
-	// Cluster, when set, makes the migrations run ON CLUSTER with
-	// replicated tables (and Distributed ones over several shards).
-	Cluster string
-	// ZooKeeperPath and ReplicaName are the replicated engines' arguments;
-	// {database} and {table} are expanded by the migrator, the other macros
-	// by each server.
-	ZooKeeperPath string
-	ReplicaName   string
-	// Proto is http or https (the old tool's, ports 8123/8443) or native or
-	// native+tls (ClickHouse's TCP protocol, ports 9000/9440). The protocol is
-	// chosen by Proto alone, never guessed from the port; Validate refuses the
-	// well-known mismatches (http on 9000, native on 8123, ...).
-	Proto string
-	Port  int
-	// CACertPath is a PEM file of CAs for TLS; required for https (the old
-	// rule) unless ServerlessProxyID is set.
-	CACertPath string
-	// ServerlessProxyID is the Yandex Cloud Functions proxy id; https only.
-	ServerlessProxyID string
-	Username          string
-	Password          setting.Secret
-	Database          string
-
-	// Tables names every table (EXPORTER_CLICKHOUSE__*_TABLE, tableVars).
-	Tables wire.Tables
 
 	// AutoDeduplicate allows OPTIMIZE ... FINAL, at most once per table per
 	// OptimizeEvery (EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE).
@@ -276,30 +225,6 @@ type ClickHouseConfig struct {
 	MigrateOnStart bool
 }
 
-// Addr returns "host:port", or the comma-separated list of them.
-func (c ClickHouseConfig) Addr() string { return strings.Join(c.Addrs(), ",") }
-
-// Addrs returns every host of Host as host:port (Port when a host names
-// none).
-func (c ClickHouseConfig) Addrs() []string {
-	var out []string
-	for _, h := range strings.Split(c.Host, ",") {
-		h = strings.TrimSpace(h)
-		if _, _, err := net.SplitHostPort(h); err == nil {
-			out = append(out, h)
-			continue
-		}
-		out = append(out, net.JoinHostPort(strings.Trim(h, "[]"), strconv.Itoa(c.Port)))
-	}
-	return out
-}
-
-// Native reports whether Proto selects ClickHouse's native TCP protocol.
-func (c ClickHouseConfig) Native() bool { return c.Proto == ProtoNative || c.Proto == ProtoNativeTLS }
-
-// TLS reports whether Proto uses TLS.
-func (c ClickHouseConfig) TLS() bool { return c.Proto == ProtoHTTPS || c.Proto == ProtoNativeTLS }
-
 // BackoffConfig is the retry schedule of ClickHouse inserts.
 type BackoffConfig struct {
 	// BaseDelay is the first delay (EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY,
@@ -312,27 +237,10 @@ type BackoffConfig struct {
 	Jitter   bool
 }
 
-// State storage backends and JSON-file strategies.
-const (
-	StorageJSONFile = "jsonfile"
-	StorageRedis    = "redis"
-	StrategyLocal   = "local"
-	StrategyS3      = "s3"
-)
-
-// StateConfig configures the watermark store.
+// StateConfig configures the watermark store (state.Config, with its
+// defaults and validation) and what the extractor keeps in it.
 type StateConfig struct {
-	// Storage is jsonfile or redis (EXPORTER_STATE__STORAGE).
-	Storage          string
-	RedisDSN         setting.Secret
-	JSONFileStrategy string
-	// JSONFilePath is the local file, or the object key with the s3 strategy.
-	JSONFilePath string
-	S3Bucket     string
-	S3Region     string
-	S3Endpoint   string
-	S3AccessKey  setting.Secret
-	S3SecretKey  setting.Secret
+	state.Config
 	// CustomStorageParams belonged to the old tool's custom (Python class)
 	// storage; it is kept only to be reported as having no effect. It is a
 	// Secret because such parameters usually hold credentials.
@@ -441,14 +349,8 @@ func Default() Config {
 		DatetimeResponseFormat:   "%Y-%m-%dT%H:%M:%S.%f%z",
 		DatetimeQueryFormat:      "%Y-%m-%d %H:%M:%S",
 		DatetimeClickhouseFormat: "%Y-%m-%dT%H:%M:%S.%f",
-		Calendar: CalendarConfig{
-			Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-			Start:    9 * time.Hour,
-			End:      22 * time.Hour,
-			Zone:     msk,
-			Holidays: "default",
-		},
-		StatusTypes: map[string]string{},
+		Calendar:                 calendar.Default(),
+		StatusTypes:              map[string]string{},
 		Tracker: TrackerConfig{
 			Config:            tracker.Default(),
 			LogLevel:          "warning",
@@ -463,16 +365,8 @@ func Default() Config {
 			},
 		},
 		ClickHouse: ClickHouseConfig{
+			Config:          clickhouse.Default(),
 			EnableUpload:    true,
-			Host:            "localhost",
-			HostStrategy:    "in_order",
-			ZooKeeperPath:   "/clickhouse/tables/{shard}/{database}/{table}",
-			ReplicaName:     "{replica}",
-			Proto:           ProtoHTTP,
-			Port:            8123,
-			Username:        "default",
-			Database:        "agile",
-			Tables:          wire.DefaultTables(),
 			AutoDeduplicate: true,
 			OptimizeEvery:   30 * time.Minute,
 			Backoff: BackoffConfig{
@@ -487,15 +381,11 @@ func Default() Config {
 			MaxDeliveries: 5,
 		},
 		State: StateConfig{
-			Storage:          StorageJSONFile,
-			RedisDSN:         "redis://localhost:6379",
-			JSONFileStrategy: StrategyLocal,
-			// The old tool's default; with the s3 strategy it is the object
-			// key, so "./state.json" would miss the old watermark.
-			JSONFilePath: "state.json",
-			S3Region:     "us-east-1",
-			Key:          defaultStateKey,
-			Overlap:      5 * time.Minute,
+			// The old tool's defaults; with the s3 strategy JSONFilePath is
+			// the object key, so "./state.json" would miss the old watermark.
+			Config:  state.Default(),
+			Key:     defaultStateKey,
+			Overlap: 5 * time.Minute,
 		},
 		Monitoring: MonitoringConfig{
 			MetricsHost:       "localhost",

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/joho/godotenv"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 )
 
 // Error is one configuration problem. Its text names the variable, where the
@@ -32,22 +34,15 @@ type Error struct {
 	Reason string
 }
 
-// Error formats the problem on one line.
+// Error formats the problem on one line, as setting.Problem does:
+// VAR (from ORIGIN)="value": reason.
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Var)
+	name := e.Var
 	if e.Origin != "" {
-		fmt.Fprintf(&b, " (from %s)", e.Origin)
+		name += " (from " + e.Origin + ")"
 	}
-	switch {
-	case e.Secret:
-		b.WriteString(" (value hidden)")
-	case e.Value != "":
-		fmt.Fprintf(&b, "=%q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	return b.String()
+	p := setting.Problem{Field: name, Value: e.Value, Secret: e.Secret, Format: "%s", Args: []any{e.Reason}}
+	return p.Error()
 }
 
 // Problems flattens an error returned by Load, FromCLI or Validate (joined

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 )
 
 // entryError is a problem with one entry of a list value; its text quotes
@@ -225,6 +227,26 @@ func parseWorkdays(s string) ([]time.Weekday, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// parseHolidays reads EXPORTER_HOLIDAYS: "default" (Russia's fixed public
+// holidays on) or "none", in any case.
+func parseHolidays(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "default":
+		return true, nil
+	case "none":
+		return false, nil
+	}
+	return false, errors.New("want default or none")
+}
+
+// Holidays renders the built-in holidays as EXPORTER_HOLIDAYS names them.
+func Holidays(c calendar.Config) string {
+	if c.DefaultHolidays {
+		return "default"
+	}
+	return "none"
 }
 
 // parseTimeOfDay reads "HH:MM[:SS[.ffffff]]" as an offset from midnight;

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -43,10 +45,10 @@ func (c Config) Summary() []slog.Attr {
 		slog.String("datetime_query_format", c.DatetimeQueryFormat),
 		slog.Group("calendar",
 			slog.Any("workdays", weekdays),
-			slog.String("start", clock(c.Calendar.Start)),
-			slog.String("end", clock(c.Calendar.End)),
+			slog.String("start", calendar.Clock(c.Calendar.Start)),
+			slog.String("end", calendar.Clock(c.Calendar.End)),
 			slog.String("zone", zoneName(c.Calendar.Zone)),
-			slog.String("holidays", c.Calendar.Holidays),
+			slog.String("holidays", Holidays(c.Calendar)),
 			slog.String("holidays_file", c.Calendar.HolidaysFile),
 		),
 		slog.Any("status_types", statusTypes),
@@ -91,7 +93,7 @@ func (c Config) Summary() []slog.Attr {
 			slog.String("username", ch.Username),
 			slog.Any("password", ch.Password),
 			slog.String("database", ch.Database),
-			slog.Any("tables", ch.Tables.Names()),
+			slog.Any("tables", wire.Tables(ch.Tables).Names()),
 			slog.Bool("auto_deduplicate", ch.AutoDeduplicate),
 			slog.String("optimize_every", ch.OptimizeEvery.String()),
 			slog.String("backoff", backoffText(ch.Backoff)),

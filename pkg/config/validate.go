@@ -2,9 +2,8 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
-	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"net"
 	"net/url"
 	"os"
@@ -15,30 +14,42 @@ import (
 	"time"
 )
 
-// variables converts the problems of Validate into *Error: a component's
-// problems name its fields, which become the variables they are tagged with
-// (env tags, names), and so do the setting.Ref arguments of their reasons;
-// pkg/config's own problems already name their variable.
-func variables(p setting.Problems, names map[string]string) error {
+// component adds the problems of a component's Validate (err, joined
+// *setting.Problem naming the fields of cfg) to p, each field, and each
+// field a reason refers to (setting.Ref), renamed with the variable its env
+// tag names.
+func component(p *setting.Problems, err error, cfg any) {
+	if err == nil {
+		return
+	}
+	names := setting.Names(cfg, "env")
+	for _, e := range leaves(err) {
+		var sp *setting.Problem
+		if errors.As(e, &sp) {
+			named := *sp
+			if n, ok := names[sp.Field]; ok {
+				named.Field = n
+			}
+			named.Format, named.Args = "%s", []any{sp.Explain(names)}
+			e = &named
+		}
+		*p = append(*p, e)
+	}
+}
+
+// configErrors converts problems to *Error, joined: pkg/config's own
+// problems and those component has renamed name their variable.
+func configErrors(p setting.Problems) error {
 	out := make([]error, 0, len(p))
 	for _, e := range p {
 		var sp *setting.Problem
-		if !errors.As(e, &sp) {
-			out = append(out, e)
-			continue
+		if errors.As(e, &sp) {
+			e = &Error{Var: sp.Field, Value: sp.Value, Secret: sp.Secret, Reason: sp.Explain(nil)}
 		}
-		name, ok := names[sp.Field]
-		if !ok {
-			name = sp.Field
-		}
-		out = append(out, &Error{Var: name, Value: sp.Value, Secret: sp.Secret, Reason: sp.Explain(names)})
+		out = append(out, e)
 	}
 	return errors.Join(out...)
 }
-
-// fieldVars maps the field paths of the components' configurations, as
-// their Validate methods name them, to the variables that set them.
-var fieldVars = setting.Names(tracker.Config{}, "env")
 
 var (
 	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -97,7 +108,7 @@ func (c Config) Validate(role Role) error {
 	if role.loads() {
 		c.validateClickHouse(&p)
 	}
-	return variables(p, fieldVars)
+	return configErrors(p)
 }
 
 func validPort(s string, allowZero bool) bool {
@@ -165,9 +176,7 @@ func validNATSURL(s string) bool {
 
 func (c Config) validateTracker(p *setting.Problems) {
 	t := c.Tracker
-	if err := t.Config.Validate(); err != nil {
-		*p = append(*p, leaves(err)...)
-	}
+	component(p, t.Config.Validate(), t.Config)
 	if _, err := ParseLevel(t.LogLevel); err != nil {
 		p.Add("EXPORTER_TRACKER__LOGLEVEL", t.LogLevel, "want debug, info, warning, error or critical")
 	}
@@ -207,110 +216,66 @@ func (c Config) validateSharedRateLimit(p *setting.Problems) {
 	if c.Tracker.RateLimit <= 0 {
 		p.Add("EXPORTER_TRACKER__RATE_LIMIT_SHARED", true, "a shared limit needs EXPORTER_TRACKER__RATE_LIMIT above 0 (the organisation-wide rate)")
 	}
-	if !validRedisDSN(c.State.RedisDSN.Reveal()) {
+	if !state.ValidRedisDSN(c.State.RedisDSN.Reveal()) {
 		p.AddSecret("EXPORTER_STATE__REDIS_DSN", "the shared rate limit (EXPORTER_TRACKER__RATE_LIMIT_SHARED) lives in this Redis: want redis://[user:password@]host:port[/db], rediss://... or unix://path")
 	}
 }
 
-func validRedisDSN(dsn string) bool {
-	u, err := url.Parse(dsn)
-	return err == nil && slices.Contains([]string{"redis", "rediss", "unix"}, u.Scheme) && (u.Scheme == "unix" || u.Host != "")
-}
-
+// validateState checks the store only with EXPORTER_STATEFUL, which opens
+// it; without, only the choice of backend (the old tool's custom storage
+// accepted: such setups did not use it either).
 func (c Config) validateState(p *setting.Problems) {
 	s := c.State
-	switch s.Storage {
-	case StorageJSONFile, StorageRedis:
-	case "custom":
-		if c.Stateful {
-			p.Add("EXPORTER_STATE__STORAGE", s.Storage, "the old tool's custom storage (a Python class) is not supported: use jsonfile "+
-				"(a local file, or an S3 object with EXPORTER_STATE__JSONFILE_STRATEGY=s3) or redis (EXPORTER_STATE__REDIS_DSN)")
+	if !c.Stateful {
+		component(p, s.Config.ValidateChoice(), s.Config)
+	} else {
+		err := s.Config.Validate()
+		if c.Tracker.RateLimitShared {
+			err = without(err, "RedisDSN") // validateSharedRateLimit says it
 		}
-	default:
-		p.Add("EXPORTER_STATE__STORAGE", s.Storage, "want jsonfile or redis")
+		component(p, err, s.Config)
 	}
-	p.OneOf("EXPORTER_STATE__JSONFILE_STRATEGY", s.JSONFileStrategy, StrategyLocal, StrategyS3)
 	p.NonEmpty("EXPORTER_STATE__KEY", s.Key)
 	if s.Overlap < 0 || s.Overlap > 24*time.Hour {
 		p.Add("EXPORTER_STATE__OVERLAP", s.Overlap, "want 0..24h")
 	}
-	if !c.Stateful {
-		return
+}
+
+// without returns the problems of err but those of field.
+func without(err error, field string) error {
+	var out []error
+	for _, e := range leaves(err) {
+		var sp *setting.Problem
+		if errors.As(e, &sp) && sp.Field == field {
+			continue
+		}
+		out = append(out, e)
 	}
-	switch s.Storage {
-	case StorageRedis:
-		if !validRedisDSN(s.RedisDSN.Reveal()) && !c.Tracker.RateLimitShared { // else said by validateSharedRateLimit
-			p.AddSecret("EXPORTER_STATE__REDIS_DSN", "want redis://[user:password@]host:port[/db], rediss://... or unix://path")
-		}
-	case StorageJSONFile:
-		p.NonEmpty("EXPORTER_STATE__JSONFILE_PATH", s.JSONFilePath)
-		if s.JSONFileStrategy != StrategyS3 {
-			break
-		}
-		p.NonEmpty("EXPORTER_STATE__JSONFILE_S3_BUCKET", s.S3Bucket)
-		p.NonEmpty("EXPORTER_STATE__JSONFILE_S3_REGION", s.S3Region)
-		if s.S3Endpoint != "" {
-			if u, err := url.Parse(s.S3Endpoint); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				p.Add("EXPORTER_STATE__JSONFILE_S3_ENDPOINT", s.S3Endpoint, "want an http(s) URL like https://storage.yandexcloud.net")
-			}
-		}
-		if s.S3AccessKey.IsSet() != s.S3SecretKey.IsSet() {
-			p.Add("EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", nil, "set both EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY and _SECRET_KEY, or neither (AWS default credentials)")
-		}
-	}
+	return errors.Join(out...)
 }
 
 func (c Config) validateCalendar(p *setting.Problems) {
 	cal := c.Calendar
 	if len(cal.Workdays) == 0 {
+		// The calendar takes no working weekdays (only a holiday file's
+		// working days); from the variable it is a mistake.
 		p.Add("EXPORTER_WORKDAYS", nil, "no working days: want at least one of 0 (Monday) .. 6 (Sunday)")
 	}
-	for _, d := range cal.Workdays {
-		if d < time.Sunday || d > time.Saturday {
-			p.Add("EXPORTER_WORKDAYS", nil, "weekday %d is not a weekday", int(d))
-		}
-	}
-	startOK := cal.Start >= 0 && cal.Start < 24*time.Hour && cal.Start%time.Second == 0
-	endOK := cal.End > 0 && cal.End <= 24*time.Hour && cal.End%time.Second == 0
-	if !startOK {
-		p.Add("EXPORTER_BUSINESS_HOURS_START", clockExact(cal.Start), "want whole seconds 00:00:00..23:59:59")
-	}
-	if !endOK {
-		p.Add("EXPORTER_BUSINESS_HOURS_END", clockExact(cal.End), "want whole seconds 00:00:01..24:00:00")
-	}
-	if startOK && endOK && cal.Start >= cal.End {
-		p.Add("EXPORTER_BUSINESS_HOURS_END", clock(cal.End), "must be after EXPORTER_BUSINESS_HOURS_START (%s)", clock(cal.Start))
-	}
-	if cal.Zone == nil {
-		p.Add(varBusinessTimezone, nil, "not set")
-	}
-	p.OneOf("EXPORTER_HOLIDAYS", cal.Holidays, "default", "none")
-	if cal.HolidaysFile != "" {
-		if st, err := os.Stat(cal.HolidaysFile); err != nil {
-			p.Add("EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile, "%s", readReason(err))
-		} else if !st.Mode().IsRegular() {
-			p.Add("EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile, "not a regular file")
-		}
-	}
+	component(p, cal.Validate(), cal)
+	regularFile(p, "EXPORTER_HOLIDAYS_FILE", cal.HolidaysFile)
 }
 
-// clockExact renders an offset from midnight as HH:MM:SS with the
-// fraction of a second, if any, as given.
-func clockExact(d time.Duration) string {
-	if frac := d % time.Second; frac != 0 && d > 0 {
-		return clock(d-frac) + strings.TrimPrefix(fmt.Sprintf("%.9g", frac.Seconds()), "0")
+// regularFile reports a named file that cannot be read or is not a
+// regular file; an empty path is not checked.
+func regularFile(p *setting.Problems, name, path string) {
+	if path == "" {
+		return
 	}
-	return clock(d)
-}
-
-// clock renders an offset from midnight as HH:MM:SS.
-func clock(d time.Duration) string {
-	neg := ""
-	if d < 0 {
-		neg, d = "-", -d
+	if st, err := os.Stat(path); err != nil {
+		p.Add(name, path, "%s", readReason(err))
+	} else if !st.Mode().IsRegular() {
+		p.Add(name, path, "not a regular file")
 	}
-	s := int64(d / time.Second)
-	return fmt.Sprintf("%s%02d:%02d:%02d", neg, s/3600, s/60%60, s%60)
 }
 
 // ReservedIssueColumns returns the issues table's own columns, which a
@@ -359,75 +324,13 @@ func (c Config) validateCustomFields(p *setting.Problems) {
 	}
 }
 
-// wellKnownPorts maps ClickHouse's default ports to their protocol.
-var wellKnownPorts = map[int]string{8123: ProtoHTTP, 8443: ProtoHTTPS, 9000: ProtoNative, 9440: ProtoNativeTLS}
-
 func (c Config) validateClickHouse(p *setting.Problems) {
 	ch := c.ClickHouse
 	if !ch.EnableUpload {
 		return
 	}
-	p.NonEmpty("EXPORTER_CLICKHOUSE__HOST", ch.Host)
-	if ch.Host != "" {
-		for _, h := range strings.Split(ch.Host, ",") {
-			h = strings.TrimSpace(h)
-			if h == "" {
-				p.Add("EXPORTER_CLICKHOUSE__HOST", ch.Host, "an empty host in the list")
-				continue
-			}
-			if _, port, err := net.SplitHostPort(h); err == nil && !validPort(port, false) {
-				p.Add("EXPORTER_CLICKHOUSE__HOST", h, "invalid port")
-			}
-		}
-	}
-	p.OneOf("EXPORTER_CLICKHOUSE__HOST_STRATEGY", ch.HostStrategy, "in_order", "round_robin")
-	if ch.Cluster != "" {
-		if !identRe.MatchString(ch.Cluster) {
-			p.Add("EXPORTER_CLICKHOUSE__CLUSTER", ch.Cluster, "want a name of letters, digits and _, not starting with a digit")
-		}
-		if !strings.Contains(ch.ZooKeeperPath, "{table}") {
-			p.Add("EXPORTER_CLICKHOUSE__ZOOKEEPER_PATH", ch.ZooKeeperPath, "must contain {table}: every table needs its own path")
-		}
-		p.NonEmpty("EXPORTER_CLICKHOUSE__REPLICA_NAME", ch.ReplicaName)
-	}
-	p.OneOf("EXPORTER_CLICKHOUSE__PROTO", ch.Proto, ProtoHTTP, ProtoHTTPS, ProtoNative, ProtoNativeTLS)
-	p.IntRange("EXPORTER_CLICKHOUSE__PORT", ch.Port, 1, 65535)
-	if want, ok := wellKnownPorts[ch.Port]; ok && want != ch.Proto && slices.Contains([]string{ProtoHTTP, ProtoHTTPS, ProtoNative, ProtoNativeTLS}, ch.Proto) {
-		p.Add("EXPORTER_CLICKHOUSE__PORT", ch.Port, "is ClickHouse's %s port but EXPORTER_CLICKHOUSE__PROTO is %s: set the protocol to %s or use another port", want, ch.Proto, want)
-	}
-	if ch.ServerlessProxyID != "" && ch.Proto != ProtoHTTPS {
-		p.Add("EXPORTER_CLICKHOUSE__SERVERLESS_PROXY_ID", nil, "needs EXPORTER_CLICKHOUSE__PROTO=https")
-	}
-	if ch.Proto == ProtoHTTPS && ch.CACertPath == "" && ch.ServerlessProxyID == "" {
-		p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", nil, "must be set when EXPORTER_CLICKHOUSE__PROTO is https")
-	}
-	if ch.CACertPath != "" {
-		if st, err := os.Stat(ch.CACertPath); err != nil {
-			p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath, "%s", readReason(err))
-		} else if !st.Mode().IsRegular() {
-			p.Add("EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath, "not a regular file")
-		}
-	}
-	p.NonEmpty("EXPORTER_CLICKHOUSE__USERNAME", ch.Username)
-	tables := []struct{ name, value string }{{"EXPORTER_CLICKHOUSE__DATABASE", ch.Database}}
-	for _, tv := range tableVars {
-		tables = append(tables, struct{ name, value string }{tv.name, *tv.get(&ch.Tables)})
-	}
-	seen := map[string]string{}
-	for i, t := range tables {
-		if !identRe.MatchString(t.value) {
-			p.Add(t.name, t.value, "want a name of letters, digits and _, not starting with a digit")
-			continue
-		}
-		if i == 0 {
-			continue
-		}
-		if other, dup := seen[t.value]; dup {
-			p.Add(t.name, t.value, "same table as %s", other)
-			continue
-		}
-		seen[t.value] = t.name
-	}
+	component(p, ch.Config.Validate(), ch.Config)
+	regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
 	if ch.AutoDeduplicate {
 		p.Positive("EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", ch.OptimizeEvery)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"os"
 	"path/filepath"
@@ -41,6 +42,10 @@ func TestValidateDefaultsNeedOnlyCredentials(t *testing.T) {
 
 func TestValidateEachProblemOneLine(t *testing.T) {
 	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const secret = "super-secret-value-XYZ"
 	tests := []struct {
 		name   string
@@ -106,7 +111,6 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"start range", func(c *Config) { c.Calendar.Start = -time.Hour }, `EXPORTER_BUSINESS_HOURS_START="-01:00:00"`},
 		{"end range", func(c *Config) { c.Calendar.End = 25 * time.Hour }, `EXPORTER_BUSINESS_HOURS_END="25:00:00"`},
 		{"zone", func(c *Config) { c.Calendar.Zone = nil }, "EXPORTER_BUSINESS_TIMEZONE: not set"},
-		{"holidays", func(c *Config) { c.Calendar.Holidays = "ru" }, `EXPORTER_HOLIDAYS="ru": want default or none`},
 		{"holidays file", func(c *Config) { c.Calendar.HolidaysFile = filepath.Join(dir, "nope.txt") }, "EXPORTER_HOLIDAYS_FILE=\"" + filepath.Join(dir, "nope.txt") + "\": no such file"},
 		{"holidays dir", func(c *Config) { c.Calendar.HolidaysFile = dir }, "not a regular file"},
 		{"status type", func(c *Config) { c.StatusTypes = map[string]string{"needInfo": "waiting"} }, `EXPORTER_STATUS_TYPES: status "needInfo": type "waiting": want new, inProgress, paused, done or cancelled`},
@@ -122,7 +126,10 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"ch native on http port", func(c *Config) { c.ClickHouse.Proto = "native" }, `EXPORTER_CLICKHOUSE__PORT="8123": is ClickHouse's http port`},
 		{"ch https needs ca", func(c *Config) { c.ClickHouse.Proto, c.ClickHouse.Port = "https", 8443 }, "EXPORTER_CLICKHOUSE__CACERT_PATH: must be set when EXPORTER_CLICKHOUSE__PROTO is https"},
 		{"ch serverless needs https", func(c *Config) { c.ClickHouse.ServerlessProxyID = "akf" }, "EXPORTER_CLICKHOUSE__SERVERLESS_PROXY_ID: needs EXPORTER_CLICKHOUSE__PROTO=https"},
-		{"ch ca missing", func(c *Config) { c.ClickHouse.CACertPath = filepath.Join(dir, "none.pem") }, "EXPORTER_CLICKHOUSE__CACERT_PATH=\"" + filepath.Join(dir, "none.pem") + "\": no such file"},
+		{"ch ca missing", func(c *Config) {
+			c.ClickHouse.Proto, c.ClickHouse.Port, c.ClickHouse.CACertPath = "https", 8443, filepath.Join(dir, "none.pem")
+		}, "EXPORTER_CLICKHOUSE__CACERT_PATH=\"" + filepath.Join(dir, "none.pem") + "\": no such file"},
+		{"ch ca without tls", func(c *Config) { c.ClickHouse.CACertPath = caFile }, "EXPORTER_CLICKHOUSE__CACERT_PATH=\"" + caFile + "\": is used with TLS only: set EXPORTER_CLICKHOUSE__PROTO to https or native+tls"},
 		{"ch user", func(c *Config) { c.ClickHouse.Username = "" }, "EXPORTER_CLICKHOUSE__USERNAME: must not be empty"},
 		{"ch database", func(c *Config) { c.ClickHouse.Database = "my-db" }, `EXPORTER_CLICKHOUSE__DATABASE="my-db": want a name`},
 		{"ch table", func(c *Config) { c.ClickHouse.Tables.Issues = "issues; DROP" }, `EXPORTER_CLICKHOUSE__ISSUES_TABLE="issues; DROP"`},
@@ -168,7 +175,7 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		"redis dsn": true, "s3 key pair": true, "s3 endpoint": true, "s3 region": true, "start after end": true,
 		"no workdays": true, "holidays dir": true, "custom column twice": true, "custom type": true, "custom source": true,
 		"custom column clash": true, "ch native on http port": true, "ch http on native port": true, "ch https needs ca": true,
-		"ch port": true, "ch ca missing": true, "ch same table": true, "nothing to search": true, "range": true, "storage": true,
+		"ch port": true, "ch ca missing": true, "ch ca without tls": true, "ch same table": true, "nothing to search": true, "range": true, "storage": true,
 		"strategy": true, "json path": true, "metrics port": true, "sentry dsn missing": true, "nats data dir": true,
 		"nats replicas embedded":     true,
 		"rate limit max below start": true,
@@ -196,15 +203,15 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 func TestValidateRoles(t *testing.T) {
 	c := Default() // no Tracker credentials
 	c.ClickHouse.Proto = "grpc"
-	c.Calendar.Holidays = "ru"
+	c.Calendar.Start = 23 * time.Hour
 	tests := []struct {
 		role Role
 		want []string
 	}{
 		{RoleExtractor, []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID"}},
-		{RoleTransformer, []string{"EXPORTER_HOLIDAYS"}},
+		{RoleTransformer, []string{"EXPORTER_BUSINESS_HOURS_END"}},
 		{RoleLoader, []string{"EXPORTER_CLICKHOUSE__PROTO"}},
-		{RoleAll, []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID", "EXPORTER_HOLIDAYS", "EXPORTER_CLICKHOUSE__PROTO"}},
+		{RoleAll, []string{"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID", "EXPORTER_BUSINESS_HOURS_END", "EXPORTER_CLICKHOUSE__PROTO"}},
 	}
 	for _, tt := range tests {
 		var got []string
@@ -250,7 +257,7 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 		"custom not stateful": func(c *Config) { c.State.Storage = "custom" },
 		"redis stateful":      func(c *Config) { c.Stateful, c.State.Storage = true, "redis" },
 		"s3 stateful":         func(c *Config) { c.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket = true, "s3", "b" },
-		"holidays file":       func(c *Config) { c.Calendar.HolidaysFile, c.Calendar.Holidays = hol, "none" },
+		"holidays file":       func(c *Config) { c.Calendar.HolidaysFile, c.Calendar.DefaultHolidays = hol, false },
 		"end at midnight":     func(c *Config) { c.Calendar.Start, c.Calendar.End = 0, 24*time.Hour },
 		"custom fields": func(c *Config) {
 			c.CustomFields = []CustomField{{"storyPoints", "sp", "Float64"}, {"x--team", "team", "Array(String)"}}
@@ -307,7 +314,7 @@ func TestClickHouseHostsAndCluster(t *testing.T) {
 		{host: "ch1", cluster: "c1", wantAddrs: "ch1:9000"},
 	} {
 		c := validConfig(t)
-		c.ClickHouse.Proto = ProtoNative
+		c.ClickHouse.Proto = clickhouse.ProtoNative
 		c.ClickHouse.Port = 9000
 		c.ClickHouse.Host = tc.host
 		c.ClickHouse.Cluster = tc.cluster

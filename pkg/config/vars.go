@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
+	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"strconv"
@@ -63,56 +65,39 @@ func flagName(env string) string {
 
 const envPrefix = "EXPORTER_"
 
-func boolVar(name, def, help string, p func(*Config) *bool) variable {
-	return variable{name: name, def: def, help: help, isBool: true, set: func(c *Config, v string) error {
-		b, err := parseBool(v)
+// into returns a set function that stores what parse makes of the value in
+// the field p points to, or returns parse's error.
+func into[T any](parse func(string) (T, error), p func(*Config) *T) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		x, err := parse(v)
 		if err == nil {
-			*p(c) = b
+			*p(c) = x
 		}
 		return err
-	}}
+	}
+}
+
+func boolVar(name, def, help string, p func(*Config) *bool) variable {
+	return variable{name: name, def: def, help: help, isBool: true, set: into(parseBool, p)}
 }
 
 func intVar(name, def, help string, p func(*Config) *int) variable {
-	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
-		n, err := parseInt(v)
-		if err == nil {
-			*p(c) = n
-		}
-		return err
-	}}
+	return variable{name: name, def: def, help: help, set: into(parseInt, p)}
 }
 
 func sizeVar(name, def, help string, p func(*Config) *int) variable {
-	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
-		n, err := parseSize(v)
-		if err == nil {
-			*p(c) = n
-		}
-		return err
-	}}
+	return variable{name: name, def: def, help: help, set: into(parseSize, p)}
 }
 
 func floatVar(name, def, help string, p func(*Config) *float64) variable {
-	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
-		f, err := parseFloat(v)
-		if err == nil {
-			*p(c) = f
-		}
-		return err
-	}}
+	return variable{name: name, def: def, help: help, set: into(parseFloat, p)}
 }
 
 // durVar reads a duration; bare is the unit of a plain number (0: a unit is
 // required).
 func durVar(name, def, help string, bare time.Duration, p func(*Config) *time.Duration) variable {
-	return variable{name: name, def: def, help: help, set: func(c *Config, v string) error {
-		d, err := parseDuration(v, bare)
-		if err == nil {
-			*p(c) = d
-		}
-		return err
-	}}
+	parse := func(v string) (time.Duration, error) { return parseDuration(v, bare) }
+	return variable{name: name, def: def, help: help, set: into(parse, p)}
 }
 
 // textVar keeps the value as written; an empty value is the empty text.
@@ -141,13 +126,7 @@ func secretVar(name, def, help string, p func(*Config) *setting.Secret) variable
 // listVar reads a comma list or a Python/JSON list; an empty value is the
 // empty list (the old tool split "" into nothing useful either).
 func listVar(name, def, help string, p func(*Config) *[]string) variable {
-	return variable{name: name, def: def, help: help, keepEmpty: true, set: func(c *Config, v string) error {
-		l, err := parseList(v)
-		if err == nil {
-			*p(c) = l
-		}
-		return err
-	}}
+	return variable{name: name, def: def, help: help, keepEmpty: true, set: into(parseList, p)}
 }
 
 func zoneVar(name, def, help string, p func(*Config) (**time.Location, *string)) variable {
@@ -203,33 +182,15 @@ func table() []variable {
 		intVar("EXPORTER_LOG_ETL_STATS_EACH_N_ITER", "100", "issues between two progress lines",
 			func(c *Config) *int { return &c.LogETLStatsEachNIter }),
 		{name: "EXPORTER_WORKDAYS", def: "[0,1,2,3,4]", help: "working weekdays, 0 is Monday, 6 is Sunday",
-			set: func(c *Config, v string) error {
-				d, err := parseWorkdays(v)
-				if err == nil {
-					c.Calendar.Workdays = d
-				}
-				return err
-			}},
+			set: into(parseWorkdays, func(c *Config) *[]time.Weekday { return &c.Calendar.Workdays })},
 		{name: "EXPORTER_BUSINESS_HOURS_START", def: "09:00:00", help: "start of working hours, local time of the calendar's zone",
-			set: func(c *Config, v string) error {
-				d, err := parseTimeOfDay(v)
-				if err == nil {
-					c.Calendar.Start = d
-				}
-				return err
-			}},
+			set: into(parseTimeOfDay, func(c *Config) *time.Duration { return &c.Calendar.Start })},
 		{name: "EXPORTER_BUSINESS_HOURS_END", def: "22:00:00", help: "end of working hours (24:00:00 allowed)",
-			set: func(c *Config, v string) error {
-				d, err := parseTimeOfDay(v)
-				if err == nil {
-					c.Calendar.End = d
-				}
-				return err
-			}},
+			set: into(parseTimeOfDay, func(c *Config) *time.Duration { return &c.Calendar.End })},
 		zoneVar(varBusinessTimezone, "", "zone of working hours; default EXPORTER_TRACKER__TIMEZONE",
 			func(c *Config) (**time.Location, *string) { return &c.Calendar.Zone, nil }),
-		enumVar("EXPORTER_HOLIDAYS", "default", "built-in holidays: default (Russia's fixed public holidays) or none",
-			func(c *Config) *string { return &c.Calendar.Holidays }),
+		{name: "EXPORTER_HOLIDAYS", def: "default", help: "built-in holidays: default (Russia's fixed public holidays) or none",
+			set: into(parseHolidays, func(c *Config) *bool { return &c.Calendar.DefaultHolidays })},
 		textVar("EXPORTER_HOLIDAYS_FILE", "", "file of holidays and transferred working days (YYYY-MM-DD holiday|workday, or the data.gov.ru production-calendar CSV)",
 			func(c *Config) *string { return &c.Calendar.HolidaysFile }),
 		textVar("EXPORTER_DATETIME_RESPONSE_FORMAT", "%Y-%m-%dT%H:%M:%S.%f%z", "accepted for compatibility; no effect (Tracker datetimes are parsed with a fixed layout)",
@@ -355,7 +316,7 @@ func table() []variable {
 			func(c *Config) *string { return &c.ClickHouse.ZooKeeperPath }),
 		textVar("EXPORTER_CLICKHOUSE__REPLICA_NAME", "{replica}", "replica name of the replicated tables (with EXPORTER_CLICKHOUSE__CLUSTER)",
 			func(c *Config) *string { return &c.ClickHouse.ReplicaName }),
-		enumVar("EXPORTER_CLICKHOUSE__PROTO", ProtoHTTP, "http or https (ports 8123/8443), native or native+tls (ports 9000/9440)",
+		enumVar("EXPORTER_CLICKHOUSE__PROTO", clickhouse.ProtoHTTP, "http or https (ports 8123/8443), native or native+tls (ports 9000/9440)",
 			func(c *Config) *string { return &c.ClickHouse.Proto }),
 		intVar("EXPORTER_CLICKHOUSE__PORT", "8123", "ClickHouse port",
 			func(c *Config) *int { return &c.ClickHouse.Port }),
@@ -396,17 +357,17 @@ func table() []variable {
 			func(c *Config) *bool { return &c.ClickHouse.MigrateOnStart }),
 
 		// State.
-		enumVar("EXPORTER_STATE__STORAGE", StorageJSONFile, "watermark store: jsonfile or redis",
+		enumVar("EXPORTER_STATE__STORAGE", state.DefaultStorage, "watermark store: jsonfile or redis",
 			func(c *Config) *string { return &c.State.Storage }),
-		secretVar("EXPORTER_STATE__REDIS_DSN", "redis://localhost:6379", "Redis URL",
+		secretVar("EXPORTER_STATE__REDIS_DSN", state.DefaultRedisDSN, "Redis URL",
 			func(c *Config) *setting.Secret { return &c.State.RedisDSN }),
-		enumVar("EXPORTER_STATE__JSONFILE_STRATEGY", StrategyLocal, "where the JSON file lives: local or s3",
+		enumVar("EXPORTER_STATE__JSONFILE_STRATEGY", state.DefaultStrategy, "where the JSON file lives: local or s3",
 			func(c *Config) *string { return &c.State.JSONFileStrategy }),
-		textVar("EXPORTER_STATE__JSONFILE_PATH", "state.json", "local file, or object key with the s3 strategy",
+		textVar("EXPORTER_STATE__JSONFILE_PATH", state.DefaultPath, "local file, or object key with the s3 strategy",
 			func(c *Config) *string { return &c.State.JSONFilePath }),
 		textVar("EXPORTER_STATE__JSONFILE_S3_BUCKET", "", "S3 bucket",
 			func(c *Config) *string { return &c.State.S3Bucket }),
-		textVar("EXPORTER_STATE__JSONFILE_S3_REGION", "us-east-1", "S3 region",
+		textVar("EXPORTER_STATE__JSONFILE_S3_REGION", state.DefaultS3Region, "S3 region",
 			func(c *Config) *string { return &c.State.S3Region }),
 		textVar("EXPORTER_STATE__JSONFILE_S3_ENDPOINT", "", "S3 endpoint URL (Yandex Object Storage, MinIO, ...); empty for AWS",
 			func(c *Config) *string { return &c.State.S3Endpoint }),
@@ -474,7 +435,7 @@ func tableNameVars() []variable {
 	for _, tv := range tableVars {
 		get := tv.get
 		out = append(out, textVar(tv.name, *get(&defaults), tv.help,
-			func(c *Config) *string { return get(&c.ClickHouse.Tables) }))
+			func(c *Config) *string { return get((*wire.Tables)(&c.ClickHouse.Tables)) }))
 	}
 	return out
 }

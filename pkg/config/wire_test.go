@@ -39,6 +39,9 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire",
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting",
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker",
+	"github.com/tracker-exporter/tracker-exporter/pkg/calendar",
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse",
+	"github.com/tracker-exporter/tracker-exporter/pkg/state",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {

@@ -21,12 +21,7 @@ var (
 func moscow(t testing.TB) *calendar.Calendar {
 	t.Helper()
 	calOnce.Do(func() {
-		cfg, err := calendar.DefaultConfig()
-		if err != nil {
-			calErr = err
-			return
-		}
-		calMSK, calErr = calendar.New(cfg)
+		calMSK, calErr = calendar.New(calendar.Default())
 	})
 	if calErr != nil {
 		t.Fatal(calErr)

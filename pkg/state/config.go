@@ -2,11 +2,14 @@ package state
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/redisstate"
@@ -36,31 +39,31 @@ const (
 	DefaultRedisDSN = "redis://localhost:6379"
 )
 
-// Config selects and configures a backend; each field mirrors one of the
-// old tool's EXPORTER_STATE__* variables (named in the comments). Empty
-// fields take the defaults of Default.
+// Config selects and configures a backend: a plain value, built with
+// Default and checked with Validate. The env tag of a field names the old
+// tool's variable that sets it (pkg/config maps it; Validate's problems
+// name fields, which pkg/config turns into these names). Open takes empty
+// fields for the defaults of Default.
 type Config struct {
-	// Storage is jsonfile or redis (EXPORTER_STATE__STORAGE). The old
-	// tool's custom storage is refused.
-	Storage string
-	// JSONFileStrategy is local or s3 (EXPORTER_STATE__JSONFILE_STRATEGY):
-	// where the jsonfile storage keeps its document.
-	JSONFileStrategy string
+	// Storage is jsonfile or redis. The old tool's custom storage is
+	// refused.
+	Storage string `env:"EXPORTER_STATE__STORAGE"`
+	// JSONFileStrategy is local or s3: where the jsonfile storage keeps
+	// its document.
+	JSONFileStrategy string `env:"EXPORTER_STATE__JSONFILE_STRATEGY"`
 	// JSONFilePath is the file path, or the object key with the s3
-	// strategy (EXPORTER_STATE__JSONFILE_PATH). As in the old tool, ".json"
-	// is appended when it does not end with it.
-	JSONFilePath string
+	// strategy. As in the old tool, ".json" is appended when it does not
+	// end with it.
+	JSONFilePath string `env:"EXPORTER_STATE__JSONFILE_PATH"`
 	// S3Bucket, S3Region, S3Endpoint, S3AccessKey and S3SecretKey configure
-	// the s3 strategy (EXPORTER_STATE__JSONFILE_S3_BUCKET, _S3_REGION,
-	// _S3_ENDPOINT, _S3_ACCESS_KEY, _S3_SECRET_KEY). Without keys the AWS
-	// default credentials apply.
-	S3Bucket    string
-	S3Region    string
-	S3Endpoint  string
-	S3AccessKey string
-	S3SecretKey string
-	// RedisDSN is the Redis URL (EXPORTER_STATE__REDIS_DSN).
-	RedisDSN string
+	// the s3 strategy. Without keys the AWS default credentials apply.
+	S3Bucket    string         `env:"EXPORTER_STATE__JSONFILE_S3_BUCKET"`
+	S3Region    string         `env:"EXPORTER_STATE__JSONFILE_S3_REGION"`
+	S3Endpoint  string         `env:"EXPORTER_STATE__JSONFILE_S3_ENDPOINT"`
+	S3AccessKey setting.Secret `env:"EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY"`
+	S3SecretKey setting.Secret `env:"EXPORTER_STATE__JSONFILE_S3_SECRET_KEY"`
+	// RedisDSN is the Redis URL; it may hold a password.
+	RedisDSN setting.Secret `env:"EXPORTER_STATE__REDIS_DSN"`
 	// LegacyLocation is the zone in which the old tool wrote its watermark
 	// strings, its EXPORTER_TRACKER__TIMEZONE; nil means Europe/Moscow, its
 	// default.
@@ -82,66 +85,92 @@ func Default() Config {
 // tool's ".json" suffix rule.
 func (c Config) withDefaults() Config {
 	d := Default()
-	set := func(v *string, def string) {
-		if *v == "" {
-			*v = def
+	for _, f := range []struct{ v, def *string }{
+		{&c.Storage, &d.Storage}, {&c.JSONFileStrategy, &d.JSONFileStrategy},
+		{&c.JSONFilePath, &d.JSONFilePath}, {&c.S3Region, &d.S3Region},
+	} {
+		if *f.v == "" {
+			*f.v = *f.def
 		}
 	}
-	set(&c.Storage, d.Storage)
-	set(&c.JSONFileStrategy, d.JSONFileStrategy)
-	set(&c.JSONFilePath, d.JSONFilePath)
-	set(&c.S3Region, d.S3Region)
-	set(&c.RedisDSN, d.RedisDSN)
+	if !c.RedisDSN.IsSet() {
+		c.RedisDSN = d.RedisDSN
+	}
 	if !strings.HasSuffix(c.JSONFilePath, ".json") {
 		c.JSONFilePath += ".json"
 	}
 	return c
 }
 
-// Validate reports every problem of c (after defaults) at once, one
-// error per problem joined with errors.Join. Messages never contain
+// Validate reports every problem of c at once: errors.Join of one
+// *setting.Problem per problem, naming the field. Messages never contain
 // secrets.
 func (c Config) Validate() error {
-	c = c.withDefaults()
-	var problems []error
+	var p setting.Problems
+	c.validateChoice(&p, false)
 	switch c.Storage {
-	case StorageJSONFile:
-		switch c.JSONFileStrategy {
-		case StrategyLocal:
-		case StrategyS3:
-			if c.S3Bucket == "" {
-				problems = append(problems, errors.New("state: the s3 strategy needs a bucket (EXPORTER_STATE__JSONFILE_S3_BUCKET)"))
-			}
-			if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
-				problems = append(problems, errors.New("state: set both EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY and _S3_SECRET_KEY, or neither to use the AWS default credentials"))
-			}
-		default:
-			problems = append(problems, fmt.Errorf("state: unknown jsonfile strategy %q (EXPORTER_STATE__JSONFILE_STRATEGY): use %q or %q",
-				c.JSONFileStrategy, StrategyLocal, StrategyS3))
-		}
 	case StorageRedis:
-		if _, err := redisstate.ParseDSN(c.RedisDSN); err != nil {
-			problems = append(problems, fmt.Errorf("state: EXPORTER_STATE__REDIS_DSN: %w", err))
+		if !ValidRedisDSN(c.RedisDSN.Reveal()) {
+			p.AddSecret("RedisDSN", "want redis://[user:password@]host:port[/db], rediss://... or unix://path")
 		}
-	case StorageCustom:
-		problems = append(problems, fmt.Errorf("state: storage %q (a Python class in the old tool) is not supported: use %q (a local file, or an S3 object with EXPORTER_STATE__JSONFILE_STRATEGY=s3) or %q",
-			StorageCustom, StorageJSONFile, StorageRedis))
-	default:
-		problems = append(problems, fmt.Errorf("state: unknown storage %q (EXPORTER_STATE__STORAGE): use %q or %q",
-			c.Storage, StorageJSONFile, StorageRedis))
+	case StorageJSONFile:
+		p.NonEmpty("JSONFilePath", c.JSONFilePath)
+		if c.JSONFileStrategy != StrategyS3 {
+			break
+		}
+		p.NonEmpty("S3Bucket", c.S3Bucket)
+		p.NonEmpty("S3Region", c.S3Region)
+		if c.S3Endpoint != "" {
+			if u, err := url.Parse(c.S3Endpoint); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				p.Add("S3Endpoint", c.S3Endpoint, "want an http(s) URL like https://storage.yandexcloud.net")
+			}
+		}
+		if c.S3AccessKey.IsSet() != c.S3SecretKey.IsSet() {
+			p.Add("S3AccessKey", nil, "set both %s and _SECRET_KEY, or neither (AWS default credentials)", setting.Ref("S3AccessKey"))
+		}
 	}
-	return errors.Join(problems...)
+	return p.Err()
+}
+
+// ValidateChoice reports the problems of the choice of backend alone
+// (Storage and JSONFileStrategy), accepting the old tool's custom storage:
+// for a configuration whose store is not opened.
+func (c Config) ValidateChoice() error {
+	var p setting.Problems
+	c.validateChoice(&p, true)
+	return p.Err()
+}
+
+func (c Config) validateChoice(p *setting.Problems, customOK bool) {
+	switch c.Storage {
+	case StorageJSONFile, StorageRedis:
+	case StorageCustom:
+		if !customOK {
+			p.Add("Storage", c.Storage, "the old tool's custom storage (a Python class) is not supported: use jsonfile "+
+				"(a local file, or an S3 object with %s=s3) or redis (%s)", setting.Ref("JSONFileStrategy"), setting.Ref("RedisDSN"))
+		}
+	default:
+		p.Add("Storage", c.Storage, "want jsonfile or redis")
+	}
+	p.OneOf("JSONFileStrategy", c.JSONFileStrategy, StrategyLocal, StrategyS3)
+}
+
+// ValidRedisDSN reports whether dsn is a Redis URL the client accepts:
+// redis://, rediss:// with a host, or unix://.
+func ValidRedisDSN(dsn string) bool {
+	u, err := url.Parse(dsn)
+	if err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, u.Scheme) || (u.Scheme != "unix" && u.Host == "") {
+		return false
+	}
+	_, err = redisstate.ParseDSN(dsn)
+	return err == nil
 }
 
 // LogValue logs c with the secret key and the Redis password redacted.
 func (c Config) LogValue() slog.Value {
-	secret := ""
-	if c.S3SecretKey != "" {
-		secret = "REDACTED"
-	}
 	dsn := ""
-	if c.RedisDSN != "" {
-		dsn = redisstate.Redact(c.RedisDSN)
+	if c.RedisDSN.IsSet() {
+		dsn = redisstate.Redact(c.RedisDSN.Reveal())
 	}
 	zone := ""
 	if c.LegacyLocation != nil {
@@ -154,8 +183,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("s3_bucket", c.S3Bucket),
 		slog.String("s3_region", c.S3Region),
 		slog.String("s3_endpoint", c.S3Endpoint),
-		slog.String("s3_access_key", c.S3AccessKey),
-		slog.String("s3_secret_key", secret),
+		slog.String("s3_access_key", c.S3AccessKey.Reveal()),
+		slog.Any("s3_secret_key", c.S3SecretKey),
 		slog.String("redis_dsn", dsn),
 		slog.String("legacy_zone", zone),
 	)
@@ -166,13 +195,13 @@ func (c Config) LogValue() slog.Value {
 // unreachable server shows up on the first Load or Save. The caller must
 // Close the Store.
 func Open(ctx context.Context, c Config) (Store, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
 	c = c.withDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("state config: %w", err)
+	}
 	switch {
 	case c.Storage == StorageRedis:
-		s, err := redisstate.Open(c.RedisDSN, redisstate.Options{LegacyLocation: c.LegacyLocation})
+		s, err := redisstate.Open(c.RedisDSN.Reveal(), redisstate.Options{LegacyLocation: c.LegacyLocation})
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}
@@ -183,8 +212,8 @@ func Open(ctx context.Context, c Config) (Store, error) {
 			ObjectKey:      c.JSONFilePath,
 			Region:         c.S3Region,
 			Endpoint:       c.S3Endpoint,
-			AccessKey:      c.S3AccessKey,
-			SecretKey:      c.S3SecretKey,
+			AccessKey:      c.S3AccessKey.Reveal(),
+			SecretKey:      c.S3SecretKey.Reveal(),
 			LegacyLocation: c.LegacyLocation,
 		})
 		if err != nil {

@@ -23,6 +23,8 @@ const (
 )
 
 func TestValidate(t *testing.T) {
+	s3 := state.Default()
+	s3.JSONFileStrategy = "s3"
 	tests := []struct {
 		name string
 		cfg  state.Config
@@ -30,21 +32,24 @@ func TestValidate(t *testing.T) {
 		// problems is the number of lines (one per problem) in the error.
 		problems int
 	}{
-		{name: "zero value is the old default", cfg: state.Config{}},
 		{name: "defaults", cfg: state.Default()},
-		{name: "redis", cfg: state.Config{Storage: "redis", RedisDSN: "redis://:" + redisPass + "@redis:6379/1"}},
-		{name: "s3 with keys", cfg: state.Config{JSONFileStrategy: "s3", S3Bucket: "b", S3AccessKey: "a", S3SecretKey: secretKey}},
-		{name: "s3 with the default chain", cfg: state.Config{JSONFileStrategy: "s3", S3Bucket: "b"}},
-		{name: "custom is refused naming the alternatives", cfg: state.Config{Storage: "custom"},
-			want: []string{`storage "custom"`, `"jsonfile"`, `"redis"`}, problems: 1},
-		{name: "unknown storage", cfg: state.Config{Storage: "consul"}, want: []string{`unknown storage "consul"`}, problems: 1},
-		{name: "unknown strategy", cfg: state.Config{JSONFileStrategy: "ftp"}, want: []string{`unknown jsonfile strategy "ftp"`}, problems: 1},
-		{name: "s3 problems are all reported", cfg: state.Config{JSONFileStrategy: "s3", S3SecretKey: secretKey},
-			want: []string{"needs a bucket", "both EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY"}, problems: 2},
-		{name: "bad redis DSN, password kept out", cfg: state.Config{Storage: "redis", RedisDSN: "http://u:" + redisPass + "@h:6379"},
-			want: []string{"EXPORTER_STATE__REDIS_DSN", "invalid URL scheme"}, problems: 1},
-		{name: "redis DSN that is no URL", cfg: state.Config{Storage: "redis", RedisDSN: "redis://h:" + redisPass},
-			want: []string{"not a valid URL"}, problems: 1},
+		{name: "redis", cfg: with(func(c *state.Config) { c.Storage, c.RedisDSN = "redis", "redis://:"+redisPass+"@redis:6379/1" })},
+		{name: "s3 with keys", cfg: with(func(c *state.Config) { *c = s3; c.S3Bucket, c.S3AccessKey, c.S3SecretKey = "b", "a", secretKey })},
+		{name: "s3 with the default chain", cfg: with(func(c *state.Config) { *c = s3; c.S3Bucket = "b" })},
+		{name: "custom is refused naming the alternatives", cfg: with(func(c *state.Config) { c.Storage = "custom" }),
+			want: []string{`Storage="custom": the old tool's custom storage`, "use jsonfile", "or redis (RedisDSN)"}, problems: 1},
+		{name: "unknown storage", cfg: with(func(c *state.Config) { c.Storage = "consul" }), want: []string{`Storage="consul": want jsonfile or redis`}, problems: 1},
+		{name: "unknown strategy", cfg: with(func(c *state.Config) { c.JSONFileStrategy = "ftp" }), want: []string{`JSONFileStrategy="ftp": want local or s3`}, problems: 1},
+		{name: "s3 problems are all reported", cfg: with(func(c *state.Config) {
+			*c = s3
+			c.S3Region, c.S3Endpoint, c.S3SecretKey = "", "storage.example", secretKey
+		}),
+			want: []string{"S3Bucket: must not be empty", "S3Region: must not be empty", `S3Endpoint="storage.example": want an http(s) URL`, "S3AccessKey: set both S3AccessKey"}, problems: 4},
+		{name: "no path", cfg: with(func(c *state.Config) { c.JSONFilePath = "" }), want: []string{"JSONFilePath: must not be empty"}, problems: 1},
+		{name: "bad redis DSN, password kept out", cfg: with(func(c *state.Config) { c.Storage, c.RedisDSN = "redis", "http://u:"+redisPass+"@h:6379" }),
+			want: []string{"RedisDSN (value hidden): want redis://"}, problems: 1},
+		{name: "redis DSN that is no URL", cfg: with(func(c *state.Config) { c.Storage, c.RedisDSN = "redis", "redis://h:"+redisPass }),
+			want: []string{"RedisDSN (value hidden)"}, problems: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,10 +75,34 @@ func TestValidate(t *testing.T) {
 			if strings.Contains(msg, secretKey) || strings.Contains(msg, redisPass) {
 				t.Errorf("Validate error reveals a secret: %q", msg)
 			}
+			if tt.name == "no path" {
+				return // Open takes an empty path for the default
+			}
 			if _, oerr := state.Open(context.Background(), tt.cfg); oerr == nil {
 				t.Errorf("Open accepted a config Validate refuses")
 			}
 		})
+	}
+}
+
+// with returns Default changed by mod.
+func with(mod func(*state.Config)) state.Config {
+	c := state.Default()
+	mod(&c)
+	return c
+}
+
+// Without the store in use only the choice of backend is checked, and the
+// old tool's custom storage is accepted.
+func TestValidateChoice(t *testing.T) {
+	c := state.Config{Storage: "custom", JSONFileStrategy: "local", JSONFilePath: ""}
+	if err := c.ValidateChoice(); err != nil {
+		t.Errorf("ValidateChoice(custom) = %v, want nil", err)
+	}
+	c.Storage, c.JSONFileStrategy = "consul", "ftp"
+	err := c.ValidateChoice()
+	if err == nil || strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("ValidateChoice(consul, ftp) = %v, want two problems", err)
 	}
 }
 

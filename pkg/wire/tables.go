@@ -3,19 +3,20 @@ package wire
 // Tables names the ClickHouse table of each kind of row. It is the one
 // home of the names: the configuration fills it, the migrations, the sink
 // and the loader read it. Each table has a deduplicated view named after
-// it with the suffix "_view".
+// it with the suffix "_view". The env tag of a field names the variable
+// that sets it.
 type Tables struct {
-	Issues          string
-	IssueMetrics    string
-	IssuesChangelog string
-	StatusIntervals string
-	Statuses        string
-	Comments        string
-	Worklogs        string
-	Links           string
-	IssueSprints    string
-	Boards          string
-	Sprints         string
+	Issues          string `env:"EXPORTER_CLICKHOUSE__ISSUES_TABLE"`
+	IssueMetrics    string `env:"EXPORTER_CLICKHOUSE__ISSUE_METRICS_TABLE"`
+	IssuesChangelog string `env:"EXPORTER_CLICKHOUSE__ISSUES_CHANGELOG_TABLE"`
+	StatusIntervals string `env:"EXPORTER_CLICKHOUSE__STATUS_INTERVALS_TABLE"`
+	Statuses        string `env:"EXPORTER_CLICKHOUSE__STATUSES_TABLE"`
+	Comments        string `env:"EXPORTER_CLICKHOUSE__ISSUE_COMMENTS_TABLE"`
+	Worklogs        string `env:"EXPORTER_CLICKHOUSE__ISSUE_WORKLOGS_TABLE"`
+	Links           string `env:"EXPORTER_CLICKHOUSE__ISSUE_LINKS_TABLE"`
+	IssueSprints    string `env:"EXPORTER_CLICKHOUSE__ISSUE_SPRINTS_TABLE"`
+	Boards          string `env:"EXPORTER_CLICKHOUSE__BOARDS_TABLE"`
+	Sprints         string `env:"EXPORTER_CLICKHOUSE__SPRINTS_TABLE"`
 }
 
 // DefaultTables returns the old tool's names plus the new tables'.

@@ -20,6 +20,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/s3state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/statetest"
@@ -276,8 +277,8 @@ func TestOldToolObject(t *testing.T) {
 		JSONFilePath:     "state", // the old tool appends ".json"
 		S3Bucket:         bucket,
 		S3Endpoint:       sv.endpoint,
-		S3AccessKey:      sv.accessKey,
-		S3SecretKey:      sv.secretKey,
+		S3AccessKey:      setting.Secret(sv.accessKey),
+		S3SecretKey:      setting.Secret(sv.secretKey),
 	}
 	ctx := context.Background()
 	s, err := state.Open(ctx, cfg)
