@@ -16,7 +16,12 @@
 # CH_PORT (19000), CH_HTTP_PORT (18123), CH_TLS_PORT (19440, native over TLS
 # with a certificate from a private CA written next to the data), REDIS_PORT (16379), S3_PORT (17070),
 # S3_ACCESS_KEY (tracker-test), S3_SECRET_KEY (tracker-test-secret),
-# VERSITYGW_VERSION (v1.8.0), SERVICES_TIMEOUT (60 seconds per service).
+# VERSITYGW_VERSION (v1.8.0), SERVICES_TIMEOUT (60 seconds per service);
+# the ClickHouse cluster's ZK_PORT (12181), ZK_JAR, CH_CLUSTER
+# (tracker_cluster), CH_CLUSTER_PORTS (19100,19101), CH_CLUSTER_HTTP_PORTS
+# (18200,18201), CH_CLUSTER_INTERSERVER_PORTS (19109,19110); the NATS
+# cluster's NATS_CLUSTER_PORT (14222), NATS_ROUTE_PORT (16222),
+# NATS_MONITOR_PORT (18222), each the port of node 1, the others following.
 set -euo pipefail
 
 SERVICES_DIR=${SERVICES_DIR:-/tmp/tracker-exporter-services}
