@@ -86,7 +86,7 @@ func runReplay(b *testing.B, n int) {
 	}
 	cfg.ClickHouse.Database = freshDatabase(b, env, cfg)
 	env.Config = cfg
-	ins := insertDirect(b, ctx, env, conn.JS, rules, cfg.ClickHouse.BatchRows)
+	ins := insertDirect(b, ctx, env, conn.JS, rules, cfg.Loader.BatchRows)
 
 	b.ReportMetric(float64(n)/fill.Seconds(), "fill-issues/s")
 	b.ReportMetric(float64(n)/ph.Total.Seconds(), "replay-issues/s")

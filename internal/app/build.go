@@ -301,7 +301,7 @@ func NewTransformer(env *Env, js jetstream.JetStream) (*transformer.Transformer,
 	if err != nil {
 		return nil, err
 	}
-	return transformer.New(transformer.Config{MaxDeliveries: env.Config.ClickHouse.MaxDeliveries}, transformer.Deps{
+	return transformer.New(transformer.Config{MaxDeliveries: env.Config.Loader.MaxDeliveries}, transformer.Deps{
 		JS: js, Rules: rules, Log: env.Log.With("stage", "transformer"), Metrics: env.Metrics,
 	})
 }
@@ -400,14 +400,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		chc := ClickHouseConfig(env.Config, env.Log)
 		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: wire.Tables(c.Tables)}
 	}
-	b := c.Backoff
-	l, err := loader.New(loader.Config{
-		BatchRows: c.BatchRows, BatchBytes: c.BatchBytes, BatchAge: c.BatchAge,
-		MaxDeliveries: c.MaxDeliveries,
-		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
-		AutoDeduplicate: c.AutoDeduplicate, OptimizeEvery: c.OptimizeEvery,
-		Tables: wire.Tables(c.Tables),
-	}, loader.Deps{
+	l, err := loader.New(loader.Config{Config: env.Config.Loader, Tables: wire.Tables(c.Tables)}, loader.Deps{
 		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent, AffectsAll: clickhouse.IsSchemaMismatch,
 		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,
 	})

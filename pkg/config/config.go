@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -87,6 +88,9 @@ type Config struct {
 
 	Tracker    TrackerConfig
 	ClickHouse ClickHouseConfig
+	// Loader configures the load stage (EXPORTER_CLICKHOUSE__BATCH_*,
+	// _BACKOFF_*, _AUTO_DEDUPLICATE, _OPTIMIZE_EVERY, _MAX_DELIVERIES).
+	Loader     loadercfg.Config
 	State      StateConfig
 	Monitoring MonitoringConfig
 	NATS       NATSConfig
@@ -197,44 +201,17 @@ type SearchConfig struct {
 }
 
 // ClickHouseConfig configures the ClickHouse client (clickhouse.Config,
-// with its defaults and validation) and the loader's use of it: whether
-// rows are loaded at all, deduplication, batches, retries, migrations.
+// with its defaults and validation) and the program's use of it: whether
+// rows are loaded at all, migrations at start. The loader's settings
+// (batches, retries, deduplication) are Config.Loader.
 type ClickHouseConfig struct {
 	clickhouse.Config
 	// EnableUpload loads ClickHouse; false prints rows instead
 	// (EXPORTER_CLICKHOUSE__ENABLE_UPLOAD).
 	EnableUpload bool
 
-	// AutoDeduplicate allows OPTIMIZE ... FINAL, at most once per table per
-	// OptimizeEvery (EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE).
-	AutoDeduplicate bool
-	// OptimizeEvery is the least time between two OPTIMIZE of one table
-	// (EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY; default: the ETL interval, that
-	// is once per run).
-	OptimizeEvery time.Duration
-	Backoff       BackoffConfig
-	// BatchRows, BatchBytes and BatchAge flush a batch at whichever comes
-	// first.
-	BatchRows  int
-	BatchBytes int
-	BatchAge   time.Duration
-	// MaxDeliveries is how often a message is tried before it is
-	// dead-lettered.
-	MaxDeliveries int
 	// MigrateOnStart applies the embedded migrations when the loader starts.
 	MigrateOnStart bool
-}
-
-// BackoffConfig is the retry schedule of ClickHouse inserts.
-type BackoffConfig struct {
-	// BaseDelay is the first delay (EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY,
-	// seconds as a float).
-	BaseDelay time.Duration
-	// ExpoFactor multiplies the delay after each try.
-	ExpoFactor float64
-	// MaxTries counts the first try.
-	MaxTries int
-	Jitter   bool
 }
 
 // StateConfig configures the watermark store (state.Config, with its
@@ -365,21 +342,10 @@ func Default() Config {
 			},
 		},
 		ClickHouse: ClickHouseConfig{
-			Config:          clickhouse.Default(),
-			EnableUpload:    true,
-			AutoDeduplicate: true,
-			OptimizeEvery:   30 * time.Minute,
-			Backoff: BackoffConfig{
-				BaseDelay:  500 * time.Millisecond,
-				ExpoFactor: 2.5,
-				MaxTries:   3,
-				Jitter:     true,
-			},
-			BatchRows:     10000,
-			BatchBytes:    16 << 20,
-			BatchAge:      5 * time.Second,
-			MaxDeliveries: 5,
+			Config:       clickhouse.Default(),
+			EnableUpload: true,
 		},
+		Loader: loadercfg.Default(),
 		State: StateConfig{
 			// The old tool's defaults; with the s3 strategy JSONFilePath is
 			// the object key, so "./state.json" would miss the old watermark.

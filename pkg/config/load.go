@@ -202,7 +202,7 @@ func load(environ []string, envFile string, overrides map[string]rawValue) (Conf
 		cfg.Calendar.Zone = cfg.Tracker.Timezone
 	}
 	if !set[varOptimizeEvery] {
-		cfg.ClickHouse.OptimizeEvery = cfg.ETLInterval
+		cfg.Loader.OptimizeEvery = cfg.ETLInterval
 	}
 	if !set[varRateLimitMax] && cfg.Tracker.RateLimit > cfg.Tracker.RateCeiling {
 		// A start rate above the default ceiling is the ceiling too.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
@@ -94,13 +95,13 @@ func (c Config) Summary() []slog.Attr {
 			slog.Any("password", ch.Password),
 			slog.String("database", ch.Database),
 			slog.Any("tables", wire.Tables(ch.Tables).Names()),
-			slog.Bool("auto_deduplicate", ch.AutoDeduplicate),
-			slog.String("optimize_every", ch.OptimizeEvery.String()),
-			slog.String("backoff", backoffText(ch.Backoff)),
-			slog.Int("batch_rows", ch.BatchRows),
-			slog.Int("batch_bytes", ch.BatchBytes),
-			slog.String("batch_age", ch.BatchAge.String()),
-			slog.Int("max_deliveries", ch.MaxDeliveries),
+			slog.Bool("auto_deduplicate", c.Loader.AutoDeduplicate),
+			slog.String("optimize_every", c.Loader.OptimizeEvery.String()),
+			slog.String("backoff", backoffText(c.Loader.Backoff)),
+			slog.Int("batch_rows", c.Loader.BatchRows),
+			slog.Int("batch_bytes", c.Loader.BatchBytes),
+			slog.String("batch_age", c.Loader.BatchAge.String()),
+			slog.Int("max_deliveries", c.Loader.MaxDeliveries),
 			slog.Bool("migrate_on_start", ch.MigrateOnStart),
 		),
 		slog.Group("state",
@@ -144,7 +145,7 @@ func zoneName(l *time.Location) string {
 	return l.String()
 }
 
-func backoffText(b BackoffConfig) string {
+func backoffText(b loadercfg.Backoff) string {
 	s := "base=" + b.BaseDelay.String() + " factor=" + trimFloat(b.ExpoFactor) + " tries=" + itoa(b.MaxTries)
 	if b.Jitter {
 		s += " jitter"

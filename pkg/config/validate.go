@@ -331,20 +331,7 @@ func (c Config) validateClickHouse(p *setting.Problems) {
 	}
 	component(p, ch.Config.Validate(), ch.Config)
 	regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
-	if ch.AutoDeduplicate {
-		p.Positive("EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", ch.OptimizeEvery)
-	}
-	p.Positive("EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY", ch.Backoff.BaseDelay)
-	if ch.Backoff.ExpoFactor < 1 || ch.Backoff.ExpoFactor > 100 {
-		p.Add("EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR", ch.Backoff.ExpoFactor, "want 1..100")
-	}
-	p.IntRange("EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES", ch.Backoff.MaxTries, 1, 100)
-	p.IntRange("EXPORTER_CLICKHOUSE__BATCH_ROWS", ch.BatchRows, 1, 10_000_000)
-	if ch.BatchBytes < 1<<10 {
-		p.Add("EXPORTER_CLICKHOUSE__BATCH_BYTES", ch.BatchBytes, "want 1KiB or more")
-	}
-	p.Positive("EXPORTER_CLICKHOUSE__BATCH_AGE", ch.BatchAge)
-	p.IntRange("EXPORTER_CLICKHOUSE__MAX_DELIVERIES", ch.MaxDeliveries, 1, 1000)
+	component(p, c.Loader.Validate(), c.Loader)
 }
 
 func sortedKeys(m map[string]string) []string {
