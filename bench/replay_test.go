@@ -19,6 +19,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
@@ -113,8 +114,11 @@ func fillRawStream(b *testing.B, js jetstream.JetStream, n int) {
 		b.Fatal(err)
 	}
 	ex, err := extractor.New(extractor.Config{
-		Query:       extractor.QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
-		Concurrency: 16, ChangelogPageSize: 100,
+		Config: extractorcfg.Config{
+			Query:             extractor.QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
+			Concurrency:       16,
+			ChangelogPageSize: 100,
+		},
 	}, extractor.Deps{Tracker: tc, JS: js})
 	if err != nil {
 		b.Fatal(err)

@@ -159,7 +159,7 @@ func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, erro
 func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
 	s := cfg.State.Config
 	// The old tool wrote its watermark as local time in this zone.
-	s.LegacyLocation = cfg.Tracker.Timezone
+	s.LegacyLocation = cfg.Extractor.Query.Zone
 	return state.Open(ctx, s)
 }
 
@@ -170,7 +170,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 	cfg := env.Config
 	var store state.Store
 	closeFn := func() {}
-	if cfg.Stateful && strings.TrimSpace(cfg.Tracker.Search.Query) == "" {
+	if cfg.Extractor.Query.Stateful && strings.TrimSpace(cfg.Extractor.Query.Custom) == "" {
 		s, err := OpenState(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
@@ -178,7 +178,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		// A state store that is not up yet (Redis, S3) is waited for like
 		// NATS and ClickHouse; state that cannot be read is refused.
 		err = waitFor(ctx, env.Log, "the state store ("+cfg.State.Storage+")", cfg.StartTimeout, func(ctx context.Context) error {
-			_, _, err := s.Load(ctx, cfg.State.Key)
+			_, _, err := s.Load(ctx, cfg.Extractor.StateKey)
 			if errors.Is(err, state.ErrCorrupt) {
 				return permanent(err)
 			}
@@ -208,19 +208,12 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 	if store != nil {
 		deps.State = store
 	}
+	settings := cfg.Extractor
+	settings.Query.Layout = layout // EXPORTER_DATETIME_QUERY_FORMAT, converted
 	ex, err := extractor.New(extractor.Config{
-		Query: extractor.QueryConfig{
-			Custom: cfg.Tracker.Search.Query, Stateful: cfg.Stateful,
-			InitialRange: cfg.StatefulInitialRange, Range: cfg.Tracker.Search.Range,
-			Queues: cfg.Tracker.Search.Queues, Zone: cfg.Tracker.Timezone, Overlap: cfg.State.Overlap,
-			Layout: layout,
-		},
-		Concurrency:       cfg.Tracker.Concurrency,
-		ChangelogPageSize: cfg.Tracker.ChangelogPageSize,
-		ScrollPageSize:    cfg.Tracker.ScrollPageSize,
-		StateKey:          cfg.State.Key,
-		ProgressEvery:     every,
-		MaxPayload:        int(js.Conn().MaxPayload()),
+		Config:        settings,
+		ProgressEvery: every,
+		MaxPayload:    int(js.Conn().MaxPayload()),
 		// Rows printed instead of loaded: the next real run must still
 		// load these issues, so the watermark stays (as the old tool did).
 		DryRun:         !cfg.ClickHouse.EnableUpload,

@@ -16,8 +16,8 @@ import (
 // comparable returns c with zones replaced by their names, so that two
 // Configs can be compared with reflect.DeepEqual.
 func comparable(c Config) (Config, [2]string) {
-	zones := [2]string{zoneName(c.Tracker.Timezone), zoneName(c.Calendar.Zone)}
-	c.Tracker.Timezone, c.Calendar.Zone = nil, nil
+	zones := [2]string{zoneName(c.Extractor.Query.Zone), zoneName(c.Calendar.Zone)}
+	c.Extractor.Query.Zone, c.Calendar.Zone = nil, nil
 	c.Explicit = nil
 	return c, zones
 }
@@ -46,8 +46,8 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"EXPORTER_STATEFUL", d.Stateful, false},
-		{"EXPORTER_STATEFUL_INITIAL_RANGE", d.StatefulInitialRange, 7 * day},
+		{"EXPORTER_STATEFUL", d.Extractor.Query.Stateful, false},
+		{"EXPORTER_STATEFUL_INITIAL_RANGE", d.Extractor.Query.InitialRange, 7 * day},
 		{"EXPORTER_CHANGELOG_EXPORT_ENABLED", d.ChangelogExportEnabled, false},
 		{"EXPORTER_LOGLEVEL", d.LogLevel, "info"},
 		{"EXPORTER_LOG_ETL_STATS", d.LogETLStats, true},
@@ -70,12 +70,11 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_TRACKER__TIMEOUT", d.Tracker.Timeout, 10 * time.Second},
 		{"EXPORTER_TRACKER__MAX_RETRIES", d.Tracker.MaxRetries, 10},
 		{"EXPORTER_TRACKER__LANGUAGE", d.Tracker.Language, "en"},
-		{"EXPORTER_TRACKER__TIMEZONE", d.Tracker.Timezone.String(), "Europe/Moscow"},
-		{"EXPORTER_TRACKER__TIMEZONE name", d.Tracker.TimezoneName, "Europe/Moscow"},
-		{"EXPORTER_TRACKER__SEARCH__QUERY", d.Tracker.Search.Query, ""},
-		{"EXPORTER_TRACKER__SEARCH__RANGE", d.Tracker.Search.Range, 2 * time.Hour},
-		{"EXPORTER_TRACKER__SEARCH__QUEUES", len(d.Tracker.Search.Queues), 0},
-		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", d.Tracker.Search.PerPageLimit, 100},
+		{"EXPORTER_TRACKER__TIMEZONE", d.Extractor.Query.Zone.String(), "Europe/Moscow"},
+		{"EXPORTER_TRACKER__SEARCH__QUERY", d.Extractor.Query.Custom, ""},
+		{"EXPORTER_TRACKER__SEARCH__RANGE", d.Extractor.Query.Range, 2 * time.Hour},
+		{"EXPORTER_TRACKER__SEARCH__QUEUES", len(d.Extractor.Query.Queues), 0},
+		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", d.Tracker.SearchPerPageLimit, 100},
 		{"EXPORTER_CLICKHOUSE__ENABLE_UPLOAD", d.ClickHouse.EnableUpload, true},
 		{"EXPORTER_CLICKHOUSE__HOST", d.ClickHouse.Host, "localhost"},
 		{"EXPORTER_CLICKHOUSE__PROTO", d.ClickHouse.Proto, "http"},
@@ -102,7 +101,7 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_STATE__JSONFILE_S3_ENDPOINT", d.State.S3Endpoint, ""},
 		{"EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", d.State.S3AccessKey, setting.Secret("")},
 		{"EXPORTER_STATE__JSONFILE_S3_SECRET_KEY", d.State.S3SecretKey, setting.Secret("")},
-		{"EXPORTER_STATE__KEY (old fixed key)", d.State.Key, "tracker_etl_default"},
+		{"EXPORTER_STATE__KEY (old fixed key)", d.Extractor.StateKey, "tracker_etl_default"},
 		{"EXPORTER_MONITORING__METRICS_ENABLED", d.Monitoring.MetricsEnabled, false},
 		{"EXPORTER_MONITORING__METRICS_HOST", d.Monitoring.MetricsHost, "localhost"},
 		{"EXPORTER_MONITORING__METRICS_PORT", d.Monitoring.MetricsPort, 8125},
@@ -115,17 +114,17 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_HOLIDAYS", Holidays(d.Calendar), "default"},
 		{"EXPORTER_TRACKER__API_URL", d.Tracker.BaseURL, "https://api.tracker.yandex.net"},
 		{"EXPORTER_TRACKER__API_VERSION", d.Tracker.APIVersion, "v2"},
-		{"EXPORTER_TRACKER__CONCURRENCY", d.Tracker.Concurrency, 16},
+		{"EXPORTER_TRACKER__CONCURRENCY", d.Extractor.Concurrency, 16},
 		{"EXPORTER_TRACKER__RATE_LIMIT", d.Tracker.RateLimit, 20.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", d.Tracker.Adaptive, true},
 		{"EXPORTER_TRACKER__RATE_LIMIT_MAX", d.Tracker.RateCeiling, 100.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED", d.Tracker.RateLimitShared, false},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY", d.Tracker.RateLimitSharedKey, ""},
-		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", d.Tracker.ChangelogPageSize, 100},
-		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", d.Tracker.ScrollPageSize, 250},
+		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", d.Extractor.ChangelogPageSize, 100},
+		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", d.Extractor.ScrollPageSize, 250},
 		{"EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", d.Loader.OptimizeEvery, 30 * time.Minute},
 		{"EXPORTER_CLICKHOUSE__MAX_DELIVERIES", d.Loader.MaxDeliveries, 5},
-		{"EXPORTER_STATE__OVERLAP", d.State.Overlap, 5 * time.Minute},
+		{"EXPORTER_STATE__OVERLAP", d.Extractor.Query.Overlap, 5 * time.Minute},
 		{"EXPORTER_NATS__DATA_DIR", d.NATS.DataDir, "./data/nats"},
 		{"EXPORTER_NATS__MAX_PAYLOAD", d.NATS.MaxPayload, 8 << 20},
 		{"EXPORTER_NATS__REPLICAS", d.NATS.Replicas, 1},
@@ -230,10 +229,10 @@ func TestLoadOldFormats(t *testing.T) {
 		check func(c Config) any
 		want  any
 	}{
-		{"EXPORTER_STATEFUL=yes", func(c Config) any { return c.Stateful }, true},
-		{"EXPORTER_STATEFUL=1", func(c Config) any { return c.Stateful }, true},
-		{"EXPORTER_STATEFUL_INITIAL_RANGE=7d", func(c Config) any { return c.StatefulInitialRange }, 168 * time.Hour},
-		{"EXPORTER_STATEFUL_INITIAL_RANGE=2w 3d", func(c Config) any { return c.StatefulInitialRange }, 17 * 24 * time.Hour},
+		{"EXPORTER_STATEFUL=yes", func(c Config) any { return c.Extractor.Query.Stateful }, true},
+		{"EXPORTER_STATEFUL=1", func(c Config) any { return c.Extractor.Query.Stateful }, true},
+		{"EXPORTER_STATEFUL_INITIAL_RANGE=7d", func(c Config) any { return c.Extractor.Query.InitialRange }, 168 * time.Hour},
+		{"EXPORTER_STATEFUL_INITIAL_RANGE=2w 3d", func(c Config) any { return c.Extractor.Query.InitialRange }, 17 * 24 * time.Hour},
 		{"EXPORTER_CHANGELOG_EXPORT_ENABLED=True", func(c Config) any { return c.ChangelogExportEnabled }, true},
 		{"EXPORTER_LOGLEVEL=DEBUG", func(c Config) any { return c.LogLevel }, "debug"},
 		{"EXPORTER_LOG_FORMAT=JSON", func(c Config) any { return c.LogFormat }, "json"},
@@ -267,7 +266,7 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_RECONCILE_INTERVAL=6h", func(c Config) any { return c.ReconcileInterval }, 6 * time.Hour},
 		{"EXPORTER_RUN_TIME_BUDGET=8m", func(c Config) any { return c.RunTimeBudget }, 8 * time.Minute},
 		// The old search page size sizes the scroll pages that replaced it.
-		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT=500", func(c Config) any { return c.Tracker.ScrollPageSize }, 500},
+		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT=500", func(c Config) any { return c.Extractor.ScrollPageSize }, 500},
 		{"EXPORTER_TRACKER__LOGLEVEL=error", func(c Config) any { return c.Tracker.LogLevel }, "error"},
 		{"EXPORTER_TRACKER__TOKEN=y0_abc", func(c Config) any { return c.Tracker.Token.Reveal() }, "y0_abc"},
 		{"EXPORTER_TRACKER__IAM_TOKEN=t1.abc", func(c Config) any { return c.Tracker.IAMToken.Reveal() }, "t1.abc"},
@@ -281,22 +280,22 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_TRACKER__TIMEOUT=1m", func(c Config) any { return c.Tracker.Timeout }, time.Minute},
 		{"EXPORTER_TRACKER__MAX_RETRIES=3", func(c Config) any { return c.Tracker.MaxRetries }, 3},
 		{"EXPORTER_TRACKER__LANGUAGE=ru", func(c Config) any { return c.Tracker.Language }, "ru"},
-		{"EXPORTER_TRACKER__TIMEZONE=UTC", func(c Config) any { return c.Tracker.Timezone.String() + " " + c.Tracker.TimezoneName }, "UTC UTC"},
+		{"EXPORTER_TRACKER__TIMEZONE=UTC", func(c Config) any { return c.Extractor.Query.Zone.String() }, "UTC"},
 		{"EXPORTER_TRACKER__TIMEZONE=Asia/Tokyo", func(c Config) any { return c.Calendar.Zone.String() }, "Asia/Tokyo"},
-		{"EXPORTER_TRACKER__CONCURRENCY=4", func(c Config) any { return c.Tracker.Concurrency }, 4},
+		{"EXPORTER_TRACKER__CONCURRENCY=4", func(c Config) any { return c.Extractor.Concurrency }, 4},
 		{"EXPORTER_TRACKER__RATE_LIMIT=0", func(c Config) any { return c.Tracker.RateLimit }, 0.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT=7.5", func(c Config) any { return c.Tracker.RateLimit }, 7.5},
 		{"EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE=false", func(c Config) any { return c.Tracker.Adaptive }, false},
 		{"EXPORTER_TRACKER__RATE_LIMIT_MAX=250", func(c Config) any { return c.Tracker.RateCeiling }, 250.0},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED=true", func(c Config) any { return c.Tracker.RateLimitShared }, true},
 		{"EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY=org:7", func(c Config) any { return c.Tracker.SharedRateKey() }, "org:7"},
-		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE=500", func(c Config) any { return c.Tracker.ChangelogPageSize }, 500},
-		{"EXPORTER_TRACKER__SEARCH__QUERY=Queue: DEV \"Sort by\": Updated ASC", func(c Config) any { return c.Tracker.Search.Query }, `Queue: DEV "Sort by": Updated ASC`},
-		{"EXPORTER_TRACKER__SEARCH__RANGE=1d", func(c Config) any { return c.Tracker.Search.Range }, 24 * time.Hour},
-		{"EXPORTER_TRACKER__SEARCH__RANGE=", func(c Config) any { return c.Tracker.Search.Range }, time.Duration(0)},
-		{"EXPORTER_TRACKER__SEARCH__QUEUES=DEV,sre, !TEST,!TRASH", func(c Config) any { return c.Tracker.Search.Queues }, []string{"DEV", "SRE", "!TEST", "!TRASH"}},
-		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT=50", func(c Config) any { return c.Tracker.Search.PerPageLimit }, 50},
-		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE=500", func(c Config) any { return c.Tracker.ScrollPageSize }, 500},
+		{"EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE=500", func(c Config) any { return c.Extractor.ChangelogPageSize }, 500},
+		{"EXPORTER_TRACKER__SEARCH__QUERY=Queue: DEV \"Sort by\": Updated ASC", func(c Config) any { return c.Extractor.Query.Custom }, `Queue: DEV "Sort by": Updated ASC`},
+		{"EXPORTER_TRACKER__SEARCH__RANGE=1d", func(c Config) any { return c.Extractor.Query.Range }, 24 * time.Hour},
+		{"EXPORTER_TRACKER__SEARCH__RANGE=", func(c Config) any { return c.Extractor.Query.Range }, time.Duration(0)},
+		{"EXPORTER_TRACKER__SEARCH__QUEUES=DEV,sre, !TEST,!TRASH", func(c Config) any { return c.Extractor.Query.Queues }, []string{"DEV", "SRE", "!TEST", "!TRASH"}},
+		{"EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT=50", func(c Config) any { return c.Tracker.SearchPerPageLimit }, 50},
+		{"EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE=500", func(c Config) any { return c.Extractor.ScrollPageSize }, 500},
 		{"EXPORTER_CLICKHOUSE__ENABLE_UPLOAD=false", func(c Config) any { return c.ClickHouse.EnableUpload }, false},
 		{"EXPORTER_CLICKHOUSE__HOST=ch.local", func(c Config) any { return c.ClickHouse.Host }, "ch.local"},
 		{"EXPORTER_CLICKHOUSE__PROTO=HTTPS", func(c Config) any { return c.ClickHouse.Proto }, "https"},
@@ -344,8 +343,8 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY=ak", func(c Config) any { return c.State.S3AccessKey.Reveal() }, "ak"},
 		{"EXPORTER_STATE__JSONFILE_S3_SECRET_KEY=sk", func(c Config) any { return c.State.S3SecretKey.Reveal() }, "sk"},
 		{"EXPORTER_STATE__CUSTOM_STORAGE_PARAMS={}", func(c Config) any { return c.State.CustomStorageParams.Reveal() }, "{}"},
-		{"EXPORTER_STATE__KEY=dev_queue", func(c Config) any { return c.State.Key }, "dev_queue"},
-		{"EXPORTER_STATE__OVERLAP=90", func(c Config) any { return c.State.Overlap }, 90 * time.Second},
+		{"EXPORTER_STATE__KEY=dev_queue", func(c Config) any { return c.Extractor.StateKey }, "dev_queue"},
+		{"EXPORTER_STATE__OVERLAP=90", func(c Config) any { return c.Extractor.Query.Overlap }, 90 * time.Second},
 		{"EXPORTER_MONITORING__METRICS_ENABLED=true", func(c Config) any { return c.Monitoring.MetricsEnabled }, true},
 		{"EXPORTER_MONITORING__METRICS_HOST=statsd", func(c Config) any { return c.Monitoring.MetricsAddr() }, "statsd:8125"},
 		{"EXPORTER_MONITORING__METRICS_PORT=9125", func(c Config) any { return c.Monitoring.MetricsPort }, 9125},
@@ -362,7 +361,7 @@ func TestLoadOldFormats(t *testing.T) {
 		{"exporter_tracker__org_id=777", func(c Config) any { return c.Tracker.OrgID }, "777"},
 		// Empty non-text values keep the default.
 		{"EXPORTER_TRACKER__TIMEOUT=", func(c Config) any { return c.Tracker.Timeout }, 10 * time.Second},
-		{"EXPORTER_STATEFUL=  ", func(c Config) any { return c.Stateful }, false},
+		{"EXPORTER_STATEFUL=  ", func(c Config) any { return c.Extractor.Query.Stateful }, false},
 		// Surrounding blanks are trimmed.
 		{"EXPORTER_CLICKHOUSE__PORT= 8443 ", func(c Config) any { return c.ClickHouse.Port }, 8443},
 	}
@@ -540,8 +539,8 @@ func TestJSONGroups(t *testing.T) {
 	if c.Tracker.Token.Reveal() != "json-tok" || c.Tracker.OrgID != "42" || c.Tracker.Timeout != 5*time.Second {
 		t.Errorf("tracker from JSON: token %q org %q timeout %v", c.Tracker.Token.Reveal(), c.Tracker.OrgID, c.Tracker.Timeout)
 	}
-	if !reflect.DeepEqual(c.Tracker.Search.Queues, []string{"DEV", "!TEST"}) || c.Tracker.Search.Range != 3*time.Hour {
-		t.Errorf("search from JSON: queues %q range %v; want DEV,!TEST and 3h (the single variable wins)", c.Tracker.Search.Queues, c.Tracker.Search.Range)
+	if !reflect.DeepEqual(c.Extractor.Query.Queues, []string{"DEV", "!TEST"}) || c.Extractor.Query.Range != 3*time.Hour {
+		t.Errorf("search from JSON: queues %q range %v; want DEV,!TEST and 3h (the single variable wins)", c.Extractor.Query.Queues, c.Extractor.Query.Range)
 	}
 	if !c.Monitoring.MetricsEnabled || !reflect.DeepEqual(c.Monitoring.MetricsBaseLabels, []string{"a:b", "c:d"}) {
 		t.Errorf("monitoring from JSON: %+v", c.Monitoring)

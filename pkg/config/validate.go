@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // component adds the problems of a component's Validate (err, joined
@@ -53,7 +52,6 @@ func configErrors(p setting.Problems) error {
 
 var (
 	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	queueRe = regexp.MustCompile(`^!?[A-Z][A-Z0-9_]*$`)
 )
 
 // Validate checks the configuration for the binary of the given role and
@@ -180,28 +178,9 @@ func (c Config) validateTracker(p *setting.Problems) {
 	if _, err := ParseLevel(t.LogLevel); err != nil {
 		p.Add("EXPORTER_TRACKER__LOGLEVEL", t.LogLevel, "want debug, info, warning, error or critical")
 	}
-	if t.Timezone == nil {
-		p.Add("EXPORTER_TRACKER__TIMEZONE", nil, "not set")
-	}
-	p.IntRange("EXPORTER_TRACKER__CONCURRENCY", t.Concurrency, 1, 256)
+	component(p, c.Extractor.Validate(), c.Extractor)
 	c.validateSharedRateLimit(p)
-	p.IntRange("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", t.ChangelogPageSize, 1, 1000)
-	p.IntRange("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", t.ScrollPageSize, 1, 1000)
-	p.IntRange("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", t.Search.PerPageLimit, 1, 1000)
-	if t.Search.Range < 0 {
-		p.Add("EXPORTER_TRACKER__SEARCH__RANGE", t.Search.Range, "want 0 (no time filter) or a positive duration")
-	}
-	for _, q := range t.Search.Queues {
-		if !queueRe.MatchString(q) {
-			p.Add("EXPORTER_TRACKER__SEARCH__QUEUES", nil, "queue %q: want a queue key like DEV, or !DEV to exclude it", q)
-		}
-	}
-	if t.Search.Query == "" && !c.Stateful && len(t.Search.Queues) == 0 && t.Search.Range == 0 {
-		p.Add("EXPORTER_TRACKER__SEARCH__QUERY", nil, "nothing to search: set it, EXPORTER_TRACKER__SEARCH__QUEUES or __RANGE, or EXPORTER_STATEFUL=true")
-	}
-	if c.Stateful {
-		p.Positive("EXPORTER_STATEFUL_INITIAL_RANGE", c.StatefulInitialRange)
-	}
+	p.IntRange("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", t.SearchPerPageLimit, 1, 1000)
 	p.Positive("EXPORTER_ETL_INTERVAL_MINUTES", c.ETLInterval)
 	if _, err := StrftimeLayout(c.DatetimeQueryFormat); err != nil {
 		p.Add("EXPORTER_DATETIME_QUERY_FORMAT", nil, "%v", err)
@@ -226,7 +205,7 @@ func (c Config) validateSharedRateLimit(p *setting.Problems) {
 // accepted: such setups did not use it either).
 func (c Config) validateState(p *setting.Problems) {
 	s := c.State
-	if !c.Stateful {
+	if !c.Extractor.Query.Stateful {
 		component(p, s.Config.ValidateChoice(), s.Config)
 	} else {
 		err := s.Config.Validate()
@@ -234,10 +213,6 @@ func (c Config) validateState(p *setting.Problems) {
 			err = without(err, "RedisDSN") // validateSharedRateLimit says it
 		}
 		component(p, err, s.Config)
-	}
-	p.NonEmpty("EXPORTER_STATE__KEY", s.Key)
-	if s.Overlap < 0 || s.Overlap > 24*time.Hour {
-		p.Add("EXPORTER_STATE__OVERLAP", s.Overlap, "want 0..24h")
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -158,9 +159,9 @@ func table() []variable {
 	vars := []variable{
 		// General.
 		boolVar("EXPORTER_STATEFUL", "false", "keep a watermark between runs and search from it",
-			func(c *Config) *bool { return &c.Stateful }),
+			func(c *Config) *bool { return &c.Extractor.Query.Stateful }),
 		durVar("EXPORTER_STATEFUL_INITIAL_RANGE", "1w", "search window when no watermark exists yet (1w, 7d, 2w 3d, 36h)", 0,
-			func(c *Config) *time.Duration { return &c.StatefulInitialRange }),
+			func(c *Config) *time.Duration { return &c.Extractor.Query.InitialRange }),
 		boolVar("EXPORTER_CHANGELOG_EXPORT_ENABLED", "false", "also load the issues_changelog table (the changelog is always fetched for metrics)",
 			func(c *Config) *bool { return &c.ChangelogExportEnabled }),
 		boolVar("EXPORTER_COMMENTS_EXPORT_ENABLED", "false", "fetch and load issue comments with their texts (issue_comments), for issues whose changelog shows comments",
@@ -256,10 +257,10 @@ func table() []variable {
 			func(c *Config) *int { return &c.Tracker.MaxRetries }),
 		enumVar("EXPORTER_TRACKER__LANGUAGE", "en", "Accept-Language: en or ru",
 			func(c *Config) *string { return &c.Tracker.Language }),
-		zoneVar("EXPORTER_TRACKER__TIMEZONE", defaultTimezone, "zone of datetimes in search queries",
-			func(c *Config) (**time.Location, *string) { return &c.Tracker.Timezone, &c.Tracker.TimezoneName }),
+		zoneVar("EXPORTER_TRACKER__TIMEZONE", extractorcfg.DefaultZone, "zone of datetimes in search queries",
+			func(c *Config) (**time.Location, *string) { return &c.Extractor.Query.Zone, nil }),
 		intVar("EXPORTER_TRACKER__CONCURRENCY", "16", "Tracker requests in flight at most",
-			func(c *Config) *int { return &c.Tracker.Concurrency }),
+			func(c *Config) *int { return &c.Extractor.Concurrency }),
 		floatVar("EXPORTER_TRACKER__RATE_LIMIT", trimFloat(tracker.DefaultRateLimit), "Tracker requests per second at most; 0 for no limit (then nothing adapts). With EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, the rate to start from",
 			func(c *Config) *float64 { return &c.Tracker.RateLimit }),
 		boolVar("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "true", "find Tracker's undocumented limit: from EXPORTER_TRACKER__RATE_LIMIT, rise while no 429 comes (3 % a second, 0.5 % near the rate of the last 429), fall to 40–80 % on a 429 and pause for its Retry-After, never above EXPORTER_TRACKER__RATE_LIMIT_MAX",
@@ -271,18 +272,18 @@ func table() []variable {
 		textVar("EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY", "", "Redis key of the shared limit; empty: tracker_exporter:rate_limit:<org id> (one limit per organization)",
 			func(c *Config) *string { return &c.Tracker.RateLimitSharedKey }),
 		intVar("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", "100", "changelog entries per page, 1..1000",
-			func(c *Config) *int { return &c.Tracker.ChangelogPageSize }),
+			func(c *Config) *int { return &c.Extractor.ChangelogPageSize }),
 		textVar("EXPORTER_TRACKER__SEARCH__QUERY", "", "query-language text; overrides stateful mode, range and queues",
-			func(c *Config) *string { return &c.Tracker.Search.Query }),
+			func(c *Config) *string { return &c.Extractor.Query.Custom }),
 		{name: "EXPORTER_TRACKER__SEARCH__RANGE", def: "2h", help: "search issues updated within this range (2h, 1d, 1w); empty or 0 for no time filter; no effect in stateful mode",
 			keepEmpty: true, set: func(c *Config, v string) error {
 				if v == "" {
-					c.Tracker.Search.Range = 0
+					c.Extractor.Query.Range = 0
 					return nil
 				}
 				d, err := parseDuration(v, 0)
 				if err == nil {
-					c.Tracker.Search.Range = d
+					c.Extractor.Query.Range = d
 				}
 				return err
 			}},
@@ -295,13 +296,13 @@ func table() []variable {
 				for i := range l {
 					l[i] = strings.ToUpper(l[i])
 				}
-				c.Tracker.Search.Queues = l
+				c.Extractor.Query.Queues = l
 				return nil
 			}},
 		intVar(varPerPageLimit, "100", "issues per search page, 1..1000 (the old page-mode size): set to another value than 100, and "+varScrollPageSize+" not set, it is the size of the scroll pages",
-			func(c *Config) *int { return &c.Tracker.Search.PerPageLimit }),
+			func(c *Config) *int { return &c.Tracker.SearchPerPageLimit }),
 		intVar(varScrollPageSize, "250", "issues per page of a scroll search, 1..1000 (250 keeps the extractor's memory low at ~0.3 % more requests)",
-			func(c *Config) *int { return &c.Tracker.ScrollPageSize }),
+			func(c *Config) *int { return &c.Extractor.ScrollPageSize }),
 
 		// ClickHouse.
 		boolVar("EXPORTER_CLICKHOUSE__ENABLE_UPLOAD", "true", "load ClickHouse; false prints rows instead",
@@ -377,10 +378,10 @@ func table() []variable {
 			func(c *Config) *setting.Secret { return &c.State.S3SecretKey }),
 		secretVar("EXPORTER_STATE__CUSTOM_STORAGE_PARAMS", "", "accepted for compatibility; no effect (the custom storage is not supported)",
 			func(c *Config) *setting.Secret { return &c.State.CustomStorageParams }),
-		textVar("EXPORTER_STATE__KEY", defaultStateKey, "watermark name, distinct per extractor sharing a store",
-			func(c *Config) *string { return &c.State.Key }),
+		textVar("EXPORTER_STATE__KEY", extractorcfg.DefaultStateKey, "watermark name, distinct per extractor sharing a store",
+			func(c *Config) *string { return &c.Extractor.StateKey }),
 		durVar("EXPORTER_STATE__OVERLAP", "5m", "search this far before the watermark, against clock skew", time.Second,
-			func(c *Config) *time.Duration { return &c.State.Overlap }),
+			func(c *Config) *time.Duration { return &c.Extractor.Query.Overlap }),
 
 		// Monitoring.
 		boolVar("EXPORTER_MONITORING__METRICS_ENABLED", "false", "send DogStatsD metrics",
