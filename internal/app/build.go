@@ -55,9 +55,9 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	handler := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat).Handler()
 	trackerHandler := telemetry.NewLogger(logOut, cfg.Tracker.LogLevel, cfg.LogFormat).Handler()
 	flush := func() {}
-	if cfg.Monitoring.SentryEnabled {
+	if cfg.Monitoring.Sentry.Enabled {
 		// The environment name comes from SENTRY_ENVIRONMENT when set.
-		f, err := telemetry.InitSentry(cfg.Monitoring.SentryDSN.Reveal(), Release(), "")
+		f, err := telemetry.InitSentry(cfg.Monitoring.Sentry.DSN.Reveal(), Release(), "")
 		if err != nil {
 			return nil, err
 		}
@@ -67,11 +67,8 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	}
 	env := &Env{Config: cfg, Log: slog.New(handler), Out: os.Stdout, Health: &telemetry.Health{}, flushSentry: flush,
 		TrackerLog: slog.New(trackerHandler).With("component", "tracker")}
-	if cfg.Monitoring.MetricsEnabled {
-		m, err := telemetry.NewMetrics(telemetry.MetricsConfig{
-			Host: cfg.Monitoring.MetricsHost, Port: cfg.Monitoring.MetricsPort,
-			Prefix: cfg.Monitoring.MetricsBasePrefix, Tags: cfg.Monitoring.MetricsBaseLabels,
-		})
+	if cfg.Monitoring.Metrics.Enabled {
+		m, err := telemetry.NewMetrics(cfg.Monitoring.Metrics)
 		if err != nil {
 			return nil, err
 		}

@@ -8,9 +8,9 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -91,9 +91,11 @@ type Config struct {
 	ClickHouse ClickHouseConfig
 	// Loader configures the load stage (EXPORTER_CLICKHOUSE__BATCH_*,
 	// _BACKOFF_*, _AUTO_DEDUPLICATE, _OPTIMIZE_EVERY, _MAX_DELIVERIES).
-	Loader     loadercfg.Config
-	State      StateConfig
-	Monitoring MonitoringConfig
+	Loader loadercfg.Config
+	State  StateConfig
+	// Monitoring configures DogStatsD metrics and Sentry
+	// (EXPORTER_MONITORING__*).
+	Monitoring telemetry.Config
 	NATS       NATSConfig
 
 	// HealthAddr is the listen address of the health/readiness endpoints,
@@ -199,24 +201,6 @@ type StateConfig struct {
 	CustomStorageParams setting.Secret
 }
 
-// MonitoringConfig configures DogStatsD metrics and Sentry.
-type MonitoringConfig struct {
-	MetricsEnabled    bool
-	MetricsHost       string
-	MetricsPort       int
-	MetricsBasePrefix string
-	// MetricsBaseLabels are DogStatsD tags added to every metric, e.g.
-	// "project:internal".
-	MetricsBaseLabels []string
-	SentryEnabled     bool
-	SentryDSN         setting.Secret
-}
-
-// MetricsAddr returns "host:port" of the DogStatsD agent.
-func (c MonitoringConfig) MetricsAddr() string {
-	return net.JoinHostPort(c.MetricsHost, strconv.Itoa(c.MetricsPort))
-}
-
 // NATSConfig configures the message bus.
 type NATSConfig struct {
 	// URL of the NATS server(s), comma-separated; empty runs the embedded
@@ -304,12 +288,7 @@ func Default() Config {
 			// the object key, so "./state.json" would miss the old watermark.
 			Config: state.Default(),
 		},
-		Monitoring: MonitoringConfig{
-			MetricsHost:       "localhost",
-			MetricsPort:       8125,
-			MetricsBasePrefix: "tracker_exporter",
-			MetricsBaseLabels: []string{},
-		},
+		Monitoring: telemetry.Default(),
 		NATS: NATSConfig{
 			DataDir:    "./data/nats",
 			MaxPayload: 8 << 20,

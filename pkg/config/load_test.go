@@ -102,13 +102,13 @@ func TestDefaultsMatchSeedCompat(t *testing.T) {
 		{"EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY", d.State.S3AccessKey, setting.Secret("")},
 		{"EXPORTER_STATE__JSONFILE_S3_SECRET_KEY", d.State.S3SecretKey, setting.Secret("")},
 		{"EXPORTER_STATE__KEY (old fixed key)", d.Extractor.StateKey, "tracker_etl_default"},
-		{"EXPORTER_MONITORING__METRICS_ENABLED", d.Monitoring.MetricsEnabled, false},
-		{"EXPORTER_MONITORING__METRICS_HOST", d.Monitoring.MetricsHost, "localhost"},
-		{"EXPORTER_MONITORING__METRICS_PORT", d.Monitoring.MetricsPort, 8125},
-		{"EXPORTER_MONITORING__METRICS_BASE_PREFIX", d.Monitoring.MetricsBasePrefix, "tracker_exporter"},
-		{"EXPORTER_MONITORING__METRICS_BASE_LABELS", len(d.Monitoring.MetricsBaseLabels), 0},
-		{"EXPORTER_MONITORING__SENTRY_ENABLED", d.Monitoring.SentryEnabled, false},
-		{"EXPORTER_MONITORING__SENTRY_DSN", d.Monitoring.SentryDSN, setting.Secret("")},
+		{"EXPORTER_MONITORING__METRICS_ENABLED", d.Monitoring.Metrics.Enabled, false},
+		{"EXPORTER_MONITORING__METRICS_HOST", d.Monitoring.Metrics.Host, "localhost"},
+		{"EXPORTER_MONITORING__METRICS_PORT", d.Monitoring.Metrics.Port, 8125},
+		{"EXPORTER_MONITORING__METRICS_BASE_PREFIX", d.Monitoring.Metrics.Prefix, "tracker_exporter"},
+		{"EXPORTER_MONITORING__METRICS_BASE_LABELS", len(d.Monitoring.Metrics.Tags), 0},
+		{"EXPORTER_MONITORING__SENTRY_ENABLED", d.Monitoring.Sentry.Enabled, false},
+		{"EXPORTER_MONITORING__SENTRY_DSN", d.Monitoring.Sentry.DSN, setting.Secret("")},
 		// New settings.
 		{"EXPORTER_BUSINESS_TIMEZONE", d.Calendar.Zone.String(), "Europe/Moscow"},
 		{"EXPORTER_HOLIDAYS", Holidays(d.Calendar), "default"},
@@ -345,14 +345,14 @@ func TestLoadOldFormats(t *testing.T) {
 		{"EXPORTER_STATE__CUSTOM_STORAGE_PARAMS={}", func(c Config) any { return c.State.CustomStorageParams.Reveal() }, "{}"},
 		{"EXPORTER_STATE__KEY=dev_queue", func(c Config) any { return c.Extractor.StateKey }, "dev_queue"},
 		{"EXPORTER_STATE__OVERLAP=90", func(c Config) any { return c.Extractor.Query.Overlap }, 90 * time.Second},
-		{"EXPORTER_MONITORING__METRICS_ENABLED=true", func(c Config) any { return c.Monitoring.MetricsEnabled }, true},
-		{"EXPORTER_MONITORING__METRICS_HOST=statsd", func(c Config) any { return c.Monitoring.MetricsAddr() }, "statsd:8125"},
-		{"EXPORTER_MONITORING__METRICS_PORT=9125", func(c Config) any { return c.Monitoring.MetricsPort }, 9125},
-		{"EXPORTER_MONITORING__METRICS_BASE_PREFIX=te", func(c Config) any { return c.Monitoring.MetricsBasePrefix }, "te"},
-		{`EXPORTER_MONITORING__METRICS_BASE_LABELS=["project:internal",]`, func(c Config) any { return c.Monitoring.MetricsBaseLabels }, []string{"project:internal"}},
-		{`EXPORTER_MONITORING__METRICS_BASE_LABELS=project:internal,env:prod`, func(c Config) any { return c.Monitoring.MetricsBaseLabels }, []string{"project:internal", "env:prod"}},
-		{"EXPORTER_MONITORING__SENTRY_ENABLED=true", func(c Config) any { return c.Monitoring.SentryEnabled }, true},
-		{"EXPORTER_MONITORING__SENTRY_DSN=https://k@sentry.io/1", func(c Config) any { return c.Monitoring.SentryDSN.Reveal() }, "https://k@sentry.io/1"},
+		{"EXPORTER_MONITORING__METRICS_ENABLED=true", func(c Config) any { return c.Monitoring.Metrics.Enabled }, true},
+		{"EXPORTER_MONITORING__METRICS_HOST=statsd", func(c Config) any { return c.Monitoring.Metrics.Addr() }, "statsd:8125"},
+		{"EXPORTER_MONITORING__METRICS_PORT=9125", func(c Config) any { return c.Monitoring.Metrics.Port }, 9125},
+		{"EXPORTER_MONITORING__METRICS_BASE_PREFIX=te", func(c Config) any { return c.Monitoring.Metrics.Prefix }, "te"},
+		{`EXPORTER_MONITORING__METRICS_BASE_LABELS=["project:internal",]`, func(c Config) any { return c.Monitoring.Metrics.Tags }, []string{"project:internal"}},
+		{`EXPORTER_MONITORING__METRICS_BASE_LABELS=project:internal,env:prod`, func(c Config) any { return c.Monitoring.Metrics.Tags }, []string{"project:internal", "env:prod"}},
+		{"EXPORTER_MONITORING__SENTRY_ENABLED=true", func(c Config) any { return c.Monitoring.Sentry.Enabled }, true},
+		{"EXPORTER_MONITORING__SENTRY_DSN=https://k@sentry.io/1", func(c Config) any { return c.Monitoring.Sentry.DSN.Reveal() }, "https://k@sentry.io/1"},
 		{"EXPORTER_NATS__URL=nats://n:4222", func(c Config) any { return c.NATS.URL }, "nats://n:4222"},
 		{"EXPORTER_NATS__DATA_DIR=/data", func(c Config) any { return c.NATS.DataDir }, "/data"},
 		{"EXPORTER_NATS__MAX_PAYLOAD=1048576", func(c Config) any { return c.NATS.MaxPayload }, 1 << 20},
@@ -542,7 +542,7 @@ func TestJSONGroups(t *testing.T) {
 	if !reflect.DeepEqual(c.Extractor.Query.Queues, []string{"DEV", "!TEST"}) || c.Extractor.Query.Range != 3*time.Hour {
 		t.Errorf("search from JSON: queues %q range %v; want DEV,!TEST and 3h (the single variable wins)", c.Extractor.Query.Queues, c.Extractor.Query.Range)
 	}
-	if !c.Monitoring.MetricsEnabled || !reflect.DeepEqual(c.Monitoring.MetricsBaseLabels, []string{"a:b", "c:d"}) {
+	if !c.Monitoring.Metrics.Enabled || !reflect.DeepEqual(c.Monitoring.Metrics.Tags, []string{"a:b", "c:d"}) {
 		t.Errorf("monitoring from JSON: %+v", c.Monitoring)
 	}
 	_, err := Load([]string{`EXPORTER_TRACKER={"timeout": "soon", "token": "tok-zzz"}`}, "")

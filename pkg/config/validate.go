@@ -83,7 +83,7 @@ func (c Config) Validate(role Role) error {
 			p.Add("EXPORTER_HEALTH_ADDR", c.HealthAddr, "want host:port or :port")
 		}
 	}
-	c.validateMonitoring(&p)
+	component(&p, c.Monitoring.Validate(), c.Monitoring)
 	c.validateNATS(&p, role)
 	if role.extracts() {
 		c.validateTracker(&p)
@@ -112,22 +112,6 @@ func (c Config) Validate(role Role) error {
 func validPort(s string, allowZero bool) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n <= 65535 && (n > 0 || allowZero && n == 0)
-}
-
-func (c Config) validateMonitoring(p *setting.Problems) {
-	m := c.Monitoring
-	if m.MetricsEnabled {
-		p.NonEmpty("EXPORTER_MONITORING__METRICS_HOST", m.MetricsHost)
-		p.IntRange("EXPORTER_MONITORING__METRICS_PORT", m.MetricsPort, 1, 65535)
-	}
-	if m.SentryEnabled && !m.SentryDSN.IsSet() {
-		p.Add("EXPORTER_MONITORING__SENTRY_DSN", nil, "must be set when EXPORTER_MONITORING__SENTRY_ENABLED is true")
-	}
-	if m.SentryDSN.IsSet() {
-		if u, err := url.Parse(m.SentryDSN.Reveal()); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			p.AddSecret("EXPORTER_MONITORING__SENTRY_DSN", "want a Sentry DSN like https://KEY@HOST/PROJECT")
-		}
-	}
 }
 
 func (c Config) validateNATS(p *setting.Problems, role Role) {

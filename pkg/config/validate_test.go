@@ -142,10 +142,10 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"ch batch bytes", func(c *Config) { c.Loader.BatchBytes = 10 }, `EXPORTER_CLICKHOUSE__BATCH_BYTES="10": want 1KiB or more`},
 		{"ch batch age", func(c *Config) { c.Loader.BatchAge = 0 }, `EXPORTER_CLICKHOUSE__BATCH_AGE="0s"`},
 		{"ch deliveries", func(c *Config) { c.Loader.MaxDeliveries = 0 }, `EXPORTER_CLICKHOUSE__MAX_DELIVERIES="0"`},
-		{"metrics host", func(c *Config) { c.Monitoring.MetricsEnabled, c.Monitoring.MetricsHost = true, "" }, "EXPORTER_MONITORING__METRICS_HOST: must not be empty"},
-		{"metrics port", func(c *Config) { c.Monitoring.MetricsEnabled, c.Monitoring.MetricsPort = true, 0 }, `EXPORTER_MONITORING__METRICS_PORT="0"`},
-		{"sentry dsn missing", func(c *Config) { c.Monitoring.SentryEnabled = true }, "EXPORTER_MONITORING__SENTRY_DSN: must be set when EXPORTER_MONITORING__SENTRY_ENABLED is true"},
-		{"sentry dsn bad", func(c *Config) { c.Monitoring.SentryDSN = secret }, "EXPORTER_MONITORING__SENTRY_DSN (value hidden): want a Sentry DSN"},
+		{"metrics host", func(c *Config) { c.Monitoring.Metrics.Enabled, c.Monitoring.Metrics.Host = true, "" }, "EXPORTER_MONITORING__METRICS_HOST: must not be empty"},
+		{"metrics port", func(c *Config) { c.Monitoring.Metrics.Enabled, c.Monitoring.Metrics.Port = true, 0 }, `EXPORTER_MONITORING__METRICS_PORT="0"`},
+		{"sentry dsn missing", func(c *Config) { c.Monitoring.Sentry.Enabled = true }, "EXPORTER_MONITORING__SENTRY_DSN: must be set when EXPORTER_MONITORING__SENTRY_ENABLED is true"},
+		{"sentry dsn bad", func(c *Config) { c.Monitoring.Sentry.DSN = secret }, "EXPORTER_MONITORING__SENTRY_DSN (value hidden): want a Sentry DSN"},
 		{"nats url", func(c *Config) { c.NATS.URL = "nats://a:4222, ftp://user:" + secret + "@b" }, "EXPORTER_NATS__URL (value hidden): server 2"},
 		{"nats data dir", func(c *Config) { c.NATS.DataDir = "" }, "EXPORTER_NATS__DATA_DIR: must not be empty"},
 		{"nats payload", func(c *Config) { c.NATS.MaxPayload = 100 << 20 }, `EXPORTER_NATS__MAX_PAYLOAD="104857600": want 1KiB..64MiB`},
@@ -266,7 +266,7 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 		},
 		"status types": func(c *Config) { c.StatusTypes = map[string]string{"needInfo": "paused", "rfr": "inProgress"} },
 		"sentry": func(c *Config) {
-			c.Monitoring.SentryEnabled, c.Monitoring.SentryDSN = true, "https://k@o1.ingest.sentry.io/2"
+			c.Monitoring.Sentry.Enabled, c.Monitoring.Sentry.DSN = true, "https://k@o1.ingest.sentry.io/2"
 		},
 		"nats list":      func(c *Config) { c.NATS.URL = "nats://u:p@a:4222, b:4223,tls://c" },
 		"nats cluster":   func(c *Config) { c.NATS.URL, c.NATS.Replicas = "nats://a:4222,nats://b:4222,nats://c:4222", 3 },

@@ -385,19 +385,19 @@ func table() []variable {
 
 		// Monitoring.
 		boolVar("EXPORTER_MONITORING__METRICS_ENABLED", "false", "send DogStatsD metrics",
-			func(c *Config) *bool { return &c.Monitoring.MetricsEnabled }),
+			func(c *Config) *bool { return &c.Monitoring.Metrics.Enabled }),
 		textVar("EXPORTER_MONITORING__METRICS_HOST", "localhost", "DogStatsD host",
-			func(c *Config) *string { return &c.Monitoring.MetricsHost }),
+			func(c *Config) *string { return &c.Monitoring.Metrics.Host }),
 		intVar("EXPORTER_MONITORING__METRICS_PORT", "8125", "DogStatsD port",
-			func(c *Config) *int { return &c.Monitoring.MetricsPort }),
+			func(c *Config) *int { return &c.Monitoring.Metrics.Port }),
 		textVar("EXPORTER_MONITORING__METRICS_BASE_PREFIX", "tracker_exporter", "metric name prefix",
-			func(c *Config) *string { return &c.Monitoring.MetricsBasePrefix }),
+			func(c *Config) *string { return &c.Monitoring.Metrics.Prefix }),
 		listVar("EXPORTER_MONITORING__METRICS_BASE_LABELS", "[]", `tags on every metric: ["project:internal",] or project:internal,env:prod`,
-			func(c *Config) *[]string { return &c.Monitoring.MetricsBaseLabels }),
+			func(c *Config) *[]string { return &c.Monitoring.Metrics.Tags }),
 		boolVar("EXPORTER_MONITORING__SENTRY_ENABLED", "false", "send errors to Sentry",
-			func(c *Config) *bool { return &c.Monitoring.SentryEnabled }),
+			func(c *Config) *bool { return &c.Monitoring.Sentry.Enabled }),
 		secretVar("EXPORTER_MONITORING__SENTRY_DSN", "", "Sentry DSN",
-			func(c *Config) *setting.Secret { return &c.Monitoring.SentryDSN }),
+			func(c *Config) *setting.Secret { return &c.Monitoring.Sentry.DSN }),
 
 		// NATS.
 		textVar("EXPORTER_NATS__URL", "", "NATS server URL, or the comma-separated URLs of a cluster's servers (any one that answers will do); empty runs the embedded server (one-process binary)",

@@ -45,6 +45,7 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/state",
 	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg",
 	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg",
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {
