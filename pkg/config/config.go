@@ -8,6 +8,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"log/slog"
@@ -96,7 +97,8 @@ type Config struct {
 	// Monitoring configures DogStatsD metrics and Sentry
 	// (EXPORTER_MONITORING__*).
 	Monitoring telemetry.Config
-	NATS       NATSConfig
+	// NATS configures the message bus (EXPORTER_NATS__*).
+	NATS stream.Config
 
 	// HealthAddr is the listen address of the health/readiness endpoints,
 	// for example ":8080"; empty turns them off (EXPORTER_HEALTH_ADDR).
@@ -201,24 +203,6 @@ type StateConfig struct {
 	CustomStorageParams setting.Secret
 }
 
-// NATSConfig configures the message bus.
-type NATSConfig struct {
-	// URL of the NATS server(s), comma-separated; empty runs the embedded
-	// server (one-process binary only). Put credentials in a credentials
-	// file rather than in the URL: Summary strips them, %v does not.
-	URL string
-	// DataDir is the JetStream store of the embedded server.
-	DataDir string
-	// MaxPayload is the embedded server's max_payload in bytes.
-	MaxPayload int
-	// Replicas is the number of copies of every stream: 1, or 3 on a
-	// JetStream cluster of three servers or more, whose streams then
-	// survive the loss of one server. Every stage declares the streams at
-	// start, so a changed value updates existing streams; give all stages
-	// the same value. The embedded server is one node: 1 only.
-	Replicas int
-}
-
 // Role says which binary validates a Config, so that an extractor need not
 // configure ClickHouse nor a loader Tracker.
 type Role int
@@ -289,11 +273,7 @@ func Default() Config {
 			Config: state.Default(),
 		},
 		Monitoring: telemetry.Default(),
-		NATS: NATSConfig{
-			DataDir:    "./data/nats",
-			MaxPayload: 8 << 20,
-			Replicas:   1,
-		},
+		NATS:       stream.Default(),
 	}
 }
 

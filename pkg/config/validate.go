@@ -5,7 +5,6 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"net"
-	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -79,12 +78,12 @@ func (c Config) Validate(role Role) error {
 		p.Add("EXPORTER_START_TIMEOUT", c.StartTimeout, "want 0 (wait forever) or a positive duration")
 	}
 	if c.HealthAddr != "" {
-		if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validPort(port, true) {
+		if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validListenPort(port) {
 			p.Add("EXPORTER_HEALTH_ADDR", c.HealthAddr, "want host:port or :port")
 		}
 	}
 	component(&p, c.Monitoring.Validate(), c.Monitoring)
-	c.validateNATS(&p, role)
+	component(&p, c.NATS.Validate(role == RoleAll), c.NATS)
 	if role.extracts() {
 		c.validateTracker(&p)
 		c.validateState(&p)
@@ -109,51 +108,11 @@ func (c Config) Validate(role Role) error {
 	return configErrors(p)
 }
 
-func validPort(s string, allowZero bool) bool {
+// validListenPort reports whether s is a port to listen on, 0 (any)
+// included.
+func validListenPort(s string) bool {
 	n, err := strconv.Atoi(s)
-	return err == nil && n <= 65535 && (n > 0 || allowZero && n == 0)
-}
-
-func (c Config) validateNATS(p *setting.Problems, role Role) {
-	n := c.NATS
-	if n.URL != "" {
-		for i, u := range strings.Split(n.URL, ",") {
-			if !validNATSURL(strings.TrimSpace(u)) {
-				// The URL may hold credentials: do not print it.
-				p.AddSecret("EXPORTER_NATS__URL", "server %d: want nats://host:port, tls://host:port or host:port", i+1)
-			}
-		}
-	} else if role == RoleAll {
-		p.NonEmpty("EXPORTER_NATS__DATA_DIR", n.DataDir)
-	}
-	switch {
-	case n.Replicas != 1 && n.Replicas != 3:
-		p.Add("EXPORTER_NATS__REPLICAS", n.Replicas, "want 1 or 3")
-	case n.Replicas != 1 && n.URL == "" && role == RoleAll:
-		// Refused rather than ignored: whoever asks for three copies
-		// expects to survive a server's loss, which one embedded server
-		// cannot give.
-		p.Add("EXPORTER_NATS__REPLICAS", n.Replicas, "the embedded NATS server (EXPORTER_NATS__URL empty) is a single node and keeps 1 replica: set EXPORTER_NATS__URL to the servers of a NATS cluster, or EXPORTER_NATS__REPLICAS=1")
-	}
-	if n.MaxPayload < 1<<10 || n.MaxPayload > 64<<20 {
-		p.Add("EXPORTER_NATS__MAX_PAYLOAD", n.MaxPayload, "want 1KiB..64MiB")
-	}
-}
-
-func validNATSURL(s string) bool {
-	if !strings.Contains(s, "://") {
-		s = "nats://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Hostname() == "" {
-		return false
-	}
-	switch u.Scheme {
-	case "nats", "tls", "ws", "wss":
-	default:
-		return false
-	}
-	return u.Port() == "" || validPort(u.Port(), false)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 func (c Config) validateTracker(p *setting.Problems) {

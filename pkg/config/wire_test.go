@@ -46,6 +46,7 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg",
 	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg",
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry",
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {
