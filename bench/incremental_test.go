@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -35,8 +36,11 @@ func BenchmarkIncrementalChangelog(b *testing.B) {
 			b.Fatal(err)
 		}
 		ex, err := extractor.New(extractor.Config{
-			Query:       extractor.QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
-			Concurrency: 16, ChangelogPageSize: 100,
+			Config: extractorcfg.Config{
+				Query:             extractor.QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
+				Concurrency:       16,
+				ChangelogPageSize: 100,
+			},
 		}, extractor.Deps{Tracker: tc, JS: conn.JS, Stored: &stream.RawSnapshots{JS: conn.JS}})
 		if err != nil {
 			b.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
@@ -86,7 +87,7 @@ func runReplay(b *testing.B, n int) {
 	}
 	cfg.ClickHouse.Database = freshDatabase(b, env, cfg)
 	env.Config = cfg
-	ins := insertDirect(b, ctx, env, conn.JS, rules, cfg.ClickHouse.BatchRows)
+	ins := insertDirect(b, ctx, env, conn.JS, rules, cfg.Loader.BatchRows)
 
 	b.ReportMetric(float64(n)/fill.Seconds(), "fill-issues/s")
 	b.ReportMetric(float64(n)/ph.Total.Seconds(), "replay-issues/s")
@@ -113,8 +114,11 @@ func fillRawStream(b *testing.B, js jetstream.JetStream, n int) {
 		b.Fatal(err)
 	}
 	ex, err := extractor.New(extractor.Config{
-		Query:       extractor.QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
-		Concurrency: 16, ChangelogPageSize: 100,
+		Config: extractorcfg.Config{
+			Query:             extractor.QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
+			Concurrency:       16,
+			ChangelogPageSize: 100,
+		},
 	}, extractor.Deps{Tracker: tc, JS: js})
 	if err != nil {
 		b.Fatal(err)

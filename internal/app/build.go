@@ -55,9 +55,9 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	handler := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat).Handler()
 	trackerHandler := telemetry.NewLogger(logOut, cfg.Tracker.LogLevel, cfg.LogFormat).Handler()
 	flush := func() {}
-	if cfg.Monitoring.SentryEnabled {
+	if cfg.Monitoring.Sentry.Enabled {
 		// The environment name comes from SENTRY_ENVIRONMENT when set.
-		f, err := telemetry.InitSentry(cfg.Monitoring.SentryDSN.Reveal(), Release(), "")
+		f, err := telemetry.InitSentry(cfg.Monitoring.Sentry.DSN.Reveal(), Release(), "")
 		if err != nil {
 			return nil, err
 		}
@@ -67,11 +67,8 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	}
 	env := &Env{Config: cfg, Log: slog.New(handler), Out: os.Stdout, Health: &telemetry.Health{}, flushSentry: flush,
 		TrackerLog: slog.New(trackerHandler).With("component", "tracker")}
-	if cfg.Monitoring.MetricsEnabled {
-		m, err := telemetry.NewMetrics(telemetry.MetricsConfig{
-			Host: cfg.Monitoring.MetricsHost, Port: cfg.Monitoring.MetricsPort,
-			Prefix: cfg.Monitoring.MetricsBasePrefix, Tags: cfg.Monitoring.MetricsBaseLabels,
-		})
+	if cfg.Monitoring.Metrics.Enabled {
+		m, err := telemetry.NewMetrics(cfg.Monitoring.Metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +156,7 @@ func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, erro
 func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
 	s := cfg.State.Config
 	// The old tool wrote its watermark as local time in this zone.
-	s.LegacyLocation = cfg.Tracker.Timezone
+	s.LegacyLocation = cfg.Extractor.Query.Zone
 	return state.Open(ctx, s)
 }
 
@@ -170,7 +167,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 	cfg := env.Config
 	var store state.Store
 	closeFn := func() {}
-	if cfg.Stateful && strings.TrimSpace(cfg.Tracker.Search.Query) == "" {
+	if cfg.Extractor.Query.Stateful && strings.TrimSpace(cfg.Extractor.Query.Custom) == "" {
 		s, err := OpenState(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
@@ -178,7 +175,7 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 		// A state store that is not up yet (Redis, S3) is waited for like
 		// NATS and ClickHouse; state that cannot be read is refused.
 		err = waitFor(ctx, env.Log, "the state store ("+cfg.State.Storage+")", cfg.StartTimeout, func(ctx context.Context) error {
-			_, _, err := s.Load(ctx, cfg.State.Key)
+			_, _, err := s.Load(ctx, cfg.Extractor.StateKey)
 			if errors.Is(err, state.ErrCorrupt) {
 				return permanent(err)
 			}
@@ -208,19 +205,12 @@ func NewExtractor(ctx context.Context, env *Env, tc extractor.Tracker, js jetstr
 	if store != nil {
 		deps.State = store
 	}
+	settings := cfg.Extractor
+	settings.Query.Layout = layout // EXPORTER_DATETIME_QUERY_FORMAT, converted
 	ex, err := extractor.New(extractor.Config{
-		Query: extractor.QueryConfig{
-			Custom: cfg.Tracker.Search.Query, Stateful: cfg.Stateful,
-			InitialRange: cfg.StatefulInitialRange, Range: cfg.Tracker.Search.Range,
-			Queues: cfg.Tracker.Search.Queues, Zone: cfg.Tracker.Timezone, Overlap: cfg.State.Overlap,
-			Layout: layout,
-		},
-		Concurrency:       cfg.Tracker.Concurrency,
-		ChangelogPageSize: cfg.Tracker.ChangelogPageSize,
-		ScrollPageSize:    cfg.Tracker.ScrollPageSize,
-		StateKey:          cfg.State.Key,
-		ProgressEvery:     every,
-		MaxPayload:        int(js.Conn().MaxPayload()),
+		Config:        settings,
+		ProgressEvery: every,
+		MaxPayload:    int(js.Conn().MaxPayload()),
 		// Rows printed instead of loaded: the next real run must still
 		// load these issues, so the watermark stays (as the old tool did).
 		DryRun:         !cfg.ClickHouse.EnableUpload,
@@ -301,7 +291,7 @@ func NewTransformer(env *Env, js jetstream.JetStream) (*transformer.Transformer,
 	if err != nil {
 		return nil, err
 	}
-	return transformer.New(transformer.Config{MaxDeliveries: env.Config.ClickHouse.MaxDeliveries}, transformer.Deps{
+	return transformer.New(transformer.Config{MaxDeliveries: env.Config.Loader.MaxDeliveries}, transformer.Deps{
 		JS: js, Rules: rules, Log: env.Log.With("stage", "transformer"), Metrics: env.Metrics,
 	})
 }
@@ -400,14 +390,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 		chc := ClickHouseConfig(env.Config, env.Log)
 		sink = &loader.PrintSink{W: env.Out, Custom: chc.CustomColumns, Tables: wire.Tables(c.Tables)}
 	}
-	b := c.Backoff
-	l, err := loader.New(loader.Config{
-		BatchRows: c.BatchRows, BatchBytes: c.BatchBytes, BatchAge: c.BatchAge,
-		MaxDeliveries: c.MaxDeliveries,
-		BackoffBase:   b.BaseDelay, BackoffFactor: b.ExpoFactor, BackoffTries: b.MaxTries, BackoffJitter: b.Jitter,
-		AutoDeduplicate: c.AutoDeduplicate, OptimizeEvery: c.OptimizeEvery,
-		Tables: wire.Tables(c.Tables),
-	}, loader.Deps{
+	l, err := loader.New(loader.Config{Config: env.Config.Loader, Tables: wire.Tables(c.Tables)}, loader.Deps{
 		JS: js, Sink: sink, Optimizer: optimizer, IsPermanent: clickhouse.IsPermanent, AffectsAll: clickhouse.IsSchemaMismatch,
 		Log: env.Log.With("stage", "loader"), Metrics: env.Metrics, Database: c.Database,
 	})

@@ -77,8 +77,8 @@ func demoConfig(ctx context.Context, cfg config.Config, url string, o EmulatorOp
 	if !cfg.IsSet("EXPORTER_TRACKER__RATE_LIMIT") {
 		cfg.Tracker.RateLimit = 0 // the emulator has no limit unless asked
 	}
-	cfg.Tracker.Search.Query = `Updated: >= "2000-01-01 00:00:00"`
-	cfg.Stateful = false
+	cfg.Extractor.Query.Custom = `Updated: >= "2000-01-01 00:00:00"`
+	cfg.Extractor.Query.Stateful = false
 	cfg.ChangelogExportEnabled = true
 	cfg.ClickHouse.EnableUpload = true
 	cfg.ClickHouse.MigrateOnStart = true

@@ -44,7 +44,7 @@ func verify(ctx context.Context, env *Env, conn *stream.Conn, o VerifyOptions, o
 		return err
 	}
 	defer ch.Close()
-	sum, issues, err := stream.LoadPass(ctx, conn.JS, cfg.State.Key, o.PassID)
+	sum, issues, err := stream.LoadPass(ctx, conn.JS, cfg.Extractor.StateKey, o.PassID)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -25,8 +26,14 @@ func (h *harness) statefulExtractor(t *testing.T, tc *tracker.Client, mod func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Query: QueryConfig{Stateful: true, InitialRange: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
-		Concurrency: 4, ScrollPageSize: 50, StateKey: "test"}
+	cfg := Config{
+		Config: extractorcfg.Config{
+			Query:          QueryConfig{Stateful: true, InitialRange: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
+			Concurrency:    4,
+			ScrollPageSize: 50,
+			StateKey:       "test",
+		},
+	}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -144,7 +151,7 @@ func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 // their versions and changed-field counts, then the summary.
 func TestPassManifest(t *testing.T) {
 	h := newHarness(t, 120)
-	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}, Deps{Tracker: h.tc, JS: h.js})
+	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
 		t.Fatal(err)
 	}

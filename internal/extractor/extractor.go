@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -24,15 +25,13 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
-// Config configures the extractor.
+// Config configures the extractor: the operator's settings
+// (extractorcfg.Config) and what the program derives or tests set. Zero
+// values take the defaults noted.
 type Config struct {
-	Query QueryConfig
-	// Concurrency is the number of parallel changelog fetches.
-	Concurrency int
-	// ChangelogPageSize is perPage of changelog requests (1..1000).
-	ChangelogPageSize int
-	// ScrollPageSize is perScroll of the search (1..1000).
-	ScrollPageSize int
+	// Config holds the operator's settings: the query, concurrency, page
+	// sizes, the watermark's name.
+	extractorcfg.Config
 	// MaxPayload is the NATS server's message size limit (0: unknown). A
 	// snapshot still larger after compression fails with an error that
 	// names the limit, is counted, and stops the watermark: it is never
@@ -40,8 +39,6 @@ type Config struct {
 	MaxPayload int
 	// ScrollTTL is the scroll context lifetime (default 60s).
 	ScrollTTL time.Duration
-	// StateKey names this extractor's watermark in the state store.
-	StateKey string
 	// ProgressEvery logs a progress line every N issues (0: never).
 	ProgressEvery int
 	// CheckpointEvery saves the watermark during a stateful pass (default

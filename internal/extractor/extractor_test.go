@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
@@ -156,7 +157,7 @@ func (h *harness) snapshots(t *testing.T) map[string]*wire.IssueSnapshot {
 
 func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 	h := newHarness(t, 700)
-	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100},
+	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100}},
 		Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
 		t.Fatal(err)
@@ -215,8 +216,13 @@ func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	cfg := Config{Query: QueryConfig{Stateful: true, InitialRange: 3 * 365 * 24 * time.Hour, Overlap: time.Minute, Zone: time.UTC},
-		Concurrency: 4, StateKey: "test"}
+	cfg := Config{
+		Config: extractorcfg.Config{
+			Query:       QueryConfig{Stateful: true, InitialRange: 3 * 365 * 24 * time.Hour, Overlap: time.Minute, Zone: time.UTC},
+			Concurrency: 4,
+			StateKey:    "test",
+		},
+	}
 	ex, err := New(cfg, Deps{Tracker: h.tc, JS: h.js, State: store, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +299,7 @@ func TestRunOnceSurvivesFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 16},
+			ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 16}},
 				Deps{Tracker: tc, JS: h.js})
 			if err != nil {
 				t.Fatal(err)
@@ -330,7 +336,7 @@ func TestRunOnceTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}, Deps{Tracker: tc, JS: h.js})
+	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}}, Deps{Tracker: tc, JS: h.js})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,8 +354,14 @@ func TestRunOnceTimeouts(t *testing.T) {
 
 func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, Latency: 5 * time.Millisecond})
-	ex, err := New(Config{Query: QueryConfig{Range: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
-		Concurrency: 1, ScrollPageSize: 50, ScrollTTL: 100 * time.Millisecond}, Deps{Tracker: h.tc, JS: h.js})
+	ex, err := New(Config{
+		Config: extractorcfg.Config{
+			Query:          QueryConfig{Range: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
+			Concurrency:    1,
+			ScrollPageSize: 50,
+		},
+		ScrollTTL: 100 * time.Millisecond,
+	}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +382,7 @@ func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 
 func TestOversizedSnapshotIsReportedNotDropped(t *testing.T) {
 	h := newHarness(t, 120)
-	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, MaxPayload: 12 << 10}, Deps{Tracker: h.tc, JS: h.js})
+	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}, MaxPayload: 12 << 10}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 )
@@ -15,7 +16,7 @@ import (
 // the merged snapshot is byte for byte what a full fetch gives.
 func TestIncrementalChangelog(t *testing.T) {
 	h := newHarness(t, 400)
-	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100},
+	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100}},
 		Deps{Tracker: h.tc, JS: h.js, Stored: &stream.RawSnapshots{JS: h.js}})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func TestIncrementalChangelog(t *testing.T) {
 func TestIncrementalChangelogFallsBack(t *testing.T) {
 	h := newHarness(t, 30)
 	raw := &stream.RawSnapshots{JS: h.js}
-	ex, err := New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 4, ChangelogPageSize: 100},
+	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 4, ChangelogPageSize: 100}},
 		Deps{Tracker: h.tc, JS: h.js, Stored: raw})
 	if err != nil {
 		t.Fatal(err)

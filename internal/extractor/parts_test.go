@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -58,8 +59,15 @@ func idsOf(t *testing.T, items [][]byte) []string {
 }
 
 func allParts(h *harness) (*Extractor, error) {
-	return New(Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100,
-		Parts: wire.PartComments | wire.PartWorklogs | wire.PartLinks, Directory: true},
+	return New(Config{
+		Config: extractorcfg.Config{
+			Query:             QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`},
+			Concurrency:       8,
+			ChangelogPageSize: 100,
+		},
+		Parts:     wire.PartComments | wire.PartWorklogs | wire.PartLinks,
+		Directory: true,
+	},
 		Deps{Tracker: h.tc, JS: h.js, Stored: &stream.RawSnapshots{JS: h.js}})
 }
 

@@ -4,49 +4,23 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 )
 
 // Mode is how the search query is chosen, in the old tool's priority.
-type Mode string
+type Mode = extractorcfg.Mode
 
 // Search modes.
 const (
-	ModeCustom   Mode = "custom"
-	ModeStateful Mode = "stateful"
-	ModeRange    Mode = "range"
+	ModeCustom   = extractorcfg.ModeCustom
+	ModeStateful = extractorcfg.ModeStateful
+	ModeRange    = extractorcfg.ModeRange
 )
 
-// QueryConfig is what decides the search query.
-type QueryConfig struct {
-	// Custom is a user query; when set it wins over everything else.
-	Custom string
-	// Stateful searches from the stored watermark.
-	Stateful bool
-	// InitialRange is the window of the first stateful run.
-	InitialRange time.Duration
-	// Range is the window of range mode.
-	Range time.Duration
-	// Queues are queue keys; "!KEY" excludes a queue.
-	Queues []string
-	// Zone is the zone query-language datetimes are written in.
-	Zone *time.Location
-	// Overlap is subtracted from the watermark to absorb clock skew.
-	Overlap time.Duration
-	// Layout writes query datetimes (Go layout of the old
-	// EXPORTER_DATETIME_QUERY_FORMAT; default QueryTimeLayout).
-	Layout string
-}
-
-// Mode reports the search mode the configuration selects.
-func (q QueryConfig) Mode() Mode {
-	switch {
-	case strings.TrimSpace(q.Custom) != "":
-		return ModeCustom
-	case q.Stateful:
-		return ModeStateful
-	}
-	return ModeRange
-}
+// QueryConfig is what decides the search query (extractorcfg.Query: the
+// operator's settings).
+type QueryConfig = extractorcfg.Query
 
 // sortBy orders results for the watermark: Updated ascending.
 const sortBy = `"Sort by": Updated ASC`

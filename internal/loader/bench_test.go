@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
@@ -71,7 +72,7 @@ func BenchmarkLoad(b *testing.B) {
 	tables := [numTables]string{d.Issues, d.IssueMetrics, d.StatusIntervals, d.IssuesChangelog}
 	perTable := [numTables]int{n, n * benchMetrics, n * benchIntervals, n * benchChangelog}
 	totalRows := n * (1 + benchMetrics + benchIntervals + benchChangelog)
-	cfg := Config{BatchRows: 10000, BatchAge: time.Second}
+	cfg := Config{Config: loadercfg.Config{BatchRows: 10000, BatchAge: time.Second}}
 	probe, err := New(cfg, Deps{JS: e.js, Sink: e.ch})
 	if err != nil {
 		b.Fatal(err)

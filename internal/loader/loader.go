@@ -28,6 +28,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -48,29 +49,12 @@ type Optimizer interface {
 	Optimize(ctx context.Context, table string) error
 }
 
-// Config configures the loader. Zero values take the defaults noted.
+// Config configures the loader: the operator's settings
+// (loadercfg.Config, with its defaults and validation) and the knobs that
+// only the program and its tests set. Zero values take the defaults noted
+// (loadercfg.Default for the settings).
 type Config struct {
-	// BatchRows is the largest number of table rows (all tables together)
-	// per insert; a message whose rows alone exceed it is inserted alone.
-	// At most min(BatchRows, 1000) messages are fetched at once. Default
-	// 10 000.
-	BatchRows int
-	// BatchBytes is the largest sum of message sizes per insert; a larger
-	// message is inserted alone. Zero means no bound.
-	BatchBytes int
-	// BatchAge is how long a fetched batch may wait to fill. Default 1 s.
-	BatchAge time.Duration
-	// MaxDeliveries is how many deliveries a message that the sink rejects
-	// as permanently invalid gets before it is dead-lettered. Default 5.
-	MaxDeliveries int
-	// Backoff for transient insert failures (the old
-	// EXPORTER_CLICKHOUSE__BACKOFF_*): BackoffTries attempts, the first
-	// delay BackoffBase, each next one BackoffFactor times longer, with
-	// jitter when BackoffJitter. Defaults 500 ms, 2.5, 3.
-	BackoffBase   time.Duration
-	BackoffFactor float64
-	BackoffTries  int
-	BackoffJitter bool
+	loadercfg.Config
 	// RedeliveryDelayMax caps the delay before a message whose insert kept
 	// failing is delivered again. Default 30 s.
 	RedeliveryDelayMax time.Duration
@@ -78,14 +62,6 @@ type Config struct {
 	// before JetStream delivers it again (a loader that died). A loader
 	// extends it while it works on a batch. Default max(10 s, 2×BatchAge).
 	AckWait time.Duration
-	// AutoDeduplicate runs OPTIMIZE TABLE ... FINAL on the tables that got
-	// rows (the old EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE), after a batch
-	// that found the stream drained, at most once per OptimizeEvery per
-	// table. It needs Deps.Optimizer.
-	AutoDeduplicate bool
-	// OptimizeEvery is the least time between two OPTIMIZE of one table.
-	// Default 30 min.
-	OptimizeEvery time.Duration
 	// Tables names the tables, for OPTIMIZE and metric tags. Default
 	// wire.DefaultTables.
 	Tables wire.Tables
@@ -144,15 +120,13 @@ const optimizeTimeout = 2 * time.Minute
 // other loaders should get work too.
 const maxFetch = 1000
 
-// New validates the configuration and fills in defaults; it does no I/O.
+// New fills in the defaults of zero settings and validates the
+// configuration; it does no I/O.
 func New(cfg Config, deps Deps) (*Loader, error) {
-	if cfg.Tables == (wire.Tables{}) {
-		cfg.Tables = wire.DefaultTables()
-	}
+	cfg = cfg.withDefaults()
 	if err := errors.Join(cfg.validate(), deps.validate()); err != nil {
 		return nil, err
 	}
-	cfg.setDefaults()
 	if deps.IsPermanent == nil {
 		deps.IsPermanent = func(error) bool { return false }
 	}
@@ -178,22 +152,16 @@ func (d Deps) validate() error {
 
 // validate reports every setting out of range (zero means the default).
 func (c Config) validate() error {
-	var errs []error
+	errs := []error{c.Config.Validate()}
 	for _, v := range []struct {
 		name string
 		neg  bool
 	}{
-		{"BatchRows", c.BatchRows < 0}, {"BatchBytes", c.BatchBytes < 0}, {"BatchAge", c.BatchAge < 0},
-		{"MaxDeliveries", c.MaxDeliveries < 0}, {"BackoffBase", c.BackoffBase < 0}, {"BackoffFactor", c.BackoffFactor < 0},
-		{"BackoffTries", c.BackoffTries < 0}, {"RedeliveryDelayMax", c.RedeliveryDelayMax < 0},
-		{"AckWait", c.AckWait < 0}, {"OptimizeEvery", c.OptimizeEvery < 0},
+		{"RedeliveryDelayMax", c.RedeliveryDelayMax < 0}, {"AckWait", c.AckWait < 0},
 	} {
 		if v.neg {
 			errs = append(errs, fmt.Errorf("loader: %s is negative", v.name))
 		}
-	}
-	if c.BackoffFactor > 0 && c.BackoffFactor < 1 {
-		errs = append(errs, fmt.Errorf("loader: BackoffFactor %g is below 1", c.BackoffFactor))
 	}
 	for _, r := range c.Tables.Refs() {
 		if *r.Name == "" {
@@ -203,30 +171,20 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// setDefaults replaces the zero settings by their defaults.
-func (c *Config) setDefaults() {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
+// withDefaults returns c with its zero settings replaced by their
+// defaults.
+func (c Config) withDefaults() Config {
+	c.Config = c.Config.WithDefaults()
+	if c.Tables == (wire.Tables{}) {
+		c.Tables = wire.DefaultTables()
 	}
-	if c.BatchRows == 0 {
-		c.BatchRows = 10000
+	if c.RedeliveryDelayMax == 0 {
+		c.RedeliveryDelayMax = 30 * time.Second
 	}
-	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = 5
+	if c.AckWait == 0 {
+		c.AckWait = max(10*time.Second, 2*c.BatchAge)
 	}
-	if c.BackoffFactor == 0 {
-		c.BackoffFactor = 2.5
-	}
-	if c.BackoffTries == 0 {
-		c.BackoffTries = 3
-	}
-	def(&c.BatchAge, time.Second)
-	def(&c.BackoffBase, 500*time.Millisecond)
-	def(&c.RedeliveryDelayMax, 30*time.Second)
-	def(&c.AckWait, max(10*time.Second, 2*c.BatchAge))
-	def(&c.OptimizeEvery, 30*time.Minute)
+	return c
 }
 
 // Loaded is the number of messages (issues) loaded so far.
@@ -471,7 +429,7 @@ func (l *Loader) insert(ctx context.Context, items []*item) error {
 			rows = append(rows, it.rows)
 		}
 	}
-	delay := l.cfg.BackoffBase
+	delay := l.cfg.Backoff.BaseDelay
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := l.sinkInsert(ctx, rows, dirs)
@@ -483,7 +441,7 @@ func (l *Loader) insert(ctx context.Context, items []*item) error {
 			l.deps.Metrics.Timing("upload_to_storage_time_seconds", time.Since(start))
 			return nil
 		}
-		if l.deps.IsPermanent(err) || attempt >= l.cfg.BackoffTries || ctx.Err() != nil {
+		if l.deps.IsPermanent(err) || attempt >= l.cfg.Backoff.MaxTries || ctx.Err() != nil {
 			return err
 		}
 		l.deps.Metrics.Count("clickhouse_insert_retries", 1, "database:"+l.deps.Database)
@@ -494,7 +452,7 @@ func (l *Loader) insert(ctx context.Context, items []*item) error {
 			return err
 		case <-time.After(d):
 		}
-		delay = time.Duration(float64(delay) * l.cfg.BackoffFactor)
+		delay = time.Duration(float64(delay) * l.cfg.Backoff.ExpoFactor)
 	}
 }
 
@@ -515,7 +473,7 @@ func (l *Loader) sinkInsert(ctx context.Context, rows []*wire.IssueRows, dirs []
 }
 
 func (l *Loader) jitter(d time.Duration) time.Duration {
-	if !l.cfg.BackoffJitter || d <= 1 {
+	if !l.cfg.Backoff.Jitter || d <= 1 {
 		return d
 	}
 	return d/2 + rand.N(d/2+1)
@@ -524,7 +482,7 @@ func (l *Loader) jitter(d time.Duration) time.Duration {
 // redeliveryDelay is the delay before the next delivery of a message that
 // was delivered n times: the backoff continued, capped.
 func (l *Loader) redeliveryDelay(n uint64) time.Duration {
-	d := float64(l.cfg.BackoffBase) * math.Pow(l.cfg.BackoffFactor, float64(min(n, 60)))
+	d := float64(l.cfg.Backoff.BaseDelay) * math.Pow(l.cfg.Backoff.ExpoFactor, float64(min(n, 60)))
 	if d > float64(l.cfg.RedeliveryDelayMax) {
 		return l.cfg.RedeliveryDelayMax
 	}

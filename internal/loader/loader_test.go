@@ -19,6 +19,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -290,7 +291,7 @@ func TestBatchBounds(t *testing.T) {
 				e.publishMany(0, n)
 			}
 			sink := &recordingSink{ch: e.ch}
-			l, err := New(Config{BatchRows: tt.batchRows, BatchBytes: tt.bytes, BatchAge: 300 * time.Millisecond},
+			l, err := New(Config{Config: loadercfg.Config{BatchRows: tt.batchRows, BatchBytes: tt.bytes, BatchAge: 300 * time.Millisecond}},
 				Deps{JS: e.js, Sink: sink, IsPermanent: clickhouse.IsPermanent})
 			if err != nil {
 				t.Fatal(err)
@@ -376,8 +377,8 @@ func TestDeadLetters(t *testing.T) {
 		}
 	}
 	const maxDeliveries = 3
-	l, err := New(Config{BatchRows: 1000, BatchAge: 100 * time.Millisecond, MaxDeliveries: maxDeliveries,
-		BackoffBase: 20 * time.Millisecond, BackoffFactor: 2, BackoffTries: 2},
+	l, err := New(Config{Config: loadercfg.Config{BatchRows: 1000, BatchAge: 100 * time.Millisecond, MaxDeliveries: maxDeliveries,
+		Backoff: loadercfg.Backoff{BaseDelay: 20 * time.Millisecond, ExpoFactor: 2, MaxTries: 2}}},
 		Deps{JS: e.js, Sink: e.ch, IsPermanent: clickhouse.IsPermanent})
 	if err != nil {
 		t.Fatal(err)
@@ -464,8 +465,8 @@ func TestTransientFailuresNeverDeadLetter(t *testing.T) {
 	e.publishMany(0, n)
 	sink := &flakySink{ch: e.ch}
 	sink.failures.Store(6) // 2 tries per delivery: 3 deliveries > MaxDeliveries
-	l, err := New(Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, MaxDeliveries: 2,
-		BackoffBase: 10 * time.Millisecond, BackoffFactor: 1.5, BackoffTries: 2, RedeliveryDelayMax: 100 * time.Millisecond},
+	l, err := New(Config{Config: loadercfg.Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, MaxDeliveries: 2,
+		Backoff: loadercfg.Backoff{BaseDelay: 10 * time.Millisecond, ExpoFactor: 1.5, MaxTries: 2}}, RedeliveryDelayMax: 100 * time.Millisecond},
 		Deps{JS: e.js, Sink: sink, IsPermanent: clickhouse.IsPermanent})
 	if err != nil {
 		t.Fatal(err)
@@ -502,7 +503,7 @@ func TestAckDeadlineExtended(t *testing.T) {
 	e := newEnv(t)
 	const n = 30
 	e.publishMany(0, n)
-	l, err := New(Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, AckWait: time.Second},
+	l, err := New(Config{Config: loadercfg.Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond}, AckWait: time.Second},
 		Deps{JS: e.js, Sink: &slowSink{ch: e.ch, delay: 2500 * time.Millisecond}, IsPermanent: clickhouse.IsPermanent})
 	if err != nil {
 		t.Fatal(err)
@@ -532,7 +533,7 @@ func TestTwoLoaders(t *testing.T) {
 	e.publishMany(0, n)
 	var loaders []*Loader
 	for range 2 {
-		l, err := New(Config{BatchRows: 100 * sampleRows, BatchAge: 100 * time.Millisecond},
+		l, err := New(Config{Config: loadercfg.Config{BatchRows: 100 * sampleRows, BatchAge: 100 * time.Millisecond}},
 			Deps{JS: e.js, Sink: e.ch, IsPermanent: clickhouse.IsPermanent})
 		if err != nil {
 			t.Fatal(err)
@@ -666,7 +667,7 @@ func TestOptimize(t *testing.T) {
 				t.Fatal(err)
 			}
 			opt := &countingOptimizer{ch: e.ch, calls: map[string]int{}}
-			l, err := New(Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, AutoDeduplicate: tt.auto, OptimizeEvery: tt.every},
+			l, err := New(Config{Config: loadercfg.Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, AutoDeduplicate: tt.auto, OptimizeEvery: tt.every}},
 				Deps{JS: e.js, Sink: e.ch, Optimizer: opt, IsPermanent: clickhouse.IsPermanent, Metrics: m, Database: e.cfg.Database})
 			if err != nil {
 				t.Fatal(err)
@@ -782,7 +783,7 @@ func TestOptimizeDoesNotHoldUpInserts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	opt := &stuckOptimizer{release: make(chan struct{})}
-	l, err := New(Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, AutoDeduplicate: true, OptimizeEvery: time.Millisecond},
+	l, err := New(Config{Config: loadercfg.Config{BatchRows: 10000, BatchAge: 50 * time.Millisecond, AutoDeduplicate: true, OptimizeEvery: time.Millisecond}},
 		Deps{JS: e.js, Sink: e.ch, Optimizer: opt, IsPermanent: clickhouse.IsPermanent, Database: e.cfg.Database})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
@@ -29,8 +30,8 @@ func TestNewValidates(t *testing.T) {
 		want []string
 	}{
 		{"no deps", Config{}, Deps{}, []string{"no JetStream", "no sink"}},
-		{"negative", Config{BatchRows: -1, AckWait: -time.Second}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"BatchRows is negative", "AckWait is negative"}},
-		{"factor below 1", Config{BackoffFactor: 0.5}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"BackoffFactor 0.5 is below 1"}},
+		{"negative", Config{Config: loadercfg.Config{BatchRows: -1}, AckWait: -time.Second}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{`BatchRows="-1": want 1..10000000`, "AckWait is negative"}},
+		{"factor below 1", Config{Config: loadercfg.Config{Backoff: loadercfg.Backoff{ExpoFactor: 0.5}}}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{`Backoff.ExpoFactor="0.5": want 1..100`}},
 		{"table without name", Config{Tables: wire.Tables{Issues: "i"}}, Deps{JS: noJS{}, Sink: discardSink{}}, []string{"table IssueMetrics has no name"}},
 	}
 	for _, tt := range tests {
@@ -46,7 +47,7 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
-	l, err := New(Config{BatchAge: 8 * time.Second}, Deps{JS: noJS{}, Sink: discardSink{}})
+	l, err := New(Config{Config: loadercfg.Config{BatchAge: 8 * time.Second}}, Deps{JS: noJS{}, Sink: discardSink{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestChunks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := &Loader{cfg: Config{BatchRows: tt.batchRows, BatchBytes: tt.batchBytes}}
+			l := &Loader{cfg: Config{Config: loadercfg.Config{BatchRows: tt.batchRows, BatchBytes: tt.batchBytes}}}
 			var items []*item
 			for _, rb := range tt.items {
 				items = append(items, &item{nrows: rb[0], size: rb[1]})
@@ -111,7 +112,7 @@ func TestChunks(t *testing.T) {
 }
 
 func TestRedeliveryDelay(t *testing.T) {
-	l, err := New(Config{BackoffBase: 100 * time.Millisecond, BackoffFactor: 2, RedeliveryDelayMax: 3 * time.Second}, Deps{JS: noJS{}, Sink: discardSink{}})
+	l, err := New(Config{Config: loadercfg.Config{Backoff: loadercfg.Backoff{BaseDelay: 100 * time.Millisecond, ExpoFactor: 2}}, RedeliveryDelayMax: 3 * time.Second}, Deps{JS: noJS{}, Sink: discardSink{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,10 +57,10 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 		{"port: flag over environment", c.ClickHouse.Port, 9440},
 		{"host: file", c.ClickHouse.Host, "file-host"},
 		{"org: environment over file", c.Tracker.OrgID, "env-org"},
-		{"stateful: bool flag", c.Stateful, true},
+		{"stateful: bool flag", c.Extractor.Query.Stateful, true},
 		{"enable upload: --x=false", c.ClickHouse.EnableUpload, false},
-		{"queues", strings.Join(c.Tracker.Search.Queues, ","), "DEV,!TEST"},
-		{"query", c.Tracker.Search.Query, `Queue: DEV "Sort by": Updated ASC`},
+		{"queues", strings.Join(c.Extractor.Query.Queues, ","), "DEV,!TEST"},
+		{"query", c.Extractor.Query.Custom, `Queue: DEV "Sort by": Updated ASC`},
 		{"timeout: unset flag leaves the environment", c.Tracker.Timeout, 3 * time.Second},
 	}
 	for _, ch := range checks {

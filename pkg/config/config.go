@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -20,11 +23,6 @@ import (
 // with Validate. A Config is a plain value: copies are independent except for
 // the slices and maps, which callers must not modify concurrently.
 type Config struct {
-	// Stateful keeps a watermark between runs (EXPORTER_STATEFUL).
-	Stateful bool
-	// StatefulInitialRange is the search window when no watermark exists yet
-	// (EXPORTER_STATEFUL_INITIAL_RANGE, "1w").
-	StatefulInitialRange time.Duration
 	// ChangelogExportEnabled loads the issues_changelog table
 	// (EXPORTER_CHANGELOG_EXPORT_ENABLED). The changelog is always fetched:
 	// the metrics need it.
@@ -85,11 +83,22 @@ type Config struct {
 	// (EXPORTER_CUSTOM_FIELDS).
 	CustomFields []CustomField
 
-	Tracker    TrackerConfig
+	Tracker TrackerConfig
+	// Extractor configures the extract stage: the search
+	// (EXPORTER_TRACKER__SEARCH__*, EXPORTER_STATEFUL*), its zone
+	// (EXPORTER_TRACKER__TIMEZONE), concurrency, page sizes, the watermark's
+	// key and overlap (EXPORTER_STATE__KEY, _OVERLAP).
+	Extractor  extractorcfg.Config
 	ClickHouse ClickHouseConfig
-	State      StateConfig
-	Monitoring MonitoringConfig
-	NATS       NATSConfig
+	// Loader configures the load stage (EXPORTER_CLICKHOUSE__BATCH_*,
+	// _BACKOFF_*, _AUTO_DEDUPLICATE, _OPTIMIZE_EVERY, _MAX_DELIVERIES).
+	Loader loadercfg.Config
+	State  StateConfig
+	// Monitoring configures DogStatsD metrics and Sentry
+	// (EXPORTER_MONITORING__*).
+	Monitoring telemetry.Config
+	// NATS configures the message bus (EXPORTER_NATS__*).
+	NATS stream.Config
 
 	// HealthAddr is the listen address of the health/readiness endpoints,
 	// for example ":8080"; empty turns them off (EXPORTER_HEALTH_ADDR).
@@ -132,19 +141,14 @@ func CustomFieldTypes() []string {
 
 // TrackerConfig configures the Tracker client (tracker.Config, with its
 // defaults and validation) and what the other parts of the program need to
-// know about Tracker: the log level of its requests, its zone, the
-// extractor's concurrency, pages and search, the shared rate limit.
+// know about Tracker: the log level of its requests, the shared rate
+// limit, the old search page size. The extractor's settings are
+// Config.Extractor.
 type TrackerConfig struct {
 	tracker.Config
 	// LogLevel is the level of the Tracker client's request logs
 	// (EXPORTER_TRACKER__LOGLEVEL, warning).
 	LogLevel string
-	// Timezone is the zone of query-language datetimes
-	// (EXPORTER_TRACKER__TIMEZONE); TimezoneName is its name.
-	Timezone     *time.Location
-	TimezoneName string
-	// Concurrency bounds the requests in flight (EXPORTER_TRACKER__CONCURRENCY).
-	Concurrency int
 	// RateLimitShared keeps the limit (fixed or adaptive) in a token
 	// bucket in the Redis of EXPORTER_STATE__REDIS_DSN, shared by every
 	// extractor that names the same key, so that extractors sharded by
@@ -155,13 +159,10 @@ type TrackerConfig struct {
 	// (EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY); empty derives it from
 	// the organization: SharedRateKey.
 	RateLimitSharedKey string
-	// ChangelogPageSize is perPage of changelog requests
-	// (EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE).
-	ChangelogPageSize int
-	// ScrollPageSize is perScroll of scroll searches
-	// (EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE).
-	ScrollPageSize int
-	Search         SearchConfig
+	// SearchPerPageLimit is the old tool's search page size
+	// (EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT); set alone, Load makes it
+	// the extractor's ScrollPageSize.
+	SearchPerPageLimit int
 }
 
 // SharedRateKey is the Redis key of the shared rate limit: the configured
@@ -177,116 +178,29 @@ func (t TrackerConfig) SharedRateKey() string {
 	return "tracker_exporter:rate_limit:cloud:" + t.CloudOrgID
 }
 
-// SearchConfig selects the issues to export. Priority: Query, then the
-// watermark (stateful mode), then Range and Queues.
-type SearchConfig struct {
-	// Query is a query-language text that overrides the rest
-	// (EXPORTER_TRACKER__SEARCH__QUERY).
-	Query string
-	// Range is how far back "Updated" goes; 0 means no time filter
-	// (EXPORTER_TRACKER__SEARCH__RANGE, "2h"; an empty value turns it off, as
-	// in the old tool).
-	Range time.Duration
-	// Queues are queue keys, upper-cased; "!KEY" excludes a queue
-	// (EXPORTER_TRACKER__SEARCH__QUEUES "DEV,SRE,!TEST").
-	Queues []string
-	// PerPageLimit is the old tool's search page size
-	// (EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT); set alone, it becomes
-	// ScrollPageSize.
-	PerPageLimit int
-}
-
 // ClickHouseConfig configures the ClickHouse client (clickhouse.Config,
-// with its defaults and validation) and the loader's use of it: whether
-// rows are loaded at all, deduplication, batches, retries, migrations.
+// with its defaults and validation) and the program's use of it: whether
+// rows are loaded at all, migrations at start. The loader's settings
+// (batches, retries, deduplication) are Config.Loader.
 type ClickHouseConfig struct {
 	clickhouse.Config
 	// EnableUpload loads ClickHouse; false prints rows instead
 	// (EXPORTER_CLICKHOUSE__ENABLE_UPLOAD).
 	EnableUpload bool
 
-	// AutoDeduplicate allows OPTIMIZE ... FINAL, at most once per table per
-	// OptimizeEvery (EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE).
-	AutoDeduplicate bool
-	// OptimizeEvery is the least time between two OPTIMIZE of one table
-	// (EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY; default: the ETL interval, that
-	// is once per run).
-	OptimizeEvery time.Duration
-	Backoff       BackoffConfig
-	// BatchRows, BatchBytes and BatchAge flush a batch at whichever comes
-	// first.
-	BatchRows  int
-	BatchBytes int
-	BatchAge   time.Duration
-	// MaxDeliveries is how often a message is tried before it is
-	// dead-lettered.
-	MaxDeliveries int
 	// MigrateOnStart applies the embedded migrations when the loader starts.
 	MigrateOnStart bool
 }
 
-// BackoffConfig is the retry schedule of ClickHouse inserts.
-type BackoffConfig struct {
-	// BaseDelay is the first delay (EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY,
-	// seconds as a float).
-	BaseDelay time.Duration
-	// ExpoFactor multiplies the delay after each try.
-	ExpoFactor float64
-	// MaxTries counts the first try.
-	MaxTries int
-	Jitter   bool
-}
-
 // StateConfig configures the watermark store (state.Config, with its
-// defaults and validation) and what the extractor keeps in it.
+// defaults and validation); the watermark's key and overlap are the
+// extractor's (Config.Extractor).
 type StateConfig struct {
 	state.Config
 	// CustomStorageParams belonged to the old tool's custom (Python class)
 	// storage; it is kept only to be reported as having no effect. It is a
 	// Secret because such parameters usually hold credentials.
 	CustomStorageParams setting.Secret
-	// Key names the watermark, so that several extractors can share a store
-	// (EXPORTER_STATE__KEY; the old tool's fixed key is the default).
-	Key string
-	// Overlap is subtracted from the watermark when searching, against
-	// clock skew (EXPORTER_STATE__OVERLAP).
-	Overlap time.Duration
-}
-
-// MonitoringConfig configures DogStatsD metrics and Sentry.
-type MonitoringConfig struct {
-	MetricsEnabled    bool
-	MetricsHost       string
-	MetricsPort       int
-	MetricsBasePrefix string
-	// MetricsBaseLabels are DogStatsD tags added to every metric, e.g.
-	// "project:internal".
-	MetricsBaseLabels []string
-	SentryEnabled     bool
-	SentryDSN         setting.Secret
-}
-
-// MetricsAddr returns "host:port" of the DogStatsD agent.
-func (c MonitoringConfig) MetricsAddr() string {
-	return net.JoinHostPort(c.MetricsHost, strconv.Itoa(c.MetricsPort))
-}
-
-// NATSConfig configures the message bus.
-type NATSConfig struct {
-	// URL of the NATS server(s), comma-separated; empty runs the embedded
-	// server (one-process binary only). Put credentials in a credentials
-	// file rather than in the URL: Summary strips them, %v does not.
-	URL string
-	// DataDir is the JetStream store of the embedded server.
-	DataDir string
-	// MaxPayload is the embedded server's max_payload in bytes.
-	MaxPayload int
-	// Replicas is the number of copies of every stream: 1, or 3 on a
-	// JetStream cluster of three servers or more, whose streams then
-	// survive the loss of one server. Every stage declares the streams at
-	// start, so a changed value updates existing streams; give all stages
-	// the same value. The embedded server is one node: 1 only.
-	Replicas int
 }
 
 // Role says which binary validates a Config, so that an extractor need not
@@ -320,19 +234,10 @@ func (r Role) extracts() bool   { return r == RoleAll || r == RoleExtractor }
 func (r Role) transforms() bool { return r == RoleAll || r == RoleTransformer }
 func (r Role) loads() bool      { return r == RoleAll || r == RoleLoader }
 
-// Default values that the variable table and Default share.
-const (
-	defaultTimezone = "Europe/Moscow"
-	defaultStateKey = "tracker_etl_default"
-)
-
 // Default returns the configuration with every default of the old tool
 // (shared/seed-compat.md) and of the new settings.
 func Default() Config {
-	msk := mustZone(defaultTimezone)
 	return Config{
-		Stateful:                 false,
-		StatefulInitialRange:     7 * 24 * time.Hour,
 		ChangelogExportEnabled:   false,
 		WorklogsExportEnabled:    true,
 		LinksExportEnabled:       true,
@@ -352,66 +257,29 @@ func Default() Config {
 		Calendar:                 calendar.Default(),
 		StatusTypes:              map[string]string{},
 		Tracker: TrackerConfig{
-			Config:            tracker.Default(),
-			LogLevel:          "warning",
-			Timezone:          msk,
-			TimezoneName:      defaultTimezone,
-			Concurrency:       16,
-			ChangelogPageSize: 100,
-			ScrollPageSize:    250,
-			Search: SearchConfig{
-				Range:        2 * time.Hour,
-				PerPageLimit: 100,
-			},
+			Config:             tracker.Default(),
+			LogLevel:           "warning",
+			SearchPerPageLimit: 100,
 		},
+		Extractor: extractorcfg.Default(),
 		ClickHouse: ClickHouseConfig{
-			Config:          clickhouse.Default(),
-			EnableUpload:    true,
-			AutoDeduplicate: true,
-			OptimizeEvery:   30 * time.Minute,
-			Backoff: BackoffConfig{
-				BaseDelay:  500 * time.Millisecond,
-				ExpoFactor: 2.5,
-				MaxTries:   3,
-				Jitter:     true,
-			},
-			BatchRows:     10000,
-			BatchBytes:    16 << 20,
-			BatchAge:      5 * time.Second,
-			MaxDeliveries: 5,
+			Config:       clickhouse.Default(),
+			EnableUpload: true,
 		},
+		Loader: loadercfg.Default(),
 		State: StateConfig{
 			// The old tool's defaults; with the s3 strategy JSONFilePath is
 			// the object key, so "./state.json" would miss the old watermark.
-			Config:  state.Default(),
-			Key:     defaultStateKey,
-			Overlap: 5 * time.Minute,
+			Config: state.Default(),
 		},
-		Monitoring: MonitoringConfig{
-			MetricsHost:       "localhost",
-			MetricsPort:       8125,
-			MetricsBasePrefix: "tracker_exporter",
-			MetricsBaseLabels: []string{},
-		},
-		NATS: NATSConfig{
-			DataDir:    "./data/nats",
-			MaxPayload: 8 << 20,
-			Replicas:   1,
-		},
+		Monitoring: telemetry.Default(),
+		NATS:       stream.Default(),
 	}
 }
 
 func defaultNotNullable() []string {
 	return []string{"created_at", "resolved_at", "closed_at", "updated_at", "released_at", "deadline",
 		"start_date", "end_date", "start_time", "end_time", "moved_at"}
-}
-
-func mustZone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(fmt.Sprintf("config: zone %s: %v", name, err)) // cannot happen: time/tzdata is linked
-	}
-	return loc
 }
 
 // ParseLevel maps the old tool's level names (debug, info, warning, error,

@@ -199,19 +199,19 @@ func load(environ []string, envFile string, overrides map[string]rawValue) (Conf
 	}
 
 	if !set[varBusinessTimezone] {
-		cfg.Calendar.Zone = cfg.Tracker.Timezone
+		cfg.Calendar.Zone = cfg.Extractor.Query.Zone
 	}
 	if !set[varOptimizeEvery] {
-		cfg.ClickHouse.OptimizeEvery = cfg.ETLInterval
+		cfg.Loader.OptimizeEvery = cfg.ETLInterval
 	}
 	if !set[varRateLimitMax] && cfg.Tracker.RateLimit > cfg.Tracker.RateCeiling {
 		// A start rate above the default ceiling is the ceiling too.
 		cfg.Tracker.RateCeiling = cfg.Tracker.RateLimit
 	}
-	if set[varPerPageLimit] && !set[varScrollPageSize] && cfg.Tracker.Search.PerPageLimit != Default().Tracker.Search.PerPageLimit {
+	if set[varPerPageLimit] && !set[varScrollPageSize] && cfg.Tracker.SearchPerPageLimit != Default().Tracker.SearchPerPageLimit {
 		// The old search page size, changed from its default: the page
 		// size of the scroll search that replaced page mode.
-		cfg.Tracker.ScrollPageSize = cfg.Tracker.Search.PerPageLimit
+		cfg.Extractor.ScrollPageSize = cfg.Tracker.SearchPerPageLimit
 	}
 	cfg.Warnings = warnings(vals, known, set, cfg)
 	cfg.Explicit = set
@@ -371,7 +371,7 @@ func warnings(vals map[string]rawValue, known, set map[string]bool, cfg Config) 
 	if set["EXPORTER_DATETIME_CLICKHOUSE_FORMAT"] && cfg.DatetimeClickhouseFormat != d.DatetimeClickhouseFormat {
 		out = append(out, "EXPORTER_DATETIME_CLICKHOUSE_FORMAT: accepted for compatibility, no effect: rows carry typed times")
 	}
-	if set[varPerPageLimit] && set[varScrollPageSize] && cfg.Tracker.Search.PerPageLimit != cfg.Tracker.ScrollPageSize {
+	if set[varPerPageLimit] && set[varScrollPageSize] && cfg.Tracker.SearchPerPageLimit != cfg.Extractor.ScrollPageSize {
 		out = append(out, varPerPageLimit+": ignored: "+varScrollPageSize+" sets the search page size (issues are searched with scroll pages)")
 	}
 	if set["EXPORTER_STATE__CUSTOM_STORAGE_PARAMS"] && cfg.State.CustomStorageParams.Reveal() != "{}" {

@@ -22,7 +22,7 @@ func secretConfig() (Config, []string) {
 	c.State.S3AccessKey = setting.Secret(vals[4])
 	c.State.S3SecretKey = setting.Secret(vals[5])
 	c.State.CustomStorageParams = setting.Secret(vals[6])
-	c.Monitoring.SentryDSN = setting.Secret(vals[7])
+	c.Monitoring.Sentry.DSN = setting.Secret(vals[7])
 	c.NATS.URL = "nats://user:natspw-III999@host:4222"
 	return c, vals
 }

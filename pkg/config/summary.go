@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 	"log/slog"
@@ -28,8 +29,8 @@ func (c Config) Summary() []slog.Attr {
 	}
 	t, ch, st, m := c.Tracker, c.ClickHouse, c.State, c.Monitoring
 	return []slog.Attr{
-		slog.Bool("stateful", c.Stateful),
-		slog.String("stateful_initial_range", c.StatefulInitialRange.String()),
+		slog.Bool("stateful", c.Extractor.Query.Stateful),
+		slog.String("stateful_initial_range", c.Extractor.Query.InitialRange.String()),
 		slog.Bool("changelog_export_enabled", c.ChangelogExportEnabled),
 		slog.Bool("comments_export_enabled", c.CommentsExportEnabled),
 		slog.Bool("worklogs_export_enabled", c.WorklogsExportEnabled),
@@ -66,20 +67,20 @@ func (c Config) Summary() []slog.Attr {
 			slog.String("timeout", t.Timeout.String()),
 			slog.Int("max_retries", t.MaxRetries),
 			slog.String("language", t.Language),
-			slog.String("timezone", zoneName(t.Timezone)),
-			slog.Int("concurrency", t.Concurrency),
+			slog.String("timezone", zoneName(c.Extractor.Query.Zone)),
+			slog.Int("concurrency", c.Extractor.Concurrency),
 			slog.Float64("rate_limit", t.RateLimit),
 			slog.Bool("rate_limit_adaptive", t.Adaptive),
 			slog.Float64("rate_limit_max", t.RateCeiling),
 			slog.Bool("rate_limit_shared", t.RateLimitShared),
 			slog.String("rate_limit_shared_key", t.SharedRateKey()),
-			slog.Int("changelog_page_size", t.ChangelogPageSize),
-			slog.Int("scroll_page_size", t.ScrollPageSize),
+			slog.Int("changelog_page_size", c.Extractor.ChangelogPageSize),
+			slog.Int("scroll_page_size", c.Extractor.ScrollPageSize),
 			slog.Group("search",
-				slog.String("query", t.Search.Query),
-				slog.String("range", t.Search.Range.String()),
-				slog.Any("queues", t.Search.Queues),
-				slog.Int("per_page_limit", t.Search.PerPageLimit),
+				slog.String("query", c.Extractor.Query.Custom),
+				slog.String("range", c.Extractor.Query.Range.String()),
+				slog.Any("queues", c.Extractor.Query.Queues),
+				slog.Int("per_page_limit", t.SearchPerPageLimit),
 			),
 		),
 		slog.Group("clickhouse",
@@ -94,13 +95,13 @@ func (c Config) Summary() []slog.Attr {
 			slog.Any("password", ch.Password),
 			slog.String("database", ch.Database),
 			slog.Any("tables", wire.Tables(ch.Tables).Names()),
-			slog.Bool("auto_deduplicate", ch.AutoDeduplicate),
-			slog.String("optimize_every", ch.OptimizeEvery.String()),
-			slog.String("backoff", backoffText(ch.Backoff)),
-			slog.Int("batch_rows", ch.BatchRows),
-			slog.Int("batch_bytes", ch.BatchBytes),
-			slog.String("batch_age", ch.BatchAge.String()),
-			slog.Int("max_deliveries", ch.MaxDeliveries),
+			slog.Bool("auto_deduplicate", c.Loader.AutoDeduplicate),
+			slog.String("optimize_every", c.Loader.OptimizeEvery.String()),
+			slog.String("backoff", backoffText(c.Loader.Backoff)),
+			slog.Int("batch_rows", c.Loader.BatchRows),
+			slog.Int("batch_bytes", c.Loader.BatchBytes),
+			slog.String("batch_age", c.Loader.BatchAge.String()),
+			slog.Int("max_deliveries", c.Loader.MaxDeliveries),
 			slog.Bool("migrate_on_start", ch.MigrateOnStart),
 		),
 		slog.Group("state",
@@ -113,16 +114,16 @@ func (c Config) Summary() []slog.Attr {
 			slog.String("s3_endpoint", st.S3Endpoint),
 			slog.Any("s3_access_key", st.S3AccessKey),
 			slog.Any("s3_secret_key", st.S3SecretKey),
-			slog.String("key", st.Key),
-			slog.String("overlap", st.Overlap.String()),
+			slog.String("key", c.Extractor.StateKey),
+			slog.String("overlap", c.Extractor.Query.Overlap.String()),
 		),
 		slog.Group("monitoring",
-			slog.Bool("metrics_enabled", m.MetricsEnabled),
-			slog.String("metrics_addr", m.MetricsAddr()),
-			slog.String("metrics_base_prefix", m.MetricsBasePrefix),
-			slog.Any("metrics_base_labels", m.MetricsBaseLabels),
-			slog.Bool("sentry_enabled", m.SentryEnabled),
-			slog.Any("sentry_dsn", m.SentryDSN),
+			slog.Bool("metrics_enabled", m.Metrics.Enabled),
+			slog.String("metrics_addr", m.Metrics.Addr()),
+			slog.String("metrics_base_prefix", m.Metrics.Prefix),
+			slog.Any("metrics_base_labels", m.Metrics.Tags),
+			slog.Bool("sentry_enabled", m.Sentry.Enabled),
+			slog.Any("sentry_dsn", m.Sentry.DSN),
 		),
 		slog.Group("nats",
 			slog.String("url", stripCredentials(c.NATS.URL)),
@@ -144,7 +145,7 @@ func zoneName(l *time.Location) string {
 	return l.String()
 }
 
-func backoffText(b BackoffConfig) string {
+func backoffText(b loadercfg.Backoff) string {
 	s := "base=" + b.BaseDelay.String() + " factor=" + trimFloat(b.ExpoFactor) + " tries=" + itoa(b.MaxTries)
 	if b.Jitter {
 		s += " jitter"

@@ -61,11 +61,14 @@ func TestFieldTagsNameTheVariablesThatSetThem(t *testing.T) {
 
 // probes are the values of variables whose field's kind says too little.
 var probes = map[string]string{
-	"EXPORTER_BUSINESS_TIMEZONE":    "Asia/Tokyo",
-	"EXPORTER_WORKDAYS":             "[5,6]",
-	"EXPORTER_BUSINESS_HOURS_START": "07:00:00",
-	"EXPORTER_BUSINESS_HOURS_END":   "23:00:00",
-	"EXPORTER_HOLIDAYS":             "none",
+	"EXPORTER_BUSINESS_TIMEZONE":               "Asia/Tokyo",
+	"EXPORTER_WORKDAYS":                        "[5,6]",
+	"EXPORTER_BUSINESS_HOURS_START":            "07:00:00",
+	"EXPORTER_BUSINESS_HOURS_END":              "23:00:00",
+	"EXPORTER_HOLIDAYS":                        "none",
+	"EXPORTER_TRACKER__TIMEZONE":               "Asia/Tokyo",
+	"EXPORTER_TRACKER__SEARCH__QUEUES":         "DEV,!TEST",
+	"EXPORTER_MONITORING__METRICS_BASE_LABELS": "project:probe",
 }
 
 func fieldAt(v reflect.Value, path string) reflect.Value {

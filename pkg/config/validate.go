@@ -5,13 +5,11 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"net"
-	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // component adds the problems of a component's Validate (err, joined
@@ -53,7 +51,6 @@ func configErrors(p setting.Problems) error {
 
 var (
 	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	queueRe = regexp.MustCompile(`^!?[A-Z][A-Z0-9_]*$`)
 )
 
 // Validate checks the configuration for the binary of the given role and
@@ -81,12 +78,12 @@ func (c Config) Validate(role Role) error {
 		p.Add("EXPORTER_START_TIMEOUT", c.StartTimeout, "want 0 (wait forever) or a positive duration")
 	}
 	if c.HealthAddr != "" {
-		if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validPort(port, true) {
+		if _, port, err := net.SplitHostPort(c.HealthAddr); err != nil || !validListenPort(port) {
 			p.Add("EXPORTER_HEALTH_ADDR", c.HealthAddr, "want host:port or :port")
 		}
 	}
-	c.validateMonitoring(&p)
-	c.validateNATS(&p, role)
+	component(&p, c.Monitoring.Validate(), c.Monitoring)
+	component(&p, c.NATS.Validate(role == RoleAll), c.NATS)
 	if role.extracts() {
 		c.validateTracker(&p)
 		c.validateState(&p)
@@ -111,67 +108,11 @@ func (c Config) Validate(role Role) error {
 	return configErrors(p)
 }
 
-func validPort(s string, allowZero bool) bool {
+// validListenPort reports whether s is a port to listen on, 0 (any)
+// included.
+func validListenPort(s string) bool {
 	n, err := strconv.Atoi(s)
-	return err == nil && n <= 65535 && (n > 0 || allowZero && n == 0)
-}
-
-func (c Config) validateMonitoring(p *setting.Problems) {
-	m := c.Monitoring
-	if m.MetricsEnabled {
-		p.NonEmpty("EXPORTER_MONITORING__METRICS_HOST", m.MetricsHost)
-		p.IntRange("EXPORTER_MONITORING__METRICS_PORT", m.MetricsPort, 1, 65535)
-	}
-	if m.SentryEnabled && !m.SentryDSN.IsSet() {
-		p.Add("EXPORTER_MONITORING__SENTRY_DSN", nil, "must be set when EXPORTER_MONITORING__SENTRY_ENABLED is true")
-	}
-	if m.SentryDSN.IsSet() {
-		if u, err := url.Parse(m.SentryDSN.Reveal()); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			p.AddSecret("EXPORTER_MONITORING__SENTRY_DSN", "want a Sentry DSN like https://KEY@HOST/PROJECT")
-		}
-	}
-}
-
-func (c Config) validateNATS(p *setting.Problems, role Role) {
-	n := c.NATS
-	if n.URL != "" {
-		for i, u := range strings.Split(n.URL, ",") {
-			if !validNATSURL(strings.TrimSpace(u)) {
-				// The URL may hold credentials: do not print it.
-				p.AddSecret("EXPORTER_NATS__URL", "server %d: want nats://host:port, tls://host:port or host:port", i+1)
-			}
-		}
-	} else if role == RoleAll {
-		p.NonEmpty("EXPORTER_NATS__DATA_DIR", n.DataDir)
-	}
-	switch {
-	case n.Replicas != 1 && n.Replicas != 3:
-		p.Add("EXPORTER_NATS__REPLICAS", n.Replicas, "want 1 or 3")
-	case n.Replicas != 1 && n.URL == "" && role == RoleAll:
-		// Refused rather than ignored: whoever asks for three copies
-		// expects to survive a server's loss, which one embedded server
-		// cannot give.
-		p.Add("EXPORTER_NATS__REPLICAS", n.Replicas, "the embedded NATS server (EXPORTER_NATS__URL empty) is a single node and keeps 1 replica: set EXPORTER_NATS__URL to the servers of a NATS cluster, or EXPORTER_NATS__REPLICAS=1")
-	}
-	if n.MaxPayload < 1<<10 || n.MaxPayload > 64<<20 {
-		p.Add("EXPORTER_NATS__MAX_PAYLOAD", n.MaxPayload, "want 1KiB..64MiB")
-	}
-}
-
-func validNATSURL(s string) bool {
-	if !strings.Contains(s, "://") {
-		s = "nats://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Hostname() == "" {
-		return false
-	}
-	switch u.Scheme {
-	case "nats", "tls", "ws", "wss":
-	default:
-		return false
-	}
-	return u.Port() == "" || validPort(u.Port(), false)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 func (c Config) validateTracker(p *setting.Problems) {
@@ -180,28 +121,9 @@ func (c Config) validateTracker(p *setting.Problems) {
 	if _, err := ParseLevel(t.LogLevel); err != nil {
 		p.Add("EXPORTER_TRACKER__LOGLEVEL", t.LogLevel, "want debug, info, warning, error or critical")
 	}
-	if t.Timezone == nil {
-		p.Add("EXPORTER_TRACKER__TIMEZONE", nil, "not set")
-	}
-	p.IntRange("EXPORTER_TRACKER__CONCURRENCY", t.Concurrency, 1, 256)
+	component(p, c.Extractor.Validate(), c.Extractor)
 	c.validateSharedRateLimit(p)
-	p.IntRange("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", t.ChangelogPageSize, 1, 1000)
-	p.IntRange("EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE", t.ScrollPageSize, 1, 1000)
-	p.IntRange("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", t.Search.PerPageLimit, 1, 1000)
-	if t.Search.Range < 0 {
-		p.Add("EXPORTER_TRACKER__SEARCH__RANGE", t.Search.Range, "want 0 (no time filter) or a positive duration")
-	}
-	for _, q := range t.Search.Queues {
-		if !queueRe.MatchString(q) {
-			p.Add("EXPORTER_TRACKER__SEARCH__QUEUES", nil, "queue %q: want a queue key like DEV, or !DEV to exclude it", q)
-		}
-	}
-	if t.Search.Query == "" && !c.Stateful && len(t.Search.Queues) == 0 && t.Search.Range == 0 {
-		p.Add("EXPORTER_TRACKER__SEARCH__QUERY", nil, "nothing to search: set it, EXPORTER_TRACKER__SEARCH__QUEUES or __RANGE, or EXPORTER_STATEFUL=true")
-	}
-	if c.Stateful {
-		p.Positive("EXPORTER_STATEFUL_INITIAL_RANGE", c.StatefulInitialRange)
-	}
+	p.IntRange("EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT", t.SearchPerPageLimit, 1, 1000)
 	p.Positive("EXPORTER_ETL_INTERVAL_MINUTES", c.ETLInterval)
 	if _, err := StrftimeLayout(c.DatetimeQueryFormat); err != nil {
 		p.Add("EXPORTER_DATETIME_QUERY_FORMAT", nil, "%v", err)
@@ -226,7 +148,7 @@ func (c Config) validateSharedRateLimit(p *setting.Problems) {
 // accepted: such setups did not use it either).
 func (c Config) validateState(p *setting.Problems) {
 	s := c.State
-	if !c.Stateful {
+	if !c.Extractor.Query.Stateful {
 		component(p, s.Config.ValidateChoice(), s.Config)
 	} else {
 		err := s.Config.Validate()
@@ -234,10 +156,6 @@ func (c Config) validateState(p *setting.Problems) {
 			err = without(err, "RedisDSN") // validateSharedRateLimit says it
 		}
 		component(p, err, s.Config)
-	}
-	p.NonEmpty("EXPORTER_STATE__KEY", s.Key)
-	if s.Overlap < 0 || s.Overlap > 24*time.Hour {
-		p.Add("EXPORTER_STATE__OVERLAP", s.Overlap, "want 0..24h")
 	}
 }
 
@@ -331,20 +249,7 @@ func (c Config) validateClickHouse(p *setting.Problems) {
 	}
 	component(p, ch.Config.Validate(), ch.Config)
 	regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
-	if ch.AutoDeduplicate {
-		p.Positive("EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY", ch.OptimizeEvery)
-	}
-	p.Positive("EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY", ch.Backoff.BaseDelay)
-	if ch.Backoff.ExpoFactor < 1 || ch.Backoff.ExpoFactor > 100 {
-		p.Add("EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR", ch.Backoff.ExpoFactor, "want 1..100")
-	}
-	p.IntRange("EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES", ch.Backoff.MaxTries, 1, 100)
-	p.IntRange("EXPORTER_CLICKHOUSE__BATCH_ROWS", ch.BatchRows, 1, 10_000_000)
-	if ch.BatchBytes < 1<<10 {
-		p.Add("EXPORTER_CLICKHOUSE__BATCH_BYTES", ch.BatchBytes, "want 1KiB or more")
-	}
-	p.Positive("EXPORTER_CLICKHOUSE__BATCH_AGE", ch.BatchAge)
-	p.IntRange("EXPORTER_CLICKHOUSE__MAX_DELIVERIES", ch.MaxDeliveries, 1, 1000)
+	component(p, c.Loader.Validate(), c.Loader)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -67,43 +67,43 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"timeout", func(c *Config) { c.Tracker.Timeout = 0 }, `EXPORTER_TRACKER__TIMEOUT="0s": want a positive duration`},
 		{"retries", func(c *Config) { c.Tracker.MaxRetries = -1 }, `EXPORTER_TRACKER__MAX_RETRIES="-1": want 0..100`},
 		{"language", func(c *Config) { c.Tracker.Language = "de" }, `EXPORTER_TRACKER__LANGUAGE="de": want en or ru`},
-		{"timezone", func(c *Config) { c.Tracker.Timezone = nil }, "EXPORTER_TRACKER__TIMEZONE: not set"},
-		{"concurrency", func(c *Config) { c.Tracker.Concurrency = 0 }, `EXPORTER_TRACKER__CONCURRENCY="0": want 1..256`},
+		{"timezone", func(c *Config) { c.Extractor.Query.Zone = nil }, "EXPORTER_TRACKER__TIMEZONE: not set"},
+		{"concurrency", func(c *Config) { c.Extractor.Concurrency = 0 }, `EXPORTER_TRACKER__CONCURRENCY="0": want 1..256`},
 		{"rate limit", func(c *Config) { c.Tracker.RateLimit = -1 }, `EXPORTER_TRACKER__RATE_LIMIT="-1"`},
 		{"rate limit max", func(c *Config) { c.Tracker.RateCeiling = 0 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="0": want more than 0`},
 		{"rate limit max below start", func(c *Config) { c.Tracker.RateLimit = 150 }, `EXPORTER_TRACKER__RATE_LIMIT_MAX="100": want at least EXPORTER_TRACKER__RATE_LIMIT (150)`},
 		{"shared limit without a rate", func(c *Config) { c.Tracker.RateLimitShared, c.Tracker.RateLimit = true, min(c.Tracker.RateLimit, 0) }, `EXPORTER_TRACKER__RATE_LIMIT_SHARED="true": a shared limit needs EXPORTER_TRACKER__RATE_LIMIT above 0`},
 		{"shared limit without redis", func(c *Config) { c.Tracker.RateLimitShared, c.State.RedisDSN = true, "s3://bucket" }, `EXPORTER_STATE__REDIS_DSN (value hidden): the shared rate limit (EXPORTER_TRACKER__RATE_LIMIT_SHARED) lives in this Redis`},
-		{"changelog page", func(c *Config) { c.Tracker.ChangelogPageSize = 1001 }, `EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE="1001": want 1..1000`},
-		{"scroll page", func(c *Config) { c.Tracker.ScrollPageSize = 0 }, `EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE="0"`},
-		{"per page", func(c *Config) { c.Tracker.Search.PerPageLimit = 5000 }, `EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT="5000"`},
-		{"range", func(c *Config) { c.Tracker.Search.Range = -time.Hour }, `EXPORTER_TRACKER__SEARCH__RANGE="-1h0m0s"`},
-		{"queue", func(c *Config) { c.Tracker.Search.Queues = []string{"DEV", "BAD QUEUE"} }, `EXPORTER_TRACKER__SEARCH__QUEUES: queue "BAD QUEUE"`},
-		{"nothing to search", func(c *Config) { c.Tracker.Search.Range = 0 }, "EXPORTER_TRACKER__SEARCH__QUERY: nothing to search"},
-		{"initial range", func(c *Config) { c.Stateful, c.StatefulInitialRange = true, 0 }, `EXPORTER_STATEFUL_INITIAL_RANGE="0s"`},
+		{"changelog page", func(c *Config) { c.Extractor.ChangelogPageSize = 1001 }, `EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE="1001": want 1..1000`},
+		{"scroll page", func(c *Config) { c.Extractor.ScrollPageSize = 0 }, `EXPORTER_TRACKER__SEARCH__SCROLL_PAGE_SIZE="0"`},
+		{"per page", func(c *Config) { c.Tracker.SearchPerPageLimit = 5000 }, `EXPORTER_TRACKER__SEARCH__PER_PAGE_LIMIT="5000"`},
+		{"range", func(c *Config) { c.Extractor.Query.Range = -time.Hour }, `EXPORTER_TRACKER__SEARCH__RANGE="-1h0m0s"`},
+		{"queue", func(c *Config) { c.Extractor.Query.Queues = []string{"DEV", "BAD QUEUE"} }, `EXPORTER_TRACKER__SEARCH__QUEUES: queue "BAD QUEUE"`},
+		{"nothing to search", func(c *Config) { c.Extractor.Query.Range = 0 }, "EXPORTER_TRACKER__SEARCH__QUERY: nothing to search"},
+		{"initial range", func(c *Config) { c.Extractor.Query.Stateful, c.Extractor.Query.InitialRange = true, 0 }, `EXPORTER_STATEFUL_INITIAL_RANGE="0s"`},
 		{"etl interval", func(c *Config) { c.ETLInterval = 0 }, `EXPORTER_ETL_INTERVAL_MINUTES="0s"`},
 		{"query format", func(c *Config) { c.DatetimeQueryFormat = "%H:%M" }, "EXPORTER_DATETIME_QUERY_FORMAT: format \"%H:%M\": want a full date"},
 		{"storage", func(c *Config) { c.State.Storage = "consul" }, `EXPORTER_STATE__STORAGE="consul": want jsonfile or redis`},
-		{"custom storage", func(c *Config) { c.Stateful, c.State.Storage = true, "custom" },
+		{"custom storage", func(c *Config) { c.Extractor.Query.Stateful, c.State.Storage = true, "custom" },
 			`EXPORTER_STATE__STORAGE="custom": the old tool's custom storage (a Python class) is not supported: use jsonfile (a local file, or an S3 object with EXPORTER_STATE__JSONFILE_STRATEGY=s3) or redis`},
 		{"strategy", func(c *Config) { c.State.JSONFileStrategy = "gcs" }, `EXPORTER_STATE__JSONFILE_STRATEGY="gcs": want local or s3`},
-		{"state key", func(c *Config) { c.State.Key = "" }, "EXPORTER_STATE__KEY: must not be empty"},
-		{"overlap", func(c *Config) { c.State.Overlap = 48 * time.Hour }, `EXPORTER_STATE__OVERLAP="48h0m0s": want 0..24h`},
+		{"state key", func(c *Config) { c.Extractor.StateKey = "" }, "EXPORTER_STATE__KEY: must not be empty"},
+		{"overlap", func(c *Config) { c.Extractor.Query.Overlap = 48 * time.Hour }, `EXPORTER_STATE__OVERLAP="48h0m0s": want 0..24h`},
 		{"redis dsn", func(c *Config) {
-			c.Stateful, c.State.Storage, c.State.RedisDSN = true, "redis", setting.Secret("http://"+secret)
+			c.Extractor.Query.Stateful, c.State.Storage, c.State.RedisDSN = true, "redis", setting.Secret("http://"+secret)
 		},
 			"EXPORTER_STATE__REDIS_DSN (value hidden): want redis://"},
-		{"json path", func(c *Config) { c.Stateful, c.State.JSONFilePath = true, "" }, "EXPORTER_STATE__JSONFILE_PATH: must not be empty"},
-		{"s3 bucket", func(c *Config) { c.Stateful, c.State.JSONFileStrategy = true, "s3" }, "EXPORTER_STATE__JSONFILE_S3_BUCKET: must not be empty"},
+		{"json path", func(c *Config) { c.Extractor.Query.Stateful, c.State.JSONFilePath = true, "" }, "EXPORTER_STATE__JSONFILE_PATH: must not be empty"},
+		{"s3 bucket", func(c *Config) { c.Extractor.Query.Stateful, c.State.JSONFileStrategy = true, "s3" }, "EXPORTER_STATE__JSONFILE_S3_BUCKET: must not be empty"},
 		{"s3 region", func(c *Config) {
-			c.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket, c.State.S3Region = true, "s3", "b", ""
+			c.Extractor.Query.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket, c.State.S3Region = true, "s3", "b", ""
 		},
 			"EXPORTER_STATE__JSONFILE_S3_REGION: must not be empty"},
 		{"s3 endpoint", func(c *Config) {
-			c.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket, c.State.S3Endpoint = true, "s3", "b", "storage.yandexcloud.net"
+			c.Extractor.Query.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket, c.State.S3Endpoint = true, "s3", "b", "storage.yandexcloud.net"
 		}, `EXPORTER_STATE__JSONFILE_S3_ENDPOINT="storage.yandexcloud.net"`},
 		{"s3 key pair", func(c *Config) {
-			c.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket, c.State.S3AccessKey = true, "s3", "b", secret
+			c.Extractor.Query.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket, c.State.S3AccessKey = true, "s3", "b", secret
 		}, "EXPORTER_STATE__JSONFILE_S3_ACCESS_KEY: set both"},
 		{"no workdays", func(c *Config) { c.Calendar.Workdays = nil }, "EXPORTER_WORKDAYS: no working days"},
 		{"bad weekday", func(c *Config) { c.Calendar.Workdays = []time.Weekday{time.Monday, 9} }, "EXPORTER_WORKDAYS: weekday 9"},
@@ -134,18 +134,18 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 		{"ch database", func(c *Config) { c.ClickHouse.Database = "my-db" }, `EXPORTER_CLICKHOUSE__DATABASE="my-db": want a name`},
 		{"ch table", func(c *Config) { c.ClickHouse.Tables.Issues = "issues; DROP" }, `EXPORTER_CLICKHOUSE__ISSUES_TABLE="issues; DROP"`},
 		{"ch same table", func(c *Config) { c.ClickHouse.Tables.Statuses = "issues" }, `EXPORTER_CLICKHOUSE__STATUSES_TABLE="issues": same table as EXPORTER_CLICKHOUSE__ISSUES_TABLE`},
-		{"ch optimize", func(c *Config) { c.ClickHouse.OptimizeEvery = 0 }, `EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY="0s"`},
-		{"ch base delay", func(c *Config) { c.ClickHouse.Backoff.BaseDelay = 0 }, `EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY="0s"`},
-		{"ch factor", func(c *Config) { c.ClickHouse.Backoff.ExpoFactor = 0.5 }, `EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR="0.5": want 1..100`},
-		{"ch tries", func(c *Config) { c.ClickHouse.Backoff.MaxTries = 0 }, `EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES="0"`},
-		{"ch batch rows", func(c *Config) { c.ClickHouse.BatchRows = 0 }, `EXPORTER_CLICKHOUSE__BATCH_ROWS="0"`},
-		{"ch batch bytes", func(c *Config) { c.ClickHouse.BatchBytes = 10 }, `EXPORTER_CLICKHOUSE__BATCH_BYTES="10": want 1KiB or more`},
-		{"ch batch age", func(c *Config) { c.ClickHouse.BatchAge = 0 }, `EXPORTER_CLICKHOUSE__BATCH_AGE="0s"`},
-		{"ch deliveries", func(c *Config) { c.ClickHouse.MaxDeliveries = 0 }, `EXPORTER_CLICKHOUSE__MAX_DELIVERIES="0"`},
-		{"metrics host", func(c *Config) { c.Monitoring.MetricsEnabled, c.Monitoring.MetricsHost = true, "" }, "EXPORTER_MONITORING__METRICS_HOST: must not be empty"},
-		{"metrics port", func(c *Config) { c.Monitoring.MetricsEnabled, c.Monitoring.MetricsPort = true, 0 }, `EXPORTER_MONITORING__METRICS_PORT="0"`},
-		{"sentry dsn missing", func(c *Config) { c.Monitoring.SentryEnabled = true }, "EXPORTER_MONITORING__SENTRY_DSN: must be set when EXPORTER_MONITORING__SENTRY_ENABLED is true"},
-		{"sentry dsn bad", func(c *Config) { c.Monitoring.SentryDSN = secret }, "EXPORTER_MONITORING__SENTRY_DSN (value hidden): want a Sentry DSN"},
+		{"ch optimize", func(c *Config) { c.Loader.OptimizeEvery = 0 }, `EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY="0s"`},
+		{"ch base delay", func(c *Config) { c.Loader.Backoff.BaseDelay = 0 }, `EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY="0s"`},
+		{"ch factor", func(c *Config) { c.Loader.Backoff.ExpoFactor = 0.5 }, `EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR="0.5": want 1..100`},
+		{"ch tries", func(c *Config) { c.Loader.Backoff.MaxTries = 0 }, `EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES="0"`},
+		{"ch batch rows", func(c *Config) { c.Loader.BatchRows = 0 }, `EXPORTER_CLICKHOUSE__BATCH_ROWS="0"`},
+		{"ch batch bytes", func(c *Config) { c.Loader.BatchBytes = 10 }, `EXPORTER_CLICKHOUSE__BATCH_BYTES="10": want 1KiB or more`},
+		{"ch batch age", func(c *Config) { c.Loader.BatchAge = 0 }, `EXPORTER_CLICKHOUSE__BATCH_AGE="0s"`},
+		{"ch deliveries", func(c *Config) { c.Loader.MaxDeliveries = 0 }, `EXPORTER_CLICKHOUSE__MAX_DELIVERIES="0"`},
+		{"metrics host", func(c *Config) { c.Monitoring.Metrics.Enabled, c.Monitoring.Metrics.Host = true, "" }, "EXPORTER_MONITORING__METRICS_HOST: must not be empty"},
+		{"metrics port", func(c *Config) { c.Monitoring.Metrics.Enabled, c.Monitoring.Metrics.Port = true, 0 }, `EXPORTER_MONITORING__METRICS_PORT="0"`},
+		{"sentry dsn missing", func(c *Config) { c.Monitoring.Sentry.Enabled = true }, "EXPORTER_MONITORING__SENTRY_DSN: must be set when EXPORTER_MONITORING__SENTRY_ENABLED is true"},
+		{"sentry dsn bad", func(c *Config) { c.Monitoring.Sentry.DSN = secret }, "EXPORTER_MONITORING__SENTRY_DSN (value hidden): want a Sentry DSN"},
 		{"nats url", func(c *Config) { c.NATS.URL = "nats://a:4222, ftp://user:" + secret + "@b" }, "EXPORTER_NATS__URL (value hidden): server 2"},
 		{"nats data dir", func(c *Config) { c.NATS.DataDir = "" }, "EXPORTER_NATS__DATA_DIR: must not be empty"},
 		{"nats payload", func(c *Config) { c.NATS.MaxPayload = 100 << 20 }, `EXPORTER_NATS__MAX_PAYLOAD="104857600": want 1KiB..64MiB`},
@@ -155,7 +155,7 @@ func TestValidateEachProblemOneLine(t *testing.T) {
 	base := validConfig(t)
 	for _, tt := range tests {
 		c := base
-		c.Tracker.Search.Queues = nil
+		c.Extractor.Query.Queues = nil
 		c.Calendar.Workdays = append([]time.Weekday(nil), base.Calendar.Workdays...)
 		tt.mutate(&c)
 		lines := Problems(c.Validate(RoleAll))
@@ -251,20 +251,22 @@ func TestValidateAcceptsGoodVariants(t *testing.T) {
 		"native":              func(c *Config) { c.ClickHouse.Proto, c.ClickHouse.Port = "native", 9000 },
 		"native tls no ca":    func(c *Config) { c.ClickHouse.Proto, c.ClickHouse.Port = "native+tls", 9440 },
 		"native on odd port":  func(c *Config) { c.ClickHouse.Proto, c.ClickHouse.Port = "native", 19000 },
-		"query only":          func(c *Config) { c.Tracker.Search.Range, c.Tracker.Search.Query = 0, "Queue: DEV" },
-		"stateful only":       func(c *Config) { c.Tracker.Search.Range, c.Stateful = 0, true },
-		"queues only":         func(c *Config) { c.Tracker.Search.Range, c.Tracker.Search.Queues = 0, []string{"DEV", "!TEST"} },
+		"query only":          func(c *Config) { c.Extractor.Query.Range, c.Extractor.Query.Custom = 0, "Queue: DEV" },
+		"stateful only":       func(c *Config) { c.Extractor.Query.Range, c.Extractor.Query.Stateful = 0, true },
+		"queues only":         func(c *Config) { c.Extractor.Query.Range, c.Extractor.Query.Queues = 0, []string{"DEV", "!TEST"} },
 		"custom not stateful": func(c *Config) { c.State.Storage = "custom" },
-		"redis stateful":      func(c *Config) { c.Stateful, c.State.Storage = true, "redis" },
-		"s3 stateful":         func(c *Config) { c.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket = true, "s3", "b" },
-		"holidays file":       func(c *Config) { c.Calendar.HolidaysFile, c.Calendar.DefaultHolidays = hol, false },
-		"end at midnight":     func(c *Config) { c.Calendar.Start, c.Calendar.End = 0, 24*time.Hour },
+		"redis stateful":      func(c *Config) { c.Extractor.Query.Stateful, c.State.Storage = true, "redis" },
+		"s3 stateful": func(c *Config) {
+			c.Extractor.Query.Stateful, c.State.JSONFileStrategy, c.State.S3Bucket = true, "s3", "b"
+		},
+		"holidays file":   func(c *Config) { c.Calendar.HolidaysFile, c.Calendar.DefaultHolidays = hol, false },
+		"end at midnight": func(c *Config) { c.Calendar.Start, c.Calendar.End = 0, 24*time.Hour },
 		"custom fields": func(c *Config) {
 			c.CustomFields = []CustomField{{"storyPoints", "sp", "Float64"}, {"x--team", "team", "Array(String)"}}
 		},
 		"status types": func(c *Config) { c.StatusTypes = map[string]string{"needInfo": "paused", "rfr": "inProgress"} },
 		"sentry": func(c *Config) {
-			c.Monitoring.SentryEnabled, c.Monitoring.SentryDSN = true, "https://k@o1.ingest.sentry.io/2"
+			c.Monitoring.Sentry.Enabled, c.Monitoring.Sentry.DSN = true, "https://k@o1.ingest.sentry.io/2"
 		},
 		"nats list":      func(c *Config) { c.NATS.URL = "nats://u:p@a:4222, b:4223,tls://c" },
 		"nats cluster":   func(c *Config) { c.NATS.URL, c.NATS.Replicas = "nats://a:4222,nats://b:4222,nats://c:4222", 3 },

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -158,9 +159,9 @@ func table() []variable {
 	vars := []variable{
 		// General.
 		boolVar("EXPORTER_STATEFUL", "false", "keep a watermark between runs and search from it",
-			func(c *Config) *bool { return &c.Stateful }),
+			func(c *Config) *bool { return &c.Extractor.Query.Stateful }),
 		durVar("EXPORTER_STATEFUL_INITIAL_RANGE", "1w", "search window when no watermark exists yet (1w, 7d, 2w 3d, 36h)", 0,
-			func(c *Config) *time.Duration { return &c.StatefulInitialRange }),
+			func(c *Config) *time.Duration { return &c.Extractor.Query.InitialRange }),
 		boolVar("EXPORTER_CHANGELOG_EXPORT_ENABLED", "false", "also load the issues_changelog table (the changelog is always fetched for metrics)",
 			func(c *Config) *bool { return &c.ChangelogExportEnabled }),
 		boolVar("EXPORTER_COMMENTS_EXPORT_ENABLED", "false", "fetch and load issue comments with their texts (issue_comments), for issues whose changelog shows comments",
@@ -256,10 +257,10 @@ func table() []variable {
 			func(c *Config) *int { return &c.Tracker.MaxRetries }),
 		enumVar("EXPORTER_TRACKER__LANGUAGE", "en", "Accept-Language: en or ru",
 			func(c *Config) *string { return &c.Tracker.Language }),
-		zoneVar("EXPORTER_TRACKER__TIMEZONE", defaultTimezone, "zone of datetimes in search queries",
-			func(c *Config) (**time.Location, *string) { return &c.Tracker.Timezone, &c.Tracker.TimezoneName }),
+		zoneVar("EXPORTER_TRACKER__TIMEZONE", extractorcfg.DefaultZone, "zone of datetimes in search queries",
+			func(c *Config) (**time.Location, *string) { return &c.Extractor.Query.Zone, nil }),
 		intVar("EXPORTER_TRACKER__CONCURRENCY", "16", "Tracker requests in flight at most",
-			func(c *Config) *int { return &c.Tracker.Concurrency }),
+			func(c *Config) *int { return &c.Extractor.Concurrency }),
 		floatVar("EXPORTER_TRACKER__RATE_LIMIT", trimFloat(tracker.DefaultRateLimit), "Tracker requests per second at most; 0 for no limit (then nothing adapts). With EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE, the rate to start from",
 			func(c *Config) *float64 { return &c.Tracker.RateLimit }),
 		boolVar("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "true", "find Tracker's undocumented limit: from EXPORTER_TRACKER__RATE_LIMIT, rise while no 429 comes (3 % a second, 0.5 % near the rate of the last 429), fall to 40–80 % on a 429 and pause for its Retry-After, never above EXPORTER_TRACKER__RATE_LIMIT_MAX",
@@ -271,18 +272,18 @@ func table() []variable {
 		textVar("EXPORTER_TRACKER__RATE_LIMIT_SHARED_KEY", "", "Redis key of the shared limit; empty: tracker_exporter:rate_limit:<org id> (one limit per organization)",
 			func(c *Config) *string { return &c.Tracker.RateLimitSharedKey }),
 		intVar("EXPORTER_TRACKER__CHANGELOG_PAGE_SIZE", "100", "changelog entries per page, 1..1000",
-			func(c *Config) *int { return &c.Tracker.ChangelogPageSize }),
+			func(c *Config) *int { return &c.Extractor.ChangelogPageSize }),
 		textVar("EXPORTER_TRACKER__SEARCH__QUERY", "", "query-language text; overrides stateful mode, range and queues",
-			func(c *Config) *string { return &c.Tracker.Search.Query }),
+			func(c *Config) *string { return &c.Extractor.Query.Custom }),
 		{name: "EXPORTER_TRACKER__SEARCH__RANGE", def: "2h", help: "search issues updated within this range (2h, 1d, 1w); empty or 0 for no time filter; no effect in stateful mode",
 			keepEmpty: true, set: func(c *Config, v string) error {
 				if v == "" {
-					c.Tracker.Search.Range = 0
+					c.Extractor.Query.Range = 0
 					return nil
 				}
 				d, err := parseDuration(v, 0)
 				if err == nil {
-					c.Tracker.Search.Range = d
+					c.Extractor.Query.Range = d
 				}
 				return err
 			}},
@@ -295,13 +296,13 @@ func table() []variable {
 				for i := range l {
 					l[i] = strings.ToUpper(l[i])
 				}
-				c.Tracker.Search.Queues = l
+				c.Extractor.Query.Queues = l
 				return nil
 			}},
 		intVar(varPerPageLimit, "100", "issues per search page, 1..1000 (the old page-mode size): set to another value than 100, and "+varScrollPageSize+" not set, it is the size of the scroll pages",
-			func(c *Config) *int { return &c.Tracker.Search.PerPageLimit }),
+			func(c *Config) *int { return &c.Tracker.SearchPerPageLimit }),
 		intVar(varScrollPageSize, "250", "issues per page of a scroll search, 1..1000 (250 keeps the extractor's memory low at ~0.3 % more requests)",
-			func(c *Config) *int { return &c.Tracker.ScrollPageSize }),
+			func(c *Config) *int { return &c.Extractor.ScrollPageSize }),
 
 		// ClickHouse.
 		boolVar("EXPORTER_CLICKHOUSE__ENABLE_UPLOAD", "true", "load ClickHouse; false prints rows instead",
@@ -334,25 +335,25 @@ func table() []variable {
 	vars = append(vars, tableNameVars()...)
 	return append(vars, []variable{
 		boolVar("EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE", "true", "run OPTIMIZE ... FINAL, at most once per table per EXPORTER_CLICKHOUSE__OPTIMIZE_EVERY",
-			func(c *Config) *bool { return &c.ClickHouse.AutoDeduplicate }),
+			func(c *Config) *bool { return &c.Loader.AutoDeduplicate }),
 		durVar(varOptimizeEvery, "", "least time between two OPTIMIZE of a table; default the ETL interval (once per run)", time.Second,
-			func(c *Config) *time.Duration { return &c.ClickHouse.OptimizeEvery }),
+			func(c *Config) *time.Duration { return &c.Loader.OptimizeEvery }),
 		durVar("EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY", "0.5", "first retry delay, seconds (or 500ms)", time.Second,
-			func(c *Config) *time.Duration { return &c.ClickHouse.Backoff.BaseDelay }),
+			func(c *Config) *time.Duration { return &c.Loader.Backoff.BaseDelay }),
 		floatVar("EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR", "2.5", "retry delay multiplier",
-			func(c *Config) *float64 { return &c.ClickHouse.Backoff.ExpoFactor }),
+			func(c *Config) *float64 { return &c.Loader.Backoff.ExpoFactor }),
 		intVar("EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES", "3", "tries of an insert, the first included",
-			func(c *Config) *int { return &c.ClickHouse.Backoff.MaxTries }),
+			func(c *Config) *int { return &c.Loader.Backoff.MaxTries }),
 		boolVar("EXPORTER_CLICKHOUSE__BACKOFF_JITTER", "true", "randomize retry delays",
-			func(c *Config) *bool { return &c.ClickHouse.Backoff.Jitter }),
+			func(c *Config) *bool { return &c.Loader.Backoff.Jitter }),
 		intVar("EXPORTER_CLICKHOUSE__BATCH_ROWS", "10000", "rows per insert at most",
-			func(c *Config) *int { return &c.ClickHouse.BatchRows }),
+			func(c *Config) *int { return &c.Loader.BatchRows }),
 		sizeVar("EXPORTER_CLICKHOUSE__BATCH_BYTES", "16MiB", "bytes per insert at most (16MiB, 1000000)",
-			func(c *Config) *int { return &c.ClickHouse.BatchBytes }),
+			func(c *Config) *int { return &c.Loader.BatchBytes }),
 		durVar("EXPORTER_CLICKHOUSE__BATCH_AGE", "5s", "flush a batch at this age", time.Second,
-			func(c *Config) *time.Duration { return &c.ClickHouse.BatchAge }),
+			func(c *Config) *time.Duration { return &c.Loader.BatchAge }),
 		intVar("EXPORTER_CLICKHOUSE__MAX_DELIVERIES", "5", "tries of a message before it is dead-lettered",
-			func(c *Config) *int { return &c.ClickHouse.MaxDeliveries }),
+			func(c *Config) *int { return &c.Loader.MaxDeliveries }),
 		boolVar("EXPORTER_CLICKHOUSE__MIGRATE_ON_START", "false", "apply the embedded migrations when the loader starts",
 			func(c *Config) *bool { return &c.ClickHouse.MigrateOnStart }),
 
@@ -377,26 +378,26 @@ func table() []variable {
 			func(c *Config) *setting.Secret { return &c.State.S3SecretKey }),
 		secretVar("EXPORTER_STATE__CUSTOM_STORAGE_PARAMS", "", "accepted for compatibility; no effect (the custom storage is not supported)",
 			func(c *Config) *setting.Secret { return &c.State.CustomStorageParams }),
-		textVar("EXPORTER_STATE__KEY", defaultStateKey, "watermark name, distinct per extractor sharing a store",
-			func(c *Config) *string { return &c.State.Key }),
+		textVar("EXPORTER_STATE__KEY", extractorcfg.DefaultStateKey, "watermark name, distinct per extractor sharing a store",
+			func(c *Config) *string { return &c.Extractor.StateKey }),
 		durVar("EXPORTER_STATE__OVERLAP", "5m", "search this far before the watermark, against clock skew", time.Second,
-			func(c *Config) *time.Duration { return &c.State.Overlap }),
+			func(c *Config) *time.Duration { return &c.Extractor.Query.Overlap }),
 
 		// Monitoring.
 		boolVar("EXPORTER_MONITORING__METRICS_ENABLED", "false", "send DogStatsD metrics",
-			func(c *Config) *bool { return &c.Monitoring.MetricsEnabled }),
+			func(c *Config) *bool { return &c.Monitoring.Metrics.Enabled }),
 		textVar("EXPORTER_MONITORING__METRICS_HOST", "localhost", "DogStatsD host",
-			func(c *Config) *string { return &c.Monitoring.MetricsHost }),
+			func(c *Config) *string { return &c.Monitoring.Metrics.Host }),
 		intVar("EXPORTER_MONITORING__METRICS_PORT", "8125", "DogStatsD port",
-			func(c *Config) *int { return &c.Monitoring.MetricsPort }),
+			func(c *Config) *int { return &c.Monitoring.Metrics.Port }),
 		textVar("EXPORTER_MONITORING__METRICS_BASE_PREFIX", "tracker_exporter", "metric name prefix",
-			func(c *Config) *string { return &c.Monitoring.MetricsBasePrefix }),
+			func(c *Config) *string { return &c.Monitoring.Metrics.Prefix }),
 		listVar("EXPORTER_MONITORING__METRICS_BASE_LABELS", "[]", `tags on every metric: ["project:internal",] or project:internal,env:prod`,
-			func(c *Config) *[]string { return &c.Monitoring.MetricsBaseLabels }),
+			func(c *Config) *[]string { return &c.Monitoring.Metrics.Tags }),
 		boolVar("EXPORTER_MONITORING__SENTRY_ENABLED", "false", "send errors to Sentry",
-			func(c *Config) *bool { return &c.Monitoring.SentryEnabled }),
+			func(c *Config) *bool { return &c.Monitoring.Sentry.Enabled }),
 		secretVar("EXPORTER_MONITORING__SENTRY_DSN", "", "Sentry DSN",
-			func(c *Config) *setting.Secret { return &c.Monitoring.SentryDSN }),
+			func(c *Config) *setting.Secret { return &c.Monitoring.Sentry.DSN }),
 
 		// NATS.
 		textVar("EXPORTER_NATS__URL", "", "NATS server URL, or the comma-separated URLs of a cluster's servers (any one that answers will do); empty runs the embedded server (one-process binary)",

@@ -32,7 +32,8 @@ func TestReservedColumnsCoverIssueRow(t *testing.T) {
 }
 
 // configImports are the project packages pkg/config may import: leaves
-// (pkg/wire names the tables, pkg/setting holds Secret and Problem) and the
+// (pkg/wire names the tables, pkg/setting holds Secret and Problem,
+// pkg/loadercfg and pkg/extractorcfg hold the stages' settings) and the
 // components whose Config it maps variables onto. None of them imports
 // pkg/config (Go refuses the cycle), and none pulls in a stage.
 var configImports = []string{
@@ -42,6 +43,10 @@ var configImports = []string{
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar",
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse",
 	"github.com/tracker-exporter/tracker-exporter/pkg/state",
+	"github.com/tracker-exporter/tracker-exporter/pkg/loadercfg",
+	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg",
+	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry",
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream",
 }
 
 func TestPackageImportsOnlyLeavesAndComponentConfigs(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,14 +43,6 @@ type Metrics struct {
 	tags   []string
 }
 
-// MetricsConfig mirrors EXPORTER_MONITORING__METRICS_*.
-type MetricsConfig struct {
-	Host   string
-	Port   int
-	Prefix string   // e.g. tracker_exporter
-	Tags   []string // base tags, e.g. project:internal
-}
-
 // NewMetrics creates a UDP DogStatsD client (no I/O until the first send).
 //
 // Names are sent as the old tool sent them: the prefix, an underscore and
@@ -62,7 +52,7 @@ type MetricsConfig struct {
 // metrics (datadog.dogstatsd.client.*) are off, as they were in the old
 // tool.
 func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
-	c, err := statsd.New(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), statsd.WithTags(cfg.Tags), statsd.WithoutTelemetry())
+	c, err := statsd.New(cfg.Addr(), statsd.WithTags(cfg.Tags), statsd.WithoutTelemetry())
 	if err != nil {
 		return nil, fmt.Errorf("statsd: %w", err)
 	}
