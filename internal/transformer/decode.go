@@ -400,7 +400,9 @@ func (d *entryDecoder) value(c *cursor) (v []byte, k int32) {
 // keep reads an object or array value into refs (as a reference when it
 // reads as one) and returns its position + 1.
 func (d *entryDecoder) keep(c *cursor) int32 {
-	if c.peek() == '{' {
+	start := c.peekStart()
+	object := c.peek() == '{'
+	if object {
 		sub := *c
 		if r := sub.ref(); !sub.bad {
 			*c = sub
@@ -411,8 +413,21 @@ func (d *entryDecoder) keep(c *cursor) int32 {
 	if c.skip(); c.bad {
 		return 0
 	}
+	if object && isRefSlow(c.b[start:c.i]) {
+		// The cursor gave up on an object that encoding/json reads as a
+		// reference (a key matched only case-insensitively, a key given
+		// twice): the entry is decoded the slow way.
+		c.fail()
+		return 0
+	}
 	d.refs = append(d.refs, keptRef{})
 	return int32(len(d.refs))
+}
+
+// isRefSlow reports whether encoding/json reads v as a reference.
+func isRefSlow(v []byte) bool {
+	_, ok := refValue(v, 0, nil)
+	return ok
 }
 
 // id reads a tracker.ID: a string, a number (kept as written) or null.
