@@ -35,15 +35,16 @@ func LoadConfig(c *cli.Context, role config.Role) (config.Config, error) {
 
 // stageMemoryLimit is the soft memory limit of a stage running alone (the
 // extractor, transformer and loader binaries) when GOMEMLIMIT does not set
-// one. Their live heap stays near 30 MB whatever the number of issues (a
-// loader holds one insert batch; BenchmarkReplayProcesses); without a
-// limit the collector lets the heap grow to twice that, and the loader
-// peaked at 85 MB of RSS. 40 MiB kept the loader at 62 MB and the
-// transformer at 52 MB for half again the loader's CPU (0.33 -> 0.49 ms
-// per issue); 44 MiB at 64-66 MB. It is soft: a larger live heap (much larger
-// batches) is collected more often, never refused. The one-process binary
-// runs the NATS server and all three stages and keeps Go's default.
-const stageMemoryLimit = 40 << 20
+// one. Their live heap stays under 30 MB whatever the number of issues (a
+// loader holds at most 300 fetched messages and one insert batch;
+// BenchmarkReplayProcesses); without a limit the collector lets the heap
+// grow to twice that, and the loader peaked at 85 MB of RSS. 36 MiB keeps
+// the loader at 58 MB and the transformer at 49 MB for about half again
+// the loader's CPU (0.33 -> 0.52 ms per issue); 40 MiB gave 61-66 MB. It
+// is soft: a larger live heap (much larger batches) is collected more
+// often, never refused. The one-process binary runs the NATS server and
+// all three stages and keeps Go's default.
+const stageMemoryLimit = 36 << 20
 
 // softMemoryLimit applies stageMemoryLimit to the split stages, unless
 // GOMEMLIMIT set a limit already.
