@@ -116,11 +116,17 @@ type optState struct {
 // shutdown has begun (like the batch in hand).
 const optimizeTimeout = 2 * time.Minute
 
-// maxFetch bounds the messages fetched at once: they wait in memory until
-// their batch is inserted (300 rows messages are one to two default insert
-// batches), and other loaders should get work too. 1 000 held ~10 MB more
-// for no faster load (BenchmarkReplayProcesses).
-const maxFetch = 300
+// How many messages are fetched at once (fetchMax): about one insert
+// batch's worth, as they wait in memory until their batch is inserted and
+// other loaders should get work too. At the default BatchRows that is 312
+// messages, one to two batches; 1 000 held ~10 MB more for no faster load
+// (BenchmarkReplayProcesses). A larger BatchRows (a backfill) fetches more,
+// up to maxFetch.
+const (
+	rowsPerMessage = 32 // about what an issue with a changelog makes
+	minFetch       = 300
+	maxFetch       = 5000
+)
 
 // New fills in the defaults of zero settings and validates the
 // configuration; it does no I/O.
@@ -202,7 +208,9 @@ func (l *Loader) Inserts() int64 { return l.inserts.Load() }
 func (l *Loader) Optimized() int64 { return l.optimized.Load() }
 
 // fetchMax is the most messages handed over in one batch.
-func (l *Loader) fetchMax() int { return min(l.cfg.BatchRows, maxFetch) }
+func (l *Loader) fetchMax() int {
+	return min(l.cfg.BatchRows, max(l.cfg.BatchRows/rowsPerMessage, minFetch), maxFetch)
+}
 
 // Run consumes the rows stream until ctx ends; nil on a clean shutdown (the
 // batch in hand, and a round of OPTIMIZE under way, are finished first). It

@@ -111,6 +111,19 @@ func TestChunks(t *testing.T) {
 	}
 }
 
+// TestFetchMax: about one insert batch's worth of messages, never more
+// messages than rows, within [minFetch, maxFetch] otherwise.
+func TestFetchMax(t *testing.T) {
+	for _, tt := range []struct{ rows, want int }{
+		{1, 1}, {10, 10}, {300, 300}, {5000, 300}, {10000, 312}, {100000, 3125}, {1000000, 5000},
+	} {
+		l := &Loader{cfg: Config{Config: loadercfg.Config{BatchRows: tt.rows}}}
+		if got := l.fetchMax(); got != tt.want {
+			t.Errorf("BatchRows %d: fetchMax %d, want %d", tt.rows, got, tt.want)
+		}
+	}
+}
+
 func TestRedeliveryDelay(t *testing.T) {
 	l, err := New(Config{Config: loadercfg.Config{Backoff: loadercfg.Backoff{BaseDelay: 100 * time.Millisecond, ExpoFactor: 2}}, RedeliveryDelayMax: 3 * time.Second}, Deps{JS: noJS{}, Sink: discardSink{}})
 	if err != nil {
