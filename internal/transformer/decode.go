@@ -620,8 +620,7 @@ func text(v []byte) string {
 
 func (r *rawRef) idText() string { return text(r.id) }
 
-// localizedText is tracker's localized: a string, or the en (else ru,
-// else any) value of a {"en": ..., "ru": ...} object.
+// localizedText is tracker.Localized, reading a plain string itself.
 func localizedText(v []byte) string {
 	if len(v) == 0 || v[0] == 'n' && string(v) == "null" {
 		return ""
@@ -629,27 +628,7 @@ func localizedText(v []byte) string {
 	if v[0] == '"' {
 		return text(v)
 	}
-	return localizedSlow(v)
-}
-
-// localizedSlow is tracker's localized for what is not a string.
-func localizedSlow(b []byte) string {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		return s
-	}
-	var m map[string]string
-	if json.Unmarshal(b, &m) == nil {
-		for _, lang := range []string{"en", "ru"} {
-			if v, ok := m[lang]; ok {
-				return v
-			}
-		}
-		for _, v := range m {
-			return v
-		}
-	}
-	return ""
+	return tracker.Localized(v)
 }
 
 // lean is the reference as tracker.Ref decodes it, without the members

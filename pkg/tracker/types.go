@@ -137,8 +137,8 @@ func (r *Ref) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("reference: %w", err)
 	}
 	*r = Ref{Self: raw.Self, ID: raw.ID, Key: raw.Key, CloudUID: string(raw.CloudUID), PassportUID: raw.PassportUID}
-	r.Display = localized(raw.Display)
-	r.Name = localized(raw.Name)
+	r.Display = Localized(raw.Display)
+	r.Name = Localized(raw.Name)
 	return nil
 }
 
@@ -157,8 +157,9 @@ func (r *Ref) Label() string {
 	return string(r.ID)
 }
 
-// localized decodes a string or a {"en": "...", "ru": "..."} object.
-func localized(b json.RawMessage) string {
+// Localized decodes a string or a {"en": "...", "ru": "..."} object: the
+// string, or the en (else ru, else any) value; "" for null or anything else.
+func Localized(b json.RawMessage) string {
 	if len(b) == 0 || string(b) == "null" {
 		return ""
 	}
@@ -370,7 +371,7 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("status: %w", err)
 	}
 	*s = Status(p.plain)
-	s.Name = localized(p.Name)
+	s.Name = Localized(p.Name)
 	return nil
 }
 
