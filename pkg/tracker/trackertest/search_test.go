@@ -196,14 +196,9 @@ func groundTruth(t *testing.T, s *Server) []truth {
 // scroll id is good until its scrollTTLMillis, and 404 from then on.
 func TestScrollExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := New(Options{Issues: 100, Seed: 2}).Handler()
+		s := New(Options{Issues: 100, Seed: 2})
 		post := func(target string) *httptest.ResponseRecorder {
-			req := httptest.NewRequest("POST", "http://tracker.test"+target, strings.NewReader(`{"query":"Updated: >= \"2025-06-01\""}`))
-			req.Header.Set("Authorization", "OAuth y0_test")
-			req.Header.Set("X-Org-ID", "42")
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			return rec
+			return serveRaw(s, "POST", target, `{"query":"Updated: >= \"2025-06-01\""}`)
 		}
 		first := post("/v2/issues/_search?scrollType=unsorted&perScroll=10&scrollTTLMillis=30")
 		if first.Code != 200 {

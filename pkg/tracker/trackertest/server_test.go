@@ -139,15 +139,7 @@ func TestUnknownPathAndMethod(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New(Options{RateLimit: 2, Burst: 3})
-		h := s.Handler()
-		get := func() *httptest.ResponseRecorder {
-			req := httptest.NewRequest("GET", "http://tracker.test/v2/statuses", nil)
-			req.Header.Set("Authorization", "OAuth y0_test")
-			req.Header.Set("X-Org-ID", "42")
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			return rec
-		}
+		get := func() *httptest.ResponseRecorder { return serveRaw(s, "GET", "/v2/statuses", "") }
 		ok, limited := 0, 0
 		for range 10 {
 			r := get()
@@ -203,14 +195,7 @@ func TestRetryAfterOption(t *testing.T) {
 			{1500 * time.Millisecond, "2", "2"},
 		} {
 			s := New(Options{RateLimit: 2, Burst: 1, RetryAfter: c.opt})
-			h := s.Handler()
-			get := func() *httptest.ResponseRecorder {
-				req := httptest.NewRequest("GET", "http://tracker.test/v2/statuses", nil)
-				req.Header.Set("Authorization", "OAuth y0_test")
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				return rec
-			}
+			get := func() *httptest.ResponseRecorder { return serveRaw(s, "GET", "/v2/statuses", "") }
 			s.InjectFaults(Faults{Next429: 1})
 			if got := get().Header().Get("Retry-After"); got != c.injected {
 				t.Errorf("RetryAfter %s: injected 429 says %q, want %q", c.opt, got, c.injected)
