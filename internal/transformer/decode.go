@@ -125,6 +125,7 @@ type memo[V any] struct {
 func (m *memo[V]) reset() {
 	clear(m.index)
 	clear(m.raw)
+	clear(m.val) // its strings point into the snapshot
 	m.raw, m.val = m.raw[:0], m.val[:0]
 }
 
@@ -613,7 +614,7 @@ func text(v []byte) string {
 	case len(v) == 0 || v[0] == 'n':
 		return ""
 	case v[0] != '"':
-		return string(v)
+		return borrow(v)
 	}
 	return unquote(v)
 }

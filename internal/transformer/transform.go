@@ -44,6 +44,8 @@ type Result struct {
 // clock. An undecodable issue is a permanent error; undecodable changelog
 // entries are skipped and counted as anomalies. The steps: decode the API
 // JSON, build the status history (pkg/flow), then the rows of each table.
+// The rows share memory with the snapshot's JSON (text is not copied out
+// of it): snap must not be modified while they are in use.
 func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, error) {
 	var res Result
 	sc := scratchPool.Get().(*scratch)

@@ -231,7 +231,8 @@ func (t *Transformer) prepare(m jetstream.Msg, asOf time.Time, openOnly bool) (o
 // note reports what the transform of one snapshot noticed.
 func (t *Transformer) note(snap *wire.IssueSnapshot, res Result) {
 	for _, key := range res.UnknownStatuses {
-		if _, seen := t.untyped.LoadOrStore(key, true); !seen {
+		// A copy: the key points into the snapshot, which the map would keep.
+		if _, seen := t.untyped.LoadOrStore(strings.Clone(key), true); !seen {
 			// METRICS.md §2: once per run, for each such status.
 			t.deps.Log.Warn("status without a type: it is final only if EXPORTER_CLOSED_ISSUE_STATUSES names it, and counts as neither active nor paused time; give it one with EXPORTER_STATUS_TYPES="+key+":<new|inProgress|paused|done|cancelled>",
 				"status", key, "issue", snap.IssueKey)
