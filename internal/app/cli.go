@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tracker-exporter/tracker-exporter/internal/stagegc"
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -33,26 +32,12 @@ func LoadConfig(c *cli.Context, role config.Role) (config.Config, error) {
 	return cfg, nil
 }
 
-// stageMemoryLimit is the soft memory limit of a stage running alone (the
-// extractor, transformer and loader binaries) when GOMEMLIMIT does not set
-// one. Their live heap stays under 30 MB whatever the number of issues (a
-// loader holds at most 300 fetched messages and one insert batch;
-// BenchmarkReplayProcesses); without a limit the collector lets the heap
-// grow to twice that, and the loader peaked at 85 MB of RSS. 36 MiB keeps
-// the loader at 58 MB and the transformer at 49 MB for about half again
-// the loader's CPU (0.33 -> 0.52 ms per issue); 40 MiB gave 61-66 MB. It
-// is soft: a larger live heap (much larger batches) is collected more
-// often, never refused. The one-process binary runs the NATS server and
-// all three stages and keeps Go's default.
-const stageMemoryLimit = 36 << 20
-
-// softMemoryLimit applies stageMemoryLimit to the split stages, unless
-// GOMEMLIMIT set a limit already.
+// softMemoryLimit applies the split stages' collector policy (a soft
+// memory limit; see stagegc) unless GOMEMLIMIT set a limit already.
 func softMemoryLimit(role config.Role) {
-	if role == config.RoleAll || debug.SetMemoryLimit(-1) != math.MaxInt64 {
-		return
+	if role != config.RoleAll {
+		stagegc.Apply()
 	}
-	debug.SetMemoryLimit(stageMemoryLimit)
 }
 
 // checkFiles reads the files the configuration names whose contents are
