@@ -540,9 +540,22 @@ func (u *userRenderer) array(v []byte) string {
 		if !first {
 			buf = append(buf, ',')
 		}
-		buf = appendQuoted(buf, u.value(c.raw()))
+		buf = appendQuoted(buf, u.item(&c))
 	}
 	return ownedString(append(buf, ']'))
+}
+
+// item renders the array item at the cursor as value does, reading a
+// string (tags, components by name) once instead of skipping it first.
+func (u *userRenderer) item(c *cursor) string {
+	if c.peek() == '"' {
+		sub := *c
+		if s := sub.str(); !sub.bad {
+			*c = sub
+			return s
+		}
+	}
+	return u.value(c.raw())
 }
 
 // valueSlow is value with encoding/json.
