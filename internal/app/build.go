@@ -374,7 +374,7 @@ func NewLoader(ctx context.Context, env *Env, js jetstream.JetStream) (*loader.L
 			}
 			return nil, nil, err
 		}
-		sink, optimizer = ch, ch
+		sink, optimizer = streamSink{ch}, ch
 		closeFn = func() { _ = ch.Close() }
 		if len(env.Config.CustomFields) > 0 {
 			added, err := ch.EnsureCustomColumns(ctx)
@@ -449,3 +449,8 @@ func BuildAll(ctx context.Context, env *Env, tc extractor.Tracker, conn *stream.
 	}
 	return st, nil
 }
+
+// streamSink is the ClickHouse client as the loader's StreamSink.
+type streamSink struct{ *clickhouse.Client }
+
+func (s streamSink) BeginInsert() loader.InsertStream { return s.Client.BeginInsert() }

@@ -45,6 +45,26 @@ type Sink interface {
 
 // Optimizer merges the parts of a table so that duplicates disappear from
 // the table itself (OPTIMIZE TABLE ... FINAL).
+// StreamSink is a Sink that can load several insert batches in one
+// INSERT per table (clickhouse.Insert): the loader then pays ClickHouse's
+// cost of an INSERT once per fetch rather than once per batch.
+type StreamSink interface {
+	Sink
+	BeginInsert() InsertStream
+	// StreamsBlocks reports whether each batch added is sent at once
+	// (memory holds one batch) rather than held until Commit.
+	StreamsBlocks() bool
+}
+
+// InsertStream is one INSERT per table fed batch by batch; an issue may
+// be in one batch of it only.
+type InsertStream interface {
+	Contains(issueID string) bool
+	Add(ctx context.Context, rows []*wire.IssueRows) error
+	Commit(ctx context.Context) error
+	Abort()
+}
+
 type Optimizer interface {
 	Optimize(ctx context.Context, table string) error
 }
@@ -117,11 +137,16 @@ type optState struct {
 const optimizeTimeout = 2 * time.Minute
 
 // How many messages are fetched at once (fetchMax): about one insert
-// batch's worth, as they wait in memory until their batch is inserted and
-// other loaders should get work too. At the default BatchRows that is 312
-// messages, one to two batches; 1 000 held ~10 MB more for no faster load
-// (BenchmarkReplayProcesses). A larger BatchRows (a backfill) fetches more,
-// up to maxFetch.
+// batch's worth, as they wait in memory until their INSERT ends and other
+// loaders should get work too. At the default BatchRows that is 312
+// messages, one to two batches, loaded in one INSERT per table when the
+// sink streams blocks. More held memory for no faster load: 1 000
+// messages ~10 MB, and 940 or 2 500 (three or eight batches in one
+// INSERT) took the loader to 59 and 74 MB of RSS and to twice its CPU
+// under the stages' memory limit (BenchmarkReplayProcesses), though one
+// process without that limit replayed faster (1 635 and 1 700 against
+// 1 366 issues/s, BenchmarkReplay). A larger BatchRows (a backfill)
+// fetches more, up to maxFetch.
 const (
 	rowsPerMessage = 32 // about what an issue with a changelog makes
 	minFetch       = 300
@@ -235,9 +260,12 @@ type item struct {
 	msg  jetstream.Msg
 	rows *wire.IssueRows
 	// dir is set instead of rows for the boards and sprints directory.
-	dir     *wire.DirectoryRows
-	size    int
-	nrows   int
+	dir   *wire.DirectoryRows
+	size  int
+	nrows int
+	// tables are the tables the message has rows for (kept for the ack
+	// once the rows are dropped).
+	tables  []string
 	settled bool
 }
 
@@ -267,19 +295,23 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 		b.items = append(b.items, &item{msg: m, size: len(m.Data())})
 	}
 	// Messages are decoded as the insert batches fill, and each batch is
-	// loaded as soon as it is full: only one batch's rows are held at a
-	// time, not the whole fetch's.
+	// loaded (or sent into the open INSERT) as soon as it is full: only
+	// one batch's rows are held at a time, not the whole fetch's.
+	s := l.streamer(b)
 	c := l.chunker()
 	for i, it := range b.items {
-		if err := decode(it); err != nil {
+		if err := l.decode(it); err != nil {
 			l.deadLetter(ctx, b, it, err)
 			continue
 		}
-		if full := c.add(it); full != nil && !l.loadChunk(ctx, b, full, b.items[i:]) {
+		if full := c.add(it); full != nil && !s.put(ctx, full, b.items[i:]) {
 			return
 		}
 	}
-	if full := c.flush(); len(full) > 0 && !l.loadChunk(ctx, b, full, nil) {
+	if full := c.flush(); len(full) > 0 && !s.put(ctx, full, nil) {
+		return
+	}
+	if !s.commit(ctx, nil) {
 		return
 	}
 	if len(msgs) < l.fetchMax() {
@@ -309,6 +341,15 @@ func (l *Loader) loadChunk(ctx context.Context, b *batch, chunk, rest []*item) b
 	l.deps.Log.Log(ctx, level, "insert failed, messages returned to the stream", "messages", len(back), "err", err)
 	l.nak(b, back)
 	return false
+}
+
+// decode unpacks a message and notes the tables it has rows for.
+func (l *Loader) decode(it *item) error {
+	if err := decode(it); err != nil {
+		return err
+	}
+	it.tables = l.tablesOf(it)
+	return nil
 }
 
 // decode checks the schema and unpacks a message.
@@ -507,7 +548,7 @@ func (l *Loader) ack(b *batch, items []*item) {
 			l.deps.Log.Warn("ack failed (the rows may load again; dedup absorbs it)", "err", err)
 		}
 		n++
-		dirty = append(dirty, l.tablesOf(it)...)
+		dirty = append(dirty, it.tables...)
 	})
 	l.loaded.Add(n)
 	l.optMu.Lock()

@@ -257,7 +257,7 @@ func (s *recordingSink) InsertRows(ctx context.Context, rows []*wire.IssueRows) 
 	}
 	var nrows, nbytes int
 	for _, r := range rows {
-		data, _ := msgpack.Marshal(r)
+		data, _, _ := wire.Marshal(r) // the message as published
 		nbytes += len(data)
 		nrows += 1 + len(r.Metrics) + len(r.Intervals) + len(r.Changelog)
 	}
@@ -274,7 +274,11 @@ func TestBatchBounds(t *testing.T) {
 	e := newEnv(t)
 	const n = 120
 	e.publishMany(0, n)
-	msgSize := len(must(msgpack.Marshal(sampleRowsOf(0, 1000))))
+	msg, _, err := wire.Marshal(sampleRowsOf(0, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgSize := len(msg)
 	tests := []struct {
 		name              string
 		batchRows, bytes  int
@@ -332,7 +336,22 @@ func must[T any](v T, err error) T {
 // them load.
 func TestDeadLetters(t *testing.T) {
 	t.Parallel()
+	for _, streams := range []bool{false, true} {
+		t.Run(fmt.Sprint("streamed=", streams), func(t *testing.T) {
+			t.Parallel()
+			testDeadLetters(t, streams)
+		})
+	}
+}
+
+// testDeadLetters: through the streamed sink, a rejected message fails
+// the INSERT of its fetch, whose batches then load one by one.
+func testDeadLetters(t *testing.T, streams bool) {
 	e := newEnv(t)
+	var sink Sink = e.ch
+	if streams {
+		sink = &streamed{Client: e.ch}
+	}
 	ctx := context.Background()
 	// An old loader declared the consumer with bounded deliveries; the new
 	// one must lift the bound (transient failures must never exhaust it).
@@ -379,7 +398,7 @@ func TestDeadLetters(t *testing.T) {
 	const maxDeliveries = 3
 	l, err := New(Config{Config: loadercfg.Config{BatchRows: 1000, BatchAge: 100 * time.Millisecond, MaxDeliveries: maxDeliveries,
 		Backoff: loadercfg.Backoff{BaseDelay: 20 * time.Millisecond, ExpoFactor: 2, MaxTries: 2}}},
-		Deps{JS: e.js, Sink: e.ch, IsPermanent: clickhouse.IsPermanent})
+		Deps{JS: e.js, Sink: sink, IsPermanent: clickhouse.IsPermanent})
 	if err != nil {
 		t.Fatal(err)
 	}

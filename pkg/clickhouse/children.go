@@ -17,7 +17,8 @@ type rowSet interface {
 	ids(env *wire.IssueRows) []string
 	// add gathers env's rows under the issue id and slot.
 	add(env *wire.IssueRows, id string, slot uint8)
-	insert(ctx context.Context, c *Client) error
+	// addTo adds the rows gathered to the Insert, as a block.
+	addTo(ctx context.Context, in *Insert) error
 	// fields returns env's rows as they are inserted.
 	fields(env *wire.IssueRows) [][]Field
 	// tableName is the table in t.
@@ -56,8 +57,8 @@ func (s *childSet[T]) add(env *wire.IssueRows, id string, slot uint8) {
 	}
 }
 
-func (s *childSet[T]) insert(ctx context.Context, c *Client) error {
-	return insertTable(ctx, c, s.table(&c.tables), s.cols, s.recs)
+func (s *childSet[T]) addTo(ctx context.Context, in *Insert) error {
+	return addTable(ctx, in, s.table(&in.c.tables), s.cols, s.recs, true)
 }
 
 func (s *childSet[T]) fields(env *wire.IssueRows) [][]Field {

@@ -89,9 +89,16 @@ func options(cfg Config) (*ch.Options, error) {
 			Username: cfg.Username,
 			Password: cfg.Password.Reveal(),
 		},
-		Settings:    settings,
-		DialTimeout: cfg.DialTimeout,
-		ReadTimeout: cfg.ReadTimeout,
+		Settings: settings,
+		// An Insert holds a connection per table it writes (ten at most)
+		// while the generation slots are looked up and an OPTIMIZE runs
+		// aside: Go's default of 10 could leave it waiting for itself.
+		MaxOpenConns: 24,
+		MaxIdleConns: 12,
+		// An idle connection keeps no buffer grown by a large block.
+		FreeBufOnConnRelease: true,
+		DialTimeout:          cfg.DialTimeout,
+		ReadTimeout:          cfg.ReadTimeout,
 		ClientInfo: ch.ClientInfo{
 			Products: []struct{ Name, Version string }{{Name: "tracker-exporter", Version: "1"}},
 		},

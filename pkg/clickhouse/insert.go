@@ -232,8 +232,9 @@ func statusColumns() []column[statusRec] {
 	}
 }
 
-// InsertRows inserts the rows of the given messages: one batch per table
-// (explicit column lists), skipping tables with no rows.
+// InsertRows inserts the rows of the given messages: an Insert of one
+// batch, one INSERT per table (explicit column lists), skipping tables
+// with no rows.
 //
 // A view reader never sees an issue half loaded: the rows derived from an
 // issue go to the generation slot its current issue row does not point at
@@ -242,47 +243,17 @@ func statusColumns() []column[statusRec] {
 //
 // Of several messages of one issue in rows, only the winner is inserted
 // (largest SourceVersion; the later one on a tie). A row's issue id may be
-// empty (the message's is used) but must otherwise match its message's. Errors are *Error: IsPermanent tells invalid rows,
+// empty (the message's is used) but must otherwise match its message's.
+// Errors are *Error: IsPermanent tells invalid rows,
 // values that do not convert and schema mismatches from connection, timeout
 // and server-side trouble worth a retry. After an error some tables may hold
 // the rows already; inserting the same rows again is harmless (dedup).
 func (c *Client) InsertRows(ctx context.Context, rows []*wire.IssueRows) error {
-	rows, err := latestPerIssue(rows)
-	if err != nil {
+	in := c.BeginInsert()
+	if err := in.Add(ctx, rows); err != nil {
 		return err
 	}
-	sets := childSets()
-	ids := make([]string, len(rows))
-	for i, env := range rows {
-		if err := validIssueIDs(env, sets); err != nil {
-			return err
-		}
-		ids[i] = env.IssueID
-	}
-	current, err := c.currentSlots(ctx, ids)
-	if err != nil {
-		return err
-	}
-	issues := make([]issueRec, 0, len(rows))
-	for _, env := range rows {
-		slot := uint8(0)
-		if cur, ok := current[env.IssueID]; ok && cur == 0 {
-			slot = 1
-		}
-		issues = append(issues, issueRec{env: env, row: &env.Issue, id: env.IssueID, slot: slot})
-		for _, s := range sets {
-			s.add(env, env.IssueID, slot)
-		}
-	}
-	if err := c.insertStatusesOf(ctx, rows); err != nil {
-		return err
-	}
-	for _, s := range sets {
-		if err := s.insert(ctx, c); err != nil {
-			return err
-		}
-	}
-	return insertTable(ctx, c, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues)
+	return in.Commit(ctx)
 }
 
 // currentSlots returns the generation slot of the current issue row (what
@@ -359,8 +330,8 @@ func rowIssueID(env *wire.IssueRows, id, kind string) (string, error) {
 // InsertStatuses inserts the status directory; the newest load of a key
 // wins in the statuses view. Errors are classified as for InsertRows.
 func (c *Client) InsertStatuses(ctx context.Context, statuses []wire.Status) error {
-	version := uint64(time.Now().UnixMilli())
 	recs := make([]statusRec, 0, len(statuses))
+	version := uint64(time.Now().UnixMilli())
 	for i := range statuses {
 		if statuses[i].Key == "" {
 			return &Error{Op: "insert", Table: c.tables.Statuses, Permanent: true,
@@ -371,61 +342,20 @@ func (c *Client) InsertStatuses(ctx context.Context, statuses []wire.Status) err
 	return insertTable(ctx, c, c.tables.Statuses, statusColumns(), recs)
 }
 
-// insertStatusesOf keeps the statuses dimension current from the status
-// directory entries the messages carry (one row per key per batch).
-func (c *Client) insertStatusesOf(ctx context.Context, rows []*wire.IssueRows) error {
+// statusRecs are the statuses the messages carry, each key once.
+func statusRecs(rows []*wire.IssueRows) []statusRec {
+	version := uint64(time.Now().UnixMilli())
 	seen := map[string]bool{}
-	var statuses []wire.Status
+	var recs []statusRec
 	for _, env := range rows {
-		for _, s := range env.Statuses {
-			if s.Key != "" && !seen[s.Key] {
+		for i := range env.Statuses {
+			if s := &env.Statuses[i]; s.Key != "" && !seen[s.Key] {
 				seen[s.Key] = true
-				statuses = append(statuses, s)
+				recs = append(recs, statusRec{s: s, version: version})
 			}
 		}
 	}
-	if len(statuses) == 0 {
-		return nil
-	}
-	return c.InsertStatuses(ctx, statuses)
-}
-
-// insertTable sends rows as one batch, column by column.
-func insertTable[R any](ctx context.Context, c *Client, table string, cols []column[R], rows []R) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	names := make([]string, len(cols))
-	for i, cl := range cols {
-		names[i] = "`" + cl.name + "`"
-	}
-	query := "INSERT INTO " + c.qualified(c.writeTable(table)) + " (" + strings.Join(names, ", ") + ")"
-	start := time.Now()
-	batch, err := c.conn.PrepareBatch(ctx, query)
-	if err != nil {
-		return newError("insert", table, fmt.Errorf("prepare: %w", err))
-	}
-	defer func() {
-		if !batch.IsSent() {
-			_ = batch.Abort()
-		}
-	}()
-	if got := len(batch.Columns()); got != len(cols) {
-		return &Error{Op: "insert", Table: table, Permanent: true,
-			Err: fmt.Errorf("server expects %d columns, the client sends %d", got, len(cols))}
-	}
-	for i, cl := range cols {
-		if err := batch.Column(i).Append(cl.values(rows)); err != nil {
-			return newError("insert", table, fmt.Errorf("column %s: %w", cl.name, err))
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return newError("insert", table, fmt.Errorf("send %d rows: %w", len(rows), err))
-	}
-	if c.onInsert != nil {
-		c.onInsert(table, len(rows), time.Since(start))
-	}
-	return nil
+	return recs
 }
 
 // Field is one column of a row as InsertRows writes it: the column name,

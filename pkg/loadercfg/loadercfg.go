@@ -17,10 +17,12 @@ import (
 // fields, which pkg/config turns into these names).
 type Config struct {
 	// BatchRows is the largest number of table rows (all tables together)
-	// per insert; a message whose rows alone exceed it is inserted alone.
+	// per insert batch; a message whose rows alone exceed it is inserted
+	// alone. Over the native protocol one INSERT per table streams up to
+	// eight batches (internal/loader's streamBatches).
 	BatchRows int `env:"EXPORTER_CLICKHOUSE__BATCH_ROWS"`
-	// BatchBytes is the largest sum of message sizes per insert; a larger
-	// message is inserted alone.
+	// BatchBytes is the largest sum of message sizes (as received) per
+	// insert batch; a larger message is inserted alone.
 	BatchBytes int `env:"EXPORTER_CLICKHOUSE__BATCH_BYTES"`
 	// BatchAge is how long a fetched batch may wait to fill.
 	BatchAge time.Duration `env:"EXPORTER_CLICKHOUSE__BATCH_AGE"`
