@@ -58,6 +58,7 @@ func (h *harness) lastUpdate() time.Time {
 // get lost: no issue may be skipped, the watermark reaches the last issue.
 // (A client that re-sent the lost request got the next page instead.)
 func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 600, Seed: 9, ScrollCursor: true})
 	ex, store := h.statefulExtractor(t, h.tc, nil)
 	h.em.InjectFaults(trackertest.Faults{LostEndpoint: trackertest.EpSearch, LostRate: 0.3})
@@ -95,6 +96,7 @@ func skippingProxy(t *testing.T, em *trackertest.Server, n int32) string {
 }
 
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 500, Seed: 9, ScrollCursor: true})
 	tc, err := tracker.New(tracker.Config{BaseURL: skippingProxy(t, h.em, 3), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
 	if err != nil {
@@ -120,6 +122,7 @@ func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 // When every search keeps losing issues, the pass fails and the watermark
 // stays where the search began.
 func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -150,6 +153,7 @@ func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 // Every pass publishes its manifest: the issues in search order with
 // their versions and changed-field counts, then the summary.
 func TestPassManifest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 120)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
@@ -191,6 +195,7 @@ func TestPassManifest(t *testing.T) {
 
 // A dry run (rows printed, not loaded) never saves the watermark.
 func TestDryRunSavesNoWatermark(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 80)
 	ex, store := h.statefulExtractor(t, h.tc, func(c *Config) { c.DryRun = true; c.CheckpointEvery = time.Millisecond })
 	if _, err := ex.RunOnce(context.Background()); err != nil {

@@ -156,6 +156,7 @@ func (h *harness) snapshots(t *testing.T) map[string]*wire.IssueSnapshot {
 }
 
 func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 700)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100}},
 		Deps{Tracker: h.tc, JS: h.js})
@@ -210,6 +211,7 @@ func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 }
 
 func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 300)
 	store, err := jsonfile.New(filepath.Join(h.dir, "state.json"), jsonfile.Options{})
 	if err != nil {
@@ -277,6 +279,7 @@ func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 }
 
 func TestRunOnceSurvivesFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		faults    trackertest.Faults
@@ -291,6 +294,7 @@ func TestRunOnceSurvivesFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			// Retry-After in tens of milliseconds: the 429s are the same,
 			// the test does not wait whole seconds for them.
 			h := newHarnessWith(t, trackertest.Options{Issues: 400, Seed: 9, RateLimit: c.rateLimit, Burst: 20, RetryAfter: 50 * time.Millisecond})
@@ -353,6 +357,7 @@ func TestRunOnceTimeouts(t *testing.T) {
 }
 
 func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, Latency: 5 * time.Millisecond})
 	ex, err := New(Config{
 		Config: extractorcfg.Config{
@@ -381,6 +386,7 @@ func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 }
 
 func TestOversizedSnapshotIsReportedNotDropped(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 120)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}, MaxPayload: 12 << 10}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
