@@ -83,25 +83,20 @@ func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
 // continuation, sends the request twice and answers with the second
 // answer: a proxy that retried on its own. A page goes missing without an
 // error; only X-Total-Count tells.
-func skippingProxy(t *testing.T, em *trackertest.Server, n int32) string {
+func skippingProxy(em *trackertest.Server, n int32) http.Handler {
 	var seen atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("scrollId") != "" && seen.Add(1) == n {
 			em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
 		}
 		em.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	})
 }
 
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	t.Parallel()
-	h := newHarnessWith(t, trackertest.Options{Issues: 500, Seed: 9, ScrollCursor: true})
-	tc, err := tracker.New(tracker.Config{BaseURL: skippingProxy(t, h.em, 3), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
+	tc := newClient(t, skippingProxy(h.em, 3), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 	ex, store := h.statefulExtractor(t, tc, nil)
 	p, err := ex.RunOnce(context.Background())
 	if err != nil {
@@ -110,8 +105,8 @@ func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	if p.Restarts == 0 || len(p.SearchTotals) < 2 {
 		t.Fatalf("no restart after a skipped page (totals %v)", p.SearchTotals)
 	}
-	if p.Found != 500 || len(h.snapshots(t)) != 500 {
-		t.Fatalf("found %d of 500 after a silently skipped page", p.Found)
+	if p.Found != 300 || len(h.snapshots(t)) != 300 {
+		t.Fatalf("found %d of 300 after a silently skipped page", p.Found)
 	}
 	s, _, _ := store.Load(context.Background(), "test")
 	if !s.Watermark.Equal(h.lastUpdate()) {
@@ -125,22 +120,18 @@ func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every second continuation is answered with the page after.
 		if r.URL.Query().Get("scrollId") != "" && calls.Add(1)%2 == 0 {
 			h.em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
 		}
 		h.em.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	tc, err := tracker.New(tracker.Config{BaseURL: srv.URL, Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
+	tc := newClient(t, proxy, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 	now := time.Now()
 	ex, store := h.statefulExtractor(t, tc, func(c *Config) { c.CheckpointEvery = time.Millisecond })
 	ex.deps.Now = func() time.Time { return now }
-	_, err = ex.RunOnce(context.Background())
+	_, err := ex.RunOnce(context.Background())
 	if !errors.Is(err, tracker.ErrSearchIncomplete) {
 		t.Fatalf("want ErrSearchIncomplete, got %v", err)
 	}

@@ -191,7 +191,8 @@ func issueSnapshots(t *testing.T, h *harness) map[string]*wire.IssueSnapshot {
 // and the listing takes ⌈issues / 1000⌉ requests.
 func TestReconcile(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, 1500)
+	// More than one listing page (1000), the least that shows the count.
+	h := newHarness(t, 1100)
 	ex, err := allParts(h)
 	if err != nil {
 		t.Fatal(err)
