@@ -5,6 +5,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -30,11 +32,15 @@ var (
 	buildErr  error
 )
 
-// binaries builds the four commands once per test run.
+// binaries builds the four commands once per test run, into a directory
+// of this checkout's under the user cache: go build relinks a binary there
+// only when it is not up to date (it compares build IDs), and linking the
+// four takes most of 20 s. Two runs at once from one checkout would share
+// it: run one at a time.
 func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "tracker-exporter-e2e-bin-")
+		binDir, buildErr = checkoutCacheDir("e2e-bin")
 		if buildErr != nil {
 			return
 		}
@@ -49,6 +55,22 @@ func binaries(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+// checkoutCacheDir returns, creating it, the directory name of this
+// checkout's under the user cache (the temporary directory without one).
+func checkoutCacheDir(name string) (string, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return "", err
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(base, "tracker-exporter-test", name+"-"+hex.EncodeToString(sum[:8]))
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // fixture is one world: emulator, NATS, a fresh ClickHouse database.

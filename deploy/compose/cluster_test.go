@@ -54,6 +54,7 @@ type clusterXML struct {
 // two loaders, one transformer, two extractor shards that split the
 // queues, keep their own watermarks and share one limit through Redis.
 func TestClusterCompose(t *testing.T) {
+	t.Parallel()
 	m := rawModel(t, clusterFile)
 	env := dotenv(t, clusterEnv)
 	services := obj(m["services"])
@@ -236,12 +237,8 @@ func hasPair(args []string, flag, value string) bool {
 // docker compose (or docker-compose) accepts the cluster file with its
 // example .env.
 func TestClusterComposeCLIConfig(t *testing.T) {
-	var clis [][]string
-	for _, cli := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
-		if exec.Command(cli[0], append(cli[1:], "version")...).Run() == nil {
-			clis = append(clis, cli)
-		}
-	}
+	t.Parallel()
+	clis := composeCLIs()
 	if len(clis) == 0 {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatal("neither docker compose nor docker-compose is installed (.ci/run installs Debian's docker-compose)")

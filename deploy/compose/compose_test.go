@@ -148,6 +148,7 @@ func knownVariables() map[string]bool {
 var exporterVarRE = regexp.MustCompile(`\bEXPORTER_[A-Z0-9_]*[A-Z0-9]`)
 
 func TestNamedVariablesAreKnown(t *testing.T) {
+	t.Parallel()
 	known := knownVariables()
 	// Group names that the texts mention as prefixes ("__HOST/__PORT").
 	prefixes := map[string]bool{"EXPORTER_CLICKHOUSE": true, "EXPORTER_STATE": true, "EXPORTER_TRACKER": true, "EXPORTER_MONITORING": true, "EXPORTER_NATS": true}
@@ -205,6 +206,7 @@ func envAssignments(t *testing.T, file string) (set, commented map[string]string
 }
 
 func TestEnvExample(t *testing.T) {
+	t.Parallel()
 	set, commented := envAssignments(t, envExample)
 	for _, need := range []string{
 		"EXPORTER_TRACKER__TOKEN", "EXPORTER_TRACKER__ORG_ID", "EXPORTER_STATEFUL",
@@ -303,15 +305,15 @@ var (
 )
 
 // pythonWithYAML returns a python3 that can import yaml: the one on PATH
-// or Debian's (python3-yaml installs there), else "".
-func pythonWithYAML() string {
+// or Debian's (python3-yaml installs there), else "". It asks once.
+var pythonWithYAML = sync.OnceValue(func() string {
 	for _, py := range []string{"python3", "/usr/bin/python3"} {
 		if exec.Command(py, "-c", "import yaml").Run() == nil {
 			return py
 		}
 	}
 	return ""
-}
+})
 
 func obj(v any) map[string]any {
 	m, _ := v.(map[string]any)
@@ -631,6 +633,7 @@ func operationsSection(t *testing.T) string {
 // TestPortableAcrossComposeVersions: the files are what both docker compose
 // v2 and Debian's docker-compose 1.29 accept.
 func TestPortableAcrossComposeVersions(t *testing.T) {
+	t.Parallel()
 	// Keys that docker-compose 1.29 rejects or that need a late v2.
 	v2OnlyTop := []string{"name", "include", "models"}
 	v2OnlyService := []string{"develop", "post_start", "pre_stop", "gpus", "models", "provider", "use_api_socket", "attach", "label_file"}
@@ -717,6 +720,7 @@ func walkStrings(v any, f func(string)) {
 // deliberatelySet, which the docs list. Grafana's are documented in
 // docs/dashboards.md.
 func TestDotEnvWins(t *testing.T) {
+	t.Parallel()
 	section := operationsSection(t)
 	dashboardsDoc := string(readFile(t, dashboardsDocFile))
 	old := map[string]bool{}
@@ -770,6 +774,7 @@ func anyMap(m map[string]string) map[string]any {
 // only with their profiles, and no service that runs without them depends
 // on them (compose v1 and v2.18+ refuse that).
 func TestBundledServicesAreOptional(t *testing.T) {
+	t.Parallel()
 	for _, file := range composeFiles {
 		services := obj(rawModel(t, file)["services"])
 		var all []string
@@ -820,6 +825,7 @@ func TestBundledServicesAreOptional(t *testing.T) {
 }
 
 func TestComposeStructure(t *testing.T) {
+	t.Parallel()
 	m := rawModel(t, composeFile)
 	services := obj(m["services"])
 	names := sortedKeys(services)
@@ -940,6 +946,7 @@ func validate(t *testing.T, env map[string]string, role config.Role) config.Conf
 }
 
 func TestOneProcess(t *testing.T) {
+	t.Parallel()
 	m := rawModel(t, oneProcessFile)
 	services := obj(m["services"])
 	if got := sortedKeys(services); !slices.Equal(got, []string{"grafana", "tracker-exporter"}) {
@@ -1012,6 +1019,7 @@ TRACKER_EXPORTER_CA_DIR={{CA}}
 // what that .env says, no bundled service runs, the state file is on a
 // volume and the CA file on a mount.
 func TestOldToolEnvKeepsItsValues(t *testing.T) {
+	t.Parallel()
 	// Whatever an old .env sets reaches every service unchanged.
 	all := map[string]string{}
 	for i, n := range oldToolVariables {
@@ -1122,6 +1130,7 @@ func probeCommand(t *testing.T, file string) []string {
 }
 
 func TestStageHealthCheckAgainstHealthServer(t *testing.T) {
+	t.Parallel()
 	cmd := probeCommand(t, composeFile)
 	if other := probeCommand(t, oneProcessFile); !slices.Equal(other, cmd) {
 		t.Errorf("%s health check %q differs from %s's %q", oneProcessFile, other, composeFile, cmd)
@@ -1186,6 +1195,7 @@ func TestStageHealthCheckAgainstHealthServer(t *testing.T) {
 }
 
 func TestDockerfileBuildsEveryBinary(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(dockerfile)
 	if err != nil {
 		t.Fatal(err)
@@ -1225,12 +1235,8 @@ func TestDockerfileBuildsEveryBinary(t *testing.T) {
 // both) validate every file with the example .env and an old .env. Without
 // one it skips: the tests above check the same from the YAML.
 func TestComposeCLIConfig(t *testing.T) {
-	var clis [][]string
-	for _, cli := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
-		if exec.Command(cli[0], append(cli[1:], "version")...).Run() == nil {
-			clis = append(clis, cli)
-		}
-	}
+	t.Parallel()
+	clis := composeCLIs()
 	if len(clis) == 0 {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatal("neither docker compose nor docker-compose is installed (.ci/run installs Debian's docker-compose)")
@@ -1242,22 +1248,39 @@ func TestComposeCLIConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each run of the CLI takes a second or more (docker-compose v1 is
+	// Python): the runs go in parallel, each in its own tree.
 	for _, cli := range clis {
 		for name, env := range map[string]string{"example": string(example), "old": old} {
 			for _, file := range composeFiles {
-				dir := copyForCompose(t, env)
-				c := exec.Command(cli[0], append(cli[1:], "-f", file, "config", "-q")...)
-				c.Dir = dir
-				c.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-					return strings.HasPrefix(kv, "EXPORTER_") || strings.HasPrefix(kv, "COMPOSE_") || strings.HasPrefix(kv, "TRACKER_EXPORTER_")
+				t.Run(strings.Join(cli, " ")+"/"+name+"/"+file, func(t *testing.T) {
+					t.Parallel()
+					dir := copyForCompose(t, env)
+					c := exec.Command(cli[0], append(cli[1:], "-f", file, "config", "-q")...)
+					c.Dir = dir
+					c.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+						return strings.HasPrefix(kv, "EXPORTER_") || strings.HasPrefix(kv, "COMPOSE_") || strings.HasPrefix(kv, "TRACKER_EXPORTER_")
+					})
+					if out, err := c.CombinedOutput(); err != nil {
+						t.Errorf("%s -f %s config with the %s .env: %v\n%s", strings.Join(cli, " "), file, name, err, out)
+					}
 				})
-				if out, err := c.CombinedOutput(); err != nil {
-					t.Errorf("%s -f %s config with the %s .env: %v\n%s", strings.Join(cli, " "), file, name, err, out)
-				}
 			}
 		}
 	}
 }
+
+// composeCLIs returns the compose commands installed, docker compose (v2)
+// and docker-compose (v1), asked once.
+var composeCLIs = sync.OnceValue(func() [][]string {
+	var clis [][]string
+	for _, cli := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
+		if exec.Command(cli[0], append(cli[1:], "version")...).Run() == nil {
+			clis = append(clis, cli)
+		}
+	}
+	return clis
+})
 
 // copyForCompose lays the compose directory out in a temporary tree with
 // the given .env, as a user would, and returns the compose directory.

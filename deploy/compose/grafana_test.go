@@ -29,6 +29,7 @@ const dashboardsMount = "/etc/grafana/dashboards/tracker-exporter"
 // visitors, its admin password from .env, reading the ClickHouse that .env
 // names for the loaders, and published on loopback only.
 func TestGrafana(t *testing.T) {
+	t.Parallel()
 	for _, file := range composeFiles {
 		t.Run(file, func(t *testing.T) {
 			m := rawModel(t, file)

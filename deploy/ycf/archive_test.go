@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -63,6 +65,7 @@ func buildArchive(t *testing.T, env ...string) (string, map[string][]byte) {
 // go.mod and go.sum at the root, no go line, a module not named main; and
 // everything the root module needs inside the archive.
 func TestArchiveHasWhatTheRuntimeNeeds(t *testing.T) {
+	t.Parallel()
 	_, files := buildArchive(t)
 
 	src, ok := files["index.go"]
@@ -132,11 +135,12 @@ func TestArchiveHasWhatTheRuntimeNeeds(t *testing.T) {
 // unpruned graph), so the archive built here keeps its go line. It takes
 // some seconds: skipped with -short.
 func TestArchiveBuilds(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("compiles the whole archive")
 	}
 	zipPath, _ := buildArchive(t, "KEEP_GO_LINE=1")
-	dir := t.TempDir()
+	dir := buildDir(t)
 	unzip(t, zipPath, dir)
 	cmd := exec.Command("go", "build", "-tags", "ycf", "-o", os.DevNull, ".")
 	cmd.Dir = dir
@@ -144,6 +148,34 @@ func TestArchiveBuilds(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build in the unpacked archive: %v\n%s", err, b)
 	}
+}
+
+// buildDir returns an empty directory to unpack the archive into for
+// building, the same on every run from this checkout: the go command keys
+// the build cache of a package outside the module cache by its directory,
+// so in a new directory each time every package of this repository would
+// be compiled again; here only those whose files changed are. Nothing of a
+// previous run is left in it (two runs at once from one checkout would
+// share it: run one at a time).
+func buildDir(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(base, "tracker-exporter-test", "ycf-archive-"+hex.EncodeToString(sum[:8]))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // handlerSignature returns the signature of index.go's Handler as source

@@ -58,6 +58,7 @@ func (h *harness) lastUpdate() time.Time {
 // get lost: no issue may be skipped, the watermark reaches the last issue.
 // (A client that re-sent the lost request got the next page instead.)
 func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 600, Seed: 9, ScrollCursor: true})
 	ex, store := h.statefulExtractor(t, h.tc, nil)
 	h.em.InjectFaults(trackertest.Faults{LostEndpoint: trackertest.EpSearch, LostRate: 0.3})
@@ -82,24 +83,20 @@ func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
 // continuation, sends the request twice and answers with the second
 // answer: a proxy that retried on its own. A page goes missing without an
 // error; only X-Total-Count tells.
-func skippingProxy(t *testing.T, em *trackertest.Server, n int32) string {
+func skippingProxy(em *trackertest.Server, n int32) http.Handler {
 	var seen atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("scrollId") != "" && seen.Add(1) == n {
 			em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
 		}
 		em.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	})
 }
 
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
-	h := newHarnessWith(t, trackertest.Options{Issues: 500, Seed: 9, ScrollCursor: true})
-	tc, err := tracker.New(tracker.Config{BaseURL: skippingProxy(t, h.em, 3), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
+	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
+	tc := newClient(t, skippingProxy(h.em, 3), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 	ex, store := h.statefulExtractor(t, tc, nil)
 	p, err := ex.RunOnce(context.Background())
 	if err != nil {
@@ -108,8 +105,8 @@ func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	if p.Restarts == 0 || len(p.SearchTotals) < 2 {
 		t.Fatalf("no restart after a skipped page (totals %v)", p.SearchTotals)
 	}
-	if p.Found != 500 || len(h.snapshots(t)) != 500 {
-		t.Fatalf("found %d of 500 after a silently skipped page", p.Found)
+	if p.Found != 300 || len(h.snapshots(t)) != 300 {
+		t.Fatalf("found %d of 300 after a silently skipped page", p.Found)
 	}
 	s, _, _ := store.Load(context.Background(), "test")
 	if !s.Watermark.Equal(h.lastUpdate()) {
@@ -120,24 +117,21 @@ func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 // When every search keeps losing issues, the pass fails and the watermark
 // stays where the search began.
 func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every second continuation is answered with the page after.
 		if r.URL.Query().Get("scrollId") != "" && calls.Add(1)%2 == 0 {
 			h.em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
 		}
 		h.em.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	tc, err := tracker.New(tracker.Config{BaseURL: srv.URL, Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
+	tc := newClient(t, proxy, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 	now := time.Now()
 	ex, store := h.statefulExtractor(t, tc, func(c *Config) { c.CheckpointEvery = time.Millisecond })
 	ex.deps.Now = func() time.Time { return now }
-	_, err = ex.RunOnce(context.Background())
+	_, err := ex.RunOnce(context.Background())
 	if !errors.Is(err, tracker.ErrSearchIncomplete) {
 		t.Fatalf("want ErrSearchIncomplete, got %v", err)
 	}
@@ -150,6 +144,7 @@ func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 // Every pass publishes its manifest: the issues in search order with
 // their versions and changed-field counts, then the summary.
 func TestPassManifest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 120)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {
@@ -191,6 +186,7 @@ func TestPassManifest(t *testing.T) {
 
 // A dry run (rows printed, not loaded) never saves the watermark.
 func TestDryRunSavesNoWatermark(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 80)
 	ex, store := h.statefulExtractor(t, h.tc, func(c *Config) { c.DryRun = true; c.CheckpointEvery = time.Millisecond })
 	if _, err := ex.RunOnce(context.Background()); err != nil {

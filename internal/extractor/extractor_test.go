@@ -3,6 +3,8 @@ package extractor
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,6 +106,36 @@ type harness struct {
 	dir string
 }
 
+// emulatorURL is the base URL of clients of the in-memory emulator.
+const emulatorURL = "http://tracker.test"
+
+// handlerTransport sends requests straight to an http.Handler, in memory:
+// the real client and the emulator's real handler without loopback
+// sockets. A request whose context ended while the handler ran fails with
+// the context's error, as over a socket.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	return rec.Result(), nil
+}
+
+// newClient is a Tracker client of h, in memory, with cfg's settings and
+// emulatorURL, token and organization.
+func newClient(t *testing.T, h http.Handler, cfg tracker.Config) *tracker.Client {
+	t.Helper()
+	cfg.BaseURL, cfg.Token, cfg.OrgID = emulatorURL, "t", "1"
+	tc, err := tracker.New(cfg, tracker.Deps{HTTPClient: &http.Client{Transport: handlerTransport{h}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
 func newHarness(t *testing.T, issues int) *harness {
 	return newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9})
 }
@@ -111,18 +143,13 @@ func newHarness(t *testing.T, issues int) *harness {
 func newHarnessWith(t *testing.T, o trackertest.Options) *harness {
 	t.Helper()
 	em := trackertest.New(o)
-	em.Start()
-	t.Cleanup(em.Close)
 	srv, _ := streamtest.Start(t)
 	conn, err := stream.ConnectInProcess(srv, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	tc, err := tracker.New(tracker.Config{BaseURL: em.URL(), Token: "t", OrgID: "1", MaxRetries: 3, BackoffBase: time.Millisecond}, tracker.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc := newClient(t, em.Handler(), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 	return &harness{em: em, js: conn.JS, tc: tc, dir: t.TempDir()}
 }
 
@@ -156,6 +183,7 @@ func (h *harness) snapshots(t *testing.T) map[string]*wire.IssueSnapshot {
 }
 
 func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 700)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100}},
 		Deps{Tracker: h.tc, JS: h.js})
@@ -210,6 +238,7 @@ func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 }
 
 func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 300)
 	store, err := jsonfile.New(filepath.Join(h.dir, "state.json"), jsonfile.Options{})
 	if err != nil {
@@ -277,28 +306,32 @@ func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 }
 
 func TestRunOnceSurvivesFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
-		name      string
-		faults    trackertest.Faults
-		rateLimit float64
+		name       string
+		faults     trackertest.Faults
+		rateLimit  float64
+		burst      int
+		retryAfter time.Duration
 	}{
-		{"5xx bursts", trackertest.Faults{Status5xxRate: 0.15}, 0},
-		{"malformed pages", trackertest.Faults{MalformedRate: 0.1}, 0},
-		{"429 burst", trackertest.Faults{Next429: 5}, 0},
-		// The server limits at 500 requests/s while 16 workers ask as fast
-		// as they can: a storm of 429s with Retry-After.
-		{"429 storm", trackertest.Faults{}, 500},
+		{"5xx bursts", trackertest.Faults{Status5xxRate: 0.15}, 0, 0, 50 * time.Millisecond},
+		{"malformed pages", trackertest.Faults{MalformedRate: 0.1}, 0, 0, 50 * time.Millisecond},
+		{"429 burst", trackertest.Faults{Next429: 5}, 0, 0, 50 * time.Millisecond},
+		// The server limits at 100 requests/s while 16 workers ask as fast
+		// as they can: a storm of 429s with Retry-After, even on a busy
+		// machine. Each Retry-After lets in 20 requests plus the burst,
+		// more than the 16 workers, so the retries get through.
+		{"429 storm", trackertest.Faults{}, 100, 10, 200 * time.Millisecond},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			// Retry-After in tens of milliseconds: the 429s are the same,
-			// the test does not wait whole seconds for them.
-			h := newHarnessWith(t, trackertest.Options{Issues: 400, Seed: 9, RateLimit: c.rateLimit, Burst: 20, RetryAfter: 50 * time.Millisecond})
-			tc, err := tracker.New(tracker.Config{BaseURL: h.em.URL(), Token: "t", OrgID: "1", MaxRetries: 10,
-				BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond}, tracker.Deps{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// the test does not wait whole seconds for them. The size is
+			// not what is tested: 200 issues take some 250 requests, dozens
+			// of them failed.
+			h := newHarnessWith(t, trackertest.Options{Issues: 200, Seed: 9, RateLimit: c.rateLimit, Burst: c.burst, RetryAfter: c.retryAfter})
+			tc := newClient(t, h.em.Handler(), tracker.Config{MaxRetries: 10, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
 			ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 16}},
 				Deps{Tracker: tc, JS: h.js})
 			if err != nil {
@@ -331,11 +364,7 @@ func TestRunOnceSurvivesFaults(t *testing.T) {
 
 func TestRunOnceTimeouts(t *testing.T) {
 	h := newHarness(t, 50)
-	tc, err := tracker.New(tracker.Config{BaseURL: h.em.URL(), Token: "t", OrgID: "1", MaxRetries: 2,
-		Timeout: 50 * time.Millisecond, BackoffBase: time.Millisecond}, tracker.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc := newClient(t, h.em.Handler(), tracker.Config{MaxRetries: 2, Timeout: 50 * time.Millisecond, BackoffBase: time.Millisecond})
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}}, Deps{Tracker: tc, JS: h.js})
 	if err != nil {
 		t.Fatal(err)
@@ -353,6 +382,7 @@ func TestRunOnceTimeouts(t *testing.T) {
 }
 
 func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
+	t.Parallel()
 	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, Latency: 5 * time.Millisecond})
 	ex, err := New(Config{
 		Config: extractorcfg.Config{
@@ -381,6 +411,7 @@ func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 }
 
 func TestOversizedSnapshotIsReportedNotDropped(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 120)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}, MaxPayload: 12 << 10}, Deps{Tracker: h.tc, JS: h.js})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // histories each got one new entry, each changelog costs one request, and
 // the merged snapshot is byte for byte what a full fetch gives.
 func TestIncrementalChangelog(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 400)
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100}},
 		Deps{Tracker: h.tc, JS: h.js, Stored: &stream.RawSnapshots{JS: h.js}})
@@ -70,6 +71,7 @@ func TestIncrementalChangelog(t *testing.T) {
 // A stored history that is not a prefix of the current one (its last
 // entry differs) is fetched whole again.
 func TestIncrementalChangelogFallsBack(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 30)
 	raw := &stream.RawSnapshots{JS: h.js}
 	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 4, ChangelogPageSize: 100}},

@@ -76,6 +76,7 @@ func allParts(h *harness) (*Extractor, error) {
 // issue whose changelog shows the part, and a second pass over unchanged
 // issues asks nothing; a change asks for that issue's part only.
 func TestPartsFetchedOnlyWhenAnnouncedAndChanged(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 300)
 	ex, err := allParts(h)
 	if err != nil {
@@ -189,7 +190,9 @@ func issueSnapshots(t *testing.T, h *harness) map[string]*wire.IssueSnapshot {
 // stream, a hidden one given back loses it, a moved one is no deletion,
 // and the listing takes ⌈issues / 1000⌉ requests.
 func TestReconcile(t *testing.T) {
-	h := newHarness(t, 1500)
+	t.Parallel()
+	// More than one listing page (1000), the least that shows the count.
+	h := newHarness(t, 1100)
 	ex, err := allParts(h)
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +252,7 @@ func TestReconcile(t *testing.T) {
 // TestReconcileRefusesMassDeletion: a token that lost access to most
 // issues tombstones nothing unless forced.
 func TestReconcileRefusesMassDeletion(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, 40)
 	ex, err := allParts(h)
 	if err != nil {

@@ -43,17 +43,30 @@ type recorder struct {
 	batches []int
 	hold    time.Duration // how long fn keeps each batch before acking
 	ctxErr  []error       // fn's context state when called
+	calls   int           // batches handed over, counted when fn starts
 }
 
 func (r *recorder) fn(ctx context.Context, msgs []jetstream.Msg) {
+	r.mu.Lock()
+	r.calls++
+	r.mu.Unlock()
 	time.Sleep(r.hold) // the work this batch takes
 	for _, m := range msgs {
-		_ = m.Ack()
+		// Acked with the server's confirmation: the next pull of this
+		// loop cannot overtake the ack and take a redelivery of it.
+		_ = m.DoubleAck(ctx)
 	}
 	r.mu.Lock()
 	r.batches = append(r.batches, len(msgs))
 	r.ctxErr = append(r.ctxErr, ctx.Err())
 	r.mu.Unlock()
+}
+
+// started returns how many batches fn has been given, finished or not.
+func (r *recorder) started() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
 }
 
 func (r *recorder) total() int {
@@ -95,16 +108,20 @@ func run(t *testing.T, cons jetstream.Consumer, b stream.Batching, r *recorder, 
 }
 
 func TestFetchLoopBatchesByCount(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	publish(t, js, wire.RowsSubject("a"), 10)
 	r := &recorder{}
-	run(t, consumer(t, js, 10*time.Second), stream.Batching{Max: 4, MaxAge: 5 * time.Second, Linger: 2 * time.Second}, r, 10)
+	// The ten are stored before the loop starts: a Linger far above a
+	// local fetch's time keeps the full batches full; the last two wait it.
+	run(t, consumer(t, js, 10*time.Second), stream.Batching{Max: 4, MaxAge: 5 * time.Second, Linger: 500 * time.Millisecond}, r, 10)
 	if fmt.Sprint(r.batches) != "[4 4 2]" {
 		t.Errorf("batches %v, want [4 4 2]: full batches go at once, the rest when idle", r.batches)
 	}
 }
 
 func TestFetchLoopHandsOverAPartialBatchWhenIdle(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	publish(t, js, wire.RowsSubject("a"), 3)
 	r := &recorder{}
@@ -116,6 +133,7 @@ func TestFetchLoopHandsOverAPartialBatchWhenIdle(t *testing.T) {
 }
 
 func TestFetchLoopBatchAge(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	cons := consumer(t, js, 10*time.Second)
 	r := &recorder{}
@@ -123,13 +141,14 @@ func TestFetchLoopBatchAge(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 1000, MaxAge: 400 * time.Millisecond, Linger: 300 * time.Millisecond}, r.fn)
+		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 1000, MaxAge: 200 * time.Millisecond, Linger: 150 * time.Millisecond}, r.fn)
 	}()
-	// A message every 100 ms never leaves the consumer idle for Linger:
+	// A message every 50 ms never leaves the consumer idle for Linger:
 	// batches go out by age, each of several messages, far below Max.
+	// (The sleep paces the publisher; it synchronises nothing.)
 	for i := 0; i < 20; i++ {
 		publish(t, js, wire.RowsSubject("a"), 1)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	waitFor(t, func() bool { return r.total() == 20 })
 	cancel()
@@ -144,9 +163,9 @@ func TestFetchLoopBatchAge(t *testing.T) {
 	}
 }
 
-// twoLoops runs two FetchLoops on one consumer (two replicas of a stage)
-// for a while and returns how many messages were handed over in all.
-func twoLoops(t *testing.T, cons jetstream.Consumer, b stream.Batching, r *recorder, d time.Duration) int {
+// twoLoops starts two FetchLoops on one consumer (two replicas of a
+// stage) and returns a function that stops them and waits for them.
+func twoLoops(t *testing.T, cons jetstream.Consumer, b stream.Batching, r *recorder) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -159,33 +178,52 @@ func twoLoops(t *testing.T, cons jetstream.Consumer, b stream.Batching, r *recor
 			}
 		}()
 	}
-	time.Sleep(d)
-	cancel()
-	wg.Wait()
-	return r.total()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // A batch whose work outlasts the ack wait is kept by heartbeats: the
-// other replica never gets it. Without them it does: the first case is
-// not vacuous.
+// other replica never gets it. Without them it does, before the first
+// replica's work ends: the first case is not vacuous, and waiting for the
+// first replica's work to end is long enough to see a redelivery.
 func TestFetchLoopHeartbeatKeepsLongWork(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		heartbeat time.Duration
 		want      int
-	}{{300 * time.Millisecond, 1}, {0, 2}} {
-		js := env(t)
-		publish(t, js, wire.RowsSubject("a"), 1)
-		cons := consumer(t, js, time.Second)
-		r := &recorder{hold: 2500 * time.Millisecond}
-		b := stream.Batching{Max: 10, MaxAge: 100 * time.Millisecond, Linger: 50 * time.Millisecond, Heartbeat: c.heartbeat}
-		if got := twoLoops(t, cons, b, r, 4*time.Second); got != c.want {
-			t.Errorf("heartbeat %s: the message was handed over %d times, want %d", c.heartbeat, got, c.want)
-		}
+	}{{200 * time.Millisecond, 1}, {0, 2}} {
+		t.Run(fmt.Sprintf("heartbeat=%s", c.heartbeat), func(t *testing.T) {
+			t.Parallel()
+			js := env(t)
+			publish(t, js, wire.RowsSubject("a"), 1)
+			const ackWait = 600 * time.Millisecond
+			cons := consumer(t, js, ackWait)
+			r := &recorder{hold: 5 * ackWait / 2}
+			b := stream.Batching{Max: 10, MaxAge: 100 * time.Millisecond, Linger: 50 * time.Millisecond, Heartbeat: c.heartbeat}
+			stop := twoLoops(t, cons, b, r)
+			// The first handover's work ends after two and a half ack waits
+			// (the ratio of the original 1 s and 2.5 s, off the multiples
+			// of the ack wait at which the server redelivers): by then a
+			// message left without heartbeats has been redelivered.
+			waitFor(t, func() bool { return r.total() >= 1 })
+			startedBeforeFirstEnded := r.started()
+			if c.want > 1 {
+				waitFor(t, func() bool { return r.total() >= c.want })
+			}
+			stop()
+			if startedBeforeFirstEnded != c.want || r.started() != c.want || r.total() != c.want {
+				t.Errorf("heartbeat %s: the message was handed over %d times before the first work ended, %d in all (%d finished), want %d",
+					c.heartbeat, startedBeforeFirstEnded, r.started(), r.total(), c.want)
+			}
+		})
 	}
 }
 
 // On shutdown the batch in hand is handed over under a live context.
 func TestFetchLoopFlushesOnShutdown(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	publish(t, js, wire.RowsSubject("a"), 3)
 	cons := consumer(t, js, 10*time.Second)
@@ -195,7 +233,11 @@ func TestFetchLoopFlushesOnShutdown(t *testing.T) {
 	go func() {
 		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 100, MaxAge: time.Hour, Linger: time.Hour}, r.fn)
 	}()
-	time.Sleep(500 * time.Millisecond) // the three are in hand, waiting to fill
+	// The three are in hand, waiting to fill: delivered, none acked.
+	waitFor(t, func() bool {
+		info, err := cons.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 3
+	})
 	if r.total() != 0 {
 		t.Fatalf("handed over before the shutdown: %v", r.batches)
 	}
@@ -209,6 +251,7 @@ func TestFetchLoopFlushesOnShutdown(t *testing.T) {
 }
 
 func TestFetchLoopEndsWhenTheConsumerIsGone(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	cons := consumer(t, js, 10*time.Second)
 	done := make(chan error, 1)
@@ -243,6 +286,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // subject, lands on the issue's dead-letter subject, and the original is
 // never delivered again; dlq retry sends it back once.
 func TestDeadLetterAndRetry(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	ctx := context.Background()
 	publish(t, js, wire.RowsSubject("issue1"), 1)
@@ -280,6 +324,7 @@ func TestDeadLetterAndRetry(t *testing.T) {
 
 // A redrive publishes the raw stream's snapshot again under a new id.
 func TestRedrive(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	ctx := context.Background()
 	if ok, err := stream.Redrive(ctx, js, "missing", "t"); ok || err != nil {
@@ -306,6 +351,7 @@ func TestRedrive(t *testing.T) {
 
 // A manifest larger than a chunk is stored in chunks and read back whole.
 func TestPassManifestChunks(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	ctx := context.Background()
 	issues := make([]wire.PassIssue, 2*wire.PassChunkSize+7)
@@ -339,6 +385,7 @@ func TestRedactURL(t *testing.T) {
 // A list of servers connects through any one that answers, tried in
 // order here (DontRandomize), so the dead one is tried first once.
 func TestConnectToAListWithADeadServer(t *testing.T) {
+	t.Parallel()
 	_, live := streamtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -357,6 +404,7 @@ func TestConnectToAListWithADeadServer(t *testing.T) {
 // A single server refuses streams of three replicas with an error that
 // says so and that waiting cannot fix; one replica still works.
 func TestSetupReplicasOnASingleServer(t *testing.T) {
+	t.Parallel()
 	js := env(t)
 	ctx := context.Background()
 	err := stream.Setup(ctx, js, stream.Streams{Replicas: 3})

@@ -43,9 +43,10 @@ func TestAdaptiveConfig(t *testing.T) {
 // A 429 with Retry-After holds every request of the client, not only the
 // refused one, and lowers the limit once.
 func TestAdaptiveRetryAfterPausesTheClient(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var reports atomic.Int64
-		em, c := fakeClockClient(t, trackertest.Options{Issues: 5, Seed: 1}, func(c *tracker.Config, d *tracker.Deps) {
+		em, c := memClient(t, trackertest.Options{Issues: 5, Seed: 1}, func(c *tracker.Config, d *tracker.Deps) {
 			c.Adaptive, c.RateLimit = true, 20
 			d.OnRate = func(float64) { reports.Add(1) }
 		})
@@ -161,7 +162,7 @@ func runAdaptive(t *testing.T, ac adaptiveCase) adaptiveRun {
 	var changes []rateChange
 	var done []time.Duration
 	t0 := time.Now()
-	em, c := fakeClockClient(t, trackertest.Options{Issues: 10, Seed: 1, RateLimit: ac.limit, Latency: ac.latency}, func(c *tracker.Config, d *tracker.Deps) {
+	em, c := memClient(t, trackertest.Options{Issues: 10, Seed: 1, RateLimit: ac.limit, Latency: ac.latency}, func(c *tracker.Config, d *tracker.Deps) {
 		c.Adaptive, c.RateLimit, c.RateCeiling, c.MaxRetries = true, start, 100, 10
 		if ac.wrap != nil {
 			d.HTTPClient.Transport = ac.wrap(d.HTTPClient.Transport)
@@ -248,6 +249,7 @@ const testLatency = 200 * time.Millisecond
 // most 3 % of 429s, settle within a bounded time, and then sustain at
 // least 90 % of the limit.
 func TestAdaptiveRateFindsTheServerLimit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		limit  float64
 		settle time.Duration
@@ -257,6 +259,7 @@ func TestAdaptiveRateFindsTheServerLimit(t *testing.T) {
 		{50, 30 * time.Second},
 	} {
 		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				runAdaptive(t, adaptiveCase{limit: tc.limit, latency: testLatency, calls: 2000, workers: 16}).check(t, tc.settle, 90)
 			})
@@ -278,8 +281,10 @@ func (n noRetryAfter) RoundTrip(r *http.Request) (*http.Response, error) {
 // Without Retry-After the client does not pause; the decrease alone keeps
 // the 429s as rare.
 func TestAdaptiveRateWithoutRetryAfter(t *testing.T) {
+	t.Parallel()
 	for _, limit := range []float64{5, 20, 50} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				wrap := func(rt http.RoundTripper) http.RoundTripper { return noRetryAfter{rt} }
 				runAdaptive(t, adaptiveCase{limit: limit, latency: testLatency, calls: 2000, workers: 16, wrap: wrap}).check(t, 30*time.Second, 90)
@@ -296,6 +301,7 @@ func TestAdaptiveRateWithoutRetryAfter(t *testing.T) {
 // cut (3 % a second all the way, 70 % on every 429) exceeded, with
 // 3.7–4.0 % (2 % now).
 func TestAdaptiveRateBenchScenario(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		limit    float64
 		duration time.Duration
@@ -306,6 +312,7 @@ func TestAdaptiveRateBenchScenario(t *testing.T) {
 		{50, 80 * time.Second, 30 * time.Second},
 	} {
 		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				runAdaptive(t, adaptiveCase{limit: tc.limit, latency: testLatency, workers: 16, duration: tc.duration}).check(t, tc.settle, 90)
 			})

@@ -69,8 +69,9 @@ func collect(t *testing.T, c *tracker.Client, q string, per int) []string {
 }
 
 func TestScrollPastTenThousand(t *testing.T) {
-	em := startEmulator(t, trackertest.Options{Issues: 12000, Seed: 3})
-	c := newClient(t, em.URL(), nil)
+	t.Parallel()
+	// In memory: the 12 pages are decoded the same, without a socket.
+	em, c := memClient(t, trackertest.Options{Issues: 12000, Seed: 3}, nil)
 	keys := collect(t, c, `Updated: >= "2000-01-01 00:00:00" "Sort by": Updated ASC`, 1000)
 	want := em.IssueKeys()
 	if len(keys) != len(want) {
@@ -92,6 +93,7 @@ func TestScrollPastTenThousand(t *testing.T) {
 }
 
 func TestSearchVersionsAndDecoding(t *testing.T) {
+	t.Parallel()
 	em := startEmulator(t, trackertest.Options{Issues: 300, Seed: 5})
 	for _, v := range []string{"v2", "v3"} {
 		c := newClient(t, em.URL(), func(c *tracker.Config, _ *tracker.Deps) { c.APIVersion = v })
@@ -139,6 +141,7 @@ func contains(list []string, prefix string) bool {
 }
 
 func TestChangelogEveryEntryOnce(t *testing.T) {
+	t.Parallel()
 	for _, realistic := range []bool{false, true} {
 		em := startEmulator(t, trackertest.Options{Issues: 400, Seed: 11, Realistic: realistic})
 		c := newClient(t, em.URL(), nil)
@@ -179,6 +182,7 @@ func TestChangelogEveryEntryOnce(t *testing.T) {
 }
 
 func TestChangelogRequestsAreMinimal(t *testing.T) {
+	t.Parallel()
 	em := startEmulator(t, trackertest.Options{Issues: 200, Seed: 2})
 	c := newClient(t, em.URL(), nil)
 	var want int64
@@ -199,11 +203,11 @@ func TestChangelogRequestsAreMinimal(t *testing.T) {
 // and whether it links past its last page; requests stay at the least a
 // client that knew the cap would need (plus one probe per reading).
 func TestChangelogPageCapTruncatesNothing(t *testing.T) {
+	t.Parallel()
 	const pageCap = 20
 	for _, echo := range []bool{false, true} {
 		for _, realistic := range []bool{false, true} {
-			em := startEmulator(t, trackertest.Options{Issues: 150, Seed: 5, ChangelogPageCap: pageCap, ChangelogCapEchoesRequest: echo, Realistic: realistic})
-			c := newClient(t, em.URL(), nil)
+			em, c := memClient(t, trackertest.Options{Issues: 150, Seed: 5, ChangelogPageCap: pageCap, ChangelogCapEchoesRequest: echo, Realistic: realistic}, nil)
 			var least int64
 			for _, key := range em.IssueKeys() {
 				n := em.ChangelogLen(key)
@@ -239,8 +243,9 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// fakeClockClient is a client of an emulator, both on the bubble's clock.
-func fakeClockClient(t *testing.T, o trackertest.Options, mod func(*tracker.Config, *tracker.Deps)) (*trackertest.Server, *tracker.Client) {
+// memClient is a client of an emulator in memory: no sockets, and inside
+// a synctest bubble both run on the bubble's clock.
+func memClient(t *testing.T, o trackertest.Options, mod func(*tracker.Config, *tracker.Deps)) (*trackertest.Server, *tracker.Client) {
 	em := trackertest.New(o)
 	c := newClient(t, "http://tracker.test", func(c *tracker.Config, d *tracker.Deps) {
 		d.HTTPClient = &http.Client{Transport: handlerTransport{em.Handler()}}
@@ -252,8 +257,9 @@ func fakeClockClient(t *testing.T, o trackertest.Options, mod func(*tracker.Conf
 }
 
 func TestRetriesAndRetryAfter(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		em, c := fakeClockClient(t, trackertest.Options{Issues: 50, Seed: 1}, nil)
+		em, c := memClient(t, trackertest.Options{Issues: 50, Seed: 1}, nil)
 		key := em.IssueKeys()[0]
 
 		em.InjectFaults(trackertest.Faults{Next5xx: 3})
@@ -291,6 +297,7 @@ func TestRetriesAndRetryAfter(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
+	t.Parallel()
 	em := startEmulator(t, trackertest.Options{Issues: 5, Seed: 1, Token: "right", OrgID: "42"})
 	c := newClient(t, em.URL(), func(c *tracker.Config, _ *tracker.Deps) { c.Token = "wrong-token-value" })
 	_, err := c.Statuses(context.Background())
@@ -310,8 +317,9 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestRateLimitSustainedWithoutThrottling(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		em, c := fakeClockClient(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50}, func(c *tracker.Config, _ *tracker.Deps) { c.RateLimit = 40 })
+		em, c := memClient(t, trackertest.Options{Issues: 100, Seed: 1, RateLimit: 50}, func(c *tracker.Config, _ *tracker.Deps) { c.RateLimit = 40 })
 		key := em.IssueKeys()[0]
 		start := time.Now()
 		for range 300 {
@@ -330,6 +338,7 @@ func TestRateLimitSustainedWithoutThrottling(t *testing.T) {
 }
 
 func TestDirectories(t *testing.T) {
+	t.Parallel()
 	em := startEmulator(t, trackertest.Options{Issues: 10, Seed: 1})
 	c := newClient(t, em.URL(), nil)
 	st, err := c.Statuses(context.Background())

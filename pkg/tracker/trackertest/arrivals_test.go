@@ -11,6 +11,7 @@ import (
 // more 900 ms later, have at most 3 in a second (0.0–0.8 s, or 0.8 s and
 // the two at 1.7 s), not 5.
 func TestMaxInWindowSlides(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := New(Options{RecordArrivals: true})
 		h := s.Handler()

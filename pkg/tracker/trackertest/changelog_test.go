@@ -41,6 +41,7 @@ func pickIssues(t *testing.T, s *Server) []string {
 }
 
 func TestChangelogPagination(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 1200, Seed: 21})
 	c := newClient(t, s)
 	for _, key := range pickIssues(t, s) {
@@ -174,6 +175,7 @@ func refKey(t *testing.T, raw json.RawMessage) string {
 }
 
 func TestChangelogFiltersAndRealistic(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 300, Seed: 8, Realistic: true})
 	c := newClient(t, s)
 	key := pickIssues300(t, s)
@@ -216,6 +218,7 @@ func pickIssues300(t *testing.T, s *Server) string {
 }
 
 func TestFixture73(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 100, Seed: 1})
 	if err := s.AddFixture(Fixture73()); err != nil {
 		t.Fatal(err)
@@ -287,6 +290,7 @@ func TestFixture73(t *testing.T) {
 }
 
 func TestTouch(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 500, Seed: 13})
 	if err := s.AddFixture(Fixture73()); err != nil {
 		t.Fatal(err)
@@ -335,6 +339,7 @@ func TestTouch(t *testing.T) {
 }
 
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	targets := []struct{ method, path, body string }{
 		{"POST", "/v3/issues/_search?perPage=200&page=2", `{"query":"Queue: !TRASH \"Sort by\": Created DESC"}`},
 		{"GET", "/v2/issues/DEV-451/changelog?perPage=1000", ""},
@@ -384,6 +389,7 @@ func serveRaw(s *Server, method, target, body string) *httptest.ResponseRecorder
 // TestSyntheticData checks the shape of the generated organisation over a
 // full scroll of 3000 issues.
 func TestSyntheticData(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 3000, Seed: 17})
 	c := newClient(t, s)
 	issues, _ := c.scrollAll("", "perScroll=1000")
@@ -474,6 +480,7 @@ func TestSyntheticData(t *testing.T) {
 
 // TestMemoryStaysSmall checks that 100 000 issues are not materialized.
 func TestMemoryStaysSmall(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 100_000, Seed: 1})
 	if s.IssueCount() != 100_000 {
 		t.Fatal("IssueCount")

@@ -22,6 +22,7 @@ func scrollKeys(t *testing.T, body []byte) []string {
 // TestScrollCursor checks Options.ScrollCursor against the default
 // per-page ids, with and without lost responses.
 func TestScrollCursor(t *testing.T) {
+	t.Parallel()
 	const (
 		issues = 250
 		per    = 100
@@ -154,6 +155,7 @@ func TestScrollCursor(t *testing.T) {
 
 // TestLostResponse checks Faults.NextLost, LostEndpoint and LostRate.
 func TestLostResponse(t *testing.T) {
+	t.Parallel()
 	type call struct {
 		method, path, body string
 		status             int
@@ -262,6 +264,7 @@ func TestLostResponse(t *testing.T) {
 // TestChangelogPageCap checks Options.ChangelogPageCap with both readings
 // of the links' perPage and with Options.Realistic.
 func TestChangelogPageCap(t *testing.T) {
+	t.Parallel()
 	ref := New(Options{Issues: 300, Seed: 8})
 	key := pickIssues300(t, ref)
 	workflow, _ := newClient(t, ref).changelogAll(key, "type=IssueWorkflow")

@@ -24,6 +24,7 @@ func lastEntry(t *testing.T, c *client, key string) fullEntry {
 }
 
 func TestMutations(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 700, Seed: 12})
 	if err := s.AddFixture(Fixture73()); err != nil {
 		t.Fatal(err)
@@ -218,6 +219,7 @@ func TestMutations(t *testing.T) {
 }
 
 func TestDeleteAndHide(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 400, Seed: 6})
 	c := newClient(t, s)
 	keys := s.IssueKeys()
@@ -332,6 +334,7 @@ func TestDeleteAndHide(t *testing.T) {
 }
 
 func TestBoardsAndSprints(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 300, Seed: 2})
 	c := newClient(t, s)
 	type board struct {

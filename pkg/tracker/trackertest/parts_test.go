@@ -159,6 +159,7 @@ var (
 )
 
 func TestCommentsEndpoint(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 600, Seed: 5})
 	c := newClient(t, s)
 	keys := map[string]string{
@@ -256,6 +257,7 @@ func TestCommentsEndpoint(t *testing.T) {
 }
 
 func TestRealisticCursorPages(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 600, Seed: 5, Realistic: true})
 	c := newClient(t, s)
 	for _, tc := range []struct {
@@ -279,6 +281,7 @@ func TestRealisticCursorPages(t *testing.T) {
 }
 
 func TestWorklogEndpoint(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 600, Seed: 5})
 	c := newClient(t, s)
 	busy := findKey(t, s, func(k string) bool { return len(s.Worklogs(k)) > 100 })
@@ -335,6 +338,7 @@ func TestWorklogEndpoint(t *testing.T) {
 }
 
 func TestLinksMirrored(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 500, Seed: 9})
 	c := newClient(t, s)
 	byKey := map[string][]wireLink{}
@@ -404,6 +408,7 @@ func TestLinksMirrored(t *testing.T) {
 // announced one not removed is listed; an issue whose changelog mentions
 // none has none.
 func TestPartsAnnouncedByChangelog(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 700, Seed: 33})
 	c := newClient(t, s)
 	var quiet, mentioned [3]int
@@ -596,6 +601,7 @@ func TestPartsAnnouncedByChangelog(t *testing.T) {
 }
 
 func TestPartsDeterminism(t *testing.T) {
+	t.Parallel()
 	a, b, other := New(Options{Issues: 700, Seed: 4}), New(Options{Issues: 700, Seed: 4}), New(Options{Issues: 700, Seed: 5})
 	busyC := findKey(t, a, func(k string) bool { return len(a.Comments(k)) > 100 })
 	busyW := findKey(t, a, func(k string) bool { return len(a.Worklogs(k)) > 100 })
@@ -627,6 +633,7 @@ func TestPartsDeterminism(t *testing.T) {
 }
 
 func TestDurations(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		sec  int64
@@ -652,6 +659,7 @@ func TestDurations(t *testing.T) {
 // beyond the version in self URLs, with and without a trailing slash, and
 // that HEAD works.
 func TestPartsVersions(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 300, Seed: 3})
 	c := newClient(t, s)
 	withC := findKey(t, s, func(k string) bool { return len(s.Comments(k)) > 3 })

@@ -12,6 +12,7 @@ import (
 )
 
 func TestPageModeCap(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 12_000, Seed: 7})
 	c := newClient(t, s)
 	body := `{"filter": null, "filterId": null, "query": "Queue: DEV, SRE, OPS, TEST, SUP, TRASH", "keys": null, "queue": null, "order": null}`
@@ -65,6 +66,7 @@ func TestPageModeCap(t *testing.T) {
 }
 
 func TestScrollCollectsEveryIssueOnce(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 12_000, Seed: 11})
 	if err := s.AddFixture(Fixture73()); err != nil {
 		t.Fatal(err)
@@ -103,6 +105,7 @@ func TestScrollCollectsEveryIssueOnce(t *testing.T) {
 }
 
 func TestScrollProtocol(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 1000, Seed: 2})
 	c := newClient(t, s)
 	body := `{"query":"Updated: >= \"2025-06-01\" \"Sort by\": Updated ASC"}`
@@ -195,6 +198,7 @@ func groundTruth(t *testing.T, s *Server) []truth {
 // TestScrollExpires runs on a fake clock (the handler called directly): a
 // scroll id is good until its scrollTTLMillis, and 404 from then on.
 func TestScrollExpires(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := New(Options{Issues: 100, Seed: 2})
 		post := func(target string) *httptest.ResponseRecorder {
@@ -217,6 +221,7 @@ func TestScrollExpires(t *testing.T) {
 }
 
 func TestQueryLanguage(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 2000, Seed: 5})
 	c := newClient(t, s)
 	all := groundTruth(t, s)
@@ -312,6 +317,7 @@ func TestQueryLanguage(t *testing.T) {
 }
 
 func TestQueryZone(t *testing.T) {
+	t.Parallel()
 	for _, zone := range []*time.Location{moscow(), time.UTC, time.FixedZone("X", -7*3600)} {
 		t.Run(zone.String(), func(t *testing.T) {
 			s := New(Options{Issues: 500, Seed: 9, Zone: zone})
@@ -330,6 +336,7 @@ func TestQueryZone(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 10})
 	c := newClient(t, s)
 	for _, q := range []string{
@@ -370,6 +377,7 @@ func TestQueryErrors(t *testing.T) {
 }
 
 func TestSearchBodyPrecedence(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 600, Seed: 4})
 	c := newClient(t, s)
 	all := groundTruth(t, s)

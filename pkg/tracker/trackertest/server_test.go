@@ -15,6 +15,7 @@ import (
 )
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts Options
@@ -57,6 +58,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestVersionsAndTrailingSlash(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 300, Seed: 3})
 	if err := s.AddFixture(Fixture73()); err != nil {
 		t.Fatal(err)
@@ -95,6 +97,7 @@ func TestVersionsAndTrailingSlash(t *testing.T) {
 }
 
 func TestProjectShapeByVersion(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 400, Seed: 5})
 	c := newClient(t, s)
 	issues2 := decode[[]wireIssue](t, c.mustOK("POST", "/v2/issues/_search?perPage=400", `{}`).body)
@@ -120,6 +123,7 @@ func TestProjectShapeByVersion(t *testing.T) {
 }
 
 func TestUnknownPathAndMethod(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 10})
 	c := newClient(t, s)
 	for _, p := range []string{"/v2/nope", "/v1/statuses", "/", "/v2/issues/NOPE-1", "/v2/issues/NOPE-1/changelog", "/v2/statuses/999", "/v3/users/nobody"} {
@@ -137,6 +141,7 @@ func TestUnknownPathAndMethod(t *testing.T) {
 // a burst of 3 get exactly 3 answers and 7 429s, and a token is back after
 // half a second.
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := New(Options{RateLimit: 2, Burst: 3})
 		get := func() *httptest.ResponseRecorder { return serveRaw(s, "GET", "/v2/statuses", "") }
@@ -183,6 +188,7 @@ func TestRateLimit(t *testing.T) {
 // TestRetryAfterOption: under a second, Options.RetryAfter is written as
 // fractional seconds, for injected 429s and as the least of the limit's.
 func TestRetryAfterOption(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		for _, c := range []struct {
 			opt      time.Duration
@@ -209,6 +215,7 @@ func TestRetryAfterOption(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 50, Seed: 1})
 	c := newClient(t, s)
 	key := s.IssueKeys()[0]
@@ -281,6 +288,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Latency: 40 * time.Millisecond})
 	c := newClient(t, s)
 	start := time.Now()
@@ -291,6 +299,7 @@ func TestLatency(t *testing.T) {
 }
 
 func TestListenAndServe(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 5})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -320,6 +329,7 @@ func TestListenAndServe(t *testing.T) {
 }
 
 func TestDirectories(t *testing.T) {
+	t.Parallel()
 	s := New(Options{})
 	c := newClient(t, s)
 
@@ -463,6 +473,7 @@ func normalize(t *testing.T, body string) string {
 // TestHandlerHost checks that self URLs follow the request's Host when the
 // handler is mounted elsewhere.
 func TestHandlerHost(t *testing.T) {
+	t.Parallel()
 	s := New(Options{})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "http://tracker.local:8080/v3/statuses/1", nil)
@@ -477,6 +488,7 @@ func TestHandlerHost(t *testing.T) {
 // TestConcurrentUse hammers one server from several goroutines while
 // fixtures, touches and faults change (run with -race).
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	s := New(Options{Issues: 3000, Seed: 31})
 	c := newClient(t, s)
 	keys := s.IssueKeys()
