@@ -141,14 +141,15 @@ func TestFetchLoopBatchAge(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 1000, MaxAge: 200 * time.Millisecond, Linger: 150 * time.Millisecond}, r.fn)
+		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 1000, MaxAge: 400 * time.Millisecond, Linger: 300 * time.Millisecond}, r.fn)
 	}()
-	// A message every 50 ms never leaves the consumer idle for Linger:
+	// A message every 100 ms never leaves the consumer idle for Linger
+	// (200 ms of slack for a loaded machine: CI runs packages at once):
 	// batches go out by age, each of several messages, far below Max.
 	// (The sleep paces the publisher; it synchronises nothing.)
 	for i := 0; i < 20; i++ {
 		publish(t, js, wire.RowsSubject("a"), 1)
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	waitFor(t, func() bool { return r.total() == 20 })
 	cancel()
@@ -193,12 +194,14 @@ func TestFetchLoopHeartbeatKeepsLongWork(t *testing.T) {
 	for _, c := range []struct {
 		heartbeat time.Duration
 		want      int
-	}{{200 * time.Millisecond, 1}, {0, 2}} {
+	}{{250 * time.Millisecond, 1}, {0, 2}} {
 		t.Run(fmt.Sprintf("heartbeat=%s", c.heartbeat), func(t *testing.T) {
 			t.Parallel()
 			js := env(t)
 			publish(t, js, wire.RowsSubject("a"), 1)
-			const ackWait = 600 * time.Millisecond
+			// A heartbeat may come up to 750 ms late before the server
+			// redelivers: CI runs packages at once on two cores.
+			const ackWait = time.Second
 			cons := consumer(t, js, ackWait)
 			r := &recorder{hold: 5 * ackWait / 2}
 			b := stream.Batching{Max: 10, MaxAge: 100 * time.Millisecond, Linger: 50 * time.Millisecond, Heartbeat: c.heartbeat}
