@@ -224,6 +224,9 @@ func TestDeadLettersFailTheRunAndHoldTheWatermark(t *testing.T) {
 	f.oneProcess()
 	state := f.stateful()
 	metrics := f.statsd()
+	inbox := newSentryInbox(t)
+	f.set("EXPORTER_MONITORING__SENTRY_ENABLED", "true")
+	f.set("EXPORTER_MONITORING__SENTRY_DSN", inbox.dsn())
 	f.set("EXPORTER_CLICKHOUSE__MAX_DELIVERIES", "1")
 	if code, out := f.run("tracker-exporter", "migrate"); code != 0 {
 		t.Fatalf("migrate: exit %d:\n%s", code, out)
@@ -239,8 +242,16 @@ func TestDeadLettersFailTheRunAndHoldTheWatermark(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if !metrics.has("tracker_exporter_etl_upload_status:2|g") {
-		t.Errorf("etl_upload_status 2 was not sent; got %q", metrics.lines)
+	for _, m := range []string{"tracker_exporter_etl_upload_status:2|g", "tracker_exporter_pass_issues_found:201|g",
+		"tracker_exporter_pass_issues_missing:201|g", "tracker_exporter_pass_issues_dead_lettered:201|g",
+		"tracker_exporter_pass_issues_missing_by_reason:201|g|#reason:dead-lettered by loader", "tracker_exporter_issues_missing_count:201|c"} {
+		if !metrics.has(m) {
+			t.Errorf("%s was not sent; got %q", m, metrics.lines)
+		}
+	}
+	// Sentry hears of the incomplete pass, not only of fatal errors.
+	if events := inbox.all(); !strings.Contains(events, "pass incomplete") {
+		t.Errorf("Sentry got no event of the incomplete pass: %q", events)
 	}
 	// The watermark may move up to the first issue not loaded, never past
 	// it: the next run reads every issue again.

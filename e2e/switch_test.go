@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -177,10 +178,33 @@ func TestDebugLevels(t *testing.T) {
 			t.Errorf("request lines lack %q", w)
 		}
 	}
+	// The stages' own debug lines follow EXPORTER_LOGLEVEL: one per
+	// published snapshot, per transformed batch, per insert.
+	stageLines := []string{`msg="issue snapshot published"`, `msg="snapshots transformed"`, `msg="rows inserted"`}
+	for _, w := range stageLines {
+		if strings.Contains(out, w) {
+			t.Errorf("EXPORTER_LOGLEVEL is info, yet the output has %s", w)
+		}
+	}
 	f.set("EXPORTER_TRACKER__LOGLEVEL", "warning")
+	f.set("EXPORTER_LOGLEVEL", "debug")
+	// New versions of a few issues, so that the second run has rows to make.
+	for _, k := range f.em.IssueKeys()[:5] {
+		if err := f.em.Touch(k, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	code, out = f.run("tracker-exporter", "--run-once")
 	if code != 0 || strings.Contains(out, `msg="tracker request"`) {
 		t.Errorf("with EXPORTER_TRACKER__LOGLEVEL=warning: exit %d, request lines:\n%s", code, lastLines(out, 5))
+	}
+	if n := strings.Count(out, `msg="issue snapshot published"`); n != f.em.IssueCount() {
+		t.Errorf("EXPORTER_LOGLEVEL=debug: %d snapshot lines for %d issues", n, f.em.IssueCount())
+	}
+	for _, w := range append(stageLines, "issue=", "changelog_entries=", "table=", "rows=") {
+		if !strings.Contains(out, w) {
+			t.Errorf("EXPORTER_LOGLEVEL=debug: no %s in the output:\n%s", w, lastLines(out, 10))
+		}
 	}
 }
 
@@ -226,4 +250,80 @@ func TestTimeBudgetContinuesNextRun(t *testing.T) {
 	}
 	f.verify()
 	t.Logf("%d issues in the first 3 s run", loaded)
+}
+
+// The interval process (no --run-once) sends every metric of the old tool
+// after each pass, with the old tool's kind and tags, the base labels on
+// every one, and the new pass account next to them.
+func TestOldMetricsFromTheIntervalProcess(t *testing.T) {
+	f := newFixture(t, 40)
+	f.oneProcess()
+	metrics := f.statsd()
+	f.set("EXPORTER_MONITORING__METRICS_BASE_LABELS", `["project:internal",]`)
+	f.set("EXPORTER_COMMENTS_EXPORT_ENABLED", "true")
+	f.set("EXPORTER_CLICKHOUSE__AUTO_DEDUPLICATE", "true")
+	f.set("EXPORTER_ETL_INTERVAL_MINUTES", "60")
+	stop := f.start("tracker-exporter")
+	deadline := time.Now().Add(90 * time.Second)
+	for !metrics.has("tracker_exporter_etl_upload_status:") {
+		if time.Now().After(deadline) {
+			_, out := stop()
+			t.Fatalf("no pass ended within 90 s:\n%s", lastLines(out, 20))
+		}
+	}
+	if code, out := stop(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, lastLines(out, 20))
+	}
+	db := f.db
+	want := []struct {
+		name, kind, value string
+		tags              []string
+	}{
+		{"issues_search_time_seconds", "ms", "", nil},
+		{"issue_prefetch_seconds", "ms", "", nil},
+		{"comments_fetch_seconds", "ms", "", nil},
+		{"issues_total_processed_count", "c", "", []string{"source:issues"}},
+		{"export_and_transform_time_seconds", "ms", "", nil},
+		{"issue_transform_time_seconds", "ms", "", nil},
+		{"issues_without_metrics", "g", "", nil},
+		{"upload_to_storage_time_seconds", "ms", "", nil},
+		{"last_update_timestamp", "g", "", nil},
+		{"clickhouse_insert_time_seconds", "ms", "", []string{"database:" + db, "table:issues"}},
+		{"clickhouse_inserted_rows", "g", "", []string{"database:" + db, "table:issues"}},
+		{"clickhouse_deduplicate_time_seconds", "ms", "", []string{"database:" + db, "table:issues"}},
+		{"etl_duration_seconds", "ms", "", nil},
+		{"etl_upload_status", "g", "1", nil},
+		{"pass_issues_found", "g", fmt.Sprint(f.em.IssueCount()), nil},
+		{"pass_issues_missing", "g", "0", nil},
+	}
+	metrics.mu.Lock()
+	lines := append([]string(nil), metrics.lines...)
+	metrics.mu.Unlock()
+	for _, w := range want {
+		found := false
+		for _, l := range lines {
+			// name:value|kind|#tag,tag
+			head, tagPart, _ := strings.Cut(l, "|#")
+			nv, kind, ok := strings.Cut(head, "|")
+			name, value, _ := strings.Cut(nv, ":")
+			if !ok || name != "tracker_exporter_"+w.name {
+				continue
+			}
+			tags := strings.Split(tagPart, ",")
+			if kind != w.kind || w.value != "" && value != w.value || !slices.Contains(tags, "project:internal") {
+				t.Errorf("%s: got %q, want kind %s, value %q and the base label", w.name, l, w.kind, w.value)
+			}
+			has := true
+			for _, tag := range w.tags {
+				has = has && slices.Contains(tags, tag)
+			}
+			found = found || has
+		}
+		if !found {
+			t.Errorf("%s with tags %v was not sent", w.name, w.tags)
+		}
+	}
+	if t.Failed() {
+		t.Logf("sent: %q", lines)
+	}
 }

@@ -318,6 +318,7 @@ func OpenClickHouse(ctx context.Context, env *Env, migrate bool) (*clickhouse.Cl
 		// As the old tool sent them, per insert into one table.
 		env.Metrics.Timing("clickhouse_insert_time_seconds", took, "database:"+db, "table:"+table)
 		env.Metrics.Gauge("clickhouse_inserted_rows", float64(rows), "database:"+db, "table:"+table)
+		env.Log.Debug("rows inserted", "table", table, "rows", rows, "took", took.Round(time.Microsecond))
 	}
 	var ch *clickhouse.Client
 	err := waitFor(ctx, env.Log, "ClickHouse at "+env.Config.ClickHouse.Addr(), env.Config.StartTimeout, func(ctx context.Context) error {

@@ -253,7 +253,7 @@ func afterPass(ctx context.Context, metrics *telemetry.Metrics, st *Stages, err 
 	}
 	metrics.Gauge("etl_upload_status", status)
 	metrics.Timing("etl_duration_seconds", took)
-	st.Transformer.ReportWithoutMetrics()
+	st.Transformer.EndPass()
 	// The rows of the pass are loaded: forecasts from the new throughput.
 	st.ForecastAfterPass(ctx)
 }

@@ -171,9 +171,14 @@ func report(log *slog.Logger, metrics *telemetry.Metrics, passID string, issues 
 	metrics.Gauge("pass_issues_loaded", float64(acct.Loaded))
 	metrics.Gauge("pass_issues_current", float64(acct.Current))
 	metrics.Gauge("pass_issues_missing", float64(acct.Missing))
+	dead := 0
 	for reason, n := range acct.Reasons {
 		metrics.Gauge("pass_issues_missing_by_reason", float64(n), "reason:"+reason)
+		if strings.HasPrefix(reason, deadLettered) {
+			dead += n
+		}
 	}
+	metrics.Gauge("pass_issues_dead_lettered", float64(dead))
 	if acct.Complete() {
 		log.Info("pass reconciled with ClickHouse", "pass", passID, "found", acct.Found, "loaded", acct.Loaded, "already_current", acct.Current, "missing", 0)
 		return

@@ -76,7 +76,7 @@ func RunTransformer(ctx context.Context, cfg config.Config) error {
 				} else if n > 0 {
 					env.Log.Info("open issues refreshed from stored snapshots", "issues", n)
 				}
-				tr.ReportWithoutMetrics()
+				tr.EndPass()
 			}
 		}()
 		env.Health.SetReady(true)

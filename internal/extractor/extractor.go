@@ -773,6 +773,8 @@ func (e *Extractor) publishSnapshot(ctx context.Context, snap *wire.IssueSnapsho
 	if ack != nil && ack.Duplicate {
 		res.outcome = wire.OutcomeDuplicate
 	}
+	e.deps.Log.Debug("issue snapshot published", "issue", snap.IssueKey, "version", res.version, "changelog_entries", len(snap.Changelog),
+		"bytes", len(payload), "already_stored", res.outcome == wire.OutcomeDuplicate)
 	return res
 }
 

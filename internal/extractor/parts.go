@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -110,7 +111,12 @@ func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, ent
 			*k.slot(snap) = *k.slot(prev)
 			continue
 		}
+		t0 := time.Now()
 		items, err := k.fetch(ctx, e.deps.Tracker, snap.IssueKey)
+		if err == nil && k.part == wire.PartComments {
+			// The old tool's timer of an issue's comments fetch.
+			e.deps.Metrics.Timing("comments_fetch_seconds", time.Since(t0))
+		}
 		if err != nil {
 			r := failed("fetch", err)
 			r.retryable = tracker.Retryable(err)

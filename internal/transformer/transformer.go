@@ -54,7 +54,8 @@ type Transformer struct {
 
 	processed, failed atomic.Int64
 	withoutMetrics    atomic.Int64
-	// untyped holds the status keys without a type already logged.
+	// untyped holds the status keys without a type already logged in
+	// this run.
 	untyped sync.Map
 }
 
@@ -97,11 +98,14 @@ func New(cfg Config, deps Deps) (*Transformer, error) {
 // Processed is the number of snapshots turned into rows so far.
 func (t *Transformer) Processed() int64 { return t.processed.Load() }
 
-// ReportWithoutMetrics sends the old tool's issues_without_metrics gauge:
-// the issues transformed since the last report whose changelog gave no
-// status metrics. A run calls it after each pass.
-func (t *Transformer) ReportWithoutMetrics() {
+// EndPass closes a run's account: it sends the old tool's
+// issues_without_metrics gauge (the issues transformed since the last
+// call whose changelog gave no status metrics) and forgets the statuses
+// without a type already logged, so that the next run logs each of them
+// once again (METRICS.md §2). A run calls it after each pass.
+func (t *Transformer) EndPass() {
 	t.deps.Metrics.Gauge("issues_without_metrics", float64(t.withoutMetrics.Swap(0)))
+	t.untyped.Clear()
 }
 
 // Failed is the number of snapshots dead-lettered so far.
@@ -119,7 +123,9 @@ func (t *Transformer) Run(ctx context.Context) error {
 }
 
 func (t *Transformer) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
+	start := time.Now()
 	t.each(len(msgs), func(k int) { t.handle(ctx, msgs[k]) })
+	t.deps.Log.Debug("snapshots transformed", "messages", len(msgs), "took", time.Since(start).Round(time.Microsecond))
 }
 
 // each runs fn(0..n-1) on the transformer's workers and waits.
