@@ -241,20 +241,40 @@ func TestNATSRestartMidRun(t *testing.T) {
 	f.nats = nats.url()
 	f.set("EXPORTER_NATS__URL", nats.url())
 	f.set("EXPORTER_TRACKER__CONCURRENCY", "8")
+	// About 20 s of extraction: NATS goes away while the extractor is
+	// still publishing.
+	f.set("EXPORTER_TRACKER__RATE_LIMIT", "60")
+	f.set("EXPORTER_TRACKER__RATE_LIMIT_ADAPTIVE", "false")
 	f.startProc(f.env, "transformer")
 	f.startProc(f.env, "loader")
 	ex := f.startProc(f.env, "extractor", "--run-once")
 	waitUntil(t, "some issues loaded", time.Minute, func() bool { return f.issuesLoaded() > 100 })
 	nats.stop()
+	if ex.exited() {
+		t.Fatal("the extractor finished before NATS stopped: the test exercises nothing")
+	}
 	time.Sleep(3 * time.Second)
+	atRestart := f.issuesLoaded()
 	nats.start()
 	back := time.Now()
+	// Every stage resumes within seconds: the extractor publishes again,
+	// the transformer turns those snapshots into rows, the loader loads
+	// them — the issues in the views grow again.
+	waitUntil(t, "loads resumed after NATS came back", time.Minute, func() bool { return f.issuesLoaded() > atRestart })
+	resumed := time.Since(back)
+	if resumed > 15*time.Second {
+		t.Errorf("loads resumed %s after NATS came back, want within 15 s", resumed.Round(time.Millisecond))
+	}
 	code, out := ex.wait(3 * time.Minute)
 	if code != 0 {
 		t.Fatalf("extractor --run-once across the NATS restart: exit %d:\n%s", code, lastLines(out, 40))
 	}
+	if !strings.Contains(out, fmt.Sprintf("found=%d", f.em.IssueCount())) || !strings.Contains(out, "failed=0") {
+		t.Errorf("the extractor's end line does not account for every issue:\n%s", lastLines(out, 5))
+	}
 	f.waitLoaded(2 * time.Minute)
-	t.Logf("everything loaded %s after NATS came back", time.Since(back).Round(time.Millisecond))
+	t.Logf("loads resumed %s and everything was loaded %s after NATS came back (%d of %d issues loaded at the restart)",
+		resumed.Round(time.Millisecond), time.Since(back).Round(time.Millisecond), atRestart, f.em.IssueCount())
 	f.verify()
 }
 
@@ -305,6 +325,9 @@ func Test429StormFinishesThePass(t *testing.T) {
 	}
 	if code != 0 {
 		t.Fatalf("exit %d under a 429 storm:\n%s", code, lastLines(out, 30))
+	}
+	if !strings.Contains(out, "retrying issues that failed for a transient reason") {
+		t.Errorf("no issue ran out of its retries: the storm did not exercise the retry rounds:\n%s", lastLines(out, 30))
 	}
 	t.Logf("%d of %d requests answered 429", f.em.Throttled(), f.em.TotalRequests())
 	f.verify()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 )
 
@@ -325,5 +326,31 @@ func TestOldMetricsFromTheIntervalProcess(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("sent: %q", lines)
+	}
+}
+
+// An old .env that reaches ClickHouse 18.x over HTTP (port 8123) fails in
+// one line that says what to set instead.
+func TestHTTPOnOldClickHouseSaysUseNative(t *testing.T) {
+	httpAddr := testenv.Require(t, "TEST_CLICKHOUSE_HTTP_ADDR")
+	f := newFixture(t, 5)
+	f.oneProcess()
+	host, port, _ := strings.Cut(httpAddr, ":")
+	f.set("EXPORTER_CLICKHOUSE__HOST", host)
+	f.set("EXPORTER_CLICKHOUSE__PORT", port)
+	f.set("EXPORTER_CLICKHOUSE__PROTO", "http")
+	f.set("EXPORTER_START_TIMEOUT", "5s")
+	code, out := f.run("tracker-exporter", "--run-once")
+	if code == 0 {
+		t.Fatalf("exit 0 over HTTP on 18.16:\n%s", out)
+	}
+	var hints int
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "EXPORTER_CLICKHOUSE__PROTO=native") && strings.Contains(l, "EXPORTER_CLICKHOUSE__PORT=9000") {
+			hints++
+		}
+	}
+	if hints != 1 {
+		t.Errorf("%d lines name PROTO=native and port 9000, want 1:\n%s", hints, lastLines(out, 10))
 	}
 }

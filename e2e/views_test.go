@@ -14,6 +14,7 @@ import (
 // shown without their derived rows.
 type viewTotals struct {
 	issues, metrics, intervals, changelog, bare uint64
+	comments, worklogs, links, sprints, mixed   uint64
 }
 
 func (f *fixture) viewTotals(ctx context.Context) (viewTotals, error) {
@@ -23,7 +24,21 @@ func (f *fixture) viewTotals(ctx context.Context) (viewTotals, error) {
 		"(SELECT count() FROM "+db+"issues_view), "+
 		"(SELECT count() FROM "+db+"issue_metrics_view), "+
 		"(SELECT count() FROM "+db+"issue_status_intervals_view), "+
-		"(SELECT count() FROM "+db+"issues_changelog_view)").Scan(&v.issues, &v.metrics, &v.intervals, &v.changelog)
+		"(SELECT count() FROM "+db+"issues_changelog_view), "+
+		"(SELECT count() FROM "+db+"issue_comments_view), "+
+		"(SELECT count() FROM "+db+"issue_worklogs_view), "+
+		"(SELECT count() FROM "+db+"issue_links_view), "+
+		"(SELECT count() FROM "+db+"issue_sprints_view)").Scan(&v.issues, &v.metrics, &v.intervals, &v.changelog,
+		&v.comments, &v.worklogs, &v.links, &v.sprints)
+	if err != nil {
+		return v, err
+	}
+	// Issues whose derived rows in the views come from another transform
+	// than the issue row's (a mix of the previous and the new state).
+	err = f.ch.Conn().QueryRow(ctx, "SELECT count() FROM (SELECT issue_id, _generation, _transformed_at FROM "+db+"issue_metrics_view "+
+		"UNION ALL SELECT issue_id, _generation, _transformed_at FROM "+db+"issues_changelog_view "+
+		"UNION ALL SELECT issue_id, _generation, _transformed_at FROM "+db+"issue_worklogs_view) "+
+		"WHERE (issue_id, _generation, _transformed_at) NOT IN (SELECT issue_id, _generation, _transformed_at FROM "+db+"issues_view)").Scan(&v.mixed)
 	if err != nil {
 		return v, err
 	}
@@ -41,6 +56,7 @@ func (f *fixture) viewTotals(ctx context.Context) (viewTotals, error) {
 func TestViewsNeverShowAPartialIssue(t *testing.T) {
 	f := newFixture(t, 1000)
 	f.oneProcess()
+	f.set("EXPORTER_COMMENTS_EXPORT_ENABLED", "true")
 	if code, out := f.run("tracker-exporter", "--run-once"); code != 0 {
 		t.Fatalf("load: exit %d:\n%s", code, out)
 	}
@@ -49,7 +65,7 @@ func TestViewsNeverShowAPartialIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want.issues != 1001 || want.bare != 0 {
+	if want.issues != 1001 || want.bare != 0 || want.mixed != 0 || want.comments == 0 || want.worklogs == 0 || want.links == 0 || want.sprints == 0 {
 		t.Fatalf("after the load: %+v", want)
 	}
 	poll := func(name string, work func() error) {
@@ -100,19 +116,35 @@ func TestViewsNeverShowAPartialIssue(t *testing.T) {
 		}
 		return nil
 	}
+	generations := func() (n uint64) {
+		_ = f.ch.Conn().QueryRow(ctx, "SELECT uniqExact(_generation) FROM `"+f.db+"`.issues_view").Scan(&n)
+		return n
+	}
 	poll("replay", replay)
-	poll("second replay", replay)
+	// A replay under other business hours: every issue's rows change (a
+	// new generation); a reader sees each issue in the old one or the new.
+	f.set("EXPORTER_BUSINESS_HOURS_START", "10:00:00")
+	poll("replay into a new generation", replay)
+	if n := generations(); n != 1 {
+		t.Errorf("after the replay the views show %d generations, want 1 (the new one)", n)
+	}
 	// The interval process refreshes every open issue after each pass.
 	f.set("EXPORTER_ETL_INTERVAL_MINUTES", "60")
+	var before time.Time
+	if err := f.ch.Conn().QueryRow(ctx, "SELECT max(_transformed_at) FROM `"+f.db+"`.issues").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // _transformed_at has whole seconds
 	poll("pass and refresh of open issues", func() error {
 		stop := f.start("tracker-exporter")
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			var n uint64
-			_ = f.ch.Conn().QueryRow(ctx, "SELECT count() FROM `"+f.db+"`.issues WHERE _transformed_at > now() - 30").Scan(&n)
+			_ = f.ch.Conn().QueryRow(ctx, "SELECT count() FROM `"+f.db+"`.issues WHERE _transformed_at > toDateTime(?)", before.Unix()).Scan(&n)
 			// Refreshed: newer rows for the open issues, then a quiet second.
 			if n > 0 {
 				time.Sleep(2 * time.Second)
+				t.Logf("refresh: %d issue rows newer than the replay's", n)
 				break
 			}
 			if time.Now().After(deadline) {

@@ -43,6 +43,8 @@ type fetcher struct {
 	mu    sync.Mutex
 	done  int
 	retry map[int]tracker.Issue // failed for a reason worth another try
+	// asked is the longest Retry-After the server gave with those failures.
+	asked time.Duration
 }
 
 // run fetches and publishes the issues of the sequence on up to limit
@@ -76,6 +78,9 @@ func (f *fetcher) one(j *job) {
 		f.log.Warn("issue failed", "issue", j.issue.Key, "retry_later", res.retryable, "err", res.err)
 		if res.retryable {
 			f.retry[j.seq] = j.issue
+			if d := retryAfter(res.err); d > f.asked {
+				f.asked = d
+			}
 		}
 	} else {
 		delete(f.retry, j.seq)
@@ -91,18 +96,20 @@ func (f *fetcher) one(j *job) {
 
 // retryFailed tries the issues that failed for a transient reason (a 429
 // storm, 5xx, a NATS outage) again, after all the others: up to
-// retryRounds rounds, each after a pause (2, 4, 8 s) and on a quarter of
-// the workers, so that an overloaded server gets room.
+// retryRounds rounds, each after a pause (2, 4, 8 s, or the longest
+// Retry-After the server gave with the failures when that is longer) and
+// on a quarter of the workers, so that an overloaded server gets room.
 func (f *fetcher) retryFailed(ctx context.Context, limit int) {
-	pause := 2 * time.Second
+	backoff := 2 * time.Second
 	for round := 1; round <= retryRounds && ctx.Err() == nil; round++ {
 		f.mu.Lock()
-		pending := f.retry
-		f.retry = map[int]tracker.Issue{}
+		pending, asked := f.retry, f.asked
+		f.retry, f.asked = map[int]tracker.Issue{}, 0
 		f.mu.Unlock()
 		if len(pending) == 0 {
 			return
 		}
+		pause := max(backoff, asked)
 		f.log.Info("retrying issues that failed for a transient reason", "issues", len(pending), "round", round, "after", pause)
 		t := time.NewTimer(pause)
 		select {
@@ -112,8 +119,17 @@ func (f *fetcher) retryFailed(ctx context.Context, limit int) {
 		case <-t.C:
 		}
 		f.run(ctx, max(1, limit/4), inOrder(pending))
-		pause *= 2
+		backoff *= 2
 	}
+}
+
+// retryAfter is the wait a refusal of Tracker asked for, 0 when none.
+func retryAfter(err error) time.Duration {
+	var ae *tracker.APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
 }
 
 // inOrder ranges over issues by their position in the pass.

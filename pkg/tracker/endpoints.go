@@ -230,10 +230,17 @@ func (c *Client) pages(ctx context.Context, kind, path string, perPage int, deco
 		if err != nil {
 			return fmt.Errorf("page %d: %w", page, err)
 		}
-		full := min(int64(perPage), longest.Load())
-		for seen := longest.Load(); int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
+		seenMax := longest.Load()
+		full := min(int64(perPage), seenMax)
+		for seen := seenMax; int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
 		}
 		next := links(resp.header)["next"]
+		if per := linkPerPage(next); per > 0 && per <= seenMax {
+			// The page size the server's next link states, once the server
+			// has filled pages that long (a link that echoes the asked size
+			// of a server that caps lower is not believed).
+			full = per
+		}
 		if n == 0 || next == "" || int64(n) < full {
 			return nil
 		}
@@ -243,6 +250,19 @@ func (c *Client) pages(ctx context.Context, kind, path string, perPage int, deco
 		}
 		path = nextPath
 	}
+}
+
+// linkPerPage is the perPage a link states, 0 when it states none.
+func linkPerPage(link string) int64 {
+	u, err := url.Parse(link)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(u.Query().Get("perPage"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }
 
 // nextPath is the path of a next link, with perPage when the link has
