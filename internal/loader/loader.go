@@ -80,7 +80,7 @@ type Config struct {
 	RedeliveryDelayMax time.Duration
 	// AckWait is how long a delivered message may stay unacknowledged
 	// before JetStream delivers it again (a loader that died). A loader
-	// extends it while it works on a batch. Default max(10 s, 2×BatchAge).
+	// extends it while it gathers and works on a batch. Default 10 s.
 	AckWait time.Duration
 	// Tables names the tables, for OPTIMIZE and metric tags. Default
 	// wire.DefaultTables.
@@ -215,7 +215,11 @@ func (c Config) withDefaults() Config {
 		c.RedeliveryDelayMax = 30 * time.Second
 	}
 	if c.AckWait == 0 {
-		c.AckWait = max(10*time.Second, 2*c.BatchAge)
+		// Whatever BatchAge is: the messages gathered for a batch and
+		// those being loaded are kept by InProgress heartbeats (every
+		// third of it), so a loader that died has its messages
+		// redelivered within 10 s.
+		c.AckWait = 10 * time.Second
 	}
 	return c
 }
