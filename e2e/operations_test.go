@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -165,6 +166,45 @@ func TestOneProcessSIGTERMThenRerun(t *testing.T) {
 	if got, want := f.watermark(state), f.lastUpdate(); !got.Equal(want) {
 		t.Errorf("watermark %s, want %s", got, want)
 	}
+}
+
+// A second signal exits at once (130) without waiting for the work in
+// hand; the lines about the signals are in the chosen log format; the
+// next run still loads everything.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	f := newFixtureWith(t, trackertest.Options{Issues: 1500, Seed: 7, Latency: 30 * time.Millisecond})
+	f.oneProcess()
+	state := f.stateful()
+	f.set("EXPORTER_TRACKER__CONCURRENCY", "8")
+	f.set("EXPORTER_LOG_FORMAT", "json")
+	p := f.startProc(f.env, "tracker-exporter", "--run-once")
+	waitUntil(t, "a checkpoint", time.Minute, func() bool { return !f.watermark(state).IsZero() || p.exited() })
+	if p.exited() {
+		t.Fatal("the run ended before the signals")
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(50 * time.Millisecond)
+	sent := time.Now()
+	code, out := p.signal(syscall.SIGTERM)
+	took := time.Since(sent)
+	if code != 130 {
+		t.Fatalf("exit %d after two signals, want 130:\n%s", code, lastLines(out, 20))
+	}
+	if took > 5*time.Second {
+		t.Errorf("the second signal took %s to end the process", took.Round(time.Millisecond))
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a line is not JSON with EXPORTER_LOG_FORMAT=json: %q", line)
+		}
+	}
+	if !strings.Contains(out, "second signal: exiting now") {
+		t.Errorf("the process did not say why it exited:\n%s", lastLines(out, 5))
+	}
+	if code, out := f.run("tracker-exporter", "--run-once"); code != 0 {
+		t.Fatalf("rerun: exit %d:\n%s", code, lastLines(out, 30))
+	}
+	f.verify()
 }
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {

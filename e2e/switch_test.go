@@ -83,6 +83,39 @@ func TestFatalErrorIsLoggedInFormatAndSentToSentry(t *testing.T) {
 			t.Errorf("a token leaked: %s", s)
 		}
 	}
+
+	// ClickHouse and Redis unreachable at start: one event each, after the
+	// start timeout, with no password in it.
+	for _, c := range []struct {
+		name, want string
+		env        []string
+	}{
+		{"clickhouse", "ClickHouse", []string{"EXPORTER_CLICKHOUSE__PORT=1", "EXPORTER_CLICKHOUSE__PASSWORD=ch-secret-password"}},
+		{"redis", "the state store (redis)", []string{"EXPORTER_STATEFUL=true", "EXPORTER_STATE__STORAGE=redis",
+			"EXPORTER_STATE__REDIS_DSN=redis://:redis-secret-password@127.0.0.1:1/0"}},
+	} {
+		inbox := newSentryInbox(t)
+		// Stateful from the watermark: the custom query goes.
+		env := slices.DeleteFunc(withEnv(f.env, append([]string{"EXPORTER_TRACKER__TOKEN=the-right-token", "EXPORTER_START_TIMEOUT=1s",
+			"EXPORTER_MONITORING__SENTRY_DSN=" + inbox.dsn()}, c.env...)...),
+			func(kv string) bool {
+				return c.name == "redis" && strings.HasPrefix(kv, "EXPORTER_TRACKER__SEARCH__QUERY=")
+			})
+		code, out := f.runEnv(env, "tracker-exporter", "--run-once")
+		if code != 1 {
+			t.Errorf("%s down: exit %d, want 1:\n%s", c.name, code, lastLines(out, 10))
+			continue
+		}
+		events := inbox.all()
+		if !strings.Contains(events, c.want) {
+			t.Errorf("%s down: Sentry got no event naming it: %q", c.name, events)
+		}
+		for _, s := range []string{out, events} {
+			if strings.Contains(s, "secret-password") {
+				t.Errorf("%s down: a password leaked: %s", c.name, s)
+			}
+		}
+	}
 }
 
 // Problems found in files and values the configuration names are refused

@@ -59,7 +59,9 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 		// The environment name comes from SENTRY_ENVIRONMENT when set.
 		f, err := telemetry.InitSentry(cfg.Monitoring.Sentry.DSN.Reveal(), Release(), "")
 		if err != nil {
-			return nil, err
+			// No Sentry to tell; the line in the chosen format.
+			slog.New(handler).Error("fatal error, exiting", "err", fmt.Errorf("Sentry (EXPORTER_MONITORING__SENTRY_DSN): %w", err))
+			return nil, reported{err}
 		}
 		flush = f
 		handler = telemetry.SentryHandler(handler)
@@ -70,11 +72,26 @@ func NewEnv(cfg config.Config, logOut io.Writer) (*Env, error) {
 	if cfg.Monitoring.Metrics.Enabled {
 		m, err := telemetry.NewMetrics(cfg.Monitoring.Metrics)
 		if err != nil {
-			return nil, err
+			// Logged here, in the chosen format and to Sentry when it
+			// is on, like every other fatal error.
+			env.Log.Error("fatal error, exiting", "err", fmt.Errorf("DogStatsD (EXPORTER_MONITORING__METRICS_HOST): %w", err))
+			env.Close()
+			return nil, reported{err}
 		}
 		env.Metrics = m
 	}
 	return env, nil
+}
+
+// newQuietEnv is NewEnv logging nowhere: its error is returned, not
+// logged.
+func newQuietEnv(cfg config.Config) (*Env, error) {
+	env, err := NewEnv(cfg, io.Discard)
+	var r reported
+	if errors.As(err, &r) {
+		return nil, r.error
+	}
+	return env, err
 }
 
 // TrackerClient builds the Tracker client and returns it with the function

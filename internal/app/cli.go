@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -25,6 +26,7 @@ const ExitConfig = 2
 // line and turned into a cli exit error with code 2.
 func LoadConfig(c *cli.Context, role config.Role) (config.Config, error) {
 	cfg, err := config.FromCLI(c)
+	signalLogFormat.Store(cfg.LogFormat)
 	if err = errors.Join(config.Check(cfg, err, role), checkFiles(cfg, role)); err != nil {
 		return cfg, ConfigExitAs(cfg.LogFormat, err)
 	}
@@ -86,17 +88,30 @@ func SignalContext(parent context.Context) (context.Context, context.CancelFunc)
 	go func() {
 		select {
 		case <-ch:
-			fmt.Fprintln(os.Stderr, "shutting down (send the signal again to exit at once)")
+			signalNotice("shutting down (send the signal again to exit at once)")
 			cancel()
 		case <-ctx.Done():
 			signal.Stop(ch)
 			return
 		}
 		<-ch
-		fmt.Fprintln(os.Stderr, "second signal: exiting now")
+		signalNotice("second signal: exiting now")
 		os.Exit(130)
 	}()
 	return ctx, cancel
+}
+
+// signalLogFormat is the log format of the configuration read, for the
+// lines SignalContext prints.
+var signalLogFormat atomic.Value
+
+// signalNotice prints a line about a signal in the process's log format.
+func signalNotice(msg string) {
+	if f, _ := signalLogFormat.Load().(string); strings.EqualFold(f, "json") {
+		telemetry.NewLogger(os.Stderr, "info", "json").Warn(msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, msg)
 }
 
 // RunErr turns a stage error into the process exit: nil → 0, else 1 with

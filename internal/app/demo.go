@@ -101,7 +101,7 @@ func demoConfig(ctx context.Context, cfg config.Config, url string, o EmulatorOp
 
 // openQuietly opens the configured ClickHouse without logging.
 func openQuietly(ctx context.Context, cfg config.Config) (*clickhouse.Client, error) {
-	env, err := NewEnv(cfg, io.Discard)
+	env, err := newQuietEnv(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func WriteReport(ctx context.Context, ch *clickhouse.Client, o flowreport.Option
 // demoFlowReport ends the demo: it computes the forecasts, writes the flow
 // report of all queues to DefaultReportPath and prints its path.
 func demoFlowReport(ctx context.Context, cfg config.Config, ch *clickhouse.Client, out io.Writer) error {
-	env, err := NewEnv(cfg, io.Discard)
+	env, err := newQuietEnv(cfg)
 	if err != nil {
 		return err
 	}
