@@ -147,34 +147,78 @@ var monthNames = [12]string{
 	"июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
 }
 
+// parseProductionCalendar reads the open-data production calendar CSV: the
+// header, then one row per year.
 func parseProductionCalendar(data []byte, name string) (Holidays, error) {
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comment = '#'
-	h := Holidays{Source: name, Days: make(map[Date]DayKind)}
-
-	csvErr := func(err error) error {
-		if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-			return fmt.Errorf("%s:%d: %w", name, pe.Line, pe.Err)
-		}
-		return fmt.Errorf("%s: %w", name, err)
+	pc := calendarParser{
+		cr:       cr,
+		name:     name,
+		h:        Holidays{Source: name, Days: make(map[Date]DayKind)},
+		yearLine: make(map[int]int),
 	}
-
-	header, err := cr.Read()
+	headerLine, err := pc.header()
 	if err != nil {
-		return Holidays{}, csvErr(err)
+		return Holidays{}, err
 	}
-	headerLine, _ := cr.FieldPos(0)
+	if err := pc.rows(); err != nil {
+		return Holidays{}, err
+	}
+	if len(pc.h.Years) == 0 {
+		return Holidays{}, fmt.Errorf("%s:%d: no year rows after the header", name, headerLine)
+	}
+	slices.Sort(pc.h.Years)
+	return pc.h, nil
+}
+
+// calendarParser holds the state of parseProductionCalendar: the reader,
+// the file's name for messages, the holidays read so far, the columns of
+// the totals (-1 when absent) and the line of each year's row.
+type calendarParser struct {
+	cr       *csv.Reader
+	name     string
+	h        Holidays
+	workCol  int
+	offCol   int
+	yearLine map[int]int
+}
+
+// csvErr prefixes a reading error with the file's name and, for a CSV
+// syntax error, its line.
+func (pc *calendarParser) csvErr(err error) error {
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+		return fmt.Errorf("%s:%d: %w", pc.name, pe.Line, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", pc.name, err)
+}
+
+// header reads and checks the header row (Год/Месяц and the twelve months),
+// finds the totals' columns, and returns the header's line.
+func (pc *calendarParser) header() (int, error) {
+	header, err := pc.cr.Read()
+	if err != nil {
+		return 0, pc.csvErr(err)
+	}
+	line, _ := pc.cr.FieldPos(0)
 	if len(header) < 13 {
-		return Holidays{}, fmt.Errorf("%s:%d: header has %d columns, want Год/Месяц and twelve months", name, headerLine, len(header))
+		return 0, fmt.Errorf("%s:%d: header has %d columns, want Год/Месяц and twelve months", pc.name, line, len(header))
 	}
 	for i, want := range monthNames {
 		if got := strings.ToLower(strings.TrimSpace(header[i+1])); got != want {
-			return Holidays{}, fmt.Errorf("%s:%d: column %d is %q, want %q", name, headerLine, i+2, header[i+1], want)
+			return 0, fmt.Errorf("%s:%d: column %d is %q, want %q", pc.name, line, i+2, header[i+1], want)
 		}
 	}
-	workCol, offCol := -1, -1
+	pc.workCol, pc.offCol = totalColumns(header)
+	return line, nil
+}
+
+// totalColumns returns the columns of the header after the months that hold
+// the totals of working days and of days off, -1 for one that is absent.
+func totalColumns(header []string) (workCol, offCol int) {
+	workCol, offCol = -1, -1
 	for i := 13; i < len(header); i++ {
 		col := strings.ToLower(strings.TrimSpace(header[i]))
 		switch {
@@ -184,50 +228,67 @@ func parseProductionCalendar(data []byte, name string) (Holidays, error) {
 			offCol = i
 		}
 	}
+	return workCol, offCol
+}
 
-	yearLine := make(map[int]int)
+// rows reads the year rows up to the end of the file.
+func (pc *calendarParser) rows() error {
 	for {
-		rec, err := cr.Read()
+		rec, err := pc.cr.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return Holidays{}, csvErr(err)
+			return pc.csvErr(err)
 		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) < 13 {
-			return Holidays{}, fmt.Errorf("%s:%d: %d columns, want a year and twelve months", name, line, len(rec))
+		line, _ := pc.cr.FieldPos(0)
+		if err := pc.row(rec, line); err != nil {
+			return err
 		}
-		year, err := strconv.Atoi(strings.TrimSpace(rec[0]))
-		if err != nil || year < 1 || year > 9999 {
-			return Holidays{}, fmt.Errorf("%s:%d: bad year %q", name, line, rec[0])
-		}
-		if prev, ok := yearLine[year]; ok {
-			return Holidays{}, fmt.Errorf("%s:%d: year %d already given on line %d", name, line, year, prev)
-		}
-		yearLine[year] = line
-		off := 0
-		for m := time.January; m <= time.December; m++ {
-			n, err := parseMonthCell(h.Days, year, m, rec[m])
-			if err != nil {
-				return Holidays{}, fmt.Errorf("%s:%d: %d %s: %w", name, line, year, monthNames[m-1], err)
-			}
-			off += n
-		}
-		work := daysInYear(year) - off
-		if err := checkTotal(rec, workCol, work, "working days"); err != nil {
-			return Holidays{}, fmt.Errorf("%s:%d: %d: %w", name, line, year, err)
-		}
-		if err := checkTotal(rec, offCol, off, "days off"); err != nil {
-			return Holidays{}, fmt.Errorf("%s:%d: %d: %w", name, line, year, err)
-		}
-		h.Years = append(h.Years, year)
 	}
-	if len(h.Years) == 0 {
-		return Holidays{}, fmt.Errorf("%s:%d: no year rows after the header", name, headerLine)
+}
+
+// row records the days off of one year's row, found on line, and checks
+// its totals.
+func (pc *calendarParser) row(rec []string, line int) error {
+	year, err := pc.year(rec, line)
+	if err != nil {
+		return err
 	}
-	slices.Sort(h.Years)
-	return h, nil
+	off := 0
+	for m := time.January; m <= time.December; m++ {
+		n, err := parseMonthCell(pc.h.Days, year, m, rec[m])
+		if err != nil {
+			return fmt.Errorf("%s:%d: %d %s: %w", pc.name, line, year, monthNames[m-1], err)
+		}
+		off += n
+	}
+	work := daysInYear(year) - off
+	if err := checkTotal(rec, pc.workCol, work, "working days"); err != nil {
+		return fmt.Errorf("%s:%d: %d: %w", pc.name, line, year, err)
+	}
+	if err := checkTotal(rec, pc.offCol, off, "days off"); err != nil {
+		return fmt.Errorf("%s:%d: %d: %w", pc.name, line, year, err)
+	}
+	pc.h.Years = append(pc.h.Years, year)
+	return nil
+}
+
+// year checks that the row on line has a year and twelve months, and a
+// year not given before, and returns the year.
+func (pc *calendarParser) year(rec []string, line int) (int, error) {
+	if len(rec) < 13 {
+		return 0, fmt.Errorf("%s:%d: %d columns, want a year and twelve months", pc.name, line, len(rec))
+	}
+	year, err := strconv.Atoi(strings.TrimSpace(rec[0]))
+	if err != nil || year < 1 || year > 9999 {
+		return 0, fmt.Errorf("%s:%d: bad year %q", pc.name, line, rec[0])
+	}
+	if prev, ok := pc.yearLine[year]; ok {
+		return 0, fmt.Errorf("%s:%d: year %d already given on line %d", pc.name, line, year, prev)
+	}
+	pc.yearLine[year] = line
+	return year, nil
 }
 
 // parseMonthCell records the days off listed in one month cell and returns

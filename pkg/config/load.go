@@ -137,43 +137,65 @@ type rawValue struct {
 func load(environ []string, envFile string, overrides map[string]rawValue) (Config, map[string]string, error) {
 	cfg := Default()
 	var errs []error
-	vals := map[string]rawValue{}
 
 	fileVals, origin, err := readEnvFile(envFile)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	merge := func(kv map[string]string, origin string) {
-		exact := map[string]bool{}
-		keys := make([]string, 0, len(kv))
-		for k := range kv {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys) // deterministic when two spellings differ in case
-		for _, k := range keys {
-			up := strings.ToUpper(k)
-			if !strings.HasPrefix(up, envPrefix) || exact[up] {
-				continue
-			}
-			vals[up] = rawValue{value: kv[k], origin: origin}
-			exact[up] = k == up
-		}
+	vals := map[string]rawValue{}
+	mergeRaw(vals, fileVals, origin)
+	mergeRaw(vals, environMap(environ), "")
+	for k, s := range overrides {
+		vals[k] = s
 	}
-	merge(fileVals, origin)
+	errs = append(errs, expandGroups(vals)...)
+
+	known, set, setErrs := applyVars(&cfg, vals)
+	errs = append(errs, setErrs...)
+	applyDerived(&cfg, set)
+	cfg.Warnings = warnings(vals, known, set, cfg)
+	cfg.Explicit = set
+	return cfg, fileVals, errors.Join(errs...)
+}
+
+// mergeRaw adds the EXPORTER_ variables of kv to vals under their upper-case
+// names, over what vals holds. When two spellings of a name differ in case,
+// the upper-case one wins, else the last in sorted order.
+func mergeRaw(vals map[string]rawValue, kv map[string]string, origin string) {
+	exact := map[string]bool{}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic when two spellings differ in case
+	for _, k := range keys {
+		up := strings.ToUpper(k)
+		if !strings.HasPrefix(up, envPrefix) || exact[up] {
+			continue
+		}
+		vals[up] = rawValue{value: kv[k], origin: origin}
+		exact[up] = k == up
+	}
+}
+
+// environMap turns "NAME=value" entries into a map; entries without '='
+// are skipped.
+func environMap(environ []string) map[string]string {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
-	merge(env, "")
-	for k, s := range overrides {
-		vals[k] = s
-	}
-	errs = append(errs, expandGroups(vals)...)
+	return env
+}
 
-	known := map[string]bool{}
-	set := map[string]bool{}
+// applyVars sets in cfg every variable of the table that vals holds. It
+// returns the names of the table, the names that were set, and one *Error
+// per problem.
+func applyVars(cfg *Config, vals map[string]rawValue) (known, set map[string]bool, errs []error) {
+	known = map[string]bool{}
+	set = map[string]bool{}
 	for _, v := range table() {
 		known[v.name] = true
 		s, ok := vals[v.name]
@@ -184,20 +206,34 @@ func load(environ []string, envFile string, overrides map[string]rawValue) (Conf
 		if value == "" && !v.keepEmpty {
 			continue
 		}
-		if err := v.set(&cfg, value); err != nil {
-			for _, e := range leaves(err) {
-				pe := &Error{Var: v.name, Origin: s.origin, Secret: v.secret, Reason: e.Error()}
-				var entry *entryError
-				if !v.secret && !errors.As(e, &entry) {
-					pe.Value = value
-				}
-				errs = append(errs, pe)
-			}
+		if err := v.set(cfg, value); err != nil {
+			errs = append(errs, setErrors(v, s.origin, value, err)...)
 			continue
 		}
 		set[v.name] = true
 	}
+	return known, set, errs
+}
 
+// setErrors turns what v's set returned for value into one *Error per
+// problem. The value is quoted unless v is a secret or the problem quotes
+// the entry of a list that is wrong.
+func setErrors(v variable, origin, value string, err error) []error {
+	var errs []error
+	for _, e := range leaves(err) {
+		pe := &Error{Var: v.name, Origin: origin, Secret: v.secret, Reason: e.Error()}
+		var entry *entryError
+		if !v.secret && !errors.As(e, &entry) {
+			pe.Value = value
+		}
+		errs = append(errs, pe)
+	}
+	return errs
+}
+
+// applyDerived gives the settings that default to another setting that
+// setting's value, when they were not set themselves.
+func applyDerived(cfg *Config, set map[string]bool) {
 	if !set[varBusinessTimezone] {
 		cfg.Calendar.Zone = cfg.Extractor.Query.Zone
 	}
@@ -213,9 +249,6 @@ func load(environ []string, envFile string, overrides map[string]rawValue) (Conf
 		// size of the scroll search that replaced page mode.
 		cfg.Extractor.ScrollPageSize = cfg.Tracker.SearchPerPageLimit
 	}
-	cfg.Warnings = warnings(vals, known, set, cfg)
-	cfg.Explicit = set
-	return cfg, fileVals, errors.Join(errs...)
 }
 
 // readEnvFile reads the env file: the named one, which must exist, or
@@ -276,70 +309,98 @@ func badLine(data []byte) int {
 // "DEV"}}') into the nested variables. Variables set one by one win. Errors
 // never quote the JSON: it may hold secrets.
 func expandGroups(vals map[string]rawValue) []error {
-	var errs []error
-	isGroup := map[string]bool{}
+	x := groupExpander{vals: vals, isGroup: map[string]bool{}}
 	for _, g := range jsonGroups {
-		isGroup[g] = true
-	}
-	var expand func(group string, obj map[string]json.RawMessage, origin string)
-	expand = func(group string, obj map[string]json.RawMessage, origin string) {
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			raw := bytes.TrimSpace(obj[k])
-			name := group + "__" + strings.ToUpper(k)
-			if isGroup[name] && len(raw) > 0 && raw[0] == '{' {
-				var sub map[string]json.RawMessage
-				if err := json.Unmarshal(raw, &sub); err != nil {
-					errs = append(errs, &Error{Var: group, Origin: origin, Secret: true, Reason: "key " + k + ": not a JSON object"})
-					continue
-				}
-				expand(name, sub, origin)
-				continue
-			}
-			if _, ok := vals[name]; ok {
-				continue
-			}
-			var value string
-			switch {
-			case string(raw) == "null":
-				continue
-			case len(raw) > 0 && raw[0] == '"':
-				if err := json.Unmarshal(raw, &value); err != nil {
-					errs = append(errs, &Error{Var: group, Origin: origin, Secret: true, Reason: "key " + k + ": bad JSON string"})
-					continue
-				}
-			default:
-				value = string(raw) // numbers, booleans, lists, objects as JSON text
-			}
-			vals[name] = rawValue{value: value, origin: origin}
-		}
+		x.isGroup[g] = true
 	}
 	for _, g := range jsonGroups { // children first: the more specific wins
-		s, ok := vals[g]
-		if !ok {
-			continue
-		}
-		delete(vals, g)
-		if strings.TrimSpace(s.value) == "" {
-			continue
-		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(s.value), &obj); err != nil {
-			errs = append(errs, &Error{Var: g, Origin: s.origin, Secret: true,
-				Reason: "not a JSON object; set the " + g + "__* variables instead"})
-			continue
-		}
-		origin := g + " (JSON)"
-		if s.origin != "" {
-			origin = g + " (JSON, from " + s.origin + ")"
-		}
-		expand(g, obj, origin)
+		x.expandVar(g)
 	}
-	return errs
+	return x.errs
+}
+
+// groupExpander expands JSON group variables into vals, gathering the
+// problems in errs.
+type groupExpander struct {
+	vals    map[string]rawValue
+	isGroup map[string]bool
+	errs    []error
+}
+
+// expandVar replaces the group variable g, when vals holds it, with the
+// variables its JSON object sets.
+func (x *groupExpander) expandVar(g string) {
+	s, ok := x.vals[g]
+	if !ok {
+		return
+	}
+	delete(x.vals, g)
+	if strings.TrimSpace(s.value) == "" {
+		return
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s.value), &obj); err != nil {
+		x.errs = append(x.errs, &Error{Var: g, Origin: s.origin, Secret: true,
+			Reason: "not a JSON object; set the " + g + "__* variables instead"})
+		return
+	}
+	origin := g + " (JSON)"
+	if s.origin != "" {
+		origin = g + " (JSON, from " + s.origin + ")"
+	}
+	x.expand(g, obj, origin)
+}
+
+// expand sets the variables of the keys of obj, the object of group, in
+// sorted order.
+func (x *groupExpander) expand(group string, obj map[string]json.RawMessage, origin string) {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		x.key(group, k, obj[k], origin)
+	}
+}
+
+// key sets the variable of key k of group's object to raw: a nested group
+// is expanded, null is no value, a JSON string is its text, anything else
+// its JSON text. A variable vals already holds is kept.
+func (x *groupExpander) key(group, k string, raw json.RawMessage, origin string) {
+	raw = bytes.TrimSpace(raw)
+	name := group + "__" + strings.ToUpper(k)
+	if x.isGroup[name] && len(raw) > 0 && raw[0] == '{' {
+		var sub map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &sub); err != nil {
+			x.keyError(group, k, "not a JSON object", origin)
+			return
+		}
+		x.expand(name, sub, origin)
+		return
+	}
+	if _, ok := x.vals[name]; ok {
+		return
+	}
+	var value string
+	switch {
+	case string(raw) == "null":
+		return
+	case len(raw) > 0 && raw[0] == '"':
+		if err := json.Unmarshal(raw, &value); err != nil {
+			x.keyError(group, k, "bad JSON string", origin)
+			return
+		}
+	default:
+		value = string(raw) // numbers, booleans, lists, objects as JSON text
+	}
+	x.vals[name] = rawValue{value: value, origin: origin}
+}
+
+// keyError records a problem with key k of group's object, without its
+// value.
+func (x *groupExpander) keyError(group, k, reason, origin string) {
+	x.errs = append(x.errs, &Error{Var: group, Origin: origin, Secret: true, Reason: "key " + k + ": " + reason})
 }
 
 // warnings lists unknown variables and compatibility variables that have

@@ -82,51 +82,75 @@ func parseDuration(s string, bare time.Duration) (time.Duration, error) {
 		want = fmt.Sprintf("want a number of %s or a duration like %s", unitName(bare), example(bare))
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		switch {
-		case f == 0:
-			return 0, nil
-		case bare == 0:
-			return 0, errors.New(want + " (a unit is required)")
-		case f < 0 || math.IsNaN(f) || f*float64(bare) > float64(maxDuration):
-			return 0, errors.New(want)
-		}
-		return time.Duration(f * float64(bare)), nil
+		return bareDuration(f, bare, want)
 	}
+	return unitDuration(s, want)
+}
+
+// bareDuration reads a plain number f as a count of bare units; want is
+// the error text when it is not one.
+func bareDuration(f float64, bare time.Duration, want string) (time.Duration, error) {
+	switch {
+	case f == 0:
+		return 0, nil
+	case bare == 0:
+		return 0, errors.New(want + " (a unit is required)")
+	case f < 0 || math.IsNaN(f) || f*float64(bare) > float64(maxDuration):
+		return 0, errors.New(want)
+	}
+	return time.Duration(f * float64(bare)), nil
+}
+
+// unitDuration sums the terms ("2w 3d", "1h30m") of s; want is the error
+// text when s is not such a sum.
+func unitDuration(s, want string) (time.Duration, error) {
 	var total float64
 	rest := strings.TrimSpace(s)
 	if rest == "" {
 		return 0, errors.New(want)
 	}
 	for rest != "" {
-		i := 0
-		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
-			i++
-		}
-		if i == 0 {
-			return 0, errors.New(want)
-		}
-		n, err := strconv.ParseFloat(rest[:i], 64)
-		if err != nil {
-			return 0, errors.New(want)
-		}
-		rest = rest[i:]
-		unit := time.Duration(0)
-		for _, u := range durationUnits {
-			if strings.HasPrefix(rest, u.name) {
-				unit, rest = u.d, rest[len(u.name):]
-				break
-			}
-		}
-		if unit == 0 {
+		n, unit, tail, ok := durationTerm(rest)
+		if !ok {
 			return 0, errors.New(want)
 		}
 		total += n * float64(unit)
 		if total > float64(maxDuration) {
 			return 0, errors.New("duration too long")
 		}
-		rest = strings.TrimLeft(rest, " ")
+		rest = strings.TrimLeft(tail, " ")
 	}
 	return time.Duration(total), nil
+}
+
+// durationTerm reads the number and unit at the start of s ("1.5h") and
+// returns them with what follows; ok is false when s does not start with
+// one.
+func durationTerm(s string) (n float64, unit time.Duration, tail string, ok bool) {
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return 0, 0, s, false
+	}
+	n, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil {
+		return 0, 0, s, false
+	}
+	unit, tail = cutUnit(s[i:])
+	return n, unit, tail, unit != 0
+}
+
+// cutUnit returns the duration unit at the start of s and what follows it;
+// the unit is 0 when s starts with none.
+func cutUnit(s string) (time.Duration, string) {
+	for _, u := range durationUnits {
+		if strings.HasPrefix(s, u.name) {
+			return u.d, s[len(u.name):]
+		}
+	}
+	return 0, s
 }
 
 func unitName(d time.Duration) string {
@@ -151,58 +175,86 @@ func example(d time.Duration) string {
 // comma (`["project:internal",]`, `['a', 'b']`, `[0,1,2]`). Empty items are
 // dropped; "[]" is the empty list.
 func parseList(s string) ([]string, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "[") {
-		if !strings.HasSuffix(s, "]") {
-			return nil, errors.New("list opened with [ but not closed with ]")
-		}
-		s = s[1 : len(s)-1]
+	s, err := unbracket(strings.TrimSpace(s))
+	if err != nil {
+		return nil, err
 	}
 	out := []string{}
-	for i := 0; i < len(s); {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		switch q := s[i]; q {
+	for i := skipListSpace(s, 0); i < len(s); i = skipListSpace(s, i) {
+		var item string
+		switch s[i] {
 		case ',':
 			i++
+			continue
 		case '"', '\'':
-			var b strings.Builder
-			j := i + 1
-			for ; j < len(s) && s[j] != q; j++ {
-				if s[j] == '\\' && j+1 < len(s) {
-					j++
-				}
-				b.WriteByte(s[j])
-			}
-			if j >= len(s) {
-				return nil, errors.New("unterminated quote in list")
-			}
-			i = j + 1
-			for i < len(s) && s[i] == ' ' {
-				i++
-			}
-			if i < len(s) && s[i] != ',' {
-				return nil, errors.New("want a comma after a quoted item")
-			}
-			if item := strings.TrimSpace(b.String()); item != "" {
-				out = append(out, item)
+			if item, i, err = quotedItem(s, i); err != nil {
+				return nil, err
 			}
 		default:
-			j := strings.IndexByte(s[i:], ',')
-			if j < 0 {
-				j = len(s) - i
-			}
-			if item := strings.TrimSpace(s[i : i+j]); item != "" {
-				out = append(out, item)
-			}
-			i += j
+			item, i = plainItem(s, i)
+		}
+		if item != "" {
+			out = append(out, item)
 		}
 	}
 	return out, nil
+}
+
+// unbracket strips the [ ] around a Python/JSON list; a list without them
+// is returned as it is.
+func unbracket(s string) (string, error) {
+	if !strings.HasPrefix(s, "[") {
+		return s, nil
+	}
+	if !strings.HasSuffix(s, "]") {
+		return "", errors.New("list opened with [ but not closed with ]")
+	}
+	return s[1 : len(s)-1], nil
+}
+
+// skipListSpace returns the index of the first byte of s at or after i that
+// is not a space, tab or line break.
+func skipListSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// quotedItem reads the quoted item starting at s[i], a backslash escaping
+// the next byte, and returns it trimmed with the index after it and the
+// spaces that follow; a comma or the end of s must come next.
+func quotedItem(s string, i int) (string, int, error) {
+	q := s[i]
+	var b strings.Builder
+	j := i + 1
+	for ; j < len(s) && s[j] != q; j++ {
+		if s[j] == '\\' && j+1 < len(s) {
+			j++
+		}
+		b.WriteByte(s[j])
+	}
+	if j >= len(s) {
+		return "", 0, errors.New("unterminated quote in list")
+	}
+	i = j + 1
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i < len(s) && s[i] != ',' {
+		return "", 0, errors.New("want a comma after a quoted item")
+	}
+	return strings.TrimSpace(b.String()), i, nil
+}
+
+// plainItem reads the unquoted item starting at s[i], up to the next comma
+// or the end, and returns it trimmed with the index of that comma or end.
+func plainItem(s string, i int) (string, int) {
+	j := strings.IndexByte(s[i:], ',')
+	if j < 0 {
+		j = len(s) - i
+	}
+	return strings.TrimSpace(s[i : i+j]), i + j
 }
 
 // parseWorkdays reads Python weekday numbers (0 is Monday, 6 is Sunday).
@@ -367,81 +419,132 @@ var strftime = map[byte]string{
 // layout element (digits, "Jan", "Mon", "MST", "PM", "pm"), and formats
 // without a full date or that do not read back what they write.
 func StrftimeLayout(py string) (string, error) {
-	var b strings.Builder
-	var literal strings.Builder
-	hasYear, hasMonth, hasDay := false, false, false
-	flush := func() error {
-		lit := literal.String()
-		literal.Reset()
-		if strings.ContainsAny(lit, "0123456789") {
-			return fmt.Errorf("literal %q: digits cannot be expressed in a Go layout", lit)
-		}
-		for _, tok := range []string{"Jan", "Mon", "MST", "PM", "pm"} {
-			if strings.Contains(lit, tok) {
-				return fmt.Errorf("literal %q: %q would be read as a layout element", lit, tok)
-			}
-		}
-		b.WriteString(lit)
-		return nil
+	var lb layoutBuilder
+	if err := lb.convert(py); err != nil {
+		return "", err
 	}
-	for i := 0; i < len(py); i++ {
-		if py[i] != '%' {
-			literal.WriteByte(py[i])
-			continue
-		}
-		if i+1 == len(py) {
-			return "", fmt.Errorf("format %q ends with a lone %%", py)
-		}
-		i++
-		c := py[i]
-		if c == '%' {
-			literal.WriteByte('%')
-			continue
-		}
-		if c == 'f' {
-			lit := literal.String()
-			if lit == "" || (lit[len(lit)-1] != '.' && lit[len(lit)-1] != ',') {
-				return "", fmt.Errorf("format %q: %%f must follow '.' or ','", py)
-			}
-			if err := flush(); err != nil {
-				return "", fmt.Errorf("format %q: %w", py, err)
-			}
-			b.WriteString("000000")
-			continue
-		}
-		el, ok := strftime[c]
-		if !ok {
-			return "", fmt.Errorf("format %q: directive %%%c is not supported", py, c)
-		}
-		if err := flush(); err != nil {
-			return "", fmt.Errorf("format %q: %w", py, err)
-		}
-		b.WriteString(el)
-		switch c {
-		case 'Y', 'y':
-			hasYear = true
-		case 'm', 'b', 'B':
-			hasMonth = true
-		case 'd':
-			hasDay = true
-		case 'j':
-			hasMonth, hasDay = true, true
-		}
-	}
-	if err := flush(); err != nil {
-		return "", fmt.Errorf("format %q: %w", py, err)
-	}
-	if !hasYear || !hasMonth || !hasDay {
+	if !lb.hasYear || !lb.hasMonth || !lb.hasDay {
 		return "", fmt.Errorf("format %q: want a full date (year, month and day)", py)
 	}
-	layout := b.String()
-	ref := time.Date(2024, time.November, 5, 13, 7, 9, 123456000, time.FixedZone("", 3*3600))
-	text := ref.Format(layout)
-	back, err := time.Parse(layout, text)
-	if err != nil || back.Format(layout) != text {
+	layout := lb.b.String()
+	if !readsBack(layout) {
 		return "", fmt.Errorf("format %q: Go layout %q does not read back what it writes", py, layout)
 	}
 	return layout, nil
+}
+
+// layoutBuilder accumulates the Go layout of a strftime format: the
+// elements written so far, the literal text not yet written, and which
+// parts of a date the elements cover.
+type layoutBuilder struct {
+	b, literal                strings.Builder
+	hasYear, hasMonth, hasDay bool
+}
+
+// convert translates every directive and literal of the format py; its
+// errors quote py.
+func (lb *layoutBuilder) convert(py string) error {
+	for i := 0; i < len(py); i++ {
+		if py[i] != '%' {
+			lb.literal.WriteByte(py[i])
+			continue
+		}
+		if i+1 == len(py) {
+			return fmt.Errorf("format %q ends with a lone %%", py)
+		}
+		i++
+		if err := lb.directive(py, py[i]); err != nil {
+			return err
+		}
+	}
+	if err := lb.flush(); err != nil {
+		return fmt.Errorf("format %q: %w", py, err)
+	}
+	return nil
+}
+
+// directive translates the directive %c of the format py.
+func (lb *layoutBuilder) directive(py string, c byte) error {
+	switch c {
+	case '%':
+		lb.literal.WriteByte('%')
+		return nil
+	case 'f':
+		return lb.fraction(py)
+	}
+	el, ok := strftime[c]
+	if !ok {
+		return fmt.Errorf("format %q: directive %%%c is not supported", py, c)
+	}
+	if err := lb.flush(); err != nil {
+		return fmt.Errorf("format %q: %w", py, err)
+	}
+	lb.b.WriteString(el)
+	lb.note(c)
+	return nil
+}
+
+// fraction translates %f, the microseconds, which must follow a '.' or ','
+// of the literal text.
+func (lb *layoutBuilder) fraction(py string) error {
+	lit := lb.literal.String()
+	if lit == "" || (lit[len(lit)-1] != '.' && lit[len(lit)-1] != ',') {
+		return fmt.Errorf("format %q: %%f must follow '.' or ','", py)
+	}
+	if err := lb.flush(); err != nil {
+		return fmt.Errorf("format %q: %w", py, err)
+	}
+	lb.b.WriteString("000000")
+	return nil
+}
+
+// note records which parts of a date the directive %c covers.
+func (lb *layoutBuilder) note(c byte) {
+	switch c {
+	case 'Y', 'y':
+		lb.hasYear = true
+	case 'm', 'b', 'B':
+		lb.hasMonth = true
+	case 'd':
+		lb.hasDay = true
+	case 'j':
+		lb.hasMonth, lb.hasDay = true, true
+	}
+}
+
+// flush writes the pending literal text to the layout, refusing text that
+// Go would not write back as it is.
+func (lb *layoutBuilder) flush() error {
+	lit := lb.literal.String()
+	lb.literal.Reset()
+	if err := checkLiteral(lit); err != nil {
+		return err
+	}
+	lb.b.WriteString(lit)
+	return nil
+}
+
+// checkLiteral refuses literal text that a Go layout cannot hold: digits,
+// and words Go would read as a layout element.
+func checkLiteral(lit string) error {
+	if strings.ContainsAny(lit, "0123456789") {
+		return fmt.Errorf("literal %q: digits cannot be expressed in a Go layout", lit)
+	}
+	for _, tok := range []string{"Jan", "Mon", "MST", "PM", "pm"} {
+		if strings.Contains(lit, tok) {
+			return fmt.Errorf("literal %q: %q would be read as a layout element", lit, tok)
+		}
+	}
+	return nil
+}
+
+// readsBack reports whether layout parses what it formats, back to the
+// same text.
+func readsBack(layout string) bool {
+	ref := time.Date(2024, time.November, 5, 13, 7, 9, 123456000, time.FixedZone("", 3*3600))
+	text := ref.Format(layout)
+	back, err := time.Parse(layout, text)
+	return err == nil && back.Format(layout) == text
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

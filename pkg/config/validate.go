@@ -90,14 +90,7 @@ func (c Config) Validate(role Role) error {
 	}
 	if role.transforms() {
 		c.validateCalendar(&p)
-		for _, key := range sortedKeys(c.StatusTypes) {
-			if strings.TrimSpace(key) == "" {
-				p.Add("EXPORTER_STATUS_TYPES", nil, "an entry has an empty status key")
-			}
-			if t := c.StatusTypes[key]; !slices.Contains(statusTypeNames, t) {
-				p.Add("EXPORTER_STATUS_TYPES", nil, "status %q: type %q: want %s", key, t, setting.OrList(statusTypeNames))
-			}
-		}
+		c.validateStatusTypes(&p)
 	}
 	if role.transforms() || role.loads() {
 		c.validateCustomFields(&p)
@@ -113,6 +106,19 @@ func (c Config) Validate(role Role) error {
 func validListenPort(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+// validateStatusTypes checks that every status has a key and one of
+// Tracker's status types, in the order of the keys.
+func (c Config) validateStatusTypes(p *setting.Problems) {
+	for _, key := range sortedKeys(c.StatusTypes) {
+		if strings.TrimSpace(key) == "" {
+			p.Add("EXPORTER_STATUS_TYPES", nil, "an entry has an empty status key")
+		}
+		if t := c.StatusTypes[key]; !slices.Contains(statusTypeNames, t) {
+			p.Add("EXPORTER_STATUS_TYPES", nil, "status %q: type %q: want %s", key, t, setting.OrList(statusTypeNames))
+		}
+	}
 }
 
 func (c Config) validateTracker(p *setting.Problems) {
