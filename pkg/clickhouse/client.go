@@ -123,22 +123,9 @@ func options(cfg Config) (*ch.Options, error) {
 		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}
 	}
 	if cfg.TLS() {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.CACertPath != "" {
-			pem, err := os.ReadFile(cfg.CACertPath)
-			if err != nil {
-				return nil, fmt.Errorf("read CA certificate: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("CA certificate %s: no PEM certificate found", cfg.CACertPath)
-			}
-			tc.RootCAs = pool
-		}
-		if addrs := cfg.Addrs(); len(addrs) == 1 {
-			if host, _, err := net.SplitHostPort(addrs[0]); err == nil {
-				tc.ServerName = host
-			}
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
 		}
 		opts.TLS = tc
 	}
@@ -150,6 +137,30 @@ func options(cfg Config) (*ch.Options, error) {
 		}
 	}
 	return opts, nil
+}
+
+// tlsConfig is the TLS configuration of cfg: TLS 1.2 at least, the CA
+// certificate of cfg.CACertPath when set (else the system's), and the
+// server name of the host when cfg has a single address.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CACertPath != "" {
+		pem, err := os.ReadFile(cfg.CACertPath)
+		if err != nil {
+			return nil, fmt.Errorf("read CA certificate: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA certificate %s: no PEM certificate found", cfg.CACertPath)
+		}
+		tc.RootCAs = pool
+	}
+	if addrs := cfg.Addrs(); len(addrs) == 1 {
+		if host, _, err := net.SplitHostPort(addrs[0]); err == nil {
+			tc.ServerName = host
+		}
+	}
+	return tc, nil
 }
 
 // Close closes every connection of the pool.

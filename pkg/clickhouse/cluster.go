@@ -152,37 +152,22 @@ func (k cluster) distributedTable(db, table, create string) string {
 // table t of tables, outside IN (...) subqueries and string literals.
 func (k cluster) readDistributed(sql, db string, tables map[string]bool) string {
 	var (
-		b     strings.Builder
-		stack []bool // per open parenthesis: inside IN (...)
-		inIn  int
+		b      strings.Builder
+		parens inParens
 	)
 	prefix := "`" + db + "`.`"
 	for i := 0; i < len(sql); i++ {
 		c := sql[i]
 		switch {
 		case c == '\'':
-			j := i + 1
-			for ; j < len(sql) && sql[j] != '\''; j++ {
-				if sql[j] == '\\' {
-					j++
-				}
-			}
+			j := stringEnd(sql, i)
 			b.WriteString(sql[i:min(j+1, len(sql))])
 			i = j
 		case c == '(':
-			isIn := precededByIn(sql[:i])
-			stack = append(stack, isIn)
-			if isIn {
-				inIn++
-			}
+			parens.open(precededByIn(sql[:i]))
 			b.WriteByte(c)
 		case c == ')':
-			if n := len(stack); n > 0 {
-				if stack[n-1] {
-					inIn--
-				}
-				stack = stack[:n-1]
-			}
+			parens.close()
 			b.WriteByte(c)
 		case c == '`' && strings.HasPrefix(sql[i:], prefix):
 			end := strings.IndexByte(sql[i+len(prefix):], '`')
@@ -191,7 +176,7 @@ func (k cluster) readDistributed(sql, db string, tables map[string]bool) string 
 				return b.String()
 			}
 			name := sql[i+len(prefix) : i+len(prefix)+end]
-			if inIn == 0 && tables[name] {
+			if parens.inIn == 0 && tables[name] {
 				name += DistributedSuffix
 			}
 			b.WriteString(prefix + name + "`")
@@ -201,6 +186,47 @@ func (k cluster) readDistributed(sql, db string, tables map[string]bool) string 
 		}
 	}
 	return b.String()
+}
+
+// stringEnd returns the index of the quote that closes the string literal
+// at sql[i] (a backslash escapes the next byte); len(sql) or more when
+// none does.
+func stringEnd(sql string, i int) int {
+	j := i + 1
+	for ; j < len(sql) && sql[j] != '\''; j++ {
+		if sql[j] == '\\' {
+			j++
+		}
+	}
+	return j
+}
+
+// inParens follows the open parentheses of a statement and counts those
+// that open an IN (...) list.
+type inParens struct {
+	stack []bool // per open parenthesis: inside IN (...)
+	inIn  int
+}
+
+// open records an open parenthesis; isIn says it follows IN.
+func (p *inParens) open(isIn bool) {
+	p.stack = append(p.stack, isIn)
+	if isIn {
+		p.inIn++
+	}
+}
+
+// close records a closing parenthesis; one without its opening one is
+// ignored.
+func (p *inParens) close() {
+	n := len(p.stack)
+	if n == 0 {
+		return
+	}
+	if p.stack[n-1] {
+		p.inIn--
+	}
+	p.stack = p.stack[:n-1]
 }
 
 var inTailRE = regexp.MustCompile(`(?i)\bIN\s*$`)

@@ -58,47 +58,25 @@ func loadMigrations(fsys fs.FS, data templateData) ([]migration, error) {
 	var out []migration
 	seen := map[uint32]string{}
 	for _, file := range names {
-		m := migrationFileRE.FindStringSubmatch(file)
-		if m == nil {
-			return nil, fmt.Errorf("migration file %s: name is not NNNN_name.sql", file)
+		v, err := migrationVersion(file)
+		if err != nil {
+			return nil, err
 		}
-		v, _ := strconv.ParseUint(m[1], 10, 32)
-		if v == 0 {
-			return nil, fmt.Errorf("migration file %s: versions start at 0001", file)
-		}
-		if other, dup := seen[uint32(v)]; dup {
+		if other, dup := seen[v]; dup {
 			return nil, fmt.Errorf("migration files %s and %s have the same version", other, file)
 		}
-		seen[uint32(v)] = file
-		src, err := fs.ReadFile(fsys, file)
+		seen[v] = file
+		sql, err := renderMigration(fsys, file, data)
 		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", file, err)
+			return nil, err
 		}
-		tmpl, err := template.New(file).Option("missingkey=error").Parse(string(src))
+		stmts, err := migrationStatements(file, sql)
 		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", file, err)
-		}
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, data); err != nil {
-			return nil, fmt.Errorf("migration %s: %w", file, err)
-		}
-		stmts, err := splitStatements(buf.String())
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", file, err)
-		}
-		if len(stmts) == 0 {
-			return nil, fmt.Errorf("migration %s: no statement", file)
-		}
-		for _, s := range stmts {
-			if isAlterAddColumn(s) {
-				if _, ok := parseAddColumn(s); !ok {
-					return nil, fmt.Errorf("migration %s: an ALTER TABLE must add exactly one column (ALTER TABLE t ADD COLUMN c Type) so that it can be guarded: %s", file, s)
-				}
-			}
+			return nil, err
 		}
 		sum := sha256.Sum256([]byte(strings.Join(stmts, "\n;\n")))
 		out = append(out, migration{
-			version:    uint32(v),
+			version:    v,
 			name:       strings.TrimSuffix(path.Base(file), ".sql"),
 			statements: stmts,
 			checksum:   hex.EncodeToString(sum[:]),
@@ -106,6 +84,58 @@ func loadMigrations(fsys fs.FS, data templateData) ([]migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
+}
+
+// migrationVersion is the version that a migration file's name
+// (NNNN_name.sql) gives, from 1.
+func migrationVersion(file string) (uint32, error) {
+	m := migrationFileRE.FindStringSubmatch(file)
+	if m == nil {
+		return 0, fmt.Errorf("migration file %s: name is not NNNN_name.sql", file)
+	}
+	v, _ := strconv.ParseUint(m[1], 10, 32)
+	if v == 0 {
+		return 0, fmt.Errorf("migration file %s: versions start at 0001", file)
+	}
+	return uint32(v), nil
+}
+
+// renderMigration reads a migration file and executes it as a template
+// with data; a key that data lacks is an error.
+func renderMigration(fsys fs.FS, file string, data templateData) (string, error) {
+	src, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return "", fmt.Errorf("read migration %s: %w", file, err)
+	}
+	tmpl, err := template.New(file).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return "", fmt.Errorf("migration %s: %w", file, err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return "", fmt.Errorf("migration %s: %w", file, err)
+	}
+	return buf.String(), nil
+}
+
+// migrationStatements splits the rendered migration file into its
+// statements: at least one, and every ALTER one that can be guarded.
+func migrationStatements(file, sql string) ([]string, error) {
+	stmts, err := splitStatements(sql)
+	if err != nil {
+		return nil, fmt.Errorf("migration %s: %w", file, err)
+	}
+	if len(stmts) == 0 {
+		return nil, fmt.Errorf("migration %s: no statement", file)
+	}
+	for _, s := range stmts {
+		if isAlterAddColumn(s) {
+			if _, ok := parseAddColumn(s); !ok {
+				return nil, fmt.Errorf("migration %s: an ALTER TABLE must add exactly one column (ALTER TABLE t ADD COLUMN c Type) so that it can be guarded: %s", file, s)
+			}
+		}
+	}
+	return stmts, nil
 }
 
 // splitStatements splits SQL on semicolons outside quotes and drops
@@ -124,38 +154,23 @@ func splitStatements(sql string) ([]string, error) {
 	for i := 0; i < len(sql); i++ {
 		c := sql[i]
 		switch {
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
+		case strings.HasPrefix(sql[i:], "--"):
+			i = lineCommentEnd(sql, i)
 			cur.WriteByte('\n')
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			end := strings.Index(sql[i+2:], "*/")
-			if end < 0 {
-				return nil, errors.New("unterminated /* comment")
+		case strings.HasPrefix(sql[i:], "/*"):
+			end, err := blockCommentEnd(sql, i)
+			if err != nil {
+				return nil, err
 			}
-			i += 2 + end + 1
+			i = end
 			cur.WriteByte(' ')
 		case c == '\'' || c == '`' || c == '"':
-			j := i + 1
-			for ; j < len(sql); j++ {
-				if sql[j] == '\\' {
-					j++
-					continue
-				}
-				if sql[j] == c {
-					if j+1 < len(sql) && sql[j+1] == c { // doubled quote
-						j++
-						continue
-					}
-					break
-				}
+			end, err := quoteEnd(sql, i)
+			if err != nil {
+				return nil, err
 			}
-			if j >= len(sql) {
-				return nil, fmt.Errorf("unterminated %c quote", c)
-			}
-			cur.WriteString(sql[i : j+1])
-			i = j
+			cur.WriteString(sql[i : end+1])
+			i = end
 		case c == ';':
 			flush()
 		default:
@@ -164,6 +179,47 @@ func splitStatements(sql string) ([]string, error) {
 	}
 	flush()
 	return stmts, nil
+}
+
+// lineCommentEnd returns the index of the newline that ends the -- comment
+// at sql[i], len(sql) when none does.
+func lineCommentEnd(sql string, i int) int {
+	for i < len(sql) && sql[i] != '\n' {
+		i++
+	}
+	return i
+}
+
+// blockCommentEnd returns the index of the last byte of the /* comment at
+// sql[i] (the slash of its */).
+func blockCommentEnd(sql string, i int) (int, error) {
+	end := strings.Index(sql[i+2:], "*/")
+	if end < 0 {
+		return 0, errors.New("unterminated /* comment")
+	}
+	return i + 2 + end + 1, nil
+}
+
+// quoteEnd returns the index of the quote that closes the one at sql[i]:
+// a backslash escapes the next byte and a doubled quote is part of the
+// quoted text.
+func quoteEnd(sql string, i int) (int, error) {
+	q := sql[i]
+	for j := i + 1; j < len(sql); j++ {
+		if sql[j] == '\\' {
+			j++
+			continue
+		}
+		if sql[j] != q {
+			continue
+		}
+		if j+1 < len(sql) && sql[j+1] == q { // doubled quote
+			j++
+			continue
+		}
+		return j, nil
+	}
+	return 0, fmt.Errorf("unterminated %c quote", q)
 }
 
 var (
@@ -223,30 +279,10 @@ func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		return nil, wrap(err)
 	}
 
-	var (
-		report     []string
-		maxApplied uint32
-	)
-	for v := range done {
-		maxApplied = max(maxApplied, v)
+	if err := c.checkApplied(ms, done); err != nil {
+		return nil, err
 	}
-	for _, m := range ms {
-		sums, ok := done[m.version]
-		if !ok {
-			if m.version < maxApplied {
-				return nil, &Error{Op: "migrate", Permanent: true, Err: fmt.Errorf(
-					"migration %s is not applied but the later migration %04d is: migrations were applied out of order", m.name, maxApplied)}
-			}
-			continue
-		}
-		for _, s := range sums {
-			if s != m.checksum {
-				return nil, &Error{Op: "migrate", Permanent: true, Err: fmt.Errorf(
-					"%w: %s in database %s was applied with checksum %.12s but now renders to %.12s (edited file, or table names changed since)",
-					ErrChecksumMismatch, m.name, c.db, s, m.checksum)}
-			}
-		}
-	}
+	var report []string
 	if len(done) == 0 {
 		notes, err := c.moveLegacyTables(ctx)
 		report = append(report, notes...)
@@ -265,6 +301,34 @@ func (c *Client) migrate(ctx context.Context, fsys fs.FS) ([]string, error) {
 		return report, wrap(err)
 	}
 	return report, nil
+}
+
+// checkApplied refuses, with a permanent *Error, the migrations ms when
+// one of them is not applied but a later one is, or when one was applied
+// (done: the checksums recorded per version) with another checksum.
+func (c *Client) checkApplied(ms []migration, done map[uint32][]string) error {
+	var maxApplied uint32
+	for v := range done {
+		maxApplied = max(maxApplied, v)
+	}
+	for _, m := range ms {
+		sums, ok := done[m.version]
+		if !ok {
+			if m.version < maxApplied {
+				return &Error{Op: "migrate", Permanent: true, Err: fmt.Errorf(
+					"migration %s is not applied but the later migration %04d is: migrations were applied out of order", m.name, maxApplied)}
+			}
+			continue
+		}
+		for _, s := range sums {
+			if s != m.checksum {
+				return &Error{Op: "migrate", Permanent: true, Err: fmt.Errorf(
+					"%w: %s in database %s was applied with checksum %.12s but now renders to %.12s (edited file, or table names changed since)",
+					ErrChecksumMismatch, m.name, c.db, s, m.checksum)}
+			}
+		}
+	}
+	return nil
 }
 
 // migrateTries bounds the attempts of applyMigrations.
@@ -498,40 +562,62 @@ func (c *Client) tableEngine(ctx context.Context, table string) (string, error) 
 func (c *Client) moveLegacyTables(ctx context.Context) ([]string, error) {
 	var notes []string
 	for _, t := range []string{c.tables.Issues, c.tables.IssueMetrics, c.tables.IssuesChangelog} {
-		engine, err := c.tableEngine(ctx, t)
+		legacy, err := c.isLegacyTable(ctx, t)
 		if err != nil {
 			return notes, err
 		}
-		if engine == "" || engine == "View" {
+		if !legacy {
 			continue
 		}
-		has, err := c.hasColumn(ctx, t, "_version")
+		moved, err := c.moveLegacyTable(ctx, t)
+		notes = append(notes, moved...)
 		if err != nil {
 			return notes, err
 		}
-		if has {
-			continue
+	}
+	return notes, nil
+}
+
+// isLegacyTable reports whether t is a table (not a view) without the
+// _version column: one the old tool created.
+func (c *Client) isLegacyTable(ctx context.Context, t string) (bool, error) {
+	engine, err := c.tableEngine(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	if engine == "" || engine == "View" {
+		return false, nil
+	}
+	has, err := c.hasColumn(ctx, t, "_version")
+	if err != nil {
+		return false, err
+	}
+	return !has, nil
+}
+
+// moveLegacyTable renames the old tool's table t to <t>_legacy, unless
+// that exists too, and drops the view <t>_view when there is one. It
+// returns a note for each of the two it did.
+func (c *Client) moveLegacyTable(ctx context.Context, t string) ([]string, error) {
+	target := t + "_legacy"
+	if e, err := c.tableEngine(ctx, target); err != nil {
+		return nil, err
+	} else if e != "" {
+		return nil, &Error{Op: "migrate", Table: t, Permanent: true, Err: fmt.Errorf(
+			"table %s.%s was created by the old tool and %s.%s exists too: rename or drop one of them", c.db, t, c.db, target)}
+	}
+	if err := c.conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s%s", c.qualified(t), c.qualified(target), c.cluster.onCluster())); err != nil {
+		return nil, fmt.Errorf("rename legacy table %s: %w", t, err)
+	}
+	notes := []string{fmt.Sprintf("renamed %s.%s (old tool's layout) to %s.%s", c.db, t, c.db, target)}
+	view := t + "_view"
+	if e, err := c.tableEngine(ctx, view); err != nil {
+		return notes, err
+	} else if e == "View" {
+		if err := c.conn.Exec(ctx, "DROP TABLE "+c.qualified(view)+c.cluster.onCluster()); err != nil {
+			return notes, fmt.Errorf("drop legacy view %s: %w", view, err)
 		}
-		target := t + "_legacy"
-		if e, err := c.tableEngine(ctx, target); err != nil {
-			return notes, err
-		} else if e != "" {
-			return notes, &Error{Op: "migrate", Table: t, Permanent: true, Err: fmt.Errorf(
-				"table %s.%s was created by the old tool and %s.%s exists too: rename or drop one of them", c.db, t, c.db, target)}
-		}
-		if err := c.conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s%s", c.qualified(t), c.qualified(target), c.cluster.onCluster())); err != nil {
-			return notes, fmt.Errorf("rename legacy table %s: %w", t, err)
-		}
-		notes = append(notes, fmt.Sprintf("renamed %s.%s (old tool's layout) to %s.%s", c.db, t, c.db, target))
-		view := t + "_view"
-		if e, err := c.tableEngine(ctx, view); err != nil {
-			return notes, err
-		} else if e == "View" {
-			if err := c.conn.Exec(ctx, "DROP TABLE "+c.qualified(view)+c.cluster.onCluster()); err != nil {
-				return notes, fmt.Errorf("drop legacy view %s: %w", view, err)
-			}
-			notes = append(notes, fmt.Sprintf("dropped the old view %s.%s", c.db, view))
-		}
+		notes = append(notes, fmt.Sprintf("dropped the old view %s.%s", c.db, view))
 	}
 	return notes, nil
 }

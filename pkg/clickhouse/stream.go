@@ -89,10 +89,7 @@ func (in *Insert) Add(ctx context.Context, rows []*wire.IssueRows) (err error) {
 	}
 	issues := make([]issueRec, 0, len(rows))
 	for _, env := range rows {
-		slot := uint8(0)
-		if cur, ok := current[env.IssueID]; ok && cur == 0 {
-			slot = 1
-		}
+		slot := freeSlot(current, env.IssueID)
 		issues = append(issues, issueRec{env: env, row: &env.Issue, id: env.IssueID, slot: slot})
 		for _, s := range sets {
 			s.add(env, env.IssueID, slot)
@@ -114,6 +111,16 @@ func (in *Insert) Add(ctx context.Context, rows []*wire.IssueRows) (err error) {
 		in.issues[id] = true
 	}
 	return nil
+}
+
+// freeSlot is the generation slot that the current row of the issue id
+// does not use: 1 when it is in slot 0, else 0 (also when current, the
+// slots of the issues that have a current row, lacks id).
+func freeSlot(current map[string]uint8, id string) uint8 {
+	if cur, ok := current[id]; ok && cur == 0 {
+		return 1
+	}
+	return 0
 }
 
 // Commit ends every INSERT in the order they were opened (statuses, then

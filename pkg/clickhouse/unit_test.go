@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -128,6 +129,18 @@ func TestOptions(t *testing.T) {
 	cfg.CACertPath = t.TempDir() + "/missing.pem"
 	if _, err := options(cfg); err == nil {
 		t.Error("options with a missing CA file: no error")
+	}
+}
+
+func TestTLSConfigRejectsCAWithoutPEM(t *testing.T) {
+	cfg := Default()
+	cfg.Host, cfg.Port, cfg.Proto = "proxy.example", 8443, ProtoHTTPS
+	cfg.CACertPath = t.TempDir() + "/ca.pem"
+	if err := os.WriteFile(cfg.CACertPath, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tlsConfig(cfg); err == nil || !strings.Contains(err.Error(), "no PEM certificate found") {
+		t.Errorf("tlsConfig with a CA file without PEM = %v, want an error saying no PEM certificate found", err)
 	}
 }
 
@@ -269,6 +282,38 @@ func TestLoadMigrationsRejects(t *testing.T) {
 			_, err := loadMigrations(tt.fs, newTemplateData("d", DefaultTableNames()))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("loadMigrations = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckApplied(t *testing.T) {
+	c := &Client{db: "d"}
+	ms := []migration{{version: 1, name: "0001_a", checksum: "sum1"}, {version: 2, name: "0002_b", checksum: "sum2"}}
+	tests := []struct {
+		name     string
+		done     map[uint32][]string
+		want     string // substring of the error; "" means none
+		mismatch bool
+	}{
+		{name: "nothing applied", done: map[uint32][]string{}},
+		{name: "first applied", done: map[uint32][]string{1: {"sum1"}}},
+		{name: "all applied by racing migrators", done: map[uint32][]string{1: {"sum1", "sum1"}, 2: {"sum2"}}},
+		{name: "later applied", done: map[uint32][]string{2: {"sum2"}}, want: "migration 0001_a is not applied but the later migration 0002 is"},
+		{name: "unknown later applied", done: map[uint32][]string{1: {"sum1"}, 7: {"x"}}, want: "migration 0002_b is not applied but the later migration 0007 is"},
+		{name: "changed", done: map[uint32][]string{1: {"sum1", "other"}}, want: "0001_a in database d", mismatch: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.checkApplied(ms, tt.done)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("checkApplied(%v) = %v, want nil", tt.done, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !IsPermanent(err) || errors.Is(err, ErrChecksumMismatch) != tt.mismatch {
+				t.Errorf("checkApplied(%v) = %v, want a permanent error containing %q (ErrChecksumMismatch: %v)", tt.done, err, tt.want, tt.mismatch)
 			}
 		})
 	}

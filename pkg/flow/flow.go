@@ -181,23 +181,59 @@ type Result struct {
 // input is repaired and reported in Result.Anomalies. It is safe for
 // concurrent use with shared Rules; it does not modify in.
 func Compute(in Input, r *Rules) Result {
-	var res Result
-	anomaly := func(kind AnomalyKind, seq int, format string, args ...any) {
-		res.Anomalies = append(res.Anomalies, Anomaly{Kind: kind, Seq: seq, Detail: fmt.Sprintf(format, args...)})
+	created := in.CreatedAt
+	t := timeline{asOf: in.AsOf}
+	if t.asOf.Before(created) {
+		t.anomaly(AnomalyAsOfBeforeCreated, -1, "as_of %s is before created_at %s", stamp(t.asOf), stamp(created))
+		t.asOf = created
 	}
-	created, asOf := in.CreatedAt, in.AsOf
-	if asOf.Before(created) {
-		anomaly(AnomalyAsOfBeforeCreated, -1, "as_of %s is before created_at %s", stamp(asOf), stamp(created))
-		asOf = created
+	trs := t.sorted(in.Transitions)
+	t.cur = initialStatus(in, trs)
+	if t.cur == "" {
+		t.anomaly(AnomalyNoInitialStatus, -1, "no initial status, no first transition from and no current status")
 	}
+	t.visits = make([]Visit, 1, len(trs)+2)
+	t.visits[0] = Visit{StatusKey: t.cur, Entered: created}
+	for _, tr := range trs {
+		t.transition(tr)
+	}
+	t.settle(in.CurrentStatus, in.CurrentStatusSince)
 
-	trs := in.Transitions
-	if !slices.IsSortedFunc(trs, compareTransitions) {
-		trs = slices.Clone(trs)
-		slices.SortStableFunc(trs, compareTransitions)
-		anomaly(AnomalyReordered, -1, "changelog is not in time order; %d transitions sorted by time", len(trs))
-	}
+	res := Result{Anomalies: t.anomalies}
+	finish(&res, t.visits, created, t.asOf, r)
+	return res
+}
 
+// timeline builds the visits of one issue from its transitions, repairing
+// inconsistent input and recording each repair as an anomaly.
+type timeline struct {
+	asOf      time.Time
+	cur       string // the status the transitions applied so far end in
+	visits    []Visit
+	anomalies []Anomaly
+}
+
+// anomaly records an anomaly of the input.
+func (t *timeline) anomaly(kind AnomalyKind, seq int, format string, args ...any) {
+	t.anomalies = append(t.anomalies, Anomaly{Kind: kind, Seq: seq, Detail: fmt.Sprintf(format, args...)})
+}
+
+// sorted returns trs in time order, then Seq order: trs itself when it is
+// already, else a sorted copy (an anomaly).
+func (t *timeline) sorted(trs []Transition) []Transition {
+	if slices.IsSortedFunc(trs, compareTransitions) {
+		return trs
+	}
+	trs = slices.Clone(trs)
+	slices.SortStableFunc(trs, compareTransitions)
+	t.anomaly(AnomalyReordered, -1, "changelog is not in time order; %d transitions sorted by time", len(trs))
+	return trs
+}
+
+// initialStatus is the status of the first visit: in.InitialStatus, else
+// the From of the first of trs, else in.CurrentStatus ("" when all three
+// are).
+func initialStatus(in Input, trs []Transition) string {
 	cur := in.InitialStatus
 	if cur == "" && len(trs) > 0 {
 		cur = trs[0].From
@@ -205,71 +241,86 @@ func Compute(in Input, r *Rules) Result {
 	if cur == "" {
 		cur = in.CurrentStatus
 	}
-	if cur == "" {
-		anomaly(AnomalyNoInitialStatus, -1, "no initial status, no first transition from and no current status")
-	}
+	return cur
+}
 
-	visits := make([]Visit, 1, len(trs)+2)
-	visits[0] = Visit{StatusKey: cur, Entered: created}
-	// move ends the current visit at at and starts one in status.
-	move := func(status string, at time.Time) {
-		visits[len(visits)-1].Left = at
-		visits = append(visits, Visit{StatusKey: status, Entered: at})
-	}
-	// adopt puts the issue in status from at on; an unknown initial status
-	// (the only visit so far, with the empty key) is relabelled instead.
-	adopt := func(status string, at time.Time) {
-		if len(visits) == 1 && visits[0].StatusKey == "" {
-			visits[0].StatusKey = status // the unknown initial status is now known
-			return
-		}
-		move(status, at)
-	}
-	for _, tr := range trs {
-		if tr.To == "" {
-			anomaly(AnomalyEmptyTo, tr.Seq, "transition at %s from %q has no target status; ignored", stamp(tr.At), tr.From)
-			continue
-		}
-		at := tr.At
-		if start := visits[len(visits)-1].Entered; at.Before(start) {
-			anomaly(AnomalyBeforeVisitStart, tr.Seq, "transition %s→%s at %s is before the %s visit began at %s",
-				tr.From, tr.To, stamp(tr.At), cur, stamp(start))
-			at = start
-		}
-		if at.After(asOf) {
-			anomaly(AnomalyAfterAsOf, tr.Seq, "transition %s→%s at %s is after as_of %s", tr.From, tr.To, stamp(at), stamp(asOf))
-			at = asOf
-		}
-		if tr.From != "" && tr.From != cur {
-			if cur != "" {
-				anomaly(AnomalyFromMismatch, tr.Seq, "transition %s→%s at %s, but the issue was in %s", tr.From, tr.To, stamp(at), cur)
-			}
-			adopt(tr.From, at)
-		}
-		move(tr.To, at)
-		cur = tr.To
-	}
-	if in.CurrentStatus != "" && in.CurrentStatus != cur {
-		since := in.CurrentStatusSince
-		if since.IsZero() || since.After(asOf) {
-			since = asOf
-		}
-		if start := visits[len(visits)-1].Entered; since.Before(start) {
-			since = start
-		}
-		if cur != "" {
-			anomaly(AnomalyCurrentMismatch, -1, "current status is %s but the changelog ends in %s; %s from %s",
-				in.CurrentStatus, cur, in.CurrentStatus, stamp(since))
-		}
-		adopt(in.CurrentStatus, since)
-	}
+// move ends the current visit at at and starts one in status.
+func (t *timeline) move(status string, at time.Time) {
+	t.visits[len(t.visits)-1].Left = at
+	t.visits = append(t.visits, Visit{StatusKey: status, Entered: at})
+}
 
-	finish(&res, visits, created, asOf, r)
-	return res
+// adopt puts the issue in status from at on; an unknown initial status
+// (the only visit so far, with the empty key) is relabelled instead.
+func (t *timeline) adopt(status string, at time.Time) {
+	if len(t.visits) == 1 && t.visits[0].StatusKey == "" {
+		t.visits[0].StatusKey = status // the unknown initial status is now known
+		return
+	}
+	t.move(status, at)
+}
+
+// transition applies one transition: the current visit ends and one in
+// tr.To begins. A transition without To is ignored; one before the current
+// visit began or after asOf is moved to that bound; a From other than the
+// current status is trusted (a zero-length visit to it comes first).
+func (t *timeline) transition(tr Transition) {
+	if tr.To == "" {
+		t.anomaly(AnomalyEmptyTo, tr.Seq, "transition at %s from %q has no target status; ignored", stamp(tr.At), tr.From)
+		return
+	}
+	at := tr.At
+	if start := t.visits[len(t.visits)-1].Entered; at.Before(start) {
+		t.anomaly(AnomalyBeforeVisitStart, tr.Seq, "transition %s→%s at %s is before the %s visit began at %s",
+			tr.From, tr.To, stamp(tr.At), t.cur, stamp(start))
+		at = start
+	}
+	if at.After(t.asOf) {
+		t.anomaly(AnomalyAfterAsOf, tr.Seq, "transition %s→%s at %s is after as_of %s", tr.From, tr.To, stamp(at), stamp(t.asOf))
+		at = t.asOf
+	}
+	if tr.From != "" && tr.From != t.cur {
+		if t.cur != "" {
+			t.anomaly(AnomalyFromMismatch, tr.Seq, "transition %s→%s at %s, but the issue was in %s", tr.From, tr.To, stamp(at), t.cur)
+		}
+		t.adopt(tr.From, at)
+	}
+	t.move(tr.To, at)
+	t.cur = tr.To
+}
+
+// settle makes the snapshot's current status (status, since when it began)
+// win over the status the transitions end in, when they differ: the last
+// visit ends at since, bounded by its start and asOf (asOf when since is
+// zero), and the current status begins there.
+func (t *timeline) settle(status string, since time.Time) {
+	if status == "" || status == t.cur {
+		return
+	}
+	if since.IsZero() || since.After(t.asOf) {
+		since = t.asOf
+	}
+	if start := t.visits[len(t.visits)-1].Entered; since.Before(start) {
+		since = start
+	}
+	if t.cur != "" {
+		t.anomaly(AnomalyCurrentMismatch, -1, "current status is %s but the changelog ends in %s; %s from %s",
+			status, t.cur, status, stamp(since))
+	}
+	t.adopt(status, since)
 }
 
 // finish measures the visits and derives the per-status and issue figures.
 func finish(res *Result, visits []Visit, created, asOf time.Time, r *Rules) {
+	measure(res, visits, asOf, r)
+	res.Visits = visits
+	issueFigures(&res.Issue, visits, created, asOf, r)
+}
+
+// measure completes the visits (status name and type, number, duration;
+// the last one is current and measured up to asOf) and sums them per
+// status into res.Statuses, in first-visit order.
+func measure(res *Result, visits []Visit, asOf time.Time, r *Rules) {
 	index := make(map[string]int, 8) // status key → position in res.Statuses
 	res.Statuses = make([]StatusMetric, 0, 8)
 	last := len(visits) - 1
@@ -277,15 +328,8 @@ func finish(res *Result, visits []Visit, created, asOf time.Time, r *Rules) {
 		v := &visits[i]
 		idx, ok := index[v.StatusKey]
 		if !ok {
-			info, final, known := r.Status(v.StatusKey)
-			idx = len(res.Statuses)
+			idx = addStatus(res, v.StatusKey, r)
 			index[v.StatusKey] = idx
-			res.Statuses = append(res.Statuses, StatusMetric{
-				Key: v.StatusKey, Name: SnakeCase(info.Name), Type: info.Type, Final: final,
-			})
-			if !known && v.StatusKey != "" {
-				res.UnknownStatuses = append(res.UnknownStatuses, v.StatusKey)
-			}
 		}
 		m := &res.Statuses[idx]
 		m.Visits++
@@ -299,29 +343,65 @@ func finish(res *Result, visits []Visit, created, asOf time.Time, r *Rules) {
 		}
 		v.Duration = seconds(v.Entered, end)
 		v.Business = business(r, v.Entered, end)
-		switch {
-		case !v.IsCurrent:
-			m.Duration += v.Duration
-			m.Business += v.Business
-			m.LastSeen = v.Left // visits are in time order
-		case v.Final:
-			m.LastSeen = v.Entered
-			m.IsCurrent = true
-		default:
-			m.Duration += v.Duration
-			m.Business += v.Business
-			m.LastSeen = asOf
-			m.IsCurrent = true
-		}
+		tally(m, v, asOf)
 	}
-	res.Visits = visits
+}
 
-	f := &res.Issue
-	cv := &visits[last]
+// addStatus appends the metric of the status key, not visited before, to
+// res.Statuses (and to res.UnknownStatuses when the rules do not know it)
+// and returns its position.
+func addStatus(res *Result, key string, r *Rules) int {
+	info, final, known := r.Status(key)
+	res.Statuses = append(res.Statuses, StatusMetric{
+		Key: key, Name: SnakeCase(info.Name), Type: info.Type, Final: final,
+	})
+	if !known && key != "" {
+		res.UnknownStatuses = append(res.UnknownStatuses, key)
+	}
+	return len(res.Statuses) - 1
+}
+
+// tally adds the measured visit v to the metric m of its status: a
+// completed visit counts in full, the current one up to asOf unless its
+// status is final (then it counts 0).
+func tally(m *StatusMetric, v *Visit, asOf time.Time) {
+	switch {
+	case !v.IsCurrent:
+		m.Duration += v.Duration
+		m.Business += v.Business
+		m.LastSeen = v.Left // visits are in time order
+	case v.Final:
+		m.LastSeen = v.Entered
+		m.IsCurrent = true
+	default:
+		m.Duration += v.Duration
+		m.Business += v.Business
+		m.LastSeen = asOf
+		m.IsCurrent = true
+	}
+}
+
+// issueFigures derives the issue-level figures from the measured visits.
+func issueFigures(f *IssueFigures, visits []Visit, created, asOf time.Time, r *Rules) {
+	cv := &visits[len(visits)-1]
 	f.CurrentStatus = cv.StatusKey
 	f.Final = cv.Final
 	f.CurrentStatusSince = cv.Entered
 	f.CurrentStatusAge = seconds(cv.Entered, asOf)
+	f.StartedAt = activity(f, visits)
+	if cv.Final {
+		doneFigures(f, visits, created, r)
+	} else if f.StartedAt != nil {
+		if d := seconds(*f.StartedAt, asOf); d > 0 {
+			f.FlowEfficiency = ptr(float64(f.ActiveTime) / float64(d))
+		}
+	}
+}
+
+// activity sums f.ActiveTime and f.PausedTime and counts f.ReopenCount
+// over the visits, and returns when the issue first entered an
+// inProgress-type status (nil if never).
+func activity(f *IssueFigures, visits []Visit) *time.Time {
 	var started *time.Time
 	for i := range visits {
 		v := &visits[i]
@@ -339,26 +419,26 @@ func finish(res *Result, visits []Visit, created, asOf time.Time, r *Rules) {
 			f.ReopenCount++
 		}
 	}
-	f.StartedAt = started
-	if cv.Final {
-		k := last
-		for k > 0 && visits[k-1].Final {
-			k--
-		}
-		done := visits[k].Entered
-		f.DoneAt = &done
-		f.LeadTime = ptr(seconds(created, done))
-		f.LeadBusiness = ptr(business(r, created, done))
-		if started != nil {
-			f.CycleTime = ptr(seconds(*started, done))
-			f.CycleBusiness = ptr(business(r, *started, done))
-			if *f.CycleTime > 0 {
-				f.FlowEfficiency = ptr(float64(f.ActiveTime) / float64(*f.CycleTime))
-			}
-		}
-	} else if started != nil {
-		if d := seconds(*started, asOf); d > 0 {
-			f.FlowEfficiency = ptr(float64(f.ActiveTime) / float64(d))
+	return started
+}
+
+// doneFigures sets the figures of an issue whose current status is final:
+// DoneAt, the start of the trailing run of final visits; lead time; and,
+// when f.StartedAt is set, cycle time and flow efficiency.
+func doneFigures(f *IssueFigures, visits []Visit, created time.Time, r *Rules) {
+	k := len(visits) - 1
+	for k > 0 && visits[k-1].Final {
+		k--
+	}
+	done := visits[k].Entered
+	f.DoneAt = &done
+	f.LeadTime = ptr(seconds(created, done))
+	f.LeadBusiness = ptr(business(r, created, done))
+	if started := f.StartedAt; started != nil {
+		f.CycleTime = ptr(seconds(*started, done))
+		f.CycleBusiness = ptr(business(r, *started, done))
+		if *f.CycleTime > 0 {
+			f.FlowEfficiency = ptr(float64(f.ActiveTime) / float64(*f.CycleTime))
 		}
 	}
 }
