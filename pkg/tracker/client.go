@@ -208,26 +208,11 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, d
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			c.retries.Add(1)
-			wait := c.backoff(attempt, lastErr)
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
-			case <-t.C:
+			if err := c.awaitRetry(ctx, attempt, lastErr); err != nil {
+				return nil, err
 			}
 		}
-		t0 := time.Now()
-		resp, err := c.once(ctx, method, path, body)
-		if c.deps.Observe != nil {
-			c.observe(method, path, attempt, time.Since(t0), err)
-		}
-		if err == nil && decode != nil {
-			if derr := decode(resp); derr != nil {
-				err = fmt.Errorf("tracker %s %s: %w: %v", method, path, ErrMalformed, derr)
-			}
-		}
+		resp, err := c.attempt(ctx, method, path, body, decode, attempt)
 		if err == nil {
 			return resp, nil
 		}
@@ -236,12 +221,53 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, d
 		}
 		lastErr = err
 		if !retryIf(err) || attempt >= c.cfg.MaxRetries {
-			if attempt > 0 {
-				return nil, fmt.Errorf("after %d attempts: %w", attempt+1, err)
-			}
-			return nil, err
+			return nil, gaveUp(attempt, err)
 		}
 	}
+}
+
+// awaitRetry counts a retry and waits its backoff (see backoff); the
+// error is ctx's, with the failure lastErr that the retry follows.
+func (c *Client) awaitRetry(ctx context.Context, attempt int, lastErr error) error {
+	c.retries.Add(1)
+	wait := c.backoff(attempt, lastErr)
+	t := time.NewTimer(wait)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+	case <-t.C:
+		return nil
+	}
+}
+
+// attempt sends the request once, reports it to Deps.Observe and applies
+// decode to the answer; a decode failure is an error wrapping
+// ErrMalformed.
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, decode func(*response) error, attempt int) (*response, error) {
+	t0 := time.Now()
+	resp, err := c.once(ctx, method, path, body)
+	if c.deps.Observe != nil {
+		c.observe(method, path, attempt, time.Since(t0), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if decode != nil {
+		if derr := decode(resp); derr != nil {
+			return nil, fmt.Errorf("tracker %s %s: %w: %v", method, path, ErrMalformed, derr)
+		}
+	}
+	return resp, nil
+}
+
+// gaveUp is the error of a call whose last failure, err, is not re-sent:
+// it says how many attempts were made when there were several.
+func gaveUp(attempt int, err error) error {
+	if attempt > 0 {
+		return fmt.Errorf("after %d attempts: %w", attempt+1, err)
+	}
+	return err
 }
 
 func (c *Client) observe(method, path string, attempt int, took time.Duration, err error) {

@@ -49,6 +49,42 @@ type SearchPage struct {
 // every page was handed to fn. The scroll context is released when the
 // iteration ends early.
 func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPage) error) error {
+	s, err := c.openScroll(req)
+	if err != nil {
+		return err
+	}
+	defer s.release(ctx)
+	for page := 1; ; page++ {
+		done, err := s.next(ctx, page, fn)
+		if done || err != nil {
+			return err
+		}
+	}
+}
+
+// scroll is the state of one Search: the body every page re-sends, the
+// parameters of the next request, and what the pages have delivered so
+// far against the total the first page counted.
+type scroll struct {
+	c       *Client
+	ttl     int
+	expand  string
+	payload []byte
+	query   url.Values
+	// collected counts the issues received; total is the first page's
+	// X-Total-Count, -1 if absent.
+	collected, total int
+	// scrollIDs is what release frees: the scroll id of the last page
+	// that offered another, none once the server released the scroll.
+	scrollIDs []string
+}
+
+// openScroll checks req and prepares the first request of its scroll.
+func (c *Client) openScroll(req SearchRequest) (*scroll, error) {
+	payload, err := searchBody(req)
+	if err != nil {
+		return nil, err
+	}
 	per := req.PerScroll
 	if per <= 0 || per > 1000 {
 		per = 1000
@@ -56,18 +92,6 @@ func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPa
 	ttl := req.TTLMillis
 	if ttl <= 0 {
 		ttl = 60000
-	}
-	body := map[string]any{}
-	if req.Query != "" {
-		body["query"] = req.Query
-	} else if len(req.Filter) > 0 {
-		body["filter"] = req.Filter
-	} else {
-		return fmt.Errorf("tracker search: neither query nor filter given")
-	}
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("tracker search: %w", err)
 	}
 	q := url.Values{}
 	scrollType := "sorted"
@@ -80,65 +104,122 @@ func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPa
 	if req.Expand != "" {
 		q.Set("expand", req.Expand)
 	}
-	collected, total := 0, -1
-	var scrollIDs []string
-	defer func() {
-		if len(scrollIDs) > 0 {
-			// Best effort: an ended scroll frees server resources.
-			c.clearScroll(context.WithoutCancel(ctx), scrollIDs)
-		}
-	}()
-	for page := 1; ; page++ {
-		var issues []Issue
-		retryIf := retryable
-		if page > 1 {
-			retryIf = refused
-		}
-		resp, err := c.doWith(ctx, http.MethodPost, "/issues/_search?"+q.Encode(), payload, func(r *response) error {
-			issues = issues[:0]
-			return json.Unmarshal(r.body, &issues)
-		}, retryIf)
-		switch {
-		case err != nil && page == 1:
-			return fmt.Errorf("search page %d: %w", page, err)
-		case err != nil && total >= 0 && collected >= total:
-			// Every counted issue arrived; this page was only a check.
-			scrollIDs = nil
-			return nil
-		case err != nil:
-			return fmt.Errorf("search page %d after %d issues: %w: %w", page, collected, ErrScrollInterrupted, err)
-		}
-		if page == 1 {
-			if n, err := strconv.Atoi(resp.header.Get("X-Total-Count")); err == nil && n >= 0 {
-				total = n
-			}
-		}
-		collected += len(issues)
-		if err := fn(SearchPage{Issues: issues, Total: total}); err != nil {
-			return err
-		}
-		sid := resp.header.Get("X-Scroll-Id")
-		if sid == "" || len(issues) == 0 {
-			scrollIDs = nil // the server released a finished scroll
-			if total >= 0 && collected < total {
-				return fmt.Errorf("%w: the scroll ended after %d of the %d issues the server counted", ErrSearchIncomplete, collected, total)
-			}
-			return nil
-		}
-		// With every counted issue collected, one more page is still
-		// asked for while the server offers one: a total that the server
-		// capped must not cut the export short.
-		scrollIDs = append(scrollIDs[:0], sid)
-		q = url.Values{}
-		q.Set("scrollId", sid)
-		if tok := resp.header.Get("X-Scroll-Token"); tok != "" {
-			q.Set("scrollToken", tok)
-		}
-		q.Set("scrollTTLMillis", strconv.Itoa(ttl))
-		if req.Expand != "" {
-			q.Set("expand", req.Expand)
-		}
+	return &scroll{c: c, ttl: ttl, expand: req.Expand, payload: payload, query: q, total: -1}, nil
+}
+
+// searchBody is the JSON body of every request of a search: the query,
+// else the filter.
+func searchBody(req SearchRequest) ([]byte, error) {
+	body := map[string]any{}
+	if req.Query != "" {
+		body["query"] = req.Query
+	} else if len(req.Filter) > 0 {
+		body["filter"] = req.Filter
+	} else {
+		return nil, fmt.Errorf("tracker search: neither query nor filter given")
 	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("tracker search: %w", err)
+	}
+	return payload, nil
+}
+
+// release frees a scroll that the iteration left before its end.
+func (s *scroll) release(ctx context.Context) {
+	if len(s.scrollIDs) > 0 {
+		// Best effort: an ended scroll frees server resources.
+		s.c.clearScroll(context.WithoutCancel(ctx), s.scrollIDs)
+	}
+}
+
+// next fetches page and hands it to fn; done reports the end of the
+// search, with err nil when it delivered every issue.
+func (s *scroll) next(ctx context.Context, page int, fn func(SearchPage) error) (done bool, err error) {
+	issues, resp, err := s.fetch(ctx, page)
+	if err != nil {
+		return true, s.failed(page, err)
+	}
+	if page == 1 {
+		s.total = totalCount(resp.header)
+	}
+	s.collected += len(issues)
+	if err := fn(SearchPage{Issues: issues, Total: s.total}); err != nil {
+		return true, err
+	}
+	sid := resp.header.Get("X-Scroll-Id")
+	if sid == "" || len(issues) == 0 {
+		return true, s.ended()
+	}
+	// With every counted issue collected, one more page is still
+	// asked for while the server offers one: a total that the server
+	// capped must not cut the export short.
+	s.advance(sid, resp.header.Get("X-Scroll-Token"))
+	return false, nil
+}
+
+// fetch sends the request of page. The first one, which opens the
+// scroll, is retried like any other; a continuation only when refused.
+func (s *scroll) fetch(ctx context.Context, page int) ([]Issue, *response, error) {
+	var issues []Issue
+	retryIf := retryable
+	if page > 1 {
+		retryIf = refused
+	}
+	resp, err := s.c.doWith(ctx, http.MethodPost, "/issues/_search?"+s.query.Encode(), s.payload, func(r *response) error {
+		issues = issues[:0]
+		return json.Unmarshal(r.body, &issues)
+	}, retryIf)
+	return issues, resp, err
+}
+
+// failed is the outcome of a search whose request of page failed with
+// err: nil when every counted issue had already arrived, otherwise an
+// error, wrapping ErrScrollInterrupted for a continuation.
+func (s *scroll) failed(page int, err error) error {
+	switch {
+	case page == 1:
+		return fmt.Errorf("search page %d: %w", page, err)
+	case s.total >= 0 && s.collected >= s.total:
+		// Every counted issue arrived; this page was only a check.
+		s.scrollIDs = nil
+		return nil
+	default:
+		return fmt.Errorf("search page %d after %d issues: %w: %w", page, s.collected, ErrScrollInterrupted, err)
+	}
+}
+
+// totalCount is X-Total-Count, -1 if absent or not a count.
+func totalCount(h http.Header) int {
+	if n, err := strconv.Atoi(h.Get("X-Total-Count")); err == nil && n >= 0 {
+		return n
+	}
+	return -1
+}
+
+// ended is the outcome of a scroll the server finished: an error wrapping
+// ErrSearchIncomplete when it delivered fewer issues than it counted.
+func (s *scroll) ended() error {
+	s.scrollIDs = nil // the server released a finished scroll
+	if s.total >= 0 && s.collected < s.total {
+		return fmt.Errorf("%w: the scroll ended after %d of the %d issues the server counted", ErrSearchIncomplete, s.collected, s.total)
+	}
+	return nil
+}
+
+// advance prepares the continuation request of the scroll sid.
+func (s *scroll) advance(sid, token string) {
+	s.scrollIDs = append(s.scrollIDs[:0], sid)
+	q := url.Values{}
+	q.Set("scrollId", sid)
+	if token != "" {
+		q.Set("scrollToken", token)
+	}
+	q.Set("scrollTTLMillis", strconv.Itoa(s.ttl))
+	if s.expand != "" {
+		q.Set("expand", s.expand)
+	}
+	s.query = q
 }
 
 func (c *Client) clearScroll(ctx context.Context, ids []string) {

@@ -145,6 +145,13 @@ const (
 	workYear  = 52 * WorkWeek
 )
 
+// dateUnits are the seconds of the units of a duration's date parts,
+// timeUnits those of its time parts (after the T).
+var (
+	dateUnits = map[byte]float64{'Y': workYear, 'M': workMonth, 'W': WorkWeek, 'D': WorkDay}
+	timeUnits = map[byte]float64{'H': 3600, 'M': 60, 'S': 1}
+)
+
 // ParseDuration returns the seconds of an ISO 8601 duration as Tracker
 // means it (P1D is 8 hours, P1W 5 days): PnYnMnWnDTnHnMnS, each part
 // optional, fractions allowed on the last. An empty string is 0.
@@ -155,10 +162,19 @@ func ParseDuration(s string) (int64, error) {
 	if len(s) < 2 || s[0] != 'P' {
 		return 0, fmt.Errorf("duration %q: want ISO 8601 like PT1H30M", s)
 	}
-	units := map[byte]float64{'Y': workYear, 'M': workMonth, 'W': WorkWeek, 'D': WorkDay}
-	timeUnits := map[byte]float64{'H': 3600, 'M': 60, 'S': 1}
-	var total float64
-	num := ""
+	total, num, err := durationParts(s)
+	if err != nil {
+		return 0, err
+	}
+	if num != "" || s == "P" || s == "PT" {
+		return 0, fmt.Errorf("duration %q: a number without a unit", s)
+	}
+	return int64(total + 0.5), nil
+}
+
+// durationParts sums the seconds of the parts of the duration s (after
+// its P), and returns the digits that trail the last unit, if any.
+func durationParts(s string) (total float64, num string, err error) {
 	inTime := false
 	for i := 1; i < len(s); i++ {
 		ch := s[i]
@@ -171,20 +187,27 @@ func ParseDuration(s string) (int64, error) {
 			}
 			num += string(ch)
 		default:
-			u, ok := units[ch]
-			if inTime {
-				u, ok = timeUnits[ch]
+			n, err := partSeconds(s, num, ch, inTime)
+			if err != nil {
+				return 0, "", err
 			}
-			n, err := strconv.ParseFloat(num, 64)
-			if !ok || num == "" || err != nil {
-				return 0, fmt.Errorf("duration %q: unexpected %q", s, ch)
-			}
-			total += n * u
+			total += n
 			num = ""
 		}
 	}
-	if num != "" || s == "P" || s == "PT" {
-		return 0, fmt.Errorf("duration %q: a number without a unit", s)
+	return total, num, nil
+}
+
+// partSeconds is the seconds of one part of the duration s: the number
+// num followed by the unit ch, a time unit after the T (inTime).
+func partSeconds(s, num string, ch byte, inTime bool) (float64, error) {
+	u, ok := dateUnits[ch]
+	if inTime {
+		u, ok = timeUnits[ch]
 	}
-	return int64(total + 0.5), nil
+	n, err := strconv.ParseFloat(num, 64)
+	if !ok || num == "" || err != nil {
+		return 0, fmt.Errorf("duration %q: unexpected %q", s, ch)
+	}
+	return n * u, nil
 }

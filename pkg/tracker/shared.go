@@ -148,17 +148,10 @@ func (s *shared) wait(ctx context.Context) (uint64, error) {
 		if len(s.slots) > 0 {
 			at, epoch := s.slots[0], s.slotEpoch
 			s.mu.Unlock()
-			if err := sleep(ctx, at.Sub(now)); err != nil {
+			ok, err := s.spend(ctx, now, at, epoch)
+			if err != nil {
 				return 0, err
 			}
-			s.mu.Lock()
-			now = time.Now()
-			ok := len(s.slots) > 0 && s.slots[0].Equal(at) && s.slotEpoch == epoch && !now.Before(s.st.PausedUntil) &&
-				!now.After(at.Add(grace(s.st.Rate)))
-			if ok {
-				s.slots = s.slots[1:]
-			}
-			s.mu.Unlock()
 			if ok {
 				return epoch, nil
 			}
@@ -166,16 +159,38 @@ func (s *shared) wait(ctx context.Context) (uint64, error) {
 		}
 		paused := s.st.PausedUntil
 		s.mu.Unlock()
-		if now.Before(paused) {
-			if err := sleep(ctx, paused.Sub(now)); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		if err := s.reserve(ctx, now); err != nil {
+		if err := s.refill(ctx, now, paused); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// spend sleeps from now until at, the time of the first token held, then
+// takes that token if it is still the first, still of epoch, no pause
+// holds and it is at most one grace late; false means wait must look
+// again.
+func (s *shared) spend(ctx context.Context, now, at time.Time, epoch uint64) (bool, error) {
+	if err := sleep(ctx, at.Sub(now)); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	now = time.Now()
+	ok := len(s.slots) > 0 && s.slots[0].Equal(at) && s.slotEpoch == epoch && !now.Before(s.st.PausedUntil) &&
+		!now.After(at.Add(grace(s.st.Rate)))
+	if ok {
+		s.slots = s.slots[1:]
+	}
+	s.mu.Unlock()
+	return ok, nil
+}
+
+// refill waits out a pause that lasts past now, or else reserves tokens
+// from the bucket.
+func (s *shared) refill(ctx context.Context, now, paused time.Time) error {
+	if now.Before(paused) {
+		return sleep(ctx, paused.Sub(now))
+	}
+	return s.reserve(ctx, now)
 }
 
 // dropStale drops the tokens of an old epoch and those too late to spend;
