@@ -159,19 +159,7 @@ func parseDuration(str string) (int64, error) {
 			inTime = true
 			continue
 		}
-		var unit int64
-		switch {
-		case !inTime && c == 'W':
-			unit = workWeek
-		case !inTime && c == 'D':
-			unit = workDay
-		case inTime && c == 'H':
-			unit = 3600
-		case inTime && c == 'M':
-			unit = 60
-		case inTime && c == 'S':
-			unit = 1
-		}
+		unit := durationUnit(c, inTime)
 		if unit == 0 || !digits {
 			return 0, fmt.Errorf("duration %q: unexpected %q", str, c)
 		}
@@ -182,6 +170,29 @@ func parseDuration(str string) (int64, error) {
 		return 0, fmt.Errorf("duration %q: want a positive ISO 8601 duration such as PT1H30M", str)
 	}
 	return total, nil
+}
+
+// durationUnit is the seconds of duration designator c (W and D before
+// the T, H, M and S after it), or 0 if c is none there.
+func durationUnit(c byte, inTime bool) int64 {
+	if !inTime {
+		switch c {
+		case 'W':
+			return workWeek
+		case 'D':
+			return workDay
+		}
+		return 0
+	}
+	switch c {
+	case 'H':
+		return 3600
+	case 'M':
+		return 60
+	case 'S':
+		return 1
+	}
+	return 0
 }
 
 func durV(sec int64) value {
@@ -310,96 +321,133 @@ func (s *Server) activity(i int, hd *header, out []xevent) []xevent {
 	if hi-lo < 10*msPerMinute {
 		return out
 	}
-	span := hi - lo + 1
-	ra := rng{mix(s.seed^saltActivity, uint64(i))}
-
-	nw := 0
-	busyW := i%500 == 375
-	if busyW {
-		nw = 105 + ra.intn(20)
-	} else if ra.chance(12) {
-		nw = 1 + ra.weighted([]int{35, 25, 15, 10, 8, 7})
-	}
-	if nw > 0 {
-		adds := make([]int64, nw)
-		for w := range adds {
-			adds[w] = lo + ra.int63n(span)
-		}
-		slices.Sort(adds) // ids increase with creation
-		pe, pr := 15, 8
-		if busyW {
-			pe, pr = 5, 3
-		}
-		for w, at := range adds {
-			id := int64(i)*256 + int64(w) + 1
-			by := pickUser(&ra)
-			k := ra.intn(len(worklogDurations))
-			dur := worklogDurations[k]
-			start := at - ra.int63n(3*msPerDay)
-			start -= start % msPerMinute
-			var text uint64
-			if ra.chance(70) {
-				text = mix(s.seed^saltWork, uint64(id)) | 1
-			}
-			out = append(out, xevent{at: at, kind: xWorklogAdd, by: by, id: id, a: dur, b: start, text: text})
-			last := at
-			if last < hi && ra.chance(pe) {
-				nd := worklogDurations[(k+1+ra.intn(len(worklogDurations)-1))%len(worklogDurations)]
-				last += 1 + ra.int63n(hi-last)
-				out = append(out, xevent{at: last, kind: xWorklogEdit, by: by, id: id, a: nd, b: start})
-			}
-			if last < hi && ra.chance(pr) {
-				last += 1 + ra.int63n(hi-last)
-				out = append(out, xevent{at: last, kind: xWorklogRemove, by: by, id: id})
-			}
-		}
-	}
-
-	if nw > 0 && ra.chance(60) || nw == 0 && ra.chance(5) {
-		at := lo + ra.int63n(span)
-		k := ra.intn(len(estimateValues))
-		out = append(out, xevent{at: at, kind: xEstimate, by: pickUser(&ra), a: estimateValues[k]})
-		if at < hi && ra.chance(40) {
-			v := estimateValues[(k+1+ra.intn(len(estimateValues)-1))%len(estimateValues)]
-			at += 1 + ra.int63n(hi-at)
-			out = append(out, xevent{at: at, kind: xReestimate, by: pickUser(&ra), a: v})
-		}
-	}
-
+	g := activityGen{s: s, i: i, lo: lo, hi: hi, r: rng{mix(s.seed^saltActivity, uint64(i))}, out: out}
+	nw := g.worklogs()
+	g.estimate(nw)
 	if i%500 == 125 {
-		nc := 105 + ra.intn(30)
-		times := make([]int64, nc)
-		for j := range times {
-			times[j] = lo + ra.int63n(span)
-		}
-		slices.Sort(times)
-		for j, at := range times {
-			out = append(out, xevent{at: at, kind: xComment, by: pickUser(&ra), api: ra.chance(15),
-				id: busyCommentBase + int64(i)*256 + int64(j) + 1})
-		}
+		g.busyComments()
 	}
+	g.links(hd)
+	slices.SortStableFunc(g.out, func(x, y xevent) int { return cmpInt(x.at, y.at) })
+	return g.out
+}
 
+// activityGen draws the extra events of one synthetic issue, in the order
+// of activity: worklogs, estimate, busy comments, links.
+type activityGen struct {
+	s      *Server
+	i      int
+	lo, hi int64 // every event falls in [lo, hi]
+	r      rng   // the activity stream (saltActivity); links have their own
+	out    []xevent
+}
+
+// drawTimes fills ts with random times of [lo, hi], sorted, and returns it.
+func (g *activityGen) drawTimes(ts []int64) []int64 {
+	for j := range ts {
+		ts[j] = g.lo + g.r.int63n(g.hi-g.lo+1)
+	}
+	slices.Sort(ts)
+	return ts
+}
+
+// worklogs adds the worklog records and their edits and removals, and
+// returns the number of records.
+func (g *activityGen) worklogs() int {
+	nw := 0
+	busy := g.i%500 == 375
+	if busy {
+		nw = 105 + g.r.intn(20)
+	} else if g.r.chance(12) {
+		nw = 1 + g.r.weighted([]int{35, 25, 15, 10, 8, 7})
+	}
+	if nw == 0 {
+		return 0
+	}
+	pe, pr := 15, 8 // % edited, % removed
+	if busy {
+		pe, pr = 5, 3
+	}
+	for w, at := range g.drawTimes(make([]int64, nw)) { // ids increase with creation
+		g.worklog(w, at, pe, pr)
+	}
+	return nw
+}
+
+// worklog adds record w, made at `at`, then an edit (pe%) and a removal
+// (pr%) while time is left.
+func (g *activityGen) worklog(w int, at int64, pe, pr int) {
+	r := &g.r
+	id := int64(g.i)*256 + int64(w) + 1
+	by := pickUser(r)
+	k := r.intn(len(worklogDurations))
+	start := at - r.int63n(3*msPerDay)
+	start -= start % msPerMinute
+	var text uint64
+	if r.chance(70) {
+		text = mix(g.s.seed^saltWork, uint64(id)) | 1
+	}
+	g.out = append(g.out, xevent{at: at, kind: xWorklogAdd, by: by, id: id, a: worklogDurations[k], b: start, text: text})
+	last := at
+	if last < g.hi && r.chance(pe) {
+		nd := worklogDurations[(k+1+r.intn(len(worklogDurations)-1))%len(worklogDurations)]
+		last += 1 + r.int63n(g.hi-last)
+		g.out = append(g.out, xevent{at: last, kind: xWorklogEdit, by: by, id: id, a: nd, b: start})
+	}
+	if last < g.hi && r.chance(pr) {
+		last += 1 + r.int63n(g.hi-last)
+		g.out = append(g.out, xevent{at: last, kind: xWorklogRemove, by: by, id: id})
+	}
+}
+
+// estimate adds an estimate (60% of the issues with nw > 0 worklog
+// records, 5% of the others), re-estimated in 40% of the cases.
+func (g *activityGen) estimate(nw int) {
+	r := &g.r
+	if !(nw > 0 && r.chance(60) || nw == 0 && r.chance(5)) {
+		return
+	}
+	at := g.lo + r.int63n(g.hi-g.lo+1)
+	k := r.intn(len(estimateValues))
+	g.out = append(g.out, xevent{at: at, kind: xEstimate, by: pickUser(r), a: estimateValues[k]})
+	if at < g.hi && r.chance(40) {
+		v := estimateValues[(k+1+r.intn(len(estimateValues)-1))%len(estimateValues)]
+		at += 1 + r.int63n(g.hi-at)
+		g.out = append(g.out, xevent{at: at, kind: xReestimate, by: pickUser(r), a: v})
+	}
+}
+
+// busyComments adds the 105–134 extra comments of a busy comment issue.
+func (g *activityGen) busyComments() {
+	nc := 105 + g.r.intn(30)
+	for j, at := range g.drawTimes(make([]int64, nc)) {
+		g.out = append(g.out, xevent{at: at, kind: xComment, by: pickUser(&g.r), api: g.r.chance(15),
+			id: busyCommentBase + int64(g.i)*256 + int64(j) + 1})
+	}
+}
+
+// links adds the events of the issue's links (linkPlans): made, type
+// changed, removed; hd is the issue's header.
+func (g *activityGen) links(hd *header) {
 	var plans [2]linkPlan
-	for _, p := range s.linkPlans(i, hd, plans[:0]) {
+	for _, p := range g.s.linkPlans(g.i, hd, plans[:0]) {
 		other, outward := p.dst, true
-		if i == p.dst {
+		if g.i == p.dst {
 			other, outward = p.src, false
 		}
 		ev := xevent{kind: xLinked, at: p.at[0], by: p.by[0], id: p.id, other: int32(other), outward: outward, a: -1, b: int64(p.typ)}
-		out = append(out, ev)
+		g.out = append(g.out, ev)
 		cur := int64(p.typ)
 		if p.at[1] > 0 {
 			ev.kind, ev.at, ev.by, ev.a, ev.b = xLinkChanged, p.at[1], p.by[1], cur, int64(p.typ2)
 			cur = int64(p.typ2)
-			out = append(out, ev)
+			g.out = append(g.out, ev)
 		}
 		if p.at[2] > 0 {
 			ev.kind, ev.at, ev.by, ev.a, ev.b = xUnlinked, p.at[2], p.by[2], cur, -1
-			out = append(out, ev)
+			g.out = append(g.out, ev)
 		}
 	}
-	slices.SortStableFunc(out, func(x, y xevent) int { return cmpInt(x.at, y.at) })
-	return out
 }
 
 // entryCount is the number of changelog entries of untouched synthetic
@@ -604,67 +652,99 @@ type parts struct {
 // derive reads an issue's parts from its recorded changelog.
 func derive(iss *issue) *parts {
 	p := &parts{}
+	// Positions in p by id: of the comments, worklog records and links.
 	ci, wi, li := map[int64]int{}, map[int64]int{}, map[int64]int{}
 	for k := range iss.entries {
 		e := &iss.entries[k]
 		switch e.typ {
 		case etCommentAdded, etWorkflow:
-			if e.commentID == 0 || e.x == nil {
-				continue
-			}
-			ci[e.commentID] = len(p.comments)
-			p.comments = append(p.comments, commentRec{
-				id: e.commentID, by: e.by, updBy: e.by, createdAt: e.at, updatedAt: e.at,
-				version: 1, text: e.x.text, kind: e.x.ckind,
-			})
+			p.commentAdded(e, ci)
 		case etCommentUpdated, etCommentRemoved:
-			j, ok := ci[e.commentID]
-			if !ok {
-				continue
-			}
-			c := &p.comments[j]
-			if e.typ == etCommentRemoved {
-				c.removed = true
-				continue
-			}
-			c.text, c.updBy, c.updatedAt = e.x.text, e.by, e.at
-			c.version++
+			p.commentChanged(e, ci)
 		case etWorklogAdded:
-			wi[e.x.wid] = len(p.worklogs)
-			p.worklogs = append(p.worklogs, worklogRec{
-				id: e.x.wid, by: e.by, updBy: e.by, createdAt: e.at, updatedAt: e.at,
-				version: 1, state: e.x.to, comment: e.x.text,
-			})
+			p.worklogAdded(e, wi)
 		case etWorklogUpdated, etWorklogRemoved:
-			j, ok := wi[e.x.wid]
-			if !ok {
-				continue
-			}
-			w := &p.worklogs[j]
-			if e.typ == etWorklogRemoved {
-				w.removed = true
-				continue
-			}
-			w.state, w.updBy, w.updatedAt = e.x.to, e.by, e.at
-			w.version++
+			p.worklogChanged(e, wi)
 		case etLinked:
-			li[e.x.lid] = len(p.links)
-			p.links = append(p.links, linkRec{
-				id: e.x.lid, other: e.x.other, outward: e.x.outward, typ: int(e.x.toT),
-				by: e.by, updBy: e.by, createdAt: e.at, updatedAt: e.at,
-			})
+			p.linkAdded(e, li)
 		case etLinkChanged, etUnlinked:
-			j, ok := li[e.x.lid]
-			if !ok {
-				continue
-			}
-			l := &p.links[j]
-			if e.typ == etUnlinked {
-				l.removed = true
-				continue
-			}
-			l.typ, l.updBy, l.updatedAt = int(e.x.toT), e.by, e.at
+			p.linkChanged(e, li)
 		}
 	}
 	return p
+}
+
+// commentAdded records the comment of a comment entry or a transition, if
+// it has one; ci finds comments by id.
+func (p *parts) commentAdded(e *entry, ci map[int64]int) {
+	if e.commentID == 0 || e.x == nil {
+		return
+	}
+	ci[e.commentID] = len(p.comments)
+	p.comments = append(p.comments, commentRec{
+		id: e.commentID, by: e.by, updBy: e.by, createdAt: e.at, updatedAt: e.at,
+		version: 1, text: e.x.text, kind: e.x.ckind,
+	})
+}
+
+// commentChanged applies the edit or removal of a known comment.
+func (p *parts) commentChanged(e *entry, ci map[int64]int) {
+	j, ok := ci[e.commentID]
+	if !ok {
+		return
+	}
+	c := &p.comments[j]
+	if e.typ == etCommentRemoved {
+		c.removed = true
+		return
+	}
+	c.text, c.updBy, c.updatedAt = e.x.text, e.by, e.at
+	c.version++
+}
+
+// worklogAdded records a new worklog record; wi finds records by id.
+func (p *parts) worklogAdded(e *entry, wi map[int64]int) {
+	wi[e.x.wid] = len(p.worklogs)
+	p.worklogs = append(p.worklogs, worklogRec{
+		id: e.x.wid, by: e.by, updBy: e.by, createdAt: e.at, updatedAt: e.at,
+		version: 1, state: e.x.to, comment: e.x.text,
+	})
+}
+
+// worklogChanged applies the edit or removal of a known worklog record.
+func (p *parts) worklogChanged(e *entry, wi map[int64]int) {
+	j, ok := wi[e.x.wid]
+	if !ok {
+		return
+	}
+	w := &p.worklogs[j]
+	if e.typ == etWorklogRemoved {
+		w.removed = true
+		return
+	}
+	w.state, w.updBy, w.updatedAt = e.x.to, e.by, e.at
+	w.version++
+}
+
+// linkAdded records a new link; li finds links by id.
+func (p *parts) linkAdded(e *entry, li map[int64]int) {
+	li[e.x.lid] = len(p.links)
+	p.links = append(p.links, linkRec{
+		id: e.x.lid, other: e.x.other, outward: e.x.outward, typ: int(e.x.toT),
+		by: e.by, updBy: e.by, createdAt: e.at, updatedAt: e.at,
+	})
+}
+
+// linkChanged applies the type change or removal of a known link.
+func (p *parts) linkChanged(e *entry, li map[int64]int) {
+	j, ok := li[e.x.lid]
+	if !ok {
+		return
+	}
+	l := &p.links[j]
+	if e.typ == etUnlinked {
+		l.removed = true
+		return
+	}
+	l.typ, l.updBy, l.updatedAt = int(e.x.toT), e.by, e.at
 }

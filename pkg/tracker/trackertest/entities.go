@@ -3,6 +3,7 @@ package trackertest
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -320,54 +321,85 @@ func (s *Server) writeCursorPage(q *req, path string, ids []int64, live func(int
 		q.badRequest(err)
 		return
 	}
-	start := 0
-	if cursor := params.Get("id"); cursor != "" {
-		n, err := strconv.ParseInt(cursor, 10, 64)
-		pos := -1
-		if err == nil {
-			for k, id := range ids {
-				if id == n {
-					pos = k
-					break
-				}
-			}
-		}
-		if pos < 0 {
-			q.fail(http.StatusBadRequest, "Invalid value of parameter \"id\": "+strconv.Quote(cursor))
-			return
-		}
-		start = pos + 1
+	start, ok := cursorStart(q, ids, params.Get("id"))
+	if !ok {
+		return
 	}
-	var page []int
-	more := false
-	for k := start; k < len(ids); k++ {
-		if !live(k) {
+	page, more := pageFrom(start, len(ids), perPage, live)
+	next := ""
+	if s.wantsNext(more, len(page)) {
+		next = strconv.FormatInt(ids[page[len(page)-1]], 10)
+	}
+	addCursorLinks(q.w.Header(), cursorLinkBase(q, path, params, keep), strconv.Itoa(perPage), next)
+	b := make([]byte, 0, 256+len(page)*800)
+	q.writeJSON(http.StatusOK, appendJSONList(b, page, item), false)
+}
+
+// cursorStart is the position after the item whose id is cursor ("": 0);
+// false after answering 400 for an id that is not one of ids.
+func cursorStart(q *req, ids []int64, cursor string) (int, bool) {
+	if cursor == "" {
+		return 0, true
+	}
+	pos := -1
+	if n, err := strconv.ParseInt(cursor, 10, 64); err == nil {
+		pos = slices.Index(ids, n)
+	}
+	if pos < 0 {
+		q.fail(http.StatusBadRequest, "Invalid value of parameter \"id\": "+strconv.Quote(cursor))
+		return 0, false
+	}
+	return pos + 1, true
+}
+
+// pageFrom returns the positions of a page: the first size positions of
+// [start, n) that keep accepts, and whether another one follows.
+func pageFrom(start, n, size int, keep func(int) bool) (page []int, more bool) {
+	for k := start; k < n; k++ {
+		if !keep(k) {
 			continue
 		}
-		if len(page) == perPage {
-			more = true
-			break
+		if len(page) == size {
+			return page, true
 		}
 		page = append(page, k)
 	}
+	return page, false
+}
+
+// wantsNext tells whether a cursor page of n items gets rel="next": while
+// more items follow, and with Options.Realistic on any non-empty page.
+func (s *Server) wantsNext(more bool, n int) bool {
+	return more || (s.opts.Realistic && n > 0)
+}
+
+// cursorLinkBase is the start of a cursor-paged list's links: its URL with
+// the request's parameters named in keep, ready for more parameters.
+func cursorLinkBase(q *req, path string, params url.Values, keep []string) string {
 	extra := url.Values{}
 	for _, name := range keep {
 		if v, ok := params[name]; ok {
 			extra[name] = v
 		}
 	}
-	linkBase := q.api + path + "?"
+	base := q.api + path + "?"
 	if enc := extra.Encode(); enc != "" {
-		linkBase += enc + "&"
+		base += enc + "&"
 	}
-	per := strconv.Itoa(perPage)
-	h := q.w.Header()
-	h.Add("Link", "<"+linkBase+"perPage="+per+">; rel=\"first\"")
-	if more || (s.opts.Realistic && len(page) > 0) {
-		last := strconv.FormatInt(ids[page[len(page)-1]], 10)
-		h.Add("Link", "<"+linkBase+"id="+last+"&perPage="+per+">; rel=\"next\"")
+	return base
+}
+
+// addCursorLinks adds the Link rel="first" of a cursor-paged list and,
+// when next (the id of the page's last item) is not "", its rel="next".
+func addCursorLinks(h http.Header, base, perPage, next string) {
+	h.Add("Link", "<"+base+"perPage="+perPage+">; rel=\"first\"")
+	if next != "" {
+		h.Add("Link", "<"+base+"id="+next+"&perPage="+perPage+">; rel=\"next\"")
 	}
-	b := make([]byte, 0, 256+len(page)*800)
+}
+
+// appendJSONList appends the JSON array of the items at positions page.
+func appendJSONList(b []byte, page []int, item func([]byte, int) []byte) []byte {
 	b = append(b, '[')
 	for n, k := range page {
 		if n > 0 {
@@ -375,7 +407,7 @@ func (s *Server) writeCursorPage(q *req, path string, ids []int64, live func(int
 		}
 		b = item(b, k)
 	}
-	q.writeJSON(http.StatusOK, append(b, ']'), false)
+	return append(b, ']')
 }
 
 // itemID parses the id of .../comments/{id} and the like; -1 if invalid.

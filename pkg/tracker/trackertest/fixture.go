@@ -99,84 +99,136 @@ func fixtureUser(login string, def int) (int, error) {
 // AddFixture adds a hand-written issue. It returns an error, and adds
 // nothing, when the fixture is invalid or its key is taken.
 func (s *Server) AddFixture(f Fixture) error {
+	spec, err := parseFixture(f)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fixtureKeyFreeLocked(f.Key, spec.queue, spec.num); err != nil {
+		return err
+	}
+	iss := s.newFixtureLocked(f, spec, s.fixtureQueueLocked(spec.queue))
+	s.fixtures = append(s.fixtures, iss)
+	s.fixtureKeys[iss.key] = iss.ref
+	s.fixtureKeys[iss.id] = iss.ref
+	s.rebuildExtrasLocked()
+	return nil
+}
+
+// fixtureSpec is a validated Fixture: its key's queue and number, and its
+// directory indexes.
+type fixtureSpec struct {
+	queue, num       string
+	typ, prio        int
+	author, assignee int // assignee -1: none
+	initial          int // status
+	res              int // -1: by the status type
+}
+
+// parseFixture validates f and looks up its directory keys; the error
+// names the fixture and, for the lookups, every problem at once.
+func parseFixture(f Fixture) (fixtureSpec, error) {
 	m := fixtureKeyRE.FindStringSubmatch(f.Key)
 	if m == nil {
-		return fmt.Errorf("fixture key %q: want QUEUE-N", f.Key)
+		return fixtureSpec{}, fmt.Errorf("fixture key %q: want QUEUE-N", f.Key)
 	}
-	qkey, num := m[1], m[2]
-	if f.Queue != "" && f.Queue != qkey {
-		return fmt.Errorf("fixture %s: queue %q differs from the key's", f.Key, f.Queue)
+	spec := fixtureSpec{queue: m[1], num: m[2], initial: stOpen, res: -1}
+	if f.Queue != "" && f.Queue != spec.queue {
+		return fixtureSpec{}, fmt.Errorf("fixture %s: queue %q differs from the key's", f.Key, f.Queue)
 	}
 	if f.CreatedAt.IsZero() {
-		return fmt.Errorf("fixture %s: CreatedAt is required", f.Key)
+		return fixtureSpec{}, fmt.Errorf("fixture %s: CreatedAt is required", f.Key)
 	}
 	var errs []error
-	typ, err := lookupDef(issueTypeDefs, f.Type, "task")
+	var err error
+	spec.typ, err = lookupDef(issueTypeDefs, f.Type, "task")
 	errs = append(errs, err)
-	prio, err := lookupDef(priorityDefs, f.Priority, "normal")
+	spec.prio, err = lookupDef(priorityDefs, f.Priority, "normal")
 	errs = append(errs, err)
-	author, err := fixtureUser(f.Author, 1)
+	spec.author, err = fixtureUser(f.Author, 1)
 	errs = append(errs, err)
-	assignee, err := fixtureUser(f.Assignee, -1)
+	spec.assignee, err = fixtureUser(f.Assignee, -1)
 	errs = append(errs, err)
-	initial := stOpen
 	if f.InitialStatus != "" {
-		if initial = statusIndex(f.InitialStatus); initial < 0 {
+		if spec.initial = statusIndex(f.InitialStatus); spec.initial < 0 {
 			errs = append(errs, fmt.Errorf("unknown status %q", f.InitialStatus))
 		}
 	}
-	res := -1
 	if f.Resolution != "" {
-		res, err = lookupDef(resolutionDefs, f.Resolution, "")
+		spec.res, err = lookupDef(resolutionDefs, f.Resolution, "")
 		errs = append(errs, err)
 	}
 	for _, t := range f.Transitions {
-		if t.To == "" || statusIndex(t.To) < 0 {
-			errs = append(errs, fmt.Errorf("unknown status %q", t.To))
-		}
-		if t.From != "" && statusIndex(t.From) < 0 {
-			errs = append(errs, fmt.Errorf("unknown status %q", t.From))
-		}
-		if t.At.IsZero() {
-			errs = append(errs, errors.New("transition without At"))
-		}
-		_, err := fixtureUser(t.By, author)
-		errs = append(errs, err)
+		errs = append(errs, checkTransition(t, spec.author)...)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("fixture %s: %w", f.Key, err)
+		return fixtureSpec{}, fmt.Errorf("fixture %s: %w", f.Key, err)
 	}
+	return spec, nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, taken := s.resolveLocked(f.Key); taken {
-		return fmt.Errorf("fixture %s: key already exists", f.Key)
+// checkTransition returns the problems of a fixture's transition; author
+// is the fixture's.
+func checkTransition(t FixtureTransition, author int) []error {
+	var errs []error
+	if t.To == "" || statusIndex(t.To) < 0 {
+		errs = append(errs, fmt.Errorf("unknown status %q", t.To))
+	}
+	if t.From != "" && statusIndex(t.From) < 0 {
+		errs = append(errs, fmt.Errorf("unknown status %q", t.From))
+	}
+	if t.At.IsZero() {
+		errs = append(errs, errors.New("transition without At"))
+	}
+	_, err := fixtureUser(t.By, author)
+	return append(errs, err)
+}
+
+// fixtureKeyFreeLocked returns an error when fixture key is taken: by an
+// issue, or by the numbers of the synthetic issues in one of their queues
+// (qkey and num are the key's parts). Callers hold mu.
+func (s *Server) fixtureKeyFreeLocked(key, qkey, num string) error {
+	if _, taken := s.resolveLocked(key); taken {
+		return fmt.Errorf("fixture %s: key already exists", key)
 	}
 	if n, _ := strconv.Atoi(num); n <= s.opts.Issues {
 		for _, q := range queueDefs {
 			if q.key == qkey {
-				return fmt.Errorf("fixture %s: key collides with a synthetic issue", f.Key)
+				return fmt.Errorf("fixture %s: key collides with a synthetic issue", key)
 			}
 		}
 	}
+	return nil
+}
+
+// fixtureQueueLocked returns the index of queue qkey, adding it with the
+// "dev" workflow when it does not exist. Callers hold mu.
+func (s *Server) fixtureQueueLocked(qkey string) int {
 	qidx := -1
 	for i, q := range s.queues {
 		if q.key == qkey {
 			qidx = i
 		}
 	}
-	if qidx < 0 {
-		s.queues = append(slices.Clip(s.queues), queueDef{
-			key: qkey, name: qkey, workflow: wfDev, localField: -1, lead: 1, desc: "Fixture queue",
-		})
-		qidx = len(s.queues) - 1
-		clear(s.refSets)
+	if qidx >= 0 {
+		return qidx
 	}
+	s.queues = append(slices.Clip(s.queues), queueDef{
+		key: qkey, name: qkey, workflow: wfDev, localField: -1, lead: 1, desc: "Fixture queue",
+	})
+	clear(s.refSets)
+	return len(s.queues) - 1
+}
+
+// newFixtureLocked builds the issue of fixture f in queue qidx with its
+// recorded changelog. Callers hold mu.
+func (s *Server) newFixtureLocked(f Fixture, spec fixtureSpec, qidx int) *issue {
 	k := len(s.fixtures)
 	iss := &issue{
-		ref: int32(-(k + 1)), code: uint32(fixtureCodeBase + k), num: atoiMust(num), key: f.Key,
+		ref: int32(-(k + 1)), code: uint32(fixtureCodeBase + k), num: atoiMust(spec.num), key: f.Key,
 		prevQueue: -1, project: -1, parent: -1, epic: -1, start: -1, end: -1,
-		createdAt: f.CreatedAt.UnixMilli(), createdBy: author,
+		createdAt: f.CreatedAt.UnixMilli(), createdBy: spec.author,
 	}
 	iss.id = s.issueID(iss.createdAt, iss.code)
 	summary := f.Summary
@@ -184,18 +236,31 @@ func (s *Server) AddFixture(f Fixture) error {
 		summary = f.Key
 	}
 	iss.st = state{
-		prevStatus: -1, assignee: assignee, qa: -1, deadline: -1, res: -1, team: -1,
-		queue: qidx, typ: typ, prio: prio, summary: strV(summary),
+		prevStatus: -1, assignee: spec.assignee, qa: -1, deadline: -1, res: -1, team: -1,
+		queue: qidx, typ: spec.typ, prio: spec.prio, summary: strV(summary),
 	}
 	if f.Description != "" {
 		iss.st.description = strV(f.Description)
 	}
 	b := &builder{s: s, iss: iss, record: true}
-	b.begin(iss.createdAt, author, etCreated, false)
-	b.change(fStatus, null, statusV(initial))
-	iss.st.status, iss.st.statusStart = initial, iss.createdAt
+	b.begin(iss.createdAt, spec.author, etCreated, false)
+	b.change(fStatus, null, statusV(spec.initial))
+	iss.st.status, iss.st.statusStart = spec.initial, iss.createdAt
+	iss.updatedAt = recordTransitions(b, f.Transitions, spec.author, spec.res)
+	if !f.UpdatedAt.IsZero() {
+		iss.updatedAt = f.UpdatedAt.UnixMilli()
+	}
+	return iss
+}
+
+// recordTransitions records a fixture's transitions, by author unless
+// they say otherwise, with resolution res (-1: fixed, or won't fix for a
+// cancelled status) when one closes the issue; it returns the time of the
+// last entry.
+func recordTransitions(b *builder, ts []FixtureTransition, author, res int) int64 {
+	iss := b.iss
 	last := iss.createdAt
-	for _, t := range f.Transitions {
+	for _, t := range ts {
 		by, _ := fixtureUser(t.By, author)
 		at := t.At.UnixMilli()
 		if t.From != "" {
@@ -213,15 +278,7 @@ func (s *Server) AddFixture(f Fixture) error {
 		b.setStatus(to, at, by, r)
 		last = max(last, at)
 	}
-	iss.updatedAt = last
-	if !f.UpdatedAt.IsZero() {
-		iss.updatedAt = f.UpdatedAt.UnixMilli()
-	}
-	s.fixtures = append(s.fixtures, iss)
-	s.fixtureKeys[iss.key] = iss.ref
-	s.fixtureKeys[iss.id] = iss.ref
-	s.rebuildExtrasLocked()
-	return nil
+	return last
 }
 
 func atoiMust(s string) int {

@@ -879,6 +879,8 @@ func (s *Server) genUpdate(b *builder, r *rng, at int64, i int, h uint64, k int)
 	}
 }
 
+// genFieldChange records, in the entry just begun, a change of field f to a
+// value drawn from r; h and k seed the new texts, q is the current queue.
 func (s *Server) genFieldChange(b *builder, r *rng, f fieldID, h uint64, k int, q *queueDef) {
 	st := &b.iss.st
 	switch f {
@@ -887,131 +889,179 @@ func (s *Server) genFieldChange(b *builder, r *rng, f fieldID, h uint64, k int, 
 		b.change(f, st.summary, to)
 		st.summary = to
 	case fDescription:
-		var to value
-		switch {
-		case st.description.isNull():
-			to = textV(mix(h, saltText+uint64(2*k+3)), textShort)
-		case int(st.description.f) == textLong:
-			to = textV(mix(h, saltText+uint64(2*k+3)), textLong)
-		case r.chance(15):
-			to = null
-		default:
-			to = textV(mix(h, saltText+uint64(2*k+3)), textShort)
-		}
-		b.change(f, st.description, to)
-		st.description = to
+		genDescription(b, r, mix(h, saltText+uint64(2*k+3)))
 	case fAssignee:
-		to := pickUser(r)
-		if st.assignee >= 0 && (to == st.assignee || r.chance(10)) {
-			to = -1
-		}
-		b.change(f, optUser(st.assignee), optUser(to))
-		st.assignee = to
+		st.assignee = genUser(b, r, f, st.assignee, 10)
 	case fQAEngineer:
-		to := pickUser(r)
-		if st.qa >= 0 && (to == st.qa || r.chance(20)) {
-			to = -1
-		}
-		b.change(f, optUser(st.qa), optUser(to))
-		st.qa = to
+		st.qa = genUser(b, r, f, st.qa, 20)
 	case fFollowers:
-		to := st.followers
-		if u := int32(pickUser(r)); len(to) == 0 || (r.chance(60) && !contains(to, u)) {
-			if !contains(to, u) {
-				to = withAdded(to, u)
-			}
-		} else {
-			to = withRemoved(to, r.intn(len(to)))
-		}
-		b.change(f, listV(vUsers, st.followers), listV(vUsers, to))
-		st.followers = to
+		u := int32(pickUser(r))
+		st.followers = genToggle(b, r, f, vUsers, st.followers, u)
 	case fTags:
-		to := st.tags
-		if t := int32(r.intn(len(tagBank))); len(to) == 0 || (r.chance(60) && !contains(to, t)) {
-			if !contains(to, t) {
-				to = withAdded(to, t)
-			}
-		} else {
-			to = withRemoved(to, r.intn(len(to)))
-		}
-		b.change(f, listV(vTags, st.tags), listV(vTags, to))
-		st.tags = to
+		t := int32(r.intn(len(tagBank)))
+		st.tags = genToggle(b, r, f, vTags, st.tags, t)
 	case fStoryPoints:
-		from := null
-		if st.hasSP {
-			from = value{k: vNum, f: st.sp}
-		}
-		if st.hasSP && r.chance(10) {
-			b.change(f, from, null)
-			st.hasSP = false
-			return
-		}
-		v := storyPointValues[r.intn(len(storyPointValues))]
-		if st.hasSP && v == st.sp {
-			v = storyPointValues[(r.intn(len(storyPointValues)-1)+1+indexOf(st.sp))%len(storyPointValues)]
-		}
-		b.change(f, from, value{k: vNum, f: v})
-		st.sp, st.hasSP = v, true
+		genStoryPoints(b, r)
 	case fPriority:
 		to := (st.prio + 1 + r.intn(len(priorityDefs)-1)) % len(priorityDefs)
 		b.change(f, value{k: vPriority, n: int64(st.prio)}, value{k: vPriority, n: int64(to)})
 		st.prio = to
 	case fType:
-		opts := []int{typeBug, typeTask, typeStory, typeImprovement}
-		to := opts[r.intn(len(opts))]
-		if to == st.typ {
-			to = opts[(indexOfInt(opts, to)+1)%len(opts)]
-		}
-		b.change(f, value{k: vType, n: int64(st.typ)}, value{k: vType, n: int64(to)})
-		st.typ = to
+		genType(b, r)
 	case fDeadline:
-		from := null
-		if st.deadline >= 0 {
-			from = value{k: vDate, n: st.deadline}
-		}
-		if st.deadline >= 0 && r.chance(15) {
-			b.change(f, from, null)
-			st.deadline = -1
-			return
-		}
-		to := b.iss.createdAt/msPerDay + 3 + int64(r.intn(90))
-		if to == st.deadline {
-			to++
-		}
-		b.change(f, from, value{k: vDate, n: to})
-		st.deadline = to
+		genDeadline(b, r)
 	case fComponents:
-		c := int32(q.comps[r.intn(len(q.comps))])
-		var to []int32
-		if k := indexOf32(st.comps, c); k >= 0 {
-			to = withRemoved(st.comps, k)
-		} else {
-			to = withAdded(st.comps, c)
-		}
-		b.change(f, listV(vComponents, st.comps), listV(vComponents, to))
-		st.comps = to
+		genComponents(b, r, q)
 	case fSprint:
-		sp := int32(r.intn(numIssueSprints))
-		if len(st.sprints) == 1 && st.sprints[0] == sp {
-			sp = (sp + 1) % numIssueSprints
-		}
-		to := []int32{sp}
-		b.change(f, listV(vSprints, st.sprints), listV(vSprints, to))
-		st.sprints = to
+		genSprint(b, r)
 	default: // local team field of the current queue
-		lf := int(f - fTeamDEV)
-		opts := len(localFieldDefs[lf].options)
-		to := r.intn(opts)
-		if to == st.team {
-			to = (to + 1) % opts
-		}
-		from := null
-		if st.team >= 0 {
-			from = value{k: vTeam, n: int64(st.team), f: float64(lf)}
-		}
-		b.change(f, from, value{k: vTeam, n: int64(to), f: float64(lf)})
-		st.team = to
+		genTeam(b, r, f)
 	}
+}
+
+// genDescription changes the description: a first one, a new long one for
+// a long one, else removed (15%) or a new short one; seed seeds the text.
+func genDescription(b *builder, r *rng, seed uint64) {
+	st := &b.iss.st
+	var to value
+	switch {
+	case st.description.isNull():
+		to = textV(seed, textShort)
+	case int(st.description.f) == textLong:
+		to = textV(seed, textLong)
+	case r.chance(15):
+		to = null
+	default:
+		to = textV(seed, textShort)
+	}
+	b.change(fDescription, st.description, to)
+	st.description = to
+}
+
+// genUser changes user field f from cur (-1: none) and returns the new
+// user: a random one, or none when it equals cur or, with probability
+// clearPct, whenever one is set.
+func genUser(b *builder, r *rng, f fieldID, cur, clearPct int) int {
+	to := pickUser(r)
+	if cur >= 0 && (to == cur || r.chance(clearPct)) {
+		to = -1
+	}
+	b.change(f, optUser(cur), optUser(to))
+	return to
+}
+
+// genToggle changes list field f (values of kind k) from cur and returns
+// the new list: x is added to an empty list, or with probability 60% when
+// absent; otherwise a random member is removed.
+func genToggle(b *builder, r *rng, f fieldID, k vkind, cur []int32, x int32) []int32 {
+	to := cur
+	if len(to) == 0 || (r.chance(60) && !contains(to, x)) {
+		if !contains(to, x) {
+			to = withAdded(to, x)
+		}
+	} else {
+		to = withRemoved(to, r.intn(len(to)))
+	}
+	b.change(f, listV(k, cur), listV(k, to))
+	return to
+}
+
+// genStoryPoints clears the story points (10% when set) or sets a value
+// different from the current one.
+func genStoryPoints(b *builder, r *rng) {
+	st := &b.iss.st
+	from := null
+	if st.hasSP {
+		from = value{k: vNum, f: st.sp}
+	}
+	if st.hasSP && r.chance(10) {
+		b.change(fStoryPoints, from, null)
+		st.hasSP = false
+		return
+	}
+	v := storyPointValues[r.intn(len(storyPointValues))]
+	if st.hasSP && v == st.sp {
+		v = storyPointValues[(r.intn(len(storyPointValues)-1)+1+indexOf(st.sp))%len(storyPointValues)]
+	}
+	b.change(fStoryPoints, from, value{k: vNum, f: v})
+	st.sp, st.hasSP = v, true
+}
+
+// genType changes the issue type to another of bug, task, story and
+// improvement.
+func genType(b *builder, r *rng) {
+	st := &b.iss.st
+	opts := []int{typeBug, typeTask, typeStory, typeImprovement}
+	to := opts[r.intn(len(opts))]
+	if to == st.typ {
+		to = opts[(indexOfInt(opts, to)+1)%len(opts)]
+	}
+	b.change(fType, value{k: vType, n: int64(st.typ)}, value{k: vType, n: int64(to)})
+	st.typ = to
+}
+
+// genDeadline clears the deadline (15% when set) or moves it to another
+// day 3 to 92 days after the creation.
+func genDeadline(b *builder, r *rng) {
+	st := &b.iss.st
+	from := null
+	if st.deadline >= 0 {
+		from = value{k: vDate, n: st.deadline}
+	}
+	if st.deadline >= 0 && r.chance(15) {
+		b.change(fDeadline, from, null)
+		st.deadline = -1
+		return
+	}
+	to := b.iss.createdAt/msPerDay + 3 + int64(r.intn(90))
+	if to == st.deadline {
+		to++
+	}
+	b.change(fDeadline, from, value{k: vDate, n: to})
+	st.deadline = to
+}
+
+// genComponents adds or removes one component of queue q.
+func genComponents(b *builder, r *rng, q *queueDef) {
+	st := &b.iss.st
+	c := int32(q.comps[r.intn(len(q.comps))])
+	var to []int32
+	if k := indexOf32(st.comps, c); k >= 0 {
+		to = withRemoved(st.comps, k)
+	} else {
+		to = withAdded(st.comps, c)
+	}
+	b.change(fComponents, listV(vComponents, st.comps), listV(vComponents, to))
+	st.comps = to
+}
+
+// genSprint moves the issue to another single sprint.
+func genSprint(b *builder, r *rng) {
+	st := &b.iss.st
+	sp := int32(r.intn(numIssueSprints))
+	if len(st.sprints) == 1 && st.sprints[0] == sp {
+		sp = (sp + 1) % numIssueSprints
+	}
+	to := []int32{sp}
+	b.change(fSprint, listV(vSprints, st.sprints), listV(vSprints, to))
+	st.sprints = to
+}
+
+// genTeam sets local team field f to another of its options.
+func genTeam(b *builder, r *rng, f fieldID) {
+	st := &b.iss.st
+	lf := int(f - fTeamDEV)
+	opts := len(localFieldDefs[lf].options)
+	to := r.intn(opts)
+	if to == st.team {
+		to = (to + 1) % opts
+	}
+	from := null
+	if st.team >= 0 {
+		from = value{k: vTeam, n: int64(st.team), f: float64(lf)}
+	}
+	b.change(f, from, value{k: vTeam, n: int64(to), f: float64(lf)})
+	st.team = to
 }
 
 func indexOf(v float64) int {

@@ -40,96 +40,105 @@ func multiParam(v url.Values, name string) []string {
 	return out
 }
 
+// handleChangelog serves /issues/{key}/changelog: entries in order, paged
+// by the id of the entry before the page and filtered by type and field.
 func (s *Server) handleChangelog(q *req) {
 	ref, ok := s.visibleIssue(q)
 	if !ok {
 		return
 	}
 	params := q.r.URL.Query()
+	cf, ok := parseChangelogFilter(q, params)
+	if !ok {
+		return
+	}
+	size, linkPer := s.changelogPageSize(cf.perPage)
+	iss := s.issueByRef(ref, true)
+	start, ok := changelogStart(q, iss, params.Get("id"))
+	if !ok {
+		return
+	}
+	page, more := pageFrom(start, len(iss.entries), size, func(k int) bool { return cf.match(&iss.entries[k]) })
+	next := ""
+	if s.wantsNext(more, len(page)) {
+		next = iss.entries[page[len(page)-1]].id
+	}
+	base := cursorLinkBase(q, "/issues/"+iss.key+"/changelog", params, []string{"type", "field"})
+	addCursorLinks(q.w.Header(), base, strconv.Itoa(linkPer), next)
+	issueRef := q.refs.appendIssueRef(nil, iss.key, iss.id, iss.st.summary)
+	b := make([]byte, 0, 256+len(page)*1200)
+	b = appendJSONList(b, page, func(b []byte, k int) []byte {
+		return s.appendEntry(b, q.refs, iss, issueRef, &iss.entries[k])
+	})
+	q.writeJSON(http.StatusOK, b, true)
+}
+
+// changelogFilter is what a changelog request asks: the page size and the
+// entry types and fields wanted (none: all).
+type changelogFilter struct {
+	perPage       int
+	types, fields []string
+}
+
+// parseChangelogFilter reads perPage, type and field; false after
+// answering 400 for a bad perPage or an unknown entry type.
+func parseChangelogFilter(q *req, params url.Values) (changelogFilter, bool) {
 	perPage, err := intParam(params, "perPage", defaultPerPage, 1, maxPerPage)
 	if err != nil {
 		q.badRequest(err)
-		return
+		return changelogFilter{}, false
 	}
 	types := multiParam(params, "type")
 	for _, t := range types {
 		if !knownEntryTypes[t] {
 			q.fail(http.StatusBadRequest, "Unknown change type "+strconv.Quote(t))
-			return
+			return changelogFilter{}, false
 		}
 	}
-	fields := multiParam(params, "field")
-	// size is what a page holds; linkPer is the perPage of the links.
-	size, linkPer := perPage, perPage
+	return changelogFilter{perPage: perPage, types: types, fields: multiParam(params, "field")}, true
+}
+
+// match tells whether entry e has a wanted type and changes a wanted field.
+func (cf *changelogFilter) match(e *entry) bool {
+	if len(cf.types) > 0 && !slicesContains(cf.types, entryTypeNames[e.typ]) {
+		return false
+	}
+	if len(cf.fields) == 0 {
+		return true
+	}
+	for _, fc := range e.fields {
+		if slicesContains(cf.fields, fieldDefs[fc.f].id) {
+			return true
+		}
+	}
+	return false
+}
+
+// changelogPageSize returns what a changelog page holds for the perPage
+// asked, under Options.ChangelogPageCap, and the perPage of its links.
+func (s *Server) changelogPageSize(perPage int) (size, linkPer int) {
+	size, linkPer = perPage, perPage
 	if capN := s.opts.ChangelogPageCap; capN > 0 && size > capN {
 		size = capN
 		if !s.opts.ChangelogCapEchoesRequest {
 			linkPer = capN
 		}
 	}
-	iss := s.issueByRef(ref, true)
-	start := 0
-	if cursor := params.Get("id"); cursor != "" {
-		ord := entryOrdinal(iss, cursor)
-		if ord < 0 {
-			q.fail(http.StatusBadRequest, "Invalid value of parameter \"id\": no such change "+strconv.Quote(cursor))
-			return
-		}
-		start = ord + 1
+	return size, linkPer
+}
+
+// changelogStart is the position after the changelog entry cursor ("": 0);
+// false after answering 400 for an unknown entry.
+func changelogStart(q *req, iss *issue, cursor string) (int, bool) {
+	if cursor == "" {
+		return 0, true
 	}
-	match := func(e *entry) bool {
-		if len(types) > 0 && !slicesContains(types, entryTypeNames[e.typ]) {
-			return false
-		}
-		if len(fields) == 0 {
-			return true
-		}
-		for _, fc := range e.fields {
-			if slicesContains(fields, fieldDefs[fc.f].id) {
-				return true
-			}
-		}
-		return false
+	ord := entryOrdinal(iss, cursor)
+	if ord < 0 {
+		q.fail(http.StatusBadRequest, "Invalid value of parameter \"id\": no such change "+strconv.Quote(cursor))
+		return 0, false
 	}
-	var page []*entry
-	more := false
-	for k := start; k < len(iss.entries); k++ {
-		e := &iss.entries[k]
-		if !match(e) {
-			continue
-		}
-		if len(page) == size {
-			more = true
-			break
-		}
-		page = append(page, e)
-	}
-	extra := url.Values{}
-	for _, name := range []string{"type", "field"} {
-		if v, ok := params[name]; ok {
-			extra[name] = v
-		}
-	}
-	linkBase := q.api + "/issues/" + iss.key + "/changelog?"
-	if enc := extra.Encode(); enc != "" {
-		linkBase += enc + "&"
-	}
-	h := q.w.Header()
-	h.Add("Link", "<"+linkBase+"perPage="+strconv.Itoa(linkPer)+">; rel=\"first\"")
-	if more || (s.opts.Realistic && len(page) > 0) {
-		h.Add("Link", "<"+linkBase+"id="+page[len(page)-1].id+"&perPage="+strconv.Itoa(linkPer)+">; rel=\"next\"")
-	}
-	issueRef := q.refs.appendIssueRef(nil, iss.key, iss.id, iss.st.summary)
-	b := make([]byte, 0, 256+len(page)*1200)
-	b = append(b, '[')
-	for i, e := range page {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = s.appendEntry(b, q.refs, iss, issueRef, e)
-	}
-	b = append(b, ']')
-	q.writeJSON(http.StatusOK, b, true)
+	return ord + 1, true
 }
 
 func slicesContains(l []string, v string) bool {
@@ -458,48 +467,41 @@ func (s *Server) appendUser(b []byte, q *req, u int) []byte {
 	return append(b, '}')
 }
 
+// handleUsers serves /users, a page-mode list, and /users/_relative.
 func (s *Server) handleUsers(q *req) {
-	if len(q.segs) == 2 { // _relative: ascending uid after the cursor id
-		params := q.r.URL.Query()
-		perPage, err := intParam(params, "perPage", defaultPerPage, 1, 100)
-		if err != nil {
-			q.badRequest(err)
-			return
-		}
-		after := int64(-1)
-		if id := params.Get("id"); id != "" {
-			n, err := strconv.ParseInt(id, 10, 64)
-			if err != nil {
-				q.fail(http.StatusBadRequest, "Invalid value of parameter \"id\": "+strconv.Quote(id))
-				return
-			}
-			after = n
-		}
-		b := []byte{'['}
-		last, count, more := int64(0), 0, false
-		for u := range numDirUsers {
-			if userUID(u) <= after {
-				continue
-			}
-			if count == perPage {
-				more = true
-				break
-			}
-			if count > 0 {
-				b = append(b, ',')
-			}
-			b = s.appendUser(b, q, u)
-			last = userUID(u)
-			count++
-		}
-		if more {
-			q.w.Header().Set("Link", "<"+q.api+"/users/_relative?perPage="+strconv.Itoa(perPage)+
-				"&id="+strconv.FormatInt(last, 10)+">; rel=\"next\"")
-		}
-		q.writeJSON(http.StatusOK, append(b, ']'), false)
+	if len(q.segs) == 2 {
+		s.handleRelativeUsers(q)
 		return
 	}
 	s.writePaged(q, numDirUsers, "/users", func(b []byte, i int) []byte { return s.appendUser(b, q, i) })
+}
+
+// handleRelativeUsers serves /users/_relative: users by ascending uid
+// after the cursor uid ("id"), with rel="next" while more follow.
+func (s *Server) handleRelativeUsers(q *req) {
+	params := q.r.URL.Query()
+	perPage, err := intParam(params, "perPage", defaultPerPage, 1, 100)
+	if err != nil {
+		q.badRequest(err)
+		return
+	}
+	after := int64(-1)
+	if id := params.Get("id"); id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			q.fail(http.StatusBadRequest, "Invalid value of parameter \"id\": "+strconv.Quote(id))
+			return
+		}
+		after = n
+	}
+	page, more := pageFrom(0, numDirUsers, perPage, func(u int) bool { return userUID(u) > after })
+	if more {
+		last := userUID(page[len(page)-1])
+		q.w.Header().Set("Link", "<"+q.api+"/users/_relative?perPage="+strconv.Itoa(perPage)+
+			"&id="+strconv.FormatInt(last, 10)+">; rel=\"next\"")
+	}
+	b := appendJSONList(nil, page, func(b []byte, u int) []byte { return s.appendUser(b, q, u) })
+	q.writeJSON(http.StatusOK, b, false)
 }
 
 func (s *Server) handleUser(q *req) {
@@ -513,63 +515,78 @@ func (s *Server) handleUser(q *req) {
 
 // handleOther serves components and projects.
 func (s *Server) handleOther(q *req) {
-	switch q.segs[0] {
-	case "components":
-		appendComp := func(b []byte, i int) []byte {
-			d := componentDefs[i]
-			b = append(b, `{"self":`...)
-			b = appendJSONString(b, q.api+"/components/"+itoa(i+1))
-			b = append(b, `,"id":`...)
-			b = strconv.AppendInt(b, int64(i+1), 10)
-			b = append(b, `,"version":1,"name":`...)
-			b = appendJSONString(b, d.name)
-			b = append(b, `,"queue":`...)
-			b = append(b, q.refs.queue[d.queue]...)
-			return append(b, `,"assignAuto":false}`...)
-		}
-		if len(q.segs) == 2 {
-			i := findNamed(q.segs[1], len(componentDefs), func(int) string { return "" })
-			if i < 0 {
-				q.fail(http.StatusNotFound, "Component does not exist.")
-				return
-			}
-			q.writeJSON(http.StatusOK, appendComp(nil, i), false)
+	if q.segs[0] == "components" {
+		s.handleComponents(q)
+		return
+	}
+	s.handleProject(q) // projects/{id}, entities/project/{hex}
+}
+
+// handleComponents serves /components and /components/{id}.
+func (s *Server) handleComponents(q *req) {
+	appendComp := func(b []byte, i int) []byte {
+		d := componentDefs[i]
+		b = append(b, `{"self":`...)
+		b = appendJSONString(b, q.api+"/components/"+itoa(i+1))
+		b = append(b, `,"id":`...)
+		b = strconv.AppendInt(b, int64(i+1), 10)
+		b = append(b, `,"version":1,"name":`...)
+		b = appendJSONString(b, d.name)
+		b = append(b, `,"queue":`...)
+		b = append(b, q.refs.queue[d.queue]...)
+		return append(b, `,"assignAuto":false}`...)
+	}
+	if len(q.segs) == 2 {
+		i := findNamed(q.segs[1], len(componentDefs), func(int) string { return "" })
+		if i < 0 {
+			q.fail(http.StatusNotFound, "Component does not exist.")
 			return
 		}
-		b := []byte{'['}
-		for i := range componentDefs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendComp(b, i)
-		}
-		q.writeJSON(http.StatusOK, append(b, ']'), false)
-	default: // projects/{id}, entities/project/{hex}
-		id := q.segs[len(q.segs)-1]
-		for i, d := range projectDefs {
-			if id == itoa(i+1) || id == d.hex {
-				b := append([]byte(nil), `{"self":`...)
-				b = appendJSONString(b, q.api+"/"+strings.Join(q.segs, "/"))
-				b = append(b, `,"id":`...)
-				if q.segs[0] == "entities" {
-					b = appendJSONString(b, d.hex)
-					b = append(b, `,"shortId":`...)
-					b = strconv.AppendInt(b, int64(i+1), 10)
-					b = append(b, `,"entityType":"project","fields":{"summary":`...)
-					b = appendJSONString(b, d.name)
-					b = append(b, `}}`...)
-				} else {
-					b = strconv.AppendInt(b, int64(i+1), 10)
-					b = append(b, `,"version":1,"key":`...)
-					b = appendJSONString(b, d.name)
-					b = append(b, `,"name":`...)
-					b = appendJSONString(b, d.name)
-					b = append(b, `,"status":"in_progress"}`...)
-				}
-				q.writeJSON(http.StatusOK, b, false)
-				return
-			}
-		}
-		q.fail(http.StatusNotFound, "Project does not exist")
+		q.writeJSON(http.StatusOK, appendComp(nil, i), false)
+		return
 	}
+	b := []byte{'['}
+	for i := range componentDefs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendComp(b, i)
+	}
+	q.writeJSON(http.StatusOK, append(b, ']'), false)
+}
+
+// handleProject serves /projects/{id} and, in the v3 shape,
+// /entities/project/{hex}; either takes the number or the hex id.
+func (s *Server) handleProject(q *req) {
+	id := q.segs[len(q.segs)-1]
+	for i, d := range projectDefs {
+		if id == itoa(i+1) || id == d.hex {
+			q.writeJSON(http.StatusOK, s.appendProject(nil, q, i), false)
+			return
+		}
+	}
+	q.fail(http.StatusNotFound, "Project does not exist")
+}
+
+// appendProject appends project i as the request's path asks: an entity
+// under /entities, else a v2 project.
+func (s *Server) appendProject(b []byte, q *req, i int) []byte {
+	d := projectDefs[i]
+	b = append(b, `{"self":`...)
+	b = appendJSONString(b, q.api+"/"+strings.Join(q.segs, "/"))
+	b = append(b, `,"id":`...)
+	if q.segs[0] == "entities" {
+		b = appendJSONString(b, d.hex)
+		b = append(b, `,"shortId":`...)
+		b = strconv.AppendInt(b, int64(i+1), 10)
+		b = append(b, `,"entityType":"project","fields":{"summary":`...)
+		b = appendJSONString(b, d.name)
+		return append(b, `}}`...)
+	}
+	b = strconv.AppendInt(b, int64(i+1), 10)
+	b = append(b, `,"version":1,"key":`...)
+	b = appendJSONString(b, d.name)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, d.name)
+	return append(b, `,"status":"in_progress"}`...)
 }

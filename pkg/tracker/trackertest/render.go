@@ -318,6 +318,15 @@ func (rs *refSet) appendValue(b []byte, v value) []byte {
 
 // appendIssue appends the full issue object (§3.2).
 func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
+	b = s.appendIssueHead(b, rs, iss)
+	b = s.appendIssueStatus(b, rs, iss)
+	b = s.appendIssueWork(b, rs, iss)
+	return append(b, '}')
+}
+
+// appendIssueHead opens the issue object and appends its identity,
+// summary, classification, people and queue.
+func (s *Server) appendIssueHead(b []byte, rs *refSet, iss *issue) []byte {
 	st := &iss.st
 	b = append(b, `{"self":`...)
 	b = appendJSONString(b, rs.api+"/issues/"+iss.key)
@@ -375,6 +384,13 @@ func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
 	b = append(b, rs.queue[st.queue]...)
 	b = append(b, `,"updatedAt":`...)
 	b = appendTime(b, iss.updatedAt)
+	return b
+}
+
+// appendIssueStatus appends the issue's status and the fields that place
+// it: tags, components, project and epic.
+func (s *Server) appendIssueStatus(b []byte, rs *refSet, iss *issue) []byte {
+	st := &iss.st
 	b = append(b, `,"status":`...)
 	b = append(b, rs.status[st.status]...)
 	b = append(b, `,"statusType":`...)
@@ -403,6 +419,13 @@ func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
 		b = append(b, `,"epic":`...)
 		b = s.appendSyntheticRef(b, rs, iss.epic)
 	}
+	return b
+}
+
+// appendIssueWork appends the planning and time-tracking fields, the
+// resolution, the local team field and the comment counts.
+func (s *Server) appendIssueWork(b []byte, rs *refSet, iss *issue) []byte {
+	st := &iss.st
 	if st.hasSP {
 		b = append(b, `,"storyPoints":`...)
 		b = strconv.AppendFloat(b, st.sp, 'f', -1, 64)
@@ -454,7 +477,7 @@ func (s *Server) appendIssue(b []byte, rs *refSet, iss *issue) []byte {
 	b = strconv.AppendInt(b, int64(st.comments), 10)
 	b = append(b, `,"commentWithExternalMessageCount":`...)
 	b = strconv.AppendInt(b, int64(st.emailComments), 10)
-	return append(b, '}')
+	return b
 }
 
 func appendLongText(b []byte, v value) []byte {

@@ -627,6 +627,72 @@ func (s *Server) checkAuth(h http.Header) string {
 	return ""
 }
 
+// routeRule names the endpoint of the paths whose segments after the
+// version are segs, where "*" matches any one segment.
+type routeRule struct {
+	segs []string
+	ep   int
+}
+
+// matches tells whether path segments segs follow the rule.
+func (rr routeRule) matches(segs []string) bool {
+	if len(segs) != len(rr.segs) {
+		return false
+	}
+	for i, p := range rr.segs {
+		if p != "*" && p != segs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rule is the rule of a pattern such as "issues/*/changelog".
+func rule(pattern string, ep int) routeRule {
+	return routeRule{segs: strings.Split(pattern, "/"), ep: ep}
+}
+
+// routes are the paths served, tried in order: the first rule that
+// matches names the endpoint.
+var routes = []routeRule{
+	rule("issues/_search", epSearch),
+	rule("issues/_count", epCount),
+	rule("issues/*", epIssue),
+	rule("issues/*/changelog", epChangelog),
+	rule("issues/*/comments", epComments),
+	rule("issues/*/comments/*", epComments),
+	rule("issues/*/worklog", epWorklog),
+	rule("issues/*/worklog/*", epWorklog),
+	rule("issues/*/links", epLinks),
+	rule("issues/*/links/*", epLinks),
+	rule("boards", epBoards),
+	rule("boards/*", epBoards),
+	rule("boards/*/sprints", epSprints),
+	rule("system/search/scroll/_clear", epScrollClear),
+	rule("statuses", epStatuses),
+	rule("statuses/*", epStatus),
+	rule("users", epUsers),
+	rule("users/_relative", epUsers),
+	rule("users/*", epUser),
+	rule("myself", epMyself),
+	rule("issuetypes", epIssueTypes),
+	rule("issuetypes/*", epIssueTypes),
+	rule("priorities", epPriorities),
+	rule("priorities/*", epPriorities),
+	rule("resolutions", epResolutions),
+	rule("resolutions/*", epResolutions),
+	rule("fields", epFields),
+	rule("fields/*", epFields),
+	rule("queues", epQueues),
+	rule("queues/*", epQueues),
+	rule("queues/*/localFields", epQueues),
+	rule("components", epOther),
+	rule("components/*", epOther),
+	rule("sprints/*", epSprints),
+	rule("projects/*", epOther),
+	rule("entities/project/*", epOther),
+}
+
 // route splits a path into version and segments and names its endpoint.
 func route(path string) (ver string, segs []string, ep int, ok bool) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
@@ -637,77 +703,9 @@ func route(path string) (ver string, segs []string, ep int, ok bool) {
 	if len(segs) == 0 || segs[0] == "" {
 		return ver, segs, epOther, false
 	}
-	n := len(segs)
-	switch segs[0] {
-	case "issues":
-		switch {
-		case n == 2 && segs[1] == "_search":
-			return ver, segs, epSearch, true
-		case n == 2 && segs[1] == "_count":
-			return ver, segs, epCount, true
-		case n == 2:
-			return ver, segs, epIssue, true
-		case n == 3 && segs[2] == "changelog":
-			return ver, segs, epChangelog, true
-		case (n == 3 || n == 4) && segs[2] == "comments":
-			return ver, segs, epComments, true
-		case (n == 3 || n == 4) && segs[2] == "worklog":
-			return ver, segs, epWorklog, true
-		case (n == 3 || n == 4) && segs[2] == "links":
-			return ver, segs, epLinks, true
-		}
-	case "boards":
-		switch {
-		case n <= 2:
-			return ver, segs, epBoards, true
-		case n == 3 && segs[2] == "sprints":
-			return ver, segs, epSprints, true
-		}
-	case "system":
-		if n == 4 && segs[1] == "search" && segs[2] == "scroll" && segs[3] == "_clear" {
-			return ver, segs, epScrollClear, true
-		}
-	case "statuses":
-		if n == 1 {
-			return ver, segs, epStatuses, true
-		}
-		if n == 2 {
-			return ver, segs, epStatus, true
-		}
-	case "users":
-		if n == 1 || (n == 2 && segs[1] == "_relative") {
-			return ver, segs, epUsers, true
-		}
-		if n == 2 {
-			return ver, segs, epUser, true
-		}
-	case "myself":
-		if n == 1 {
-			return ver, segs, epMyself, true
-		}
-	case "issuetypes", "priorities", "resolutions", "fields":
-		if n <= 2 {
-			return ver, segs, map[string]int{"issuetypes": epIssueTypes, "priorities": epPriorities, "resolutions": epResolutions, "fields": epFields}[segs[0]], true
-		}
-	case "queues":
-		if n <= 2 || (n == 3 && segs[2] == "localFields") {
-			return ver, segs, epQueues, true
-		}
-	case "components":
-		if n <= 2 {
-			return ver, segs, epOther, true
-		}
-	case "sprints":
-		if n == 2 {
-			return ver, segs, epSprints, true
-		}
-	case "projects":
-		if n == 2 {
-			return ver, segs, epOther, true
-		}
-	case "entities":
-		if n == 3 && segs[1] == "project" {
-			return ver, segs, epOther, true
+	for _, rr := range routes {
+		if rr.matches(segs) {
+			return ver, segs, rr.ep, true
 		}
 	}
 	return ver, segs, epOther, false
