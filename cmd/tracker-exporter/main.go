@@ -79,13 +79,15 @@ func main() {
 					&cli.IntSliceFlag{Name: "horizons", Value: cli.NewIntSlice(2, 4, 8, 12), Usage: "horizons in weeks of the how-many forecasts"},
 					&cli.IntFlag{Name: "trials", Value: 10000, Usage: "simulated futures per forecast"},
 					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the random draws (the same inputs and seed give the same forecast)"},
+					&cli.GenericFlag{Name: "filter", Value: &app.FilterValues{}, Usage: "NAME=CONDITION (repeatable): also forecast the issues of issues_view matching a ClickHouse condition, at their own pace, e.g. --filter \"bugs=issue_type = 'bug' AND has(tags, 'backend')\""},
 				},
 				Action: func(c *cli.Context) error {
 					cfg, err := app.LoadConfig(c, config.RoleLoader)
 					if err != nil {
 						return err
 					}
-					return app.RunErr(app.RunForecast(c.Context, cfg, app.ForecastOptionsFrom(c.Int("window"), c.IntSlice("horizons"), c.Int("trials"), c.Uint64("seed"))))
+					filters := *c.Generic("filter").(*app.FilterValues)
+					return app.RunErr(app.RunForecast(c.Context, cfg, app.ForecastOptionsFrom(c.Int("window"), c.IntSlice("horizons"), c.Int("trials"), c.Uint64("seed"), filters)))
 				},
 			},
 			{

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -22,7 +23,25 @@ const (
 	ScopeAll   = "all"
 	ScopeQueue = "queue"
 	ScopeEpic  = "epic"
+	// ScopeFilter is a named filter of the forecast subcommand's
+	// --filter: the issues matching a condition, at their own pace.
+	ScopeFilter = "filter"
 )
+
+// ForecastFilter is a named set of issues to forecast: those of
+// issues_view for which Where (a ClickHouse boolean expression on its
+// columns) holds.
+type ForecastFilter struct{ Name, Where string }
+
+// ParseForecastFilter reads a --filter value, NAME=CONDITION.
+func ParseForecastFilter(v string) (ForecastFilter, error) {
+	name, where, ok := strings.Cut(v, "=")
+	name, where = strings.TrimSpace(name), strings.TrimSpace(where)
+	if !ok || name == "" || where == "" || strings.ContainsAny(name, " \t") {
+		return ForecastFilter{}, fmt.Errorf("--filter %q: want NAME=CONDITION, a name without spaces and a ClickHouse condition on the columns of issues_view, e.g. bugs=issue_type = 'bug'", v)
+	}
+	return ForecastFilter{Name: name, Where: where}, nil
+}
 
 // ForecastOptions tune the forecasts of Forecast and RunForecast.
 type ForecastOptions struct {
@@ -34,9 +53,14 @@ type ForecastOptions struct {
 	// Trials is the number of simulated futures; Seed selects the draws.
 	Trials int
 	Seed   uint64
+	// Filters are named sets of issues forecast besides the queues and
+	// epics (the subcommand's --filter).
+	Filters []ForecastFilter
 	// Out, when set, receives a table of the forecasts of all queues and of
 	// each queue (the subcommand prints it).
 	Out io.Writer
+	// flagErrs are the flag values ForecastOptionsFrom could not read.
+	flagErrs []error
 }
 
 // DefaultForecastOptions returns the defaults: the last 12 weeks, horizons
@@ -52,7 +76,7 @@ func DefaultForecastOptions() ForecastOptions {
 
 // Validate reports every invalid option at once.
 func (o ForecastOptions) Validate() error {
-	var errs []error
+	errs := slices.Clone(o.flagErrs)
 	if o.WindowWeeks < 1 || o.WindowWeeks > 520 {
 		errs = append(errs, fmt.Errorf("--window %d: want 1..520 weeks", o.WindowWeeks))
 	}
@@ -66,6 +90,13 @@ func (o ForecastOptions) Validate() error {
 	}
 	if o.Trials < 1 || o.Trials > forecast.MaxTrials {
 		errs = append(errs, fmt.Errorf("--trials %d: want 1..%d", o.Trials, forecast.MaxTrials))
+	}
+	seen := map[string]bool{}
+	for _, f := range o.Filters {
+		if seen[f.Name] {
+			errs = append(errs, fmt.Errorf("--filter %s: the name is given twice", f.Name))
+		}
+		seen[f.Name] = true
 	}
 	return errors.Join(errs...)
 }
@@ -137,7 +168,7 @@ func openChecked(ctx context.Context, env *Env) (*clickhouse.Client, error) {
 // forecastWith reads the inputs, computes and stores the forecasts.
 func forecastWith(ctx context.Context, env *Env, ch *clickhouse.Client, now time.Time, o ForecastOptions) error {
 	begin := time.Now()
-	in, err := readForecastInputs(ctx, ch, now, o.WindowWeeks)
+	in, err := readForecastInputs(ctx, ch, now, o.WindowWeeks, o.Filters)
 	if err != nil {
 		return fmt.Errorf("forecasts: %w", err)
 	}
@@ -162,9 +193,17 @@ type forecastInputs struct {
 	throughput clickhouse.Throughput
 	open       clickhouse.OpenIssues
 	latest     map[clickhouse.ForecastKey]clickhouse.ForecastRow
+	filters    []filterInputs
 }
 
-func readForecastInputs(ctx context.Context, ch *clickhouse.Client, now time.Time, weeks int) (forecastInputs, error) {
+// filterInputs is what a filter's forecasts sample and count.
+type filterInputs struct {
+	ForecastFilter
+	history []uint32
+	open    uint32
+}
+
+func readForecastInputs(ctx context.Context, ch *clickhouse.Client, now time.Time, weeks int, filters []ForecastFilter) (forecastInputs, error) {
 	var in forecastInputs
 	from, _ := forecast.Window(now, weeks)
 	var err error
@@ -173,6 +212,13 @@ func readForecastInputs(ctx context.Context, ch *clickhouse.Client, now time.Tim
 	}
 	if in.open, err = ch.OpenIssues(ctx); err != nil {
 		return in, err
+	}
+	for _, f := range filters {
+		fi := filterInputs{ForecastFilter: f}
+		if fi.history, fi.open, err = ch.FilteredInputs(ctx, f.Where, from, weeks); err != nil {
+			return in, fmt.Errorf("--filter %s: %w", f.Name, err)
+		}
+		in.filters = append(in.filters, fi)
 	}
 	in.latest, err = ch.LatestForecasts(ctx)
 	return in, err
@@ -185,6 +231,8 @@ type forecastScope struct {
 	// howMany: also answer "how many" (not for epics, which share their
 	// queue's pace).
 	howMany bool
+	// filter is the index of a filter scope's inputs.
+	filter int
 }
 
 // scopes lists what to forecast: all queues, every queue seen (with done
@@ -218,13 +266,20 @@ func (in forecastInputs) scopes() []forecastScope {
 		_, open := in.open.EpicQueue(e)
 		out = append(out, forecastScope{kind: ScopeEpic, scope: e, throughputScope: epics[e], remaining: open})
 	}
+	for i, f := range in.filters {
+		// The condition is kept with the rows: what the name meant then.
+		out = append(out, forecastScope{kind: ScopeFilter, scope: f.Name, throughputScope: f.Where, remaining: f.open, howMany: true, filter: i})
+	}
 	return out
 }
 
 // history returns the weekly throughput a scope samples.
 func (in forecastInputs) history(s forecastScope) []uint32 {
-	if s.kind == ScopeAll {
+	switch s.kind {
+	case ScopeAll:
 		return in.throughput.All
+	case ScopeFilter:
+		return in.filters[s.filter].history
 	}
 	if h, ok := in.throughput.Queues[s.throughputScope]; ok {
 		return h
@@ -358,10 +413,30 @@ func parseHorizons(h []int) []int {
 	return slices.Compact(out)
 }
 
-// ForecastOptionsFrom builds the options from the subcommand's flags.
-func ForecastOptionsFrom(window int, horizons []int, trials int, seed uint64) ForecastOptions {
+// FilterValues is the value of a repeatable flag whose values may hold
+// commas (a string slice flag would split them): the --filter of the
+// forecast subcommand.
+type FilterValues []string
+
+// Set adds one value.
+func (f *FilterValues) Set(v string) error { *f = append(*f, v); return nil }
+
+// String lists the values.
+func (f *FilterValues) String() string { return strings.Join(*f, "; ") }
+
+// ForecastOptionsFrom builds the options from the subcommand's flags;
+// Validate reports the --filter values it could not read.
+func ForecastOptionsFrom(window int, horizons []int, trials int, seed uint64, filters []string) ForecastOptions {
 	o := DefaultForecastOptions()
 	o.WindowWeeks, o.Trials, o.Seed = window, trials, seed
+	for _, v := range filters {
+		f, err := ParseForecastFilter(v)
+		if err != nil {
+			o.flagErrs = append(o.flagErrs, err)
+			continue
+		}
+		o.Filters = append(o.Filters, f)
+	}
 	if len(horizons) > 0 {
 		o.Horizons = parseHorizons(horizons)
 	}

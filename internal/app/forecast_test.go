@@ -201,6 +201,67 @@ func TestForecastStoresWhatTheSimulationSays(t *testing.T) {
 
 // compareForecasts checks the stored rows against the expected ones,
 // ignoring the computation time and version.
+// A --filter scope forecasts the issues matching its condition at their
+// own pace: here queue A's issues outside the epic, whose history is A's
+// and whose open issues are A's minus the epic's 3; a condition
+// ClickHouse refuses names the filter.
+func TestForecastFilterScope(t *testing.T) {
+	ch := migratedClickHouse(t)
+	ctx := context.Background()
+	insertFC(t, ch, fcIssues(), 1)
+	o := DefaultForecastOptions()
+	var out strings.Builder
+	o.Out = &out
+	o.Filters = []ForecastFilter{{Name: "a-no-epic", Where: "queue = 'A' AND epic_issue_key = ''"}}
+	if err := forecastWith(ctx, quietEnv(), ch, fcNow, o); err != nil {
+		t.Fatal(err)
+	}
+	latest, err := ch.LatestForecasts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	histA := []uint32{0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}
+	from, _ := forecast.Window(fcNow, 12)
+	base := clickhouse.ForecastRow{ScopeKind: ScopeFilter, Scope: "a-no-epic", Trials: 10000, WindowWeeks: 12, WeeklyThroughput: histA,
+		WindowStart: from, ThroughputScope: o.Filters[0].Where}
+	want := map[clickhouse.ForecastKey]clickhouse.ForecastRow{}
+	for _, h := range o.Horizons {
+		r, _ := forecast.HowMany(histA, h, forecast.Options{})
+		want[clickhouse.ForecastKey{ScopeKind: ScopeFilter, Scope: "a-no-epic", Question: "how_many", HorizonWeeks: uint16(h)}] = howManyRow(base, r)
+	}
+	r, _ := forecast.When(histA, 5, fcNow, forecast.Options{})
+	want[clickhouse.ForecastKey{ScopeKind: ScopeFilter, Scope: "a-no-epic", Question: "when"}] = whenRow(base, r)
+	for k := range latest {
+		if k.ScopeKind != ScopeFilter {
+			delete(latest, k)
+		}
+	}
+	compareForecasts(t, latest, want)
+	if !strings.Contains(out.String(), "filter a-no-epic") || !strings.Contains(out.String(), "5 open done by") {
+		t.Errorf("the printed table lacks the filter:\n%s", out.String())
+	}
+
+	o.Filters = []ForecastFilter{{Name: "broken", Where: "no_such_column = 1"}}
+	if err := forecastWith(ctx, quietEnv(), ch, fcNow, o); err == nil || !strings.Contains(err.Error(), "--filter broken") {
+		t.Errorf("a condition ClickHouse refuses: %v, want an error naming the filter", err)
+	}
+	o.Filters = []ForecastFilter{{Name: "x", Where: "1"}, {Name: "x", Where: "1"}}
+	if err := o.Validate(); err == nil {
+		t.Error("a name given twice was accepted")
+	}
+	if err := ForecastOptionsFrom(12, nil, 10, 1, []string{"ok=1", "bad"}).Validate(); err == nil || !strings.Contains(err.Error(), `--filter "bad"`) {
+		t.Errorf("a --filter value without NAME=: %v", err)
+	}
+	for _, v := range []string{"bugs", "=issue_type = 'bug'", "two words=1", "bugs="} {
+		if _, err := ParseForecastFilter(v); err == nil {
+			t.Errorf("--filter %q accepted", v)
+		}
+	}
+	if f, err := ParseForecastFilter("bugs=issue_type = 'bug', x"); err != nil || f.Name != "bugs" || f.Where != "issue_type = 'bug', x" {
+		t.Errorf("--filter with = and , in the condition: %+v %v", f, err)
+	}
+}
+
 func compareForecasts(t *testing.T, got, want map[clickhouse.ForecastKey]clickhouse.ForecastRow) {
 	t.Helper()
 	if len(got) != len(want) {

@@ -206,6 +206,45 @@ func (c *Client) OpenIssues(ctx context.Context) (OpenIssues, error) {
 	return out, newError("query", view, rows.Err())
 }
 
+// FilteredInputs reads what a forecast of the issues of issues_view that
+// match where (a ClickHouse boolean expression on its columns, e.g.
+// "issue_type = 'bug'") samples and counts: their throughput per week of
+// the window that starts at from (done, not cancelled, as in the
+// throughput view) and how many of them are open. An invalid expression
+// is ClickHouse's error.
+func (c *Client) FilteredInputs(ctx context.Context, where string, from time.Time, weeks int) (history []uint32, open uint32, err error) {
+	from = date(from)
+	history = make([]uint32, max(weeks, 0))
+	view := c.tables.Issues + "_view"
+	cond := " AND (" + where + ")"
+	var n uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.qualified(view)+" WHERE `is_closed` = 0"+cond).Scan(&n); err != nil {
+		return nil, 0, newError("query", view, err)
+	}
+	open = uint32(n)
+	if weeks <= 0 {
+		return history, open, nil
+	}
+	to := from.AddDate(0, 0, 7*weeks)
+	rows, err := c.conn.Query(ctx, "SELECT toMonday(`done_at`) AS `week`, count() FROM "+c.qualified(view)+
+		" WHERE toUInt32(`done_at`) > 0 AND `status_type` != 'cancelled' AND `week` >= toDate(?) AND `week` < toDate(?)"+cond+
+		" GROUP BY `week`", from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return nil, 0, newError("query", view, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var week time.Time
+		if err := rows.Scan(&week, &n); err != nil {
+			return nil, 0, newError("query", view, err)
+		}
+		if i := int(date(week).Sub(from).Hours()) / (7 * 24); i >= 0 && i < weeks {
+			history[i] += uint32(n)
+		}
+	}
+	return history, open, newError("query", view, rows.Err())
+}
+
 // ForecastKey identifies a forecast series: forecasts_latest shows one
 // computation of each.
 type ForecastKey struct {
