@@ -55,9 +55,14 @@ func useNATSCluster(t *testing.T) *natsCluster {
 			c.script("start", n)
 		}
 	})
+	// A node a previous test restarted may still be rejoining (no
+	// JetStream meta leader for a while): each attempt has a deadline of
+	// its own, and the cluster time to settle.
 	for _, name := range projectStreams {
-		waitUntil(t, "stream "+name+" deleted", 30*time.Second, func() bool {
-			err := conn.JS.DeleteStream(ctx, name)
+		waitUntil(t, "stream "+name+" deleted", 2*time.Minute, func() bool {
+			actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer acancel()
+			err := conn.JS.DeleteStream(actx, name)
 			return err == nil || errors.Is(err, jetstream.ErrStreamNotFound)
 		})
 	}
