@@ -311,16 +311,16 @@ func (c *Client) pages(ctx context.Context, kind, path string, perPage int, deco
 		if err != nil {
 			return fmt.Errorf("page %d: %w", page, err)
 		}
-		seenMax := longest.Load()
-		full := min(int64(perPage), seenMax)
-		for seen := seenMax; int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
+		full := min(int64(perPage), longest.Load())
+		for seen := longest.Load(); int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
 		}
 		next := links(resp.header)["next"]
-		if per := linkPerPage(next); per > 0 && per <= seenMax {
-			// The page size the server's next link states, once the server
-			// has filled pages that long (a link that echoes the asked size
-			// of a server that caps lower is not believed).
-			full = per
+		if per := linkPerPage(next); per > 0 {
+			// A page shorter than the size the server's next link states
+			// is short by its own word. The link can only lower the bar:
+			// one that echoes the asked size of a server that caps lower
+			// leaves it at the longest page seen.
+			full = min(full, per)
 		}
 		if n == 0 || next == "" || int64(n) < full {
 			return nil
