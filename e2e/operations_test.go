@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -193,11 +192,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("the second signal took %s to end the process", took.Round(time.Millisecond))
 	}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if !json.Valid([]byte(line)) {
-			t.Errorf("a line is not JSON with EXPORTER_LOG_FORMAT=json: %q", line)
-		}
-	}
+	checkJSONLines(t, out)
 	if !strings.Contains(out, "second signal: exiting now") {
 		t.Errorf("the process did not say why it exited:\n%s", lastLines(out, 5))
 	}

@@ -52,6 +52,17 @@ func (in *sentryInbox) all() string {
 	return strings.Join(in.body, "\n")
 }
 
+// checkJSONLines fails t for each line of out that is not JSON (the
+// output of a process run with EXPORTER_LOG_FORMAT=json).
+func checkJSONLines(t *testing.T, out string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a line is not JSON with EXPORTER_LOG_FORMAT=json: %q", line)
+		}
+	}
+}
+
 // A fatal error (here a token Tracker refuses) is one line in the chosen
 // log format and one Sentry event, with no secret in either.
 func TestFatalErrorIsLoggedInFormatAndSentToSentry(t *testing.T) {
@@ -66,11 +77,7 @@ func TestFatalErrorIsLoggedInFormatAndSentToSentry(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if !json.Valid([]byte(line)) {
-			t.Errorf("a line is not JSON with EXPORTER_LOG_FORMAT=json: %q", line)
-		}
-	}
+	checkJSONLines(t, out)
 	if !strings.Contains(out, "401") {
 		t.Errorf("the output does not say Tracker refused the token:\n%s", out)
 	}

@@ -199,8 +199,6 @@ func TestForecastStoresWhatTheSimulationSays(t *testing.T) {
 	}
 }
 
-// compareForecasts checks the stored rows against the expected ones,
-// ignoring the computation time and version.
 // A --filter scope forecasts the issues matching its condition at their
 // own pace: here queue A's issues outside the epic, whose history is A's
 // and whose open issues are A's minus the epic's 3; a condition
@@ -262,6 +260,8 @@ func TestForecastFilterScope(t *testing.T) {
 	}
 }
 
+// compareForecasts checks the stored rows against the expected ones,
+// ignoring the computation time and version.
 func compareForecasts(t *testing.T, got, want map[clickhouse.ForecastKey]clickhouse.ForecastRow) {
 	t.Helper()
 	if len(got) != len(want) {

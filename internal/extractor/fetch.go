@@ -78,7 +78,7 @@ func (f *fetcher) one(j *job) {
 		f.log.Warn("issue failed", "issue", j.issue.Key, "retry_later", res.retryable, "err", res.err)
 		if res.retryable {
 			f.retry[j.seq] = j.issue
-			if d := retryAfter(res.err); d > f.asked {
+			if d := tracker.RetryAfter(res.err); d > f.asked {
 				f.asked = d
 			}
 		}
@@ -121,15 +121,6 @@ func (f *fetcher) retryFailed(ctx context.Context, limit int) {
 		f.run(ctx, max(1, limit/4), inOrder(pending))
 		backoff *= 2
 	}
-}
-
-// retryAfter is the wait a refusal of Tracker asked for, 0 when none.
-func retryAfter(err error) time.Duration {
-	var ae *tracker.APIError
-	if errors.As(err, &ae) {
-		return ae.RetryAfter
-	}
-	return 0
 }
 
 // inOrder ranges over issues by their position in the pass.

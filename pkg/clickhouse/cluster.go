@@ -160,7 +160,10 @@ func (k cluster) readDistributed(sql, db string, tables map[string]bool) string 
 		c := sql[i]
 		switch {
 		case c == '\'':
-			j := stringEnd(sql, i)
+			j, err := quoteEnd(sql, i)
+			if err != nil {
+				j = len(sql) // unterminated: the rest is the string
+			}
 			b.WriteString(sql[i:min(j+1, len(sql))])
 			i = j
 		case c == '(':
@@ -186,19 +189,6 @@ func (k cluster) readDistributed(sql, db string, tables map[string]bool) string 
 		}
 	}
 	return b.String()
-}
-
-// stringEnd returns the index of the quote that closes the string literal
-// at sql[i] (a backslash escapes the next byte); len(sql) or more when
-// none does.
-func stringEnd(sql string, i int) int {
-	j := i + 1
-	for ; j < len(sql) && sql[j] != '\''; j++ {
-		if sql[j] == '\\' {
-			j++
-		}
-	}
-	return j
 }
 
 // inParens follows the open parentheses of a statement and counts those

@@ -303,6 +303,16 @@ func retryable(err error) bool {
 	return true // network errors, timeouts and malformed bodies
 }
 
+// RetryAfter is the wait Tracker asked for with a refusal (its
+// Retry-After), 0 when err carries none.
+func RetryAfter(err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
+}
+
 // backoff is exponential with full jitter, at least Retry-After when the
 // server named one.
 func (c *Client) backoff(attempt int, err error) time.Duration {
@@ -311,9 +321,8 @@ func (c *Client) backoff(attempt int, err error) time.Duration {
 		d = c.cfg.BackoffMax
 	}
 	d = d/2 + rand.N(d/2+1)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.RetryAfter > 0 && d < ae.RetryAfter {
-		d = ae.RetryAfter + rand.N(ae.RetryAfter/4+1)
+	if asked := RetryAfter(err); asked > 0 && d < asked {
+		d = asked + rand.N(asked/4+1)
 	}
 	return d
 }
