@@ -54,3 +54,31 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 		_ = Unmarshal(b, enc, &s) // must never panic
 	})
 }
+
+// Rows messages are compressed only when large (rowsCompressAbove), far
+// later than snapshots, and round-trip either way.
+func TestRowsCompression(t *testing.T) {
+	for _, c := range []struct {
+		changelog int
+		want      string
+	}{{10, ""}, {300, ""}, {2000, "zstd"}} {
+		r := &IssueRows{IssueID: "a", IssueKey: "K-1", Issue: IssueRow{IssueID: "a", IssueKey: "K-1"}}
+		for i := range c.changelog {
+			r.Changelog = append(r.Changelog, ChangelogRow{IssueKey: "K-1", EntryID: strings.Repeat("0", 23) + string(rune('a'+i%26)), ChangedTo: strings.Repeat("v", 100)})
+		}
+		body, enc, err := Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc != c.want {
+			t.Errorf("%d changelog rows (%d bytes): encoding %q, want %q", c.changelog, len(body), enc, c.want)
+		}
+		var got IssueRows
+		if err := Unmarshal(body, enc, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Changelog) != c.changelog || got.Changelog[c.changelog-1].EntryID != r.Changelog[c.changelog-1].EntryID {
+			t.Errorf("%d changelog rows: round trip differs", c.changelog)
+		}
+	}
+}
