@@ -180,19 +180,26 @@ func (l *batchLoop) add(m jetstream.Msg) {
 // heartbeat sends InProgress for the messages in hand every Heartbeat
 // until stop closes. A message already settled refuses it locally.
 func (l *batchLoop) heartbeat(stop <-chan struct{}) {
-	t := time.NewTicker(l.b.Heartbeat)
+	every(l.b.Heartbeat, stop, func() {
+		l.mu.Lock()
+		msgs := l.buf
+		l.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	})
+}
+
+// every calls fn every d until stop closes.
+func every(d time.Duration, stop <-chan struct{}, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			l.mu.Lock()
-			msgs := l.buf
-			l.mu.Unlock()
-			for _, m := range msgs {
-				_ = m.InProgress()
-			}
+			fn()
 		}
 	}
 }

@@ -103,19 +103,12 @@ func (h *Held) take() []heldRef {
 }
 
 func (h *Held) heartbeat(stop <-chan struct{}) {
-	t := time.NewTicker(h.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			h.mu.Lock()
-			refs := h.refs
-			h.mu.Unlock()
-			for _, r := range refs {
-				_ = h.js.Conn().Publish(r.reply, progressBody)
-			}
+	every(h.every, stop, func() {
+		h.mu.Lock()
+		refs := h.refs
+		h.mu.Unlock()
+		for _, r := range refs {
+			_ = h.js.Conn().Publish(r.reply, progressBody)
 		}
-	}
+	})
 }
