@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -81,8 +82,9 @@ func compress(b []byte, err error) ([]byte, string, error) {
 }
 
 // Unmarshal decodes a body written by Marshal given its EncodingHeader.
-// Malformed input is an error, never a panic (msgpack v5.4.1 panics on a
-// nil where a time.Time is expected; the fuzzer found it). Unmarshal does
+// Malformed input is an error, never a panic nor a huge allocation
+// (msgpack v5.4.1 panics on a nil where a time.Time is expected, and
+// allocates what an array's header says; the fuzzer found both). Unmarshal does
 // not keep body. An IssueSnapshot decoded into a zero value shares one
 // copy of it between its JSON parts; the strings of IssueRows decoded into
 // a zero value (but IssueID) are substrings of one copy of the
@@ -107,8 +109,15 @@ func Unmarshal(body []byte, encoding string, v any) (err error) {
 	if fastUnmarshal(plain, encoding != "", v) {
 		return nil
 	}
+	if !wellFormed(plain) {
+		return errMalformed
+	}
 	return msgpack.Unmarshal(plain, v)
 }
+
+// errMalformed is the error of a body that is not one msgpack value
+// (wellFormed).
+var errMalformed = errors.New("malformed msgpack: not one whole value, or nested too deep")
 
 // fastUnmarshal decodes plain, of which Unmarshal owns a copy when owned,
 // without reflection into a zero *IssueSnapshot or *IssueRows, and

@@ -166,6 +166,9 @@ func TestSnapshotDecoding(t *testing.T) {
 		if enc == "zstd" {
 			plain, _ = decoder.DecodeAll(body, nil)
 		}
+		if !wellFormed(plain) {
+			t.Fatalf("snapshot %d: not well formed", i)
+		}
 		var fast IssueSnapshot
 		if !decodeSnapshot(plain, &fast) {
 			t.Fatalf("snapshot %d: the fast path failed", i)

@@ -411,3 +411,79 @@ func objects[T any](r *reader, fields []field[T]) []T {
 	}
 	return s
 }
+
+// maxNesting is the deepest nesting of arrays and maps wellFormed lets
+// through (the messages have four levels).
+const maxNesting = 32
+
+// wellFormed reports whether b starts with one msgpack value whose
+// arrays, maps, strings, binaries and extensions fit in b, nested at most
+// maxNesting deep. The reflective decoder (v5.4.1) allocates the slice
+// an array's header announces before reading its items, so that a body
+// of ten bytes can ask for 100 GB, which ends the process; and it
+// recurses as deep as arrays nest. A body that is not well formed is one
+// it would fail on anyway.
+func wellFormed(b []byte) bool {
+	r := reader{b: b}
+	left := []int{1} // the values left to read at each level
+	pending := 1     // their sum: each takes a byte at least
+	for len(left) > 0 && !r.bad {
+		top := len(left) - 1
+		if left[top] == 0 {
+			left = left[:top]
+			continue
+		}
+		left[top]--
+		pending--
+		if n := r.item(); n > 0 {
+			pending += n
+			if len(left) > maxNesting || !r.fits(pending) {
+				return false
+			}
+			left = append(left, n)
+		}
+	}
+	return !r.bad
+}
+
+// fixedSize is the size of what follows the codes 0xc0 to 0xdf of a
+// fixed size (nil, booleans, numbers; a fixext's type and data).
+var fixedSize = [32]int{0xca - 0xc0: 4, 0xcb - 0xc0: 8, 0xcc - 0xc0: 1, 0xcd - 0xc0: 2, 0xce - 0xc0: 4,
+	0xcf - 0xc0: 8, 0xd0 - 0xc0: 1, 0xd1 - 0xc0: 2, 0xd2 - 0xc0: 4, 0xd3 - 0xc0: 8,
+	0xd4 - 0xc0: 2, 0xd5 - 0xc0: 3, 0xd6 - 0xc0: 5, 0xd7 - 0xc0: 9, 0xd8 - 0xc0: 17}
+
+// item reads the header of any value and what follows it, but for the
+// items of an array or a map, whose number (keys and values) it returns.
+func (r *reader) item() int {
+	c := r.code()
+	switch {
+	case c <= 0x7f || c >= 0xe0:
+		return 0
+	case c <= 0x8f:
+		return 2 * int(c&0x0f)
+	case c <= 0x9f:
+		return int(c & 0x0f)
+	case c <= 0xbf:
+		r.next(int(c & 0x1f))
+		return 0
+	}
+	switch c {
+	case 0xc1:
+		r.fail() // never used
+	case 0xc4, 0xd9:
+		r.next(r.size(1))
+	case 0xc5, 0xda:
+		r.next(r.size(2))
+	case 0xc6, 0xdb:
+		r.next(r.size(4))
+	case 0xc7, 0xc8, 0xc9: // ext 8, 16, 32: the type, then the data
+		r.next(r.size(1<<(c-0xc7)) + 1)
+	case 0xdc, 0xdd:
+		return r.size(2 << (c - 0xdc))
+	case 0xde, 0xdf:
+		return 2 * r.size(2<<(c-0xde))
+	default:
+		r.next(fixedSize[c-0xc0])
+	}
+	return 0
+}

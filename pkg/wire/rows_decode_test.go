@@ -34,6 +34,9 @@ func TestRowsDecoding(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if !wellFormed(plain) {
+			t.Fatalf("rows %d: not well formed", i)
+		}
 		var fast IssueRows
 		if !decodeRows(plain, &fast) {
 			t.Fatalf("rows %d: the fast path failed on %d bytes", i, len(plain))
@@ -437,4 +440,28 @@ func TestRowsOtherForms(t *testing.T) {
 			compareRows(t, b, &fast)
 		})
 	}
+}
+
+// FuzzUnmarshalRows checks that Unmarshal never panics nor crashes on
+// rows, the fast path or the reflective one.
+func FuzzUnmarshalRows(f *testing.F) {
+	small := benchRows(1, 1, 1)
+	small.Issue.Raw = "{}"
+	small.Issue.Custom = map[string]any{"story": int8(3)} // read by the reflective decoder
+	for _, rows := range []*IssueRows{small, {IssueID: "1"}} {
+		b, _, err := Marshal(rows)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	f.Add(encodeReflective(f, small, true), false)
+	f.Fuzz(func(t *testing.T, b []byte, z bool) {
+		enc := ""
+		if z {
+			enc = "zstd"
+		}
+		var r IssueRows
+		_ = Unmarshal(b, enc, &r)
+	})
 }
