@@ -2,10 +2,12 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
@@ -87,10 +89,14 @@ func compress(b []byte, err error) ([]byte, string, error) {
 }
 
 // Unmarshal decodes a body written by Marshal given its EncodingHeader.
-// Malformed input is an error, never a panic (msgpack v5.4.1 panics on a
-// nil where a time.Time is expected; the fuzzer found it). Unmarshal does
-// not keep body; an IssueSnapshot decoded into a zero value shares one
-// copy of it between its JSON parts. Safe for concurrent use.
+// Malformed input is an error, never a panic nor a huge allocation
+// (msgpack v5.4.1 panics on a nil where a time.Time is expected, and
+// allocates what an array's header says; the fuzzer found both). Unmarshal does
+// not keep body. An IssueSnapshot decoded into a zero value shares one
+// copy of it between its JSON parts; the strings of IssueRows decoded into
+// a zero value (but IssueID) are substrings of one copy of the
+// uncompressed body, which stays in memory while any of them does. Safe
+// for concurrent use.
 func Unmarshal(body []byte, encoding string, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -107,20 +113,56 @@ func Unmarshal(body []byte, encoding string, v any) (err error) {
 	default:
 		return fmt.Errorf("unknown encoding %q", encoding)
 	}
-	if s, ok := v.(*IssueSnapshot); ok && s != nil && isZero(s) {
-		if encoding == "" {
-			plain = bytes.Clone(body) // the snapshot's JSON parts point into it
-		}
-		var fast IssueSnapshot
-		if decodeSnapshot(plain, &fast) {
-			*s = fast
-			return nil
-		}
+	if fastUnmarshal(plain, encoding != "", v) {
+		return nil
+	}
+	if !wellFormed(plain) {
+		return errMalformed
 	}
 	return msgpack.Unmarshal(plain, v)
 }
 
-// isZero reports whether s is the zero snapshot: the fast decoder sets
-// only the fields present in the body, where the reflective decoder would
-// merge them into what s holds.
-func isZero(s *IssueSnapshot) bool { return reflect.ValueOf(s).Elem().IsZero() }
+// errMalformed is the error of a body that is not one msgpack value
+// (wellFormed).
+var errMalformed = errors.New("malformed msgpack: not one whole value, or nested too deep")
+
+// fastUnmarshal decodes plain, of which Unmarshal owns a copy when owned,
+// without reflection into a zero *IssueSnapshot or *IssueRows, and
+// reports whether it could; else v is left zero for the reflective
+// decoder (which would merge the fields present into what v holds).
+func fastUnmarshal(plain []byte, owned bool, v any) bool {
+	switch v := v.(type) {
+	case *IssueSnapshot:
+		if v == nil || !isZero(v) {
+			return false
+		}
+		if !owned {
+			plain = bytes.Clone(plain) // the snapshot's JSON parts point into it
+		}
+		var fast IssueSnapshot
+		if decodeSnapshot(plain, &fast) {
+			*v = fast
+			return true
+		}
+	case *IssueRows:
+		if v == nil || !isZero(v) {
+			return false
+		}
+		// The strings share one copy of the body: the decompressed body
+		// itself, which is Unmarshal's and which nothing writes again.
+		var text string
+		if owned {
+			text = unsafe.String(unsafe.SliceData(plain), len(plain))
+		} else {
+			text = string(plain)
+		}
+		if decodeRowsText(plain, text, v) {
+			return true
+		}
+		*v = IssueRows{}
+	}
+	return false
+}
+
+// isZero reports whether *v is the zero value.
+func isZero[T any](v *T) bool { return reflect.ValueOf(v).Elem().IsZero() }

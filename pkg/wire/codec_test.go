@@ -82,3 +82,41 @@ func TestRowsCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmarshalMalformed checks that a body announcing more than it holds,
+// or nesting too deep, is an error before the reflective decoder
+// allocates (or recurses) for it, and that every form is well formed.
+func TestUnmarshalMalformed(t *testing.T) {
+	deep := "\x81\xa5extra" + strings.Repeat("\x91", 1000) + "\xc0"
+	for _, tc := range []struct {
+		name string
+		body string
+		v    any
+	}{
+		{"changelog of 2^30 entries", "\x81\xa9changelog\xdd\x40\x00\x00\x00", &IssueSnapshot{}},
+		{"metrics of 2^32-1 rows", "\x81\xa7metrics\xdd\xff\xff\xff\xff", &IssueRows{}},
+		{"users of 2^32-1 entries", "\x81\xa5users\xdf\xff\xff\xff\xff", &IssueSnapshot{}},
+		{"string of 2^32-1 bytes", "\x81\xa3raw\xdb\xff\xff\xff\xff", &IssueRows{}},
+		{"nested 1000 deep", deep, &IssueRows{}},
+		{"nested 1000 deep", deep, &DirectoryRows{}},
+		{"reserved code", "\x81\xa5extra\xc1", &IssueRows{}},
+	} {
+		if err := Unmarshal([]byte(tc.body), "", tc.v); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	for _, body := range []string{
+		"\x00", "\xff", "\xc0", "\xc2", "\xcb12345678", "\xd3\x00\x00\x00\x00\x00\x00\x00\x01", "\xd8\x01" + strings.Repeat("x", 16),
+		"\xc7\x03\x01abc", "\xc8\x00\x01\x01a", "\xc9\x00\x00\x00\x00\x05", "\xc4\x01x", "\xda\x00\x01x", "\xdc\x00\x01\xc0",
+		"\xde\x00\x01\xa1k\x90", "\x92\x80\x90", strings.Repeat("\x91", maxNesting) + "\xc0",
+	} {
+		if !wellFormed([]byte(body)) {
+			t.Errorf("%x: not well formed", body)
+		}
+	}
+	for _, body := range []string{"", "\xc1", "\xcb1234567", "\xd8\x01", "\xc7\x03\x01ab", "\x92\xc0", "\xdc\x00", strings.Repeat("\x91", maxNesting+1) + "\xc0"} {
+		if wellFormed([]byte(body)) {
+			t.Errorf("%x: well formed", body)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func (f filler) fillMap(v reflect.Value) {
 		k := reflect.ValueOf(strings.Repeat("k", i+1))
 		e := reflect.New(v.Type().Elem()).Elem()
 		if e.Kind() == reflect.Interface {
-			e.Set(reflect.ValueOf("custom value")) // one key: an order-free encoding
+			f.fillCustom(e) // one key: an order-free encoding
 		} else {
 			f.fill(e)
 		}
@@ -81,6 +81,33 @@ func (f filler) fillMap(v reflect.Value) {
 		if e.Kind() == reflect.Interface {
 			return
 		}
+	}
+}
+
+// fillCustom sets a custom field's value to one of the types the
+// transformer puts there (IssueRow.Custom), or nil.
+func (f filler) fillCustom(v reflect.Value) {
+	var c any
+	switch f.rnd.IntN(7) {
+	case 0:
+		c = int64(f.rnd.Uint64()) >> f.rnd.IntN(64)
+	case 1:
+		c = f.rnd.Uint64() >> f.rnd.IntN(64)
+	case 2:
+		c = f.rnd.NormFloat64()
+	case 3:
+		c = fillTimes[f.rnd.IntN(len(fillTimes))]
+	case 4:
+		var ss []string
+		f.fill(reflect.ValueOf(&ss).Elem())
+		c = ss
+	case 5:
+		c = nil
+	default:
+		c = "custom value"
+	}
+	if c != nil {
+		v.Set(reflect.ValueOf(c))
 	}
 }
 
@@ -138,6 +165,9 @@ func TestSnapshotDecoding(t *testing.T) {
 		plain := body
 		if enc == "zstd" {
 			plain, _ = decoder.DecodeAll(body, nil)
+		}
+		if !wellFormed(plain) {
+			t.Fatalf("snapshot %d: not well formed", i)
 		}
 		var fast IssueSnapshot
 		if !decodeSnapshot(plain, &fast) {
