@@ -62,6 +62,9 @@ type StreamSink interface {
 // be in one batch of it only.
 type InsertStream interface {
 	Contains(issueID string) bool
+	// Holding is about how many bytes of the rows added the client holds
+	// in memory until Commit.
+	Holding() int
 	Add(ctx context.Context, rows []*wire.IssueRows) error
 	Commit(ctx context.Context) error
 	Abort()
