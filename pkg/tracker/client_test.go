@@ -70,6 +70,9 @@ func collect(t *testing.T, c *tracker.Client, q string, per int) []string {
 
 func TestScrollPastTenThousand(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("scrolls through 12 000 issues: a scale test, skipped with -short")
+	}
 	// In memory: the 12 pages are decoded the same, without a socket.
 	em, c := memClient(t, trackertest.Options{Issues: 12000, Seed: 3}, nil)
 	keys := collect(t, c, `Updated: >= "2000-01-01 00:00:00" "Sort by": Updated ASC`, 1000)
