@@ -99,7 +99,9 @@ func skippingProxy(em *trackertest.Server, n int32) http.Handler {
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
+		// Four pages of 50: the third continuation goes missing.
+		const issues = 200
+		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, ScrollCursor: true})
 		tc := newClient(t, skippingProxy(h.em, 3), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 		ex, store := h.statefulExtractor(t, tc, nil)
 		p, err := ex.RunOnce(context.Background())
@@ -109,8 +111,8 @@ func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 		if p.Restarts == 0 || len(p.SearchTotals) < 2 {
 			t.Fatalf("no restart after a skipped page (totals %v)", p.SearchTotals)
 		}
-		if p.Found != 300 || len(h.snapshots(t)) != 300 {
-			t.Fatalf("found %d of 300 after a silently skipped page", p.Found)
+		if p.Found != issues || len(h.snapshots(t)) != issues {
+			t.Fatalf("found %d of %d after a silently skipped page", p.Found, issues)
 		}
 		s, _, _ := store.Load(context.Background(), "test")
 		if !s.Watermark.Equal(h.lastUpdate()) {
@@ -153,7 +155,8 @@ func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 func TestPassManifest(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 120)
+		const n = 60
+		h := newHarness(t, n)
 		ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}}, Deps{Tracker: h.tc, JS: h.js})
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +169,7 @@ func TestPassManifest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.PassID != p.ID || sum.Found != 120 || len(issues) != 120 || sum.Published != 120 {
+		if sum.PassID != p.ID || sum.Found != n || len(issues) != n || sum.Published != n {
 			t.Fatalf("manifest %+v with %d issues, pass %s", sum, len(issues), p.ID)
 		}
 		for _, is := range issues {
@@ -181,7 +184,7 @@ func TestPassManifest(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum, issues, _ = stream.LoadPass(context.Background(), h.js, "manifest", "")
-		if sum.Duplicates != 120 || issues[0].Outcome != wire.OutcomeDuplicate {
+		if sum.Duplicates != n || issues[0].Outcome != wire.OutcomeDuplicate {
 			t.Errorf("second pass: %d duplicates, outcome %s", sum.Duplicates, issues[0].Outcome)
 		}
 		if _, _, err := stream.LoadPass(context.Background(), h.js, "manifest", p.ID); err != nil {

@@ -242,7 +242,8 @@ func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 300)
+		const issues = 150
+		h := newHarness(t, issues)
 		store, err := jsonfile.New(filepath.Join(h.dir, "state.json"), jsonfile.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -277,8 +278,8 @@ func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Published != 300 {
-			t.Fatalf("published %d, want 300", st.Published)
+		if st.Published != issues {
+			t.Fatalf("published %d, want %d", st.Published, issues)
 		}
 		s, _, _ = store.Load(context.Background(), "test")
 		keys := h.em.IssueKeys()
@@ -331,11 +332,11 @@ func TestRunOnceSurvivesFaults(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				// Retry-After in tens of milliseconds: the 429s are the same,
-				// the test does not wait whole seconds for them. The size is
-				// not what is tested: 200 issues take some 250 requests, dozens
-				// of them failed.
-				h := newHarnessWith(t, trackertest.Options{Issues: 200, Seed: 9, RateLimit: c.rateLimit, Burst: c.burst, RetryAfter: c.retryAfter})
+				// Retry-After in tens of milliseconds (on the fake clock): the
+				// 429s are the same as with Tracker's whole seconds. The size
+				// is not what is tested: 100 issues take 120 to 200 requests,
+				// 10 to 90 of them failed.
+				h := newHarnessWith(t, trackertest.Options{Issues: 100, Seed: 9, RateLimit: c.rateLimit, Burst: c.burst, RetryAfter: c.retryAfter})
 				tc := newClient(t, h.em.Handler(), tracker.Config{MaxRetries: 10, BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond})
 				ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 16}},
 					Deps{Tracker: tc, JS: h.js})
@@ -392,7 +393,10 @@ func TestRunOnceTimeouts(t *testing.T) {
 func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, Latency: 5 * time.Millisecond})
+		// Three pages of 50, each taking 250 ms of latency: twice the scroll
+		// lifetime.
+		const issues = 150
+		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, Latency: 5 * time.Millisecond})
 		ex, err := New(Config{
 			Config: extractorcfg.Config{
 				Query:          QueryConfig{Range: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
@@ -411,10 +415,10 @@ func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 		if st.Restarts == 0 {
 			t.Fatalf("the scroll never expired: the test does not exercise restarts")
 		}
-		if st.Found != 300 || st.Published != 300 {
-			t.Errorf("found %d published %d after %d restarts, want 300 each (no issue lost or counted twice)", st.Found, st.Published, st.Restarts)
+		if st.Found != issues || st.Published != issues {
+			t.Errorf("found %d published %d after %d restarts, want %d each (no issue lost or counted twice)", st.Found, st.Published, st.Restarts, issues)
 		}
-		if n := len(h.snapshots(t)); n != 300 {
+		if n := len(h.snapshots(t)); n != issues {
 			t.Errorf("%d snapshots in the stream", n)
 		}
 	})
