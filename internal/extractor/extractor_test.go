@@ -184,8 +184,10 @@ func (h *harness) snapshots(t *testing.T) map[string]*wire.IssueSnapshot {
 func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		// Issue 500 has over 700 entries, the most of any: 8 pages.
-		h := newHarness(t, 501)
+		// Issues 50 and 150 have four pages of history each; 200 issues are
+		// over three times the 55 users, whom per-issue lookups would
+		// outnumber.
+		h := newHarness(t, 200)
 		ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 8, ChangelogPageSize: 100}},
 			Deps{Tracker: h.tc, JS: h.js})
 		if err != nil {
