@@ -31,7 +31,7 @@ func (h *harness) statefulExtractor(t *testing.T, tc *tracker.Client, mod func(*
 		Config: extractorcfg.Config{
 			Query:          QueryConfig{Stateful: true, InitialRange: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
 			Concurrency:    4,
-			ScrollPageSize: 50,
+			ScrollPageSize: 10,
 			StateKey:       "test",
 		},
 	}
@@ -61,7 +61,9 @@ func (h *harness) lastUpdate() time.Time {
 func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
+		// Six pages of 10.
+		const issues = 60
+		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, ScrollCursor: true})
 		ex, store := h.statefulExtractor(t, h.tc, nil)
 		h.em.InjectFaults(trackertest.Faults{LostEndpoint: trackertest.EpSearch, LostRate: 0.3})
 		p, err := ex.RunOnce(context.Background())
@@ -72,8 +74,8 @@ func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
 		if h.em.Lost() == 0 || p.Restarts == 0 {
 			t.Fatalf("lost %d responses, %d restarts: the fault was not exercised", h.em.Lost(), p.Restarts)
 		}
-		if p.Found != 300 || p.Published != 300 || len(h.snapshots(t)) != 300 {
-			t.Fatalf("found %d published %d of 300 after %d lost responses", p.Found, p.Published, h.em.Lost())
+		if p.Found != issues || p.Published != issues || len(h.snapshots(t)) != issues {
+			t.Fatalf("found %d published %d of %d after %d lost responses", p.Found, p.Published, issues, h.em.Lost())
 		}
 		s, _, err := store.Load(context.Background(), "test")
 		if err != nil || !s.Watermark.Equal(h.lastUpdate()) {
@@ -99,8 +101,8 @@ func skippingProxy(em *trackertest.Server, n int32) http.Handler {
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		// Four pages of 50: the third continuation goes missing.
-		const issues = 200
+		// Four pages of 10: the third continuation goes missing.
+		const issues = 40
 		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, ScrollCursor: true})
 		tc := newClient(t, skippingProxy(h.em, 3), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 		ex, store := h.statefulExtractor(t, tc, nil)
@@ -126,7 +128,9 @@ func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
+		// Six pages of 10: with fewer, a restart narrows the search until
+		// nothing is lost.
+		h := newHarnessWith(t, trackertest.Options{Issues: 60, Seed: 9, ScrollCursor: true})
 		var calls atomic.Int32
 		proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// Every second continuation is answered with the page after.
@@ -200,7 +204,7 @@ func TestPassManifest(t *testing.T) {
 func TestDryRunSavesNoWatermark(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 80)
+		h := newHarness(t, 20)
 		ex, store := h.statefulExtractor(t, h.tc, func(c *Config) { c.DryRun = true; c.CheckpointEvery = time.Millisecond })
 		if _, err := ex.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)

@@ -244,7 +244,7 @@ func TestRunOncePublishesEveryIssueWithMinimalRequests(t *testing.T) {
 func TestStatefulWatermarkAndRetryOfFailedIssue(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		const issues = 150
+		const issues = 50
 		h := newHarness(t, issues)
 		store, err := jsonfile.New(filepath.Join(h.dir, "state.json"), jsonfile.Options{})
 		if err != nil {
@@ -395,15 +395,15 @@ func TestRunOnceTimeouts(t *testing.T) {
 func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		// Three pages of 50, each taking 250 ms of latency: twice the scroll
-		// lifetime.
-		const issues = 150
-		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, Latency: 5 * time.Millisecond})
+		// Three pages of 10, each taking 250 ms of latency (on the fake
+		// clock): over twice the scroll lifetime.
+		const issues = 30
+		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, Latency: 25 * time.Millisecond})
 		ex, err := New(Config{
 			Config: extractorcfg.Config{
 				Query:          QueryConfig{Range: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
 				Concurrency:    1,
-				ScrollPageSize: 50,
+				ScrollPageSize: 10,
 			},
 			ScrollTTL: 100 * time.Millisecond,
 		}, Deps{Tracker: h.tc, JS: h.js})
@@ -429,7 +429,9 @@ func TestScrollExpiryRestartsFromLastSeen(t *testing.T) {
 func TestOversizedSnapshotIsReportedNotDropped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 120)
+		// Issue 37 has a description over 10 000 characters, issue 50 a
+		// long history.
+		h := newHarness(t, 60)
 		ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}}, MaxPayload: 12 << 10}, Deps{Tracker: h.tc, JS: h.js})
 		if err != nil {
 			t.Fatal(err)

@@ -18,10 +18,10 @@ import (
 func TestIncrementalChangelog(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		// The passes take the last 100 of 400 issues (the emulator's are
+		// The passes take the last 20 of 360 issues (the emulator's are
 		// in the order of their updates), among them one 3-page history.
-		h := newHarnessWith(t, trackertest.Options{Issues: 400, Seed: 9, Zone: time.UTC})
-		keys := h.em.IssueKeys()[300:]
+		h := newHarnessWith(t, trackertest.Options{Issues: 360, Seed: 9, Zone: time.UTC})
+		keys := h.em.IssueKeys()[340:]
 		from, _ := h.em.Issue(keys[0])
 		query := `Updated: >= "` + from.UpdatedAt.UTC().Format(time.DateTime) + `"`
 		ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: query}, Concurrency: 8, ChangelogPageSize: 100}},
