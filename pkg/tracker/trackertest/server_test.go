@@ -491,7 +491,7 @@ func TestHandlerHost(t *testing.T) {
 // fixtures, touches and faults change (run with -race).
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	s := New(Options{Issues: 1000, Seed: 31})
+	s := New(Options{Issues: 600, Seed: 31})
 	c := newClient(t, s)
 	keys := s.IssueKeys()
 	done := make(chan struct{})
@@ -537,7 +537,7 @@ func TestConcurrentUse(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	if got := s.IssueCount(); got != 1001 {
+	if got := s.IssueCount(); got != 601 {
 		t.Errorf("IssueCount %d", got)
 	}
 }
