@@ -5,7 +5,7 @@ BIN := bin
 export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
 
 
-.PHONY: all build test test-only vet fuzz-short run demo bench services services-stop clean
+.PHONY: all build test test-only test-unit vet fuzz-short run demo bench services services-stop clean
 
 all: build
 
@@ -27,6 +27,13 @@ test: build
 test-only: vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz-short
+
+# The unit tests only: no service, no installed program, no binary built,
+# no process started (pkg/testenv skips the rest under -short, in CI too).
+# With a warm build cache the packages' times add up to some 13 s on two
+# cores shared with other work; linking the test binaries takes longer.
+test-unit:
+	$(GO) test -short -count=1 ./...
 
 # Every fuzzer runs a fixed number of inputs, not a fixed time: with a
 # duration, Go 1.26's fuzzing coordinator can fail a clean run with

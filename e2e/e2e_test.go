@@ -39,6 +39,7 @@ var (
 // it: run one at a time.
 func binaries(t *testing.T) string {
 	t.Helper()
+	testenv.Integration(t, "builds and runs the binaries")
 	buildOnce.Do(func() {
 		binDir, buildErr = checkoutCacheDir("e2e-bin")
 		if buildErr != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 )
 
 const (
@@ -238,6 +239,7 @@ func hasPair(args []string, flag, value string) bool {
 // example .env.
 func TestClusterComposeCLIConfig(t *testing.T) {
 	t.Parallel()
+	testenv.Integration(t, "runs docker compose")
 	clis := composeCLIs()
 	if len(clis) == 0 {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {

@@ -275,6 +275,7 @@ func rawModel(t *testing.T, file string) map[string]any {
 		}
 		return m
 	}
+	testenv.Integration(t, "starts python3 to read the YAML as compose v1 does")
 	py := pythonWithYAML()
 	if py == "" {
 		// .ci/run installs python3-yaml: in CI this check never skips.
@@ -1138,6 +1139,7 @@ func TestStageHealthCheckAgainstHealthServer(t *testing.T) {
 	if len(cmd) != 4 || cmd[0] != "CMD" || cmd[1] != "bash" || cmd[2] != "-c" || !strings.Contains(cmd[3], "/dev/tcp/127.0.0.1/8080 ") {
 		t.Fatalf("health check %q: want [CMD bash -c \"...\"] on 127.0.0.1:8080", cmd)
 	}
+	testenv.Integration(t, "runs the health check in bash")
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash is not installed")
@@ -1236,6 +1238,7 @@ func TestDockerfileBuildsEveryBinary(t *testing.T) {
 // one it skips: the tests above check the same from the YAML.
 func TestComposeCLIConfig(t *testing.T) {
 	t.Parallel()
+	testenv.Integration(t, "runs docker compose")
 	clis := composeCLIs()
 	if len(clis) == 0 {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 )
 
 const (
@@ -24,6 +25,7 @@ const (
 // point where it would start Grafana, and returns what it exported.
 func runEntrypoint(t *testing.T, env map[string]string) (map[string]string, string, error) {
 	t.Helper()
+	testenv.Integration(t, "runs entrypoint.sh in sh")
 	sh, err := exec.LookPath("sh")
 	if err != nil {
 		t.Skip("no sh")

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 )
 
 const repoModule = "github.com/tracker-exporter/tracker-exporter"
@@ -24,6 +26,7 @@ const repoModule = "github.com/tracker-exporter/tracker-exporter"
 // from the module cache that building this package filled.
 func buildArchive(t *testing.T, env ...string) (string, map[string][]byte) {
 	t.Helper()
+	testenv.Integration(t, "runs build.sh")
 	if _, err := exec.LookPath("zip"); err != nil {
 		if _, err := exec.LookPath("python3"); err != nil {
 			t.Skip("build.sh needs zip or python3")
@@ -133,12 +136,10 @@ func TestArchiveHasWhatTheRuntimeNeeds(t *testing.T) {
 // go.mod that has none; the go command of this repository cannot read such
 // a go.mod offline (it would fetch the go.mod of every module in the
 // unpruned graph), so the archive built here keeps its go line. It takes
-// some seconds: skipped with -short.
+// some seconds.
 func TestArchiveBuilds(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("compiles the whole archive")
-	}
+	testenv.Integration(t, "compiles the whole archive")
 	zipPath, _ := buildArchive(t, "KEEP_GO_LINE=1")
 	dir := buildDir(t)
 	unzip(t, zipPath, dir)

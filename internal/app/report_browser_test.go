@@ -27,9 +27,11 @@ import (
 )
 
 // chromium returns the path of Debian's chromium (CHROMIUM overrides it).
-// Outside CI a machine without it skips the browser test; in CI it fails.
+// Outside CI a machine without it skips the browser test; in CI it fails;
+// in short mode the test is skipped.
 func chromium(t *testing.T) string {
 	t.Helper()
+	testenv.Integration(t, "runs chromium")
 	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
 		if name == "" {
 			continue

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
@@ -30,7 +31,7 @@ func (h *harness) statefulExtractor(t *testing.T, tc *tracker.Client, mod func(*
 		Config: extractorcfg.Config{
 			Query:          QueryConfig{Stateful: true, InitialRange: 5 * 365 * 24 * time.Hour, Zone: time.UTC},
 			Concurrency:    4,
-			ScrollPageSize: 50,
+			ScrollPageSize: 10,
 			StateKey:       "test",
 		},
 	}
@@ -59,24 +60,28 @@ func (h *harness) lastUpdate() time.Time {
 // (A client that re-sent the lost request got the next page instead.)
 func TestLostScrollResponsesRestartTheSearch(t *testing.T) {
 	t.Parallel()
-	h := newHarnessWith(t, trackertest.Options{Issues: 600, Seed: 9, ScrollCursor: true})
-	ex, store := h.statefulExtractor(t, h.tc, nil)
-	h.em.InjectFaults(trackertest.Faults{LostEndpoint: trackertest.EpSearch, LostRate: 0.3})
-	p, err := ex.RunOnce(context.Background())
-	h.em.InjectFaults(trackertest.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.em.Lost() == 0 || p.Restarts == 0 {
-		t.Fatalf("lost %d responses, %d restarts: the fault was not exercised", h.em.Lost(), p.Restarts)
-	}
-	if p.Found != 600 || p.Published != 600 || len(h.snapshots(t)) != 600 {
-		t.Fatalf("found %d published %d of 600 after %d lost responses", p.Found, p.Published, h.em.Lost())
-	}
-	s, _, err := store.Load(context.Background(), "test")
-	if err != nil || !s.Watermark.Equal(h.lastUpdate()) {
-		t.Errorf("watermark %s (%v), want %s", s.Watermark, err, h.lastUpdate())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// Six pages of 10.
+		const issues = 60
+		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, ScrollCursor: true})
+		ex, store := h.statefulExtractor(t, h.tc, nil)
+		h.em.InjectFaults(trackertest.Faults{LostEndpoint: trackertest.EpSearch, LostRate: 0.3})
+		p, err := ex.RunOnce(context.Background())
+		h.em.InjectFaults(trackertest.Faults{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.em.Lost() == 0 || p.Restarts == 0 {
+			t.Fatalf("lost %d responses, %d restarts: the fault was not exercised", h.em.Lost(), p.Restarts)
+		}
+		if p.Found != issues || p.Published != issues || len(h.snapshots(t)) != issues {
+			t.Fatalf("found %d published %d of %d after %d lost responses", p.Found, p.Published, issues, h.em.Lost())
+		}
+		s, _, err := store.Load(context.Background(), "test")
+		if err != nil || !s.Watermark.Equal(h.lastUpdate()) {
+			t.Errorf("watermark %s (%v), want %s", s.Watermark, err, h.lastUpdate())
+		}
+	})
 }
 
 // skippingProxy forwards to the emulator but, for the n-th scroll
@@ -95,104 +100,117 @@ func skippingProxy(em *trackertest.Server, n int32) http.Handler {
 
 func TestSilentlySkippedPageIsFoundAgain(t *testing.T) {
 	t.Parallel()
-	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
-	tc := newClient(t, skippingProxy(h.em, 3), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
-	ex, store := h.statefulExtractor(t, tc, nil)
-	p, err := ex.RunOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Restarts == 0 || len(p.SearchTotals) < 2 {
-		t.Fatalf("no restart after a skipped page (totals %v)", p.SearchTotals)
-	}
-	if p.Found != 300 || len(h.snapshots(t)) != 300 {
-		t.Fatalf("found %d of 300 after a silently skipped page", p.Found)
-	}
-	s, _, _ := store.Load(context.Background(), "test")
-	if !s.Watermark.Equal(h.lastUpdate()) {
-		t.Errorf("watermark %s, want %s", s.Watermark, h.lastUpdate())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// Four pages of 10: the third continuation goes missing.
+		const issues = 40
+		h := newHarnessWith(t, trackertest.Options{Issues: issues, Seed: 9, ScrollCursor: true})
+		tc := newClient(t, skippingProxy(h.em, 3), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
+		ex, store := h.statefulExtractor(t, tc, nil)
+		p, err := ex.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Restarts == 0 || len(p.SearchTotals) < 2 {
+			t.Fatalf("no restart after a skipped page (totals %v)", p.SearchTotals)
+		}
+		if p.Found != issues || len(h.snapshots(t)) != issues {
+			t.Fatalf("found %d of %d after a silently skipped page", p.Found, issues)
+		}
+		s, _, _ := store.Load(context.Background(), "test")
+		if !s.Watermark.Equal(h.lastUpdate()) {
+			t.Errorf("watermark %s, want %s", s.Watermark, h.lastUpdate())
+		}
+	})
 }
 
 // When every search keeps losing issues, the pass fails and the watermark
 // stays where the search began.
 func TestSearchThatKeepsLosingIssuesHoldsTheWatermark(t *testing.T) {
 	t.Parallel()
-	h := newHarnessWith(t, trackertest.Options{Issues: 300, Seed: 9, ScrollCursor: true})
-	var calls atomic.Int32
-	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Every second continuation is answered with the page after.
-		if r.URL.Query().Get("scrollId") != "" && calls.Add(1)%2 == 0 {
-			h.em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
+	synctest.Test(t, func(t *testing.T) {
+		// Six pages of 10: with fewer, a restart narrows the search until
+		// nothing is lost.
+		h := newHarnessWith(t, trackertest.Options{Issues: 60, Seed: 9, ScrollCursor: true})
+		var calls atomic.Int32
+		proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Every second continuation is answered with the page after.
+			if r.URL.Query().Get("scrollId") != "" && calls.Add(1)%2 == 0 {
+				h.em.Handler().ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
+			}
+			h.em.Handler().ServeHTTP(w, r)
+		})
+		tc := newClient(t, proxy, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
+		now := time.Now()
+		ex, store := h.statefulExtractor(t, tc, func(c *Config) { c.CheckpointEvery = time.Millisecond })
+		ex.deps.Now = func() time.Time { return now }
+		_, err := ex.RunOnce(context.Background())
+		if !errors.Is(err, tracker.ErrSearchIncomplete) {
+			t.Fatalf("want ErrSearchIncomplete, got %v", err)
 		}
-		h.em.Handler().ServeHTTP(w, r)
+		s, ok, _ := store.Load(context.Background(), "test")
+		if since := now.Add(-5 * 365 * 24 * time.Hour).Truncate(time.Second); ok && s.Watermark.After(since) {
+			t.Errorf("watermark moved to %s past the search's start %s", s.Watermark, since)
+		}
 	})
-	tc := newClient(t, proxy, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
-	now := time.Now()
-	ex, store := h.statefulExtractor(t, tc, func(c *Config) { c.CheckpointEvery = time.Millisecond })
-	ex.deps.Now = func() time.Time { return now }
-	_, err := ex.RunOnce(context.Background())
-	if !errors.Is(err, tracker.ErrSearchIncomplete) {
-		t.Fatalf("want ErrSearchIncomplete, got %v", err)
-	}
-	s, ok, _ := store.Load(context.Background(), "test")
-	if since := now.Add(-5 * 365 * 24 * time.Hour).Truncate(time.Second); ok && s.Watermark.After(since) {
-		t.Errorf("watermark moved to %s past the search's start %s", s.Watermark, since)
-	}
 }
 
 // Every pass publishes its manifest: the issues in search order with
 // their versions and changed-field counts, then the summary.
 func TestPassManifest(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, 120)
-	ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}}, Deps{Tracker: h.tc, JS: h.js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := ex.RunOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, issues, err := stream.LoadPass(context.Background(), h.js, "manifest", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.PassID != p.ID || sum.Found != 120 || len(issues) != 120 || sum.Published != 120 {
-		t.Fatalf("manifest %+v with %d issues, pass %s", sum, len(issues), p.ID)
-	}
-	for _, is := range issues {
-		info, ok := h.em.Issue(is.Key)
-		if !ok || is.ID != info.ID || is.Version != wire.VersionOf(info.UpdatedAt) || is.Outcome != wire.OutcomePublished ||
-			is.Changes != h.em.ChangelogFieldChanges(is.Key) {
-			t.Fatalf("manifest entry %+v disagrees with the emulator", is)
+	synctest.Test(t, func(t *testing.T) {
+		const n = 60
+		h := newHarness(t, n)
+		ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, StateKey: "manifest"}}, Deps{Tracker: h.tc, JS: h.js})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// A second pass over unchanged issues: every publish is a duplicate.
-	if _, err := ex.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	sum, issues, _ = stream.LoadPass(context.Background(), h.js, "manifest", "")
-	if sum.Duplicates != 120 || issues[0].Outcome != wire.OutcomeDuplicate {
-		t.Errorf("second pass: %d duplicates, outcome %s", sum.Duplicates, issues[0].Outcome)
-	}
-	if _, _, err := stream.LoadPass(context.Background(), h.js, "manifest", p.ID); err != nil {
-		t.Errorf("first pass by id: %v", err)
-	}
-	if _, _, err := stream.LoadPass(context.Background(), h.js, "other key", ""); !errors.Is(err, stream.ErrNoPass) {
-		t.Errorf("unknown key: %v", err)
-	}
+		p, err := ex.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, issues, err := stream.LoadPass(context.Background(), h.js, "manifest", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.PassID != p.ID || sum.Found != n || len(issues) != n || sum.Published != n {
+			t.Fatalf("manifest %+v with %d issues, pass %s", sum, len(issues), p.ID)
+		}
+		for _, is := range issues {
+			info, ok := h.em.Issue(is.Key)
+			if !ok || is.ID != info.ID || is.Version != wire.VersionOf(info.UpdatedAt) || is.Outcome != wire.OutcomePublished ||
+				is.Changes != h.em.ChangelogFieldChanges(is.Key) {
+				t.Fatalf("manifest entry %+v disagrees with the emulator", is)
+			}
+		}
+		// A second pass over unchanged issues: every publish is a duplicate.
+		if _, err := ex.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sum, issues, _ = stream.LoadPass(context.Background(), h.js, "manifest", "")
+		if sum.Duplicates != n || issues[0].Outcome != wire.OutcomeDuplicate {
+			t.Errorf("second pass: %d duplicates, outcome %s", sum.Duplicates, issues[0].Outcome)
+		}
+		if _, _, err := stream.LoadPass(context.Background(), h.js, "manifest", p.ID); err != nil {
+			t.Errorf("first pass by id: %v", err)
+		}
+		if _, _, err := stream.LoadPass(context.Background(), h.js, "other key", ""); !errors.Is(err, stream.ErrNoPass) {
+			t.Errorf("unknown key: %v", err)
+		}
+	})
 }
 
 // A dry run (rows printed, not loaded) never saves the watermark.
 func TestDryRunSavesNoWatermark(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, 80)
-	ex, store := h.statefulExtractor(t, h.tc, func(c *Config) { c.DryRun = true; c.CheckpointEvery = time.Millisecond })
-	if _, err := ex.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if s, ok, err := store.Load(context.Background(), "test"); err != nil || ok {
-		t.Errorf("a dry run saved %+v (%v)", s, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 20)
+		ex, store := h.statefulExtractor(t, h.tc, func(c *Config) { c.DryRun = true; c.CheckpointEvery = time.Millisecond })
+		if _, err := ex.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if s, ok, err := store.Load(context.Background(), "test"); err != nil || ok {
+			t.Errorf("a dry run saved %+v (%v)", s, err)
+		}
+	})
 }

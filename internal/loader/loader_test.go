@@ -402,7 +402,7 @@ func testDeadLetters(t *testing.T, streams bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runLoader(t, l)
+	stop := runLoader(t, l)
 	waitFor(t, "good loaded, bad dead-lettered", 30*time.Second, func() bool {
 		return l.Loaded() == good && l.Dead() == int64(len(bad)) && e.pending() == 0
 	})
@@ -417,8 +417,12 @@ func testDeadLetters(t *testing.T, streams bool) {
 	if n := e.count("SELECT count() FROM DB.issues_view WHERE length(raw) > 50000"); n != good/10 {
 		t.Errorf("%d large (compressed) issues loaded whole, want %d", n, good/10)
 	}
-	// Nothing more arrives in the dead-letter stream afterwards.
-	time.Sleep(500 * time.Millisecond)
+	// Nothing more arrives in the dead-letter stream afterwards: every
+	// message is acknowledged or terminated (nothing pending, so nothing
+	// to redeliver), and the loader, stopped, has finished its work.
+	if err := stop(); err != nil {
+		t.Fatalf("loader: %v", err)
+	}
 	dlq, err := e.js.Stream(ctx, wire.DeadStream)
 	if err != nil {
 		t.Fatal(err)

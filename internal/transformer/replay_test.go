@@ -13,6 +13,7 @@ import (
 )
 
 func TestReplayAndRefreshOpen(t *testing.T) {
+	t.Parallel()
 	em, c := emulator(t, 60)
 	srv, _ := streamtest.Start(t)
 	conn, err := stream.ConnectInProcess(srv, "test")

@@ -125,6 +125,7 @@ func TestTransformMetricsExample(t *testing.T) {
 }
 
 func TestTransformSyntheticIssues(t *testing.T) {
+	t.Parallel()
 	em, c := emulator(t, 150)
 	r := rules(t, 9*time.Hour, 22*time.Hour)
 	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -167,12 +167,36 @@ func TestHealthServeErrors(t *testing.T) {
 	}
 }
 
+// TestHealthServeReturnsNilOnCancel cancels Serve once it serves: Serve
+// takes an address, so it gets a port found free, and is probed until it
+// answers (it says nothing when it starts listening).
 func TestHealthServeReturnsNilOnCancel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
 	var h Health
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- h.Serve(ctx, "127.0.0.1:0") }()
-	time.Sleep(50 * time.Millisecond)
+	go func() { done <- h.Serve(ctx, addr) }()
+	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if resp, err := probe.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Serve(%s) did not answer within 5s", addr)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Serve(%s) = %v before it was cancelled", addr, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -139,9 +139,10 @@ func settledAt(start float64, changes []rateChange, limit float64) (time.Duratio
 	return at, in
 }
 
-// adaptiveCase is a run: calls Statuses calls from workers goroutines
+// adaptiveCase is a run: calls Boards calls from workers goroutines
 // sharing one adaptive client (start 20/s, ceiling 100/s) against an
-// emulator limited to limit requests/s that answers in latency.
+// emulator limited to limit requests/s that answers in latency. Any
+// request takes its turn the same; the boards are the cheapest to decode.
 type adaptiveCase struct {
 	limit   float64
 	latency time.Duration
@@ -186,7 +187,7 @@ func runAdaptive(t *testing.T, ac adaptiveCase) adaptiveRun {
 	for range ac.workers {
 		wg.Go(func() {
 			for left.Add(-1) >= 0 && ctx.Err() == nil {
-				if _, err := c.Statuses(ctx); err != nil {
+				if _, err := c.Boards(ctx); err != nil {
 					if ctx.Err() == nil {
 						t.Error(err)
 					}

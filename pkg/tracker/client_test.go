@@ -70,6 +70,9 @@ func collect(t *testing.T, c *tracker.Client, q string, per int) []string {
 
 func TestScrollPastTenThousand(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("scrolls through 12 000 issues: a scale test, skipped with -short")
+	}
 	// In memory: the 12 pages are decoded the same, without a socket.
 	em, c := memClient(t, trackertest.Options{Issues: 12000, Seed: 3}, nil)
 	keys := collect(t, c, `Updated: >= "2000-01-01 00:00:00" "Sort by": Updated ASC`, 1000)
@@ -183,7 +186,8 @@ func TestChangelogEveryEntryOnce(t *testing.T) {
 
 func TestChangelogRequestsAreMinimal(t *testing.T) {
 	t.Parallel()
-	em := startEmulator(t, trackertest.Options{Issues: 200, Seed: 2})
+	// Issues 17, 32 and 50 have two and three pages.
+	em := startEmulator(t, trackertest.Options{Issues: 60, Seed: 2})
 	c := newClient(t, em.URL(), nil)
 	var want int64
 	for _, key := range em.IssueKeys() {
@@ -205,9 +209,11 @@ func TestChangelogRequestsAreMinimal(t *testing.T) {
 func TestChangelogPageCapTruncatesNothing(t *testing.T) {
 	t.Parallel()
 	const pageCap = 20
+	// Issues 11 and 71 have histories of 60 entries, whole pages, and
+	// issues 10 and 50 of 134 and 303.
 	for _, echo := range []bool{false, true} {
 		for _, realistic := range []bool{false, true} {
-			em, c := memClient(t, trackertest.Options{Issues: 150, Seed: 5, ChangelogPageCap: pageCap, ChangelogCapEchoesRequest: echo, Realistic: realistic}, nil)
+			em, c := memClient(t, trackertest.Options{Issues: 80, Seed: 5, ChangelogPageCap: pageCap, ChangelogCapEchoesRequest: echo, Realistic: realistic}, nil)
 			var least int64
 			for _, key := range em.IssueKeys() {
 				n := em.ChangelogLen(key)

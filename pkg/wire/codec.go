@@ -36,6 +36,11 @@ var (
 	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )
 
+// The encoder makes its pool of block encoders, a channel, at first use:
+// made here, at start, it belongs to no synctest bubble, so that tests on
+// a fake clock (each in its own bubble) can all compress.
+func init() { encoder.EncodeAll(nil, nil) }
+
 // Marshal encodes v as msgpack, compressed with zstd when large. It
 // returns the body and the value for EncodingHeader ("" when plain).
 // Safe for concurrent use.

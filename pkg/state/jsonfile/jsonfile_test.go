@@ -17,6 +17,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/statetest"
+	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -266,48 +267,6 @@ func TestNewRefusesEmptyPath(t *testing.T) {
 	}
 }
 
-// TestLockWaitHonoursContext holds the lock file like another process
-// would and checks that Save gives up when its context ends.
-func TestLockWaitHonoursContext(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	holder := exec.Command("flock", path+".lock", "sleep", "5")
-	if _, err := exec.LookPath("flock"); err != nil {
-		// util-linux ships flock(1) on every Debian machine.
-		t.Fatal("flock(1) not installed (Debian package util-linux)")
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
-	// Wait for the holder to take the lock.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		probe := exec.Command("flock", "-n", path+".lock", "true")
-		if probe.Run() != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the holder process never took the lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s := mustNew(t, path, jsonfile.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err := s.Save(ctx, "k", state.State{Watermark: time.Now()})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Save while another process holds the lock: err=%v, want context.DeadlineExceeded", err)
-	}
-	if waited := time.Since(start); waited > 2*time.Second {
-		t.Errorf("Save waited %v after its deadline of 150ms", waited)
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Save wrote the file without the lock (stat err=%v)", err)
-	}
-}
-
 const (
 	helperPath  = "JSONFILE_TEST_HELPER_PATH"
 	helperKey   = "JSONFILE_TEST_HELPER_KEY"
@@ -318,6 +277,7 @@ const (
 // binary re-executed) that save their own keys into one file many times;
 // without the file lock their read-modify-writes lose each other's keys.
 func TestCrossProcessSaves(t *testing.T) {
+	testenv.Integration(t, "re-executes the test binary")
 	const procs, saves = 4, 30
 	path := filepath.Join(t.TempDir(), "state.json")
 	cmds := make([]*exec.Cmd, procs)

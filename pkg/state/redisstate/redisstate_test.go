@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -133,23 +134,27 @@ func TestOldToolValues(t *testing.T) {
 }
 
 func TestUnreachableServerIsAnError(t *testing.T) {
-	// Port 1 on localhost refuses connections.
-	s, err := redisstate.Open("redis://:pa55word@127.0.0.1:1/0?dial_timeout=200ms&max_retries=-1", redisstate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	_, ok, err := s.Load(ctx, "k")
-	if err == nil || ok || errors.Is(err, state.ErrCorrupt) {
-		t.Errorf("Load from an unreachable server: ok=%v, err=%v; want a plain error", ok, err)
-	}
-	if err != nil && strings.Contains(err.Error(), "pa55word") {
-		t.Errorf("Load error reveals the password: %v", err)
-	}
-	if err := s.Save(ctx, "k", state.State{Watermark: time.Now()}); err == nil {
-		t.Error("Save to an unreachable server: nil error")
-	}
+	// On a fake clock: the Redis client's dial retries and their backoff
+	// would take most of a second of real time; port 1 refuses at once.
+	synctest.Test(t, func(t *testing.T) {
+		// Port 1 on localhost refuses connections.
+		s, err := redisstate.Open("redis://:pa55word@127.0.0.1:1/0?dial_timeout=200ms&max_retries=-1", redisstate.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ctx := context.Background()
+		_, ok, err := s.Load(ctx, "k")
+		if err == nil || ok || errors.Is(err, state.ErrCorrupt) {
+			t.Errorf("Load from an unreachable server: ok=%v, err=%v; want a plain error", ok, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "pa55word") {
+			t.Errorf("Load error reveals the password: %v", err)
+		}
+		if err := s.Save(ctx, "k", state.State{Watermark: time.Now()}); err == nil {
+			t.Error("Save to an unreachable server: nil error")
+		}
+	})
 }
 
 func TestParseDSNNeverRevealsThePassword(t *testing.T) {

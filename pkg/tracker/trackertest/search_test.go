@@ -13,6 +13,9 @@ import (
 
 func TestPageModeCap(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("pages through 12 000 issues: a scale test, skipped with -short")
+	}
 	s := New(Options{Issues: 12_000, Seed: 7})
 	c := newClient(t, s)
 	body := `{"filter": null, "filterId": null, "query": "Queue: DEV, SRE, OPS, TEST, SUP, TRASH", "keys": null, "queue": null, "order": null}`
@@ -48,9 +51,14 @@ func TestPageModeCap(t *testing.T) {
 		t.Errorf("past the cap: %q", msg)
 	}
 	errorBody(t, c.do("POST", "/v2/issues/_search?perPage=50&page=201", body), http.StatusBadRequest)
+}
 
-	// Default perPage 50 and a small result's last page.
-	r = c.mustOK("POST", "/v3/issues/_search", `{"queue":"TRASH"}`)
+// TestPageModeDefaults: perPage defaults to 50, and a small result's last
+// page is short and has no next link.
+func TestPageModeDefaults(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, New(Options{Issues: 600, Seed: 7}))
+	r := c.mustOK("POST", "/v3/issues/_search", `{"queue":"TRASH"}`)
 	total := atoiHeader(t, r.header, "X-Total-Count")
 	if got := len(decode[[]wireIssue](t, r.body)); got != 50 {
 		t.Errorf("default page size %d, want 50", got)
@@ -67,6 +75,9 @@ func TestPageModeCap(t *testing.T) {
 
 func TestScrollCollectsEveryIssueOnce(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("scrolls through 12 001 issues: a scale test, skipped with -short")
+	}
 	s := New(Options{Issues: 12_000, Seed: 11})
 	if err := s.AddFixture(Fixture73()); err != nil {
 		t.Fatal(err)
