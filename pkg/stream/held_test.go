@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,22 +39,15 @@ func fetch(t *testing.T, cons jetstream.Consumer, n int, wait time.Duration) []j
 	return out
 }
 
-// settledWithin waits until the consumer has nothing pending nor
-// unacknowledged (acks are published without confirmation).
-func settledWithin(t *testing.T, js jetstream.JetStream, d time.Duration) {
+// settled checks that the consumer has nothing pending nor
+// unacknowledged once the acks (published without confirmation) reached
+// the server.
+func settled(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		n, err := stream.Pending(context.Background(), js, wire.RowsStream, stream.LoaderConsumer)
-		if err == nil && n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still pending or unacknowledged after %s (err %v)", n, d, err)
-		}
-		if err := js.Conn().Flush(); err != nil {
-			t.Fatal(err)
-		}
+	synctest.Wait()
+	n, err := stream.Pending(context.Background(), js, wire.RowsStream, stream.LoaderConsumer)
+	if err != nil || n != 0 {
+		t.Fatalf("%d messages still pending or unacknowledged (err %v)", n, err)
 	}
 }
 
@@ -61,6 +55,10 @@ func settledWithin(t *testing.T, js jetstream.JetStream, d time.Duration) {
 // handed back by Nak: they come again, delivered a second time.
 func TestHeldAckAndNak(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, heldAckAndNak)
+}
+
+func heldAckAndNak(t *testing.T) {
 	js, cons := heldEnv(t, 10, time.Minute)
 	h := stream.NewHeld(js, 0)
 	first := fetch(t, cons, 6, time.Second)
@@ -100,13 +98,17 @@ func TestHeldAckAndNak(t *testing.T) {
 	if err != nil || n != 10 {
 		t.Fatalf("Ack() = %d, %v; want 10, nil", n, err)
 	}
-	settledWithin(t, js, 10*time.Second)
+	settled(t, js)
 }
 
 // Held messages are kept from redelivery past their ack wait by the
 // heartbeat until they are settled.
 func TestHeldHeartbeat(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, heldHeartbeat)
+}
+
+func heldHeartbeat(t *testing.T) {
 	const ackWait = 500 * time.Millisecond
 	js, cons := heldEnv(t, 5, ackWait)
 	h := stream.NewHeld(js, ackWait/5)
@@ -120,13 +122,17 @@ func TestHeldHeartbeat(t *testing.T) {
 	if n, err := h.Ack(); n != 5 || err != nil {
 		t.Fatalf("Ack() = %d, %v; want 5, nil", n, err)
 	}
-	settledWithin(t, js, 10*time.Second)
+	settled(t, js)
 }
 
 // FetchLoop calls Idle when the stream went quiet and once more when it
 // ends, after the last batch.
 func TestFetchLoopIdle(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, fetchLoopIdle)
+}
+
+func fetchLoopIdle(t *testing.T) {
 	_, cons := heldEnv(t, 3, time.Minute)
 	events := make(chan string, 100)
 	ctx, cancel := context.WithCancel(context.Background())
