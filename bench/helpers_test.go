@@ -260,3 +260,32 @@ func tail(s string, n int) string {
 
 // mb converts bytes to MiB.
 func mb(v int64) float64 { return float64(v) / (1 << 20) }
+
+// clickHouseCPU is the user and system CPU time of the ClickHouse server
+// so far (its queries, merges and background work), read from
+// /proc/<pid>/stat of the process named by TEST_CLICKHOUSE_PID_FILE
+// (scripts/services.sh env sets it); ok is false when it is not known.
+func clickHouseCPU() (cpu time.Duration, ok bool) {
+	pidData, err := os.ReadFile(os.Getenv("TEST_CLICKHOUSE_PID_FILE"))
+	if err != nil {
+		return 0, false
+	}
+	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pidData)) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command (in parentheses, which may hold
+	// spaces): utime and stime are the 14th and 15th, in clock ticks
+	// (100 a second on Linux).
+	_, rest, found := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest)
+	if !found || len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}

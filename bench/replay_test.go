@@ -99,7 +99,14 @@ func runReplay(b *testing.B, n int) {
 	b.ReportMetric(float64(ins.Rows)/ins.Elapsed.Seconds(), "insert-rows/s")
 	b.ReportMetric(float64(ins.Rows)/float64(n), "rows/issue")
 	b.ReportMetric(float64(ins.Batches), "insert-batches")
+	b.ReportMetric(float64(ph.Inserts), "replay-inserts")
+	b.ReportMetric(float64(ph.Optimizes), "replay-optimizes")
+	b.ReportMetric(ins.CPU.Seconds()*1e3/float64(n), "insert-process-CPU-ms/issue")
 	b.ReportMetric(ph.Total.Seconds()/ins.Elapsed.Seconds(), "replay/insert-time")
+	if ph.ClickHouseCPU > 0 && ins.ClickHouseCPU > 0 {
+		b.ReportMetric(ph.ClickHouseCPU.Seconds(), "replay-clickhouse-CPU-s")
+		b.ReportMetric(ins.ClickHouseCPU.Seconds(), "insert-clickhouse-CPU-s")
+	}
 }
 
 // fillRawStream runs the extractor package against an emulator without
@@ -159,6 +166,11 @@ type replayPhases struct {
 	// CPU is the CPU time of this process (transformer, loader, NATS
 	// server) during the replay; ClickHouse's is not included.
 	CPU time.Duration
+	// ClickHouseCPU is the ClickHouse server's (0: not known).
+	ClickHouseCPU time.Duration
+	// Inserts and Optimizes are the loader's INSERTs (one per table
+	// each) and OPTIMIZE statements.
+	Inserts, Optimizes int64
 }
 
 // processCPU is the user and system CPU time of this process so far.
@@ -192,6 +204,7 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cpu0 := processCPU()
+	chCPU0, chOK := clickHouseCPU()
 	start := time.Now()
 	go func() { lerr <- ld.Run(lctx) }()
 	replayed, err := tr.Replay(rctx)
@@ -215,6 +228,10 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 	}
 	ph.Total = time.Since(start)
 	ph.CPU = processCPU() - cpu0
+	if chCPU, ok := clickHouseCPU(); ok && chOK {
+		ph.ClickHouseCPU = chCPU - chCPU0
+	}
+	ph.Inserts, ph.Optimizes = ld.Inserts(), ld.Optimized()
 	stop()
 	if err := <-lerr; err != nil && !errors.Is(err, context.Canceled) {
 		b.Fatalf("loader: %v", err)
@@ -237,7 +254,12 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 // insertResult is what the direct inserts measured.
 type insertResult struct {
 	Elapsed time.Duration // in InsertRows only
-	Rows    int64         // rows of all tables
+	// ClickHouseCPU is the ClickHouse server's CPU during the inserts (0:
+	// not known).
+	ClickHouseCPU time.Duration
+	// CPU is this process's during the inserts (clickhouse-go's encoding).
+	CPU     time.Duration
+	Rows    int64 // rows of all tables
 	Batches int
 }
 
@@ -272,10 +294,16 @@ func insertDirect(b *testing.B, ctx context.Context, env *app.Env, js jetstream.
 			return
 		}
 		t0 := time.Now()
+		chCPU0, chOK := clickHouseCPU()
+		cpu0 := processCPU()
 		if err := ch.InsertRows(ctx, pending); err != nil {
 			b.Fatalf("insert: %v", err)
 		}
 		res.Elapsed += time.Since(t0)
+		res.CPU += processCPU() - cpu0
+		if chCPU, ok := clickHouseCPU(); ok && chOK {
+			res.ClickHouseCPU += chCPU - chCPU0
+		}
 		res.Batches++
 		pending = pending[:0]
 	}
