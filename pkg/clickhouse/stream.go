@@ -121,20 +121,24 @@ func (in *Insert) Add(ctx context.Context, rows []*wire.IssueRows) (err error) {
 	if err := addTable(ctx, in, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues, !c.cluster.sharded); err != nil {
 		return err
 	}
-	if c.cluster.sharded {
-		for _, r := range issues {
-			in.holding += issueRowSize(r.row)
-		}
-	}
+	in.hold(issues)
 	for _, id := range ids {
 		in.issues[id] = true
 	}
 	return nil
 }
 
-// issueRowSize is about the bytes an issue row takes in a block: its
-// JSON and a few hundred for the other columns.
-func issueRowSize(r *wire.IssueRow) int { return len(r.Raw) + len(r.Title) + 512 }
+// hold counts the issue rows the client keeps until Commit (on several
+// shards; see Add): about their JSON and a few hundred bytes for the
+// other columns.
+func (in *Insert) hold(issues []issueRec) {
+	if !in.c.cluster.sharded {
+		return
+	}
+	for _, r := range issues {
+		in.holding += len(r.row.Raw) + len(r.row.Title) + 512
+	}
+}
 
 // freeSlot is the generation slot that the current row of the issue id
 // does not use: 1 when it is in slot 0, else 0 (also when current, the
