@@ -49,6 +49,15 @@ func (f *fixture) viewTotals(ctx context.Context) (viewTotals, error) {
 	return v, err
 }
 
+// issuesStamp identifies the issue rows issues_view shows (the slots the
+// derived views follow): equal before and after a poll, no issue row
+// changed during it.
+func (f *fixture) issuesStamp(ctx context.Context) (stamp [2]uint64, err error) {
+	err = f.ch.Conn().QueryRow(ctx, "SELECT count(), sum(cityHash64(issue_id, _generation, _transformed_at)) FROM `"+f.db+"`.issues_view").
+		Scan(&stamp[0], &stamp[1])
+	return stamp, err
+}
+
 // TestViewsNeverShowAPartialIssue: a reader polling every view while the
 // rows of every issue are replaced (a replay, the refresh of open issues
 // by the interval process) always sees each issue whole, in its previous
@@ -69,7 +78,7 @@ func TestViewsNeverShowAPartialIssue(t *testing.T) {
 		t.Fatalf("after the load: %+v", want)
 	}
 	poll := func(name string, work func() error) {
-		var polls, bad atomic.Int64
+		var polls, bad, straddled atomic.Int64
 		var first atomic.Value
 		stop := make(chan struct{})
 		done := make(chan struct{})
@@ -81,12 +90,30 @@ func TestViewsNeverShowAPartialIssue(t *testing.T) {
 					return
 				default:
 				}
+				before, err := f.issuesStamp(ctx)
+				if err != nil {
+					t.Errorf("%s: poll: %v", name, err)
+					return
+				}
 				got, err := f.viewTotals(ctx)
 				if err != nil {
 					t.Errorf("%s: poll: %v", name, err)
 					return
 				}
+				after, err := f.issuesStamp(ctx)
+				if err != nil {
+					t.Errorf("%s: poll: %v", name, err)
+					return
+				}
 				polls.Add(1)
+				if before != after {
+					// An INSERT into the issues table ended during the
+					// poll: its subqueries read the issue rows at
+					// different moments (ClickHouse has no snapshot
+					// across them), so their totals cannot be compared.
+					straddled.Add(1)
+					continue
+				}
 				if got != want {
 					bad.Add(1)
 					first.CompareAndSwap(nil, fmt.Sprintf("%+v", got))
@@ -102,9 +129,10 @@ func TestViewsNeverShowAPartialIssue(t *testing.T) {
 		if bad.Load() > 0 {
 			t.Errorf("%s: %d of %d polls saw holes or mixes: first %v, want %+v", name, bad.Load(), polls.Load(), first.Load(), want)
 		}
-		t.Logf("%s: %d polls", name, polls.Load())
-		if polls.Load() < 5 {
-			t.Errorf("%s: only %d polls: the reader did not watch the load", name, polls.Load())
+		judged := polls.Load() - straddled.Load()
+		t.Logf("%s: %d polls, %d of them across the end of an issues INSERT (not judged)", name, polls.Load(), straddled.Load())
+		if polls.Load() < 5 || judged < 3 {
+			t.Errorf("%s: only %d polls, %d judged: the reader did not watch the load", name, polls.Load(), judged)
 		}
 	}
 	replay := func() error {
