@@ -151,24 +151,35 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
+// randomBody fills a T at random (the i-th value of f), marshals it and
+// returns its body and encoding, and the body uncompressed, which must be
+// one well-formed msgpack value.
+func randomBody[T any](t *testing.T, f filler, i int) (body []byte, enc string, plain []byte) {
+	t.Helper()
+	var v T
+	f.fill(reflect.ValueOf(&v).Elem())
+	body, enc, err := Marshal(&v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain = body
+	if enc == "zstd" {
+		if plain, err = decoder.DecodeAll(body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !wellFormed(plain) {
+		t.Fatalf("%T %d: not well formed", v, i)
+	}
+	return body, enc, plain
+}
+
 // TestSnapshotDecoding checks that the fast decoder reads what Marshal
 // writes, as the reflective decoder does.
 func TestSnapshotDecoding(t *testing.T) {
 	f := filler{rand.New(rand.NewPCG(3, 4))}
 	for i := range 300 {
-		var s IssueSnapshot
-		f.fill(reflect.ValueOf(&s).Elem())
-		body, enc, err := Marshal(&s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain := body
-		if enc == "zstd" {
-			plain, _ = decoder.DecodeAll(body, nil)
-		}
-		if !wellFormed(plain) {
-			t.Fatalf("snapshot %d: not well formed", i)
-		}
+		body, enc, plain := randomBody[IssueSnapshot](t, f, i)
 		var fast IssueSnapshot
 		if !decodeSnapshot(plain, &fast) {
 			t.Fatalf("snapshot %d: the fast path failed", i)

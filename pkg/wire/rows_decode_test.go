@@ -22,21 +22,7 @@ func TestRowsDecoding(t *testing.T) {
 	}
 	f := filler{rand.New(rand.NewPCG(7, 8))}
 	for i := range n {
-		var rows IssueRows
-		f.fill(reflect.ValueOf(&rows).Elem())
-		body, enc, err := Marshal(&rows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain := body
-		if enc == "zstd" {
-			if plain, err = decoder.DecodeAll(body, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !wellFormed(plain) {
-			t.Fatalf("rows %d: not well formed", i)
-		}
+		body, enc, plain := randomBody[IssueRows](t, f, i)
 		var fast IssueRows
 		if !decodeRows(plain, &fast) {
 			t.Fatalf("rows %d: the fast path failed on %d bytes", i, len(plain))
