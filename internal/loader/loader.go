@@ -3,7 +3,9 @@
 // number of loaders share one durable consumer.
 //
 // A batch fetched from the stream is inserted in parts bounded by rows and
-// bytes (an issue's message is never split). Transient failures are retried
+// bytes (an issue's message is never split); over the native protocol the
+// parts go through one INSERT per table, which stays open across fetches
+// while a backlog waits (a replay). Transient failures are retried
 // with backoff while the messages stay un-acked (their ack deadline is
 // extended), then handed back with a growing delay; they are never given
 // up. A message that cannot be decoded is dead-lettered at once; one that
@@ -60,6 +62,9 @@ type StreamSink interface {
 // be in one batch of it only.
 type InsertStream interface {
 	Contains(issueID string) bool
+	// Holding is about how many bytes of the rows added the client holds
+	// in memory until Commit.
+	Holding() int
 	Add(ctx context.Context, rows []*wire.IssueRows) error
 	Commit(ctx context.Context) error
 	Abort()
@@ -121,6 +126,10 @@ type Loader struct {
 	// optAgain asks it for one more round when it ends.
 	optRunning, optAgain atomic.Bool
 	optWG                sync.WaitGroup
+
+	// stream is the streamer kept across fetches (used by Run's goroutine
+	// only).
+	stream *streamer
 }
 
 // optState is the OPTIMIZE throttle of one table.
@@ -140,12 +149,11 @@ const optimizeTimeout = 2 * time.Minute
 // batch's worth, as they wait in memory until their INSERT ends and other
 // loaders should get work too. At the default BatchRows that is 312
 // messages, one to two batches, loaded in one INSERT per table when the
-// sink streams blocks. More held memory for no faster load: 1 000
-// messages ~10 MB, and 940 or 2 500 (three or eight batches in one
-// INSERT) took the loader to 59 and 74 MB of RSS and to twice its CPU
-// under the stages' memory limit (BenchmarkReplayProcesses), though one
-// process without that limit replayed faster (1 635 and 1 700 against
-// 1 366 issues/s, BenchmarkReplay). A larger BatchRows (a backfill)
+// sink streams blocks (an INSERT spans fetches while a backlog waits:
+// see streamer). Larger fetches hold more memory for no faster load:
+// 1 000 messages ~10 MB, and fetches of 1 700 took the loader to 75 MB of
+// RSS and to 3.5 times its CPU under the stages' memory limit
+// (BenchmarkReplayProcesses). A larger BatchRows (a backfill)
 // fetches more, up to maxFetch.
 const (
 	rowsPerMessage = 32 // about what an issue with a changelog makes
@@ -169,7 +177,9 @@ func New(cfg Config, deps Deps) (*Loader, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{cfg: cfg, deps: deps, opt: map[string]*optState{}}, nil
+	l := &Loader{cfg: cfg, deps: deps, opt: map[string]*optState{}}
+	l.stream = newStreamer(l)
+	return l, nil
 }
 
 func (d Deps) validate() error {
@@ -255,7 +265,10 @@ func (l *Loader) Run(ctx context.Context) error {
 		return fmt.Errorf("loader consumer: %w", err)
 	}
 	linger := min(200*time.Millisecond, l.cfg.BatchAge)
-	return stream.FetchLoop(ctx, cons, stream.Batching{Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger, Heartbeat: l.cfg.AckWait / 3}, l.handleBatch)
+	return stream.FetchLoop(ctx, cons, stream.Batching{
+		Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger, Heartbeat: l.cfg.AckWait / 3,
+		Idle: func(ctx context.Context) { l.streamer(&batch{}).idle(ctx) },
+	}, l.handleBatch)
 }
 
 // item is a decoded message and whether it is settled (acked, NAKed,
@@ -313,6 +326,10 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 		}
 	}
 	if full := c.flush(); len(full) > 0 && !s.put(ctx, full, nil) {
+		return
+	}
+	if s.span(msgs) {
+		s.hold()
 		return
 	}
 	if !s.commit(ctx, nil) {
@@ -554,9 +571,15 @@ func (l *Loader) ack(b *batch, items []*item) {
 		n++
 		dirty = append(dirty, it.tables...)
 	})
+	l.loadedRows(n, dirty)
+}
+
+// loadedRows counts n messages loaded, with rows in tables (one entry per
+// message and table).
+func (l *Loader) loadedRows(n int64, tables []string) {
 	l.loaded.Add(n)
 	l.optMu.Lock()
-	for _, t := range dirty {
+	for _, t := range tables {
 		if l.opt[t] == nil {
 			l.opt[t] = &optState{}
 		}

@@ -22,9 +22,15 @@ import (
 // StreamsBlocks).
 //
 // Commit ends the statuses' and the issue-derived tables' INSERTs first
-// and the issues table's last, and the issue rows are sent only then:
-// once an issue's row is in, its other rows are (the views' slots rely on
-// it). An issue may appear in one batch of an Insert only (Contains), so
+// and the issues table's last: once an issue's row is in, its other rows
+// are (the views' slots rely on it). The issue rows are sent block by
+// block like the others, but their INSERT asks the server to squash all
+// of its blocks into one part, written when the INSERT ends
+// (issuesInsertSettings), so they become visible only then, whatever the
+// server's min_insert_block_size_* are; the loader's memory does not hold
+// them (an Insert may span a replay's 1 800 issues, whose rows with
+// their JSON took it past 64 MB). On several shards they are sent at
+// Commit, after the other tables' INSERTs ended. An issue may appear in one batch of an Insert only (Contains), so
 // that no table has to choose between two versions of one issue. An
 // Insert holds a connection per table it writes; it is not safe for
 // concurrent use.
@@ -34,6 +40,8 @@ type Insert struct {
 	opened []string              // the tables, in the order they were opened
 	issues map[string]bool
 	rows   int
+	// holding is about the bytes of the rows held until Commit.
+	holding int
 }
 
 // openTable is the INSERT of one table.
@@ -57,6 +65,10 @@ func (in *Insert) Contains(issueID string) bool { return in.issues[issueID] }
 
 // Rows is the number of rows added, all tables.
 func (in *Insert) Rows() int { return in.rows }
+
+// Holding is about how many bytes of the rows added the client holds until
+// Commit: the issue rows on several shards, else nothing.
+func (in *Insert) Holding() int { return in.holding }
 
 // Add appends one batch: of several messages of an issue the latest wins
 // (latestPerIssue), its rows go to the generation slot the issue's
@@ -103,14 +115,29 @@ func (in *Insert) Add(ctx context.Context, rows []*wire.IssueRows) (err error) {
 			return err
 		}
 	}
-	// The issue rows wait for Commit (see Insert).
-	if err := addTable(ctx, in, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues, false); err != nil {
+	// The issues table's part is written at Commit (see Insert). An
+	// INSERT into a Distributed table (several shards) does not squash
+	// (insert_distributed_sync): there the issue rows wait in memory.
+	if err := addTable(ctx, in, c.tables.Issues, customIssueColumns(issueColumns(), c.custom), issues, !c.cluster.sharded); err != nil {
 		return err
 	}
+	in.hold(issues)
 	for _, id := range ids {
 		in.issues[id] = true
 	}
 	return nil
+}
+
+// hold counts the issue rows the client keeps until Commit (on several
+// shards; see Add): about their JSON and a few hundred bytes for the
+// other columns.
+func (in *Insert) hold(issues []issueRec) {
+	if !in.c.cluster.sharded {
+		return
+	}
+	for _, r := range issues {
+		in.holding += len(r.row.Raw) + len(r.row.Title) + 512
+	}
 }
 
 // freeSlot is the generation slot that the current row of the issue id
@@ -201,6 +228,16 @@ func addTable[R any](ctx context.Context, in *Insert, table string, cols []colum
 	return nil
 }
 
+// issuesInsertSettings make the server squash every block of an INSERT
+// into the issues table into one part, written when the INSERT ends (see
+// Insert): a block is written as soon as the rows or the bytes squashed
+// reach these (ClickHouse's defaults: 1 048 576 rows, 256 MiB), far more
+// than an Insert sends (streamBatches × BatchRows rows of all tables).
+var issuesInsertSettings = ch.Settings{
+	"min_insert_block_size_rows":  1 << 40,
+	"min_insert_block_size_bytes": 1 << 50,
+}
+
 // blockRows is the most rows sent as one block by Add.
 const blockRows = 2048
 
@@ -224,6 +261,9 @@ func (in *Insert) table(ctx context.Context, table string, ncols int, names func
 	c := in.c
 	query := "INSERT INTO " + c.qualified(c.writeTable(table)) + " (" + names() + ")"
 	start := time.Now()
+	if table == c.tables.Issues {
+		ctx = ch.Context(ctx, ch.WithSettings(issuesInsertSettings))
+	}
 	batch, err := c.conn.PrepareBatch(ctx, query)
 	if err != nil {
 		return nil, newError("insert", table, fmt.Errorf("prepare: %w", err))

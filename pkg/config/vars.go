@@ -346,7 +346,7 @@ func table() []variable {
 			func(c *Config) *int { return &c.Loader.Backoff.MaxTries }),
 		boolVar("EXPORTER_CLICKHOUSE__BACKOFF_JITTER", "true", "randomize retry delays",
 			func(c *Config) *bool { return &c.Loader.Backoff.Jitter }),
-		intVar("EXPORTER_CLICKHOUSE__BATCH_ROWS", "10000", "rows per insert batch at most (over the native protocol one INSERT streams up to 8 batches)",
+		intVar("EXPORTER_CLICKHOUSE__BATCH_ROWS", "10000", "rows per insert batch at most (over the native protocol one INSERT streams up to 32 batches, across fetches while a backlog waits)",
 			func(c *Config) *int { return &c.Loader.BatchRows }),
 		sizeVar("EXPORTER_CLICKHOUSE__BATCH_BYTES", "16MiB", "message bytes (as received) per insert batch at most (16MiB, 1000000)",
 			func(c *Config) *int { return &c.Loader.BatchBytes }),

@@ -19,7 +19,8 @@ type Config struct {
 	// BatchRows is the largest number of table rows (all tables together)
 	// per insert batch; a message whose rows alone exceed it is inserted
 	// alone. Over the native protocol one INSERT per table streams up to
-	// eight batches (internal/loader's streamBatches).
+	// 32 batches (internal/loader's streamBatches), across fetches while
+	// a backlog waits.
 	BatchRows int `env:"EXPORTER_CLICKHOUSE__BATCH_ROWS"`
 	// BatchBytes is the largest sum of message sizes (as received) per
 	// insert batch; a larger message is inserted alone.

@@ -30,6 +30,12 @@ type Batching struct {
 	// has its messages redelivered soon, while long work keeps its own.
 	// Use a third of the ack wait.
 	Heartbeat time.Duration
+	// Idle, when set, is called when a wait for the first message of a
+	// batch ended with none (within a second of the stream going quiet),
+	// and once when the loop ends, after the last batch: a handler that
+	// keeps work open across batches (the loader's INSERT) ends it there.
+	// It runs under a context like fn's.
+	Idle func(context.Context)
 }
 
 // FetchLoop pulls messages from a consumer and hands them to fn in
@@ -52,7 +58,10 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 		b.MaxAge = b.Linger
 	}
 	l := &batchLoop{cons: cons, b: b, fn: fn}
-	defer l.flush(ctx)
+	defer func() {
+		l.flush(ctx)
+		l.idle(ctx)
+	}()
 	for ctx.Err() == nil {
 		var err error
 		if l.size() == 0 {
@@ -90,6 +99,9 @@ type batchLoop struct {
 func (l *batchLoop) first(ctx context.Context) error {
 	m, err := l.cons.Next(jetstream.FetchMaxWait(pollEvery))
 	if err != nil {
+		if timedOut(err) {
+			l.idle(ctx)
+		}
 		return l.fetchFailed(ctx, err)
 	}
 	l.add(m)
@@ -110,7 +122,7 @@ func (l *batchLoop) more(ctx context.Context) error {
 		}
 		err = batch.Error()
 	}
-	if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && !timedOut(err) {
 		// Hand over what we have, then see whether the consumer is gone.
 		l.flush(ctx)
 		return l.fetchFailed(ctx, err)
@@ -125,7 +137,7 @@ func (l *batchLoop) more(ctx context.Context) error {
 // its stream) ends the loop; a timeout is an idle stream; anything else (a
 // connection hiccup, JetStream electing a leader) waits a little.
 func (l *batchLoop) fetchFailed(ctx context.Context, err error) error {
-	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+	if timedOut(err) {
 		return nil
 	}
 	if consumerGone(err) {
@@ -168,21 +180,46 @@ func (l *batchLoop) add(m jetstream.Msg) {
 // heartbeat sends InProgress for the messages in hand every Heartbeat
 // until stop closes. A message already settled refuses it locally.
 func (l *batchLoop) heartbeat(stop <-chan struct{}) {
-	t := time.NewTicker(l.b.Heartbeat)
+	every(l.b.Heartbeat, stop, func() {
+		l.mu.Lock()
+		msgs := l.buf
+		l.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	})
+}
+
+// every calls fn every d until stop closes.
+func every(d time.Duration, stop <-chan struct{}, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			l.mu.Lock()
-			msgs := l.buf
-			l.mu.Unlock()
-			for _, m := range msgs {
-				_ = m.InProgress()
-			}
+			fn()
 		}
 	}
+}
+
+// timedOut reports whether a fetch ended because no message came in time.
+func timedOut(err error) bool {
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// handlerTimeout bounds fn and Idle, which run on after ctx ends.
+const handlerTimeout = 2 * time.Minute
+
+// idle calls Idle, under a context of its own.
+func (l *batchLoop) idle(ctx context.Context) {
+	if l.b.Idle == nil {
+		return
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
+	defer cancel()
+	l.b.Idle(ictx)
 }
 
 // flush hands the batch in hand to fn, under a context of its own, and
@@ -194,7 +231,7 @@ func (l *batchLoop) flush(ctx context.Context) {
 	if len(msgs) == 0 {
 		return
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
 	l.fn(fctx, msgs)
 	cancel()
 	l.mu.Lock()
