@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
@@ -203,6 +205,7 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 	limit := time.Minute + time.Duration(n)*20*time.Millisecond
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	defer profileReplay(b)()
 	cpu0 := processCPU()
 	chCPU0, chOK := clickHouseCPU()
 	start := time.Now()
@@ -249,6 +252,27 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 		b.Fatalf("issues table holds %d rows after the replay, want %d", got, n)
 	}
 	return ph
+}
+
+// profileReplay writes a CPU profile of the replay alone (not of the
+// extractor filling the raw stream) to BENCH_REPLAY_CPUPROFILE, when set;
+// it returns the function that stops it.
+func profileReplay(b *testing.B) func() {
+	path := os.Getenv("BENCH_REPLAY_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("BENCH_REPLAY_CPUPROFILE: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatalf("BENCH_REPLAY_CPUPROFILE (not with -cpuprofile): %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
 
 // insertResult is what the direct inserts measured.
