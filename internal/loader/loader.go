@@ -62,6 +62,10 @@ type StreamSink interface {
 // be in one batch of it only.
 type InsertStream interface {
 	Contains(issueID string) bool
+	// Expect tells the INSERT which issues the next Adds will bring, so
+	// that it can look up what it needs of them beforehand, in the
+	// background.
+	Expect(ctx context.Context, issueIDs []string)
 	// Holding is about how many bytes of the rows added the client holds
 	// in memory until Commit.
 	Holding() int
@@ -266,7 +270,7 @@ func (l *Loader) Run(ctx context.Context) error {
 	}
 	linger := min(200*time.Millisecond, l.cfg.BatchAge)
 	return stream.FetchLoop(ctx, cons, stream.Batching{
-		Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger, Heartbeat: l.cfg.AckWait / 3,
+		Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger, Heartbeat: l.cfg.AckWait / 3, Ahead: true,
 		Idle: func(ctx context.Context) { l.streamer(&batch{}).idle(ctx) },
 	}, l.handleBatch)
 }
@@ -315,6 +319,7 @@ func (l *Loader) handleBatch(ctx context.Context, msgs []jetstream.Msg) {
 	// loaded (or sent into the open INSERT) as soon as it is full: only
 	// one batch's rows are held at a time, not the whole fetch's.
 	s := l.streamer(b)
+	s.expect(b.items)
 	c := l.chunker()
 	for i, it := range b.items {
 		if err := l.decode(it); err != nil {

@@ -89,6 +89,23 @@ func (s *streamer) span(msgs []jetstream.Msg) bool {
 	return err == nil && md.NumPending > 0
 }
 
+// expect tells the open INSERT, if any, the issues of items (see
+// InsertStream.Expect).
+func (s *streamer) expect(items []*item) {
+	if s.in == nil {
+		return
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		if it.rows != nil {
+			ids = append(ids, it.rows.IssueID)
+		} else if id, ok := wire.RowsSubjectIssue(it.msg.Subject()); ok && !it.settled {
+			ids = append(ids, id)
+		}
+	}
+	s.in.Expect(s.inCtx, ids)
+}
+
 // hold keeps the open INSERT's messages of the fetch in hand, by their
 // ack subjects, for the next fetch (see streamer).
 func (s *streamer) hold() {
@@ -129,6 +146,7 @@ func (s *streamer) put(ctx context.Context, chunk, rest []*item) bool {
 	if s.in == nil {
 		s.in, s.start = s.sink.BeginInsert(), time.Now()
 		s.inCtx, s.inCancel = context.WithTimeout(context.WithoutCancel(ctx), insertTimeout)
+		s.expect(append(chunk[:len(chunk):len(chunk)], rest...))
 	}
 	s.items = append(s.items, chunk...)
 	if err := s.in.Add(s.inCtx, rows); err != nil {

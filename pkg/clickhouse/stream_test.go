@@ -62,3 +62,59 @@ func TestIssueRowsLandAtCommit(t *testing.T) {
 		t.Errorf("%d issue rows after Commit, want %d", n, batches*perBatch)
 	}
 }
+
+// The generation slots looked up ahead (Expect) put each new version in
+// the slot its issue's current row does not use, like a look-up at Add:
+// for the issues expected with and without a current row, and for one not
+// expected (looked up by Add itself). Each issue then shows its new
+// version, with its own child rows only.
+func TestExpectedSlots(t *testing.T) {
+	c := newMigrated(t)
+	ctx := context.Background()
+	v1 := []*wire.IssueRows{
+		sample("1", "DEV-1", 10, t0, "gen-a", []string{"open"}, 1, 1),
+		sample("2", "DEV-2", 10, t0, "gen-a", []string{"open"}, 1, 1),
+	}
+	if err := c.InsertRows(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	in := c.BeginInsert()
+	defer in.Abort()
+	in.Expect(ctx, []string{"1", "3", "1"})
+	v2 := []*wire.IssueRows{
+		sample("1", "DEV-1", 20, t0, "gen-a", []string{"open", "done"}, 1, 1),
+		sample("2", "DEV-2", 20, t0, "gen-a", []string{"open", "done"}, 1, 1),
+		sample("3", "DEV-3", 20, t0, "gen-a", []string{"open", "done"}, 1, 1),
+	}
+	if err := in.Add(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint8{"1": 1, "2": 1, "3": 0}
+	got, err := c.currentSlots(ctx, []string{"1", "2", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("current slots %v, want %v", got, want)
+	}
+	rows, err := c.conn.Query(ctx, "SELECT issue_id, count() FROM "+c.qualified(c.tables.IssueMetrics+"_view")+" GROUP BY issue_id ORDER BY issue_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var metrics []string
+	for rows.Next() {
+		var id string
+		var n uint64
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		metrics = append(metrics, fmt.Sprintf("%s:%d", id, n))
+	}
+	if fmt.Sprint(metrics) != "[1:2 2:2 3:2]" {
+		t.Errorf("metric rows per issue in the view %v, want [1:2 2:2 3:2] (the new versions' only)", metrics)
+	}
+}

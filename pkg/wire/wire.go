@@ -9,6 +9,7 @@ package wire
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,11 @@ const ReconciledSubject = RawSubjectRoot + ".reconciled"
 
 // RowsSubject is the subject of an issue's transformed rows.
 func RowsSubject(issueID string) string { return RowsSubjectRoot + ".issue." + issueID }
+
+// RowsSubjectIssue is the issue id of a RowsSubject (false: not one).
+func RowsSubjectIssue(subject string) (string, bool) {
+	return strings.CutPrefix(subject, RowsSubjectRoot+".issue.")
+}
 
 // DeadSubject is where a message of the given stage that can never be
 // processed is parked with the reason in ErrorHeader:
