@@ -36,11 +36,6 @@ type Batching struct {
 	// keeps work open across batches (the loader's INSERT) ends it there.
 	// It runs under a context like fn's.
 	Idle func(context.Context)
-	// Ahead gathers the next batch while fn works on the one in hand
-	// (memory holds two batches): the wait for the server's messages
-	// then overlaps the work. Without it, nothing is fetched while fn
-	// runs.
-	Ahead bool
 }
 
 // FetchLoop pulls messages from a consumer and hands them to fn in
@@ -51,8 +46,7 @@ type Batching struct {
 // under a context that survives ctx's cancellation (graceful shutdown: the
 // batch in hand is finished and acknowledged under its own deadline). With
 // Heartbeat, the messages in hand, gathered or being worked on, are kept
-// from redelivery to another consumer. fn and Idle are called one at a
-// time, from one goroutine.
+// from redelivery to another consumer.
 func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func(context.Context, []jetstream.Msg)) error {
 	if b.Max <= 0 {
 		b.Max = 100
@@ -63,15 +57,14 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 	if b.MaxAge < b.Linger {
 		b.MaxAge = b.Linger
 	}
-	l := &batchLoop{cons: cons, b: b, w: startWorker(ctx, fn, b.Idle, b.Ahead)}
+	l := &batchLoop{cons: cons, b: b, fn: fn}
 	defer func() {
-		l.flush()
-		l.w.idle()
-		l.w.close()
+		l.flush(ctx)
+		l.idle(ctx)
 	}()
 	for ctx.Err() == nil {
 		var err error
-		if l.g == nil {
+		if l.size() == 0 {
 			err = l.first(ctx)
 		} else {
 			err = l.more(ctx)
@@ -87,22 +80,17 @@ func FetchLoop(ctx context.Context, cons jetstream.Consumer, b Batching, fn func
 // within it.
 const pollEvery = time.Second
 
-// batchLoop is FetchLoop's state: the batch being gathered, and the
-// worker that runs fn.
+// batchLoop is FetchLoop's state: the batch being gathered.
 type batchLoop struct {
 	cons jetstream.Consumer
 	b    Batching
-	w    *worker
-	g    *gathered // nil: no message gathered yet
-}
+	fn   func(context.Context, []jetstream.Msg)
 
-// gathered is a batch being gathered or worked on, with its heartbeat.
-type gathered struct {
-	mu    sync.Mutex // guards msgs against the heartbeat
-	msgs  []jetstream.Msg
-	since time.Time     // when the first message arrived
+	mu    sync.Mutex // guards buf against the heartbeat
+	buf   []jetstream.Msg
+	since time.Time     // when the first message of buf arrived
 	last  time.Time     // when the latest one arrived
-	stop  chan struct{} // ends the heartbeat (nil: none runs)
+	stop  chan struct{} // ends the heartbeat of buf
 }
 
 // first waits for the first message of a batch (a long poll that returns
@@ -112,13 +100,13 @@ func (l *batchLoop) first(ctx context.Context) error {
 	m, err := l.cons.Next(jetstream.FetchMaxWait(pollEvery))
 	if err != nil {
 		if timedOut(err) {
-			l.w.idle()
+			l.idle(ctx)
 		}
 		return l.fetchFailed(ctx, err)
 	}
 	l.add(m)
-	if len(l.g.msgs) >= l.b.Max {
-		l.flush()
+	if l.size() >= l.b.Max {
+		l.flush(ctx)
 	}
 	return nil
 }
@@ -126,9 +114,8 @@ func (l *batchLoop) first(ctx context.Context) error {
 // more gathers the rest of a batch for as long as messages keep coming
 // within Linger and the first is younger than MaxAge, then hands it over.
 func (l *batchLoop) more(ctx context.Context) error {
-	g := l.g
-	wait := min(l.b.Linger-time.Since(g.last), l.b.MaxAge-time.Since(g.since), pollEvery)
-	batch, err := l.cons.Fetch(l.b.Max-len(g.msgs), jetstream.FetchMaxWait(max(wait, time.Millisecond)))
+	wait := min(l.b.Linger-time.Since(l.last), l.b.MaxAge-time.Since(l.since), pollEvery)
+	batch, err := l.cons.Fetch(l.b.Max-l.size(), jetstream.FetchMaxWait(max(wait, time.Millisecond)))
 	if err == nil {
 		for m := range batch.Messages() {
 			l.add(m)
@@ -137,11 +124,11 @@ func (l *batchLoop) more(ctx context.Context) error {
 	}
 	if err != nil && !timedOut(err) {
 		// Hand over what we have, then see whether the consumer is gone.
-		l.flush()
+		l.flush(ctx)
 		return l.fetchFailed(ctx, err)
 	}
-	if len(g.msgs) >= l.b.Max || time.Since(g.last) >= l.b.Linger || time.Since(g.since) >= l.b.MaxAge {
-		l.flush()
+	if l.size() >= l.b.Max || time.Since(l.last) >= l.b.Linger || time.Since(l.since) >= l.b.MaxAge {
+		l.flush(ctx)
 	}
 	return nil
 }
@@ -169,42 +156,38 @@ func (l *batchLoop) fetchFailed(ctx context.Context, err error) error {
 	return nil
 }
 
-// add appends a message to the batch being gathered; the first starts
-// the batch and its heartbeat.
-func (l *batchLoop) add(m jetstream.Msg) {
-	now := time.Now()
-	if l.g == nil {
-		l.g = &gathered{since: now}
-		if l.b.Heartbeat > 0 {
-			l.g.stop = make(chan struct{})
-			go l.g.heartbeat(l.b.Heartbeat)
-		}
-	}
-	g := l.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.last = now
-	g.msgs = append(g.msgs, m)
+func (l *batchLoop) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buf)
 }
 
-// heartbeat sends InProgress for the batch's messages every d until stop
-// closes. A message already settled refuses it locally.
-func (g *gathered) heartbeat(d time.Duration) {
-	every(d, g.stop, func() {
-		g.mu.Lock()
-		msgs := g.msgs
-		g.mu.Unlock()
+// add appends a message to the batch; the first starts the heartbeat.
+func (l *batchLoop) add(m jetstream.Msg) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = time.Now()
+	if len(l.buf) == 0 {
+		l.since = l.last
+		if l.b.Heartbeat > 0 {
+			l.stop = make(chan struct{})
+			go l.heartbeat(l.stop)
+		}
+	}
+	l.buf = append(l.buf, m)
+}
+
+// heartbeat sends InProgress for the messages in hand every Heartbeat
+// until stop closes. A message already settled refuses it locally.
+func (l *batchLoop) heartbeat(stop <-chan struct{}) {
+	every(l.b.Heartbeat, stop, func() {
+		l.mu.Lock()
+		msgs := l.buf
+		l.mu.Unlock()
 		for _, m := range msgs {
 			_ = m.InProgress()
 		}
 	})
-}
-
-// end stops the batch's heartbeat, once fn is done with it.
-func (g *gathered) end() {
-	if g.stop != nil {
-		close(g.stop)
-	}
 }
 
 // every calls fn every d until stop closes.
@@ -229,72 +212,34 @@ func timedOut(err error) bool {
 // handlerTimeout bounds fn and Idle, which run on after ctx ends.
 const handlerTimeout = 2 * time.Minute
 
-// flush hands the batch gathered, if any, to the worker, waiting for it
-// to be free.
-func (l *batchLoop) flush() {
-	if l.g != nil {
-		l.w.hand(l.g)
-		l.g = nil
+// idle calls Idle, under a context of its own.
+func (l *batchLoop) idle(ctx context.Context) {
+	if l.b.Idle == nil {
+		return
 	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
+	defer cancel()
+	l.b.Idle(ictx)
 }
 
-// worker runs fn on the batches handed to it, and Idle, one at a time.
-// Without Ahead, handing work over waits until it is done.
-type worker struct {
-	jobs    chan *gathered // nil: Idle
-	done    chan struct{}  // a job finished (nil with Ahead)
-	exited  chan struct{}
-	hasIdle bool
-}
-
-// startWorker starts the worker; its handlers run under contexts of
-// their own, detached from ctx (see FetchLoop).
-func startWorker(ctx context.Context, fn func(context.Context, []jetstream.Msg), idle func(context.Context), ahead bool) *worker {
-	w := &worker{jobs: make(chan *gathered), exited: make(chan struct{}), hasIdle: idle != nil}
-	if !ahead {
-		w.done = make(chan struct{})
+// flush hands the batch in hand to fn, under a context of its own, and
+// ends its heartbeat once fn returns.
+func (l *batchLoop) flush(ctx context.Context) {
+	l.mu.Lock()
+	msgs, stop := l.buf, l.stop
+	l.mu.Unlock()
+	if len(msgs) == 0 {
+		return
 	}
-	run := func(job func(context.Context)) {
-		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
-		defer cancel()
-		job(jctx)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerTimeout)
+	l.fn(fctx, msgs)
+	cancel()
+	l.mu.Lock()
+	l.buf, l.stop = nil, nil
+	l.mu.Unlock()
+	if stop != nil {
+		close(stop)
 	}
-	go func() {
-		defer close(w.exited)
-		for g := range w.jobs {
-			if g == nil {
-				run(idle)
-			} else {
-				run(func(c context.Context) { fn(c, g.msgs) })
-				g.end()
-			}
-			if w.done != nil {
-				w.done <- struct{}{}
-			}
-		}
-	}()
-	return w
-}
-
-// hand gives the worker a job and, without Ahead, waits until it is done.
-func (w *worker) hand(g *gathered) {
-	w.jobs <- g
-	if w.done != nil {
-		<-w.done
-	}
-}
-
-// idle has the worker call Idle (if set), after the job in hand.
-func (w *worker) idle() {
-	if w.hasIdle {
-		w.hand(nil)
-	}
-}
-
-// close waits for the job in hand and stops the worker.
-func (w *worker) close() {
-	close(w.jobs)
-	<-w.exited
 }
 
 func consumerGone(err error) bool {

@@ -2,8 +2,6 @@ package stream_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -179,64 +177,5 @@ func fetchLoopIdle(t *testing.T) {
 	// Idle is for: nothing left open when the loop ends.
 	if idles == 0 {
 		t.Error("no Idle after the loop was told to stop")
-	}
-}
-
-// With Ahead, FetchLoop gathers the next batch while fn works on the one
-// in hand (both are delivered at once), yet still calls fn one batch at a
-// time; without it, nothing more is delivered while fn works.
-func TestFetchLoopAhead(t *testing.T) {
-	t.Parallel()
-	for _, ahead := range []bool{true, false} {
-		t.Run(fmt.Sprintf("ahead=%v", ahead), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { fetchLoopAhead(t, ahead) })
-		})
-	}
-}
-
-func fetchLoopAhead(t *testing.T, ahead bool) {
-	js, cons := heldEnv(t, 30, time.Minute)
-	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	var batches, inFlight []int // batch sizes; messages delivered unacked while fn worked
-	busy := false
-	done := make(chan error, 1)
-	go func() {
-		done <- stream.FetchLoop(ctx, cons, stream.Batching{Max: 10, Linger: 50 * time.Millisecond, Ahead: ahead},
-			func(fctx context.Context, msgs []jetstream.Msg) {
-				mu.Lock()
-				if busy {
-					t.Error("fn called while it works on another batch")
-				}
-				busy = true
-				mu.Unlock()
-				time.Sleep(time.Second) // the work, on the bubble's clock
-				info, err := cons.Info(fctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				for _, m := range msgs {
-					_ = m.DoubleAck(fctx)
-				}
-				mu.Lock()
-				busy = false
-				batches = append(batches, len(msgs))
-				inFlight = append(inFlight, info.NumAckPending)
-				mu.Unlock()
-			})
-	}()
-	time.Sleep(10 * time.Second)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	settled(t, js)
-	want := "[10 10 10] [10 10 10]"
-	if ahead {
-		want = "[10 10 10] [20 20 10]"
-	}
-	if got := fmt.Sprint(batches, inFlight); got != want {
-		t.Errorf("batches and messages in flight while fn worked: %s, want %s", got, want)
 	}
 }
