@@ -330,8 +330,16 @@ var issuesInsertSettings = ch.Settings{
 	"min_insert_block_size_bytes": 1 << 50,
 }
 
-// blockRows is the most rows sent as one block by Add.
-const blockRows = 2048
+// blockRows is the most rows sent as one block by Add. The column
+// buffers of each table's connection, which an Insert keeps for its life,
+// grow to its largest block: at 2 048 rows (1 024 too) they held the
+// loader's heap so near the stages' soft memory limit (stagegc) that it
+// collected garbage all the time, 0.58-0.66 CPU-ms per issue in
+// BenchmarkReplayProcesses; 0.37 at 512 (256 and 128 gained nothing
+// more). The server squashes the blocks of an INSERT anyway; the
+// one-process replay (BenchmarkReplay) measured the same at 512 and
+// 2 048.
+const blockRows = 512
 
 // appendColumns appends rows to the INSERT's block, column by column.
 func appendColumns[R any](t *openTable, table string, cols []column[R], rows []R) error {
