@@ -393,7 +393,9 @@ func decode(it *item) error {
 		return nil
 	}
 	var r wire.IssueRows
-	if err := wire.Unmarshal(it.msg.Data(), enc, &r); err != nil {
+	// The rows' strings point into the message's data, which the item
+	// keeps as long as them.
+	if err := wire.UnmarshalView(it.msg.Data(), enc, &r); err != nil {
 		return fmt.Errorf("decode rows: %w", err)
 	}
 	it.rows = &r

@@ -102,7 +102,21 @@ func compress(b []byte, err error) ([]byte, string, error) {
 // a zero value (but IssueID) are substrings of one copy of the
 // uncompressed body, which stays in memory while any of them does. Safe
 // for concurrent use.
-func Unmarshal(body []byte, encoding string, v any) (err error) {
+func Unmarshal(body []byte, encoding string, v any) error {
+	return unmarshal(body, encoding, v, false)
+}
+
+// UnmarshalView is Unmarshal for a body that nothing changes while v is
+// in use (a NATS message's data, a fresh copy per message): the strings
+// of IssueRows and IssueSnapshot decoded from an uncompressed body point
+// into body itself, not into a copy. The loader holds each fetched
+// message until it is settled; a copy of a fetch's bodies was a fifth of
+// its heap.
+func UnmarshalView(body []byte, encoding string, v any) error {
+	return unmarshal(body, encoding, v, true)
+}
+
+func unmarshal(body []byte, encoding string, v any, view bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed msgpack: %v", r)
@@ -118,7 +132,7 @@ func Unmarshal(body []byte, encoding string, v any) (err error) {
 	default:
 		return fmt.Errorf("unknown encoding %q", encoding)
 	}
-	if fastUnmarshal(plain, encoding != "", v) {
+	if fastUnmarshal(plain, view || encoding != "", v) {
 		return nil
 	}
 	if !wellFormed(plain) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -32,6 +33,42 @@ func TestRowsDecoding(t *testing.T) {
 		if err := Unmarshal(body, enc, &got); err != nil || !sameRows(&got, &fast) {
 			t.Fatalf("rows %d: Unmarshal differs from the fast path (%v): %s", i, err, rowsDiff(&got, &fast))
 		}
+	}
+}
+
+// TestUnmarshalView checks that UnmarshalView decodes as Unmarshal does,
+// and that the strings of rows from an uncompressed body point into the
+// body itself (Unmarshal's into a copy of it).
+func TestUnmarshalView(t *testing.T) {
+	f := filler{rand.New(rand.NewPCG(9, 10))}
+	inside := func(s string, body []byte) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(body)))
+		return p >= start && p+uintptr(len(s)) <= start+uintptr(len(body))
+	}
+	plainSeen := 0
+	for i := range 300 {
+		body, enc, _ := randomBody[IssueRows](t, f, i)
+		var want, got IssueRows
+		if err := Unmarshal(body, enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := UnmarshalView(body, enc, &got); err != nil || !sameRows(&got, &want) {
+			t.Fatalf("rows %d: UnmarshalView differs from Unmarshal (%v): %s", i, err, rowsDiff(&got, &want))
+		}
+		if enc != "" || got.IssueKey == "" {
+			continue
+		}
+		plainSeen++
+		if !inside(got.IssueKey, body) {
+			t.Fatalf("rows %d: UnmarshalView's issue key is not in the body", i)
+		}
+		if inside(want.IssueKey, body) {
+			t.Fatalf("rows %d: Unmarshal's issue key points into the body, which it must not keep", i)
+		}
+	}
+	if plainSeen == 0 {
+		t.Fatal("no uncompressed body with an issue key: the test proves nothing")
 	}
 }
 
