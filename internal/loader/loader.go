@@ -271,7 +271,7 @@ func (l *Loader) Run(ctx context.Context) error {
 	linger := min(200*time.Millisecond, l.cfg.BatchAge)
 	return stream.FetchLoop(ctx, cons, stream.Batching{
 		Max: l.fetchMax(), MaxAge: l.cfg.BatchAge, Linger: linger, Heartbeat: l.cfg.AckWait / 3,
-		Idle: func(ctx context.Context) { l.streamer(&batch{}).idle(ctx) },
+		Idle: l.stream.idle,
 	}, l.handleBatch)
 }
 

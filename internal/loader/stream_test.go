@@ -130,8 +130,8 @@ func startLoader(t *testing.T, e *env, cfg loadercfg.Config, sink Sink) *Loader 
 }
 
 // spanCfg makes fetches of 300 messages (minFetch) and INSERTs of up to
-// 8 × 3 000 rows, about 1 800 messages: with a backlog an INSERT spans
-// about six fetches.
+// streamBatches × 3 000 rows, about 7 400 messages of 13 rows: with a
+// backlog an INSERT spans every fetch of these tests.
 var spanCfg = loadercfg.Config{BatchRows: 3000, BatchAge: 5 * time.Second}
 
 // With a backlog, an INSERT stays open across fetches: far fewer INSERTs

@@ -28,12 +28,12 @@ import (
 // of its blocks into one part, written when the INSERT ends
 // (issuesInsertSettings), so they become visible only then, whatever the
 // server's min_insert_block_size_* are; the loader's memory does not hold
-// them (an Insert may span a replay's 1 800 issues, whose rows with
-// their JSON took it past 64 MB). On several shards they are sent at
-// Commit, after the other tables' INSERTs ended. An issue may appear in one batch of an Insert only (Contains), so
-// that no table has to choose between two versions of one issue. An
-// Insert holds a connection per table it writes; it is not safe for
-// concurrent use.
+// them (an Insert may span thousands of a replay's issues, whose rows
+// with their JSON took it past 64 MB). On several shards they are sent
+// at Commit, after the other tables' INSERTs ended. An issue may appear
+// in one batch of an Insert only (Contains), so that no table has to
+// choose between two versions of one issue. An Insert holds a connection
+// per table it writes; it is not safe for concurrent use.
 type Insert struct {
 	c      *Client
 	open   map[string]*openTable // by table
@@ -128,7 +128,7 @@ func (in *Insert) slots(ctx context.Context, ids []string) (map[string]uint8, er
 		out = got
 	}
 	for _, id := range ids {
-		if slot, ok := lk.slots[id]; ok && lk.ids[id] {
+		if slot, ok := lk.slots[id]; ok {
 			out[id] = slot
 		}
 	}

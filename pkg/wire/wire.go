@@ -56,11 +56,14 @@ func TombstoneSubject(issueID string) string { return RawSubjectRoot + ".tombsto
 const ReconciledSubject = RawSubjectRoot + ".reconciled"
 
 // RowsSubject is the subject of an issue's transformed rows.
-func RowsSubject(issueID string) string { return RowsSubjectRoot + ".issue." + issueID }
+func RowsSubject(issueID string) string { return rowsIssuePrefix + issueID }
+
+// rowsIssuePrefix is what a RowsSubject puts before the issue id.
+const rowsIssuePrefix = RowsSubjectRoot + ".issue."
 
 // RowsSubjectIssue is the issue id of a RowsSubject (false: not one).
 func RowsSubjectIssue(subject string) (string, bool) {
-	return strings.CutPrefix(subject, RowsSubjectRoot+".issue.")
+	return strings.CutPrefix(subject, rowsIssuePrefix)
 }
 
 // DeadSubject is where a message of the given stage that can never be
