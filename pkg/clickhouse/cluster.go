@@ -81,8 +81,6 @@ func (k cluster) stripComments(ddl string) string {
 	return commentRE.ReplaceAllString(ddl, "")
 }
 
-func escapeQuote(s string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) }
-
 // clusterStatements rewrites one statement of the one-server migrations
 // for the cluster; for one server it returns the statement unchanged.
 //

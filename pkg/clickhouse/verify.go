@@ -116,7 +116,12 @@ func (c *Client) perIssue(ctx context.Context, ids []string, query string, fn fu
 }
 
 // quote writes a ClickHouse string literal.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
-	return "'" + r.Replace(s) + "'"
-}
+func quote(s string) string { return "'" + escapeQuote(s) + "'" }
+
+// literalEscaper escapes what ends or escapes a quoted string. Built once:
+// a Replacer builds its tables at first use, which per call (every issue
+// id of a slot look-up) was 3 % of a replay's allocations.
+var literalEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
+// escapeQuote escapes s for the inside of a ClickHouse string literal.
+func escapeQuote(s string) string { return literalEscaper.Replace(s) }
