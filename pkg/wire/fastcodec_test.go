@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -234,4 +235,62 @@ func FuzzSnapshotFastPath(f *testing.F) {
 			compareSnapshot(t, b, &fast)
 		}
 	})
+}
+
+// TestSnapshotReader checks that a SnapshotReader decodes as Unmarshal
+// does, snapshot after snapshot, that a compressed body is decompressed
+// into the buffer the reader already holds when it fits, and that the
+// JSON parts of a plain body point into the body itself.
+func TestSnapshotReader(t *testing.T) {
+	f := filler{rand.New(rand.NewPCG(3, 4))}
+	var r SnapshotReader
+	reused, plainSeen := 0, 0
+	for i := range 300 {
+		var snap IssueSnapshot
+		f.fill(reflect.ValueOf(&snap).Elem())
+		if i%2 == 0 { // a long history: compressed, of a size that varies
+			snap.Issue = []byte(`{"key":"` + strings.Repeat("a", i) + `"}`)
+			snap.Changelog = append(snap.Changelog, bytes.Repeat([]byte(`{"id":"1"},`), compressAbove/8+i*16))
+		}
+		body, enc, err := Marshal(&snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got IssueSnapshot
+		if err := Unmarshal(body, enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		plain, _ := decoder.DecodeAll(body, nil)
+		held := r.buf[:cap(r.buf)]
+		if err := r.Decode(body, enc, &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("snapshot %d: the reader differs from Unmarshal (%v)", i, err)
+		}
+		if len(got.Issue) == 0 {
+			continue
+		}
+		switch {
+		case enc == "":
+			plainSeen++
+			if !within(got.Issue, body) {
+				t.Fatalf("snapshot %d: the issue of a plain body is a copy, not a view of the body", i)
+			}
+		case len(held) >= len(plain):
+			if !within(got.Issue, held) {
+				t.Fatalf("snapshot %d: %d bytes decompressed outside the reader's %d-byte buffer", i, len(plain), len(held))
+			}
+			reused++
+		}
+	}
+	if reused == 0 || plainSeen == 0 {
+		t.Fatalf("%d decodes into a held buffer, %d plain bodies: the test proves nothing", reused, plainSeen)
+	}
+}
+
+// within reports whether part lies inside the memory of whole.
+func within(part, whole []byte) bool {
+	if len(whole) == 0 {
+		return false
+	}
+	p, start := uintptr(unsafe.Pointer(unsafe.SliceData(part))), uintptr(unsafe.Pointer(unsafe.SliceData(whole)))
+	return p >= start && p+uintptr(len(part)) <= start+uintptr(len(whole))
 }
