@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -258,9 +259,10 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 // extractor filling the raw stream) to BENCH_REPLAY_CPUPROFILE, when set;
 // it returns the function that stops it.
 func profileReplay(b *testing.B) func() {
+	stopHeap := heapProfileReplay(b)
 	path := os.Getenv("BENCH_REPLAY_CPUPROFILE")
 	if path == "" {
-		return func() {}
+		return stopHeap
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -272,7 +274,32 @@ func profileReplay(b *testing.B) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		_ = f.Close()
+		stopHeap()
 	}
+}
+
+// heapProfileReplay writes heap profiles to BENCH_REPLAY_MEMPROFILE.base
+// at the start of the replay and to BENCH_REPLAY_MEMPROFILE at its end,
+// when set, so that `go tool pprof -sample_index=alloc_space -base`
+// shows what the replay alone allocated.
+func heapProfileReplay(b *testing.B) func() {
+	path := os.Getenv("BENCH_REPLAY_MEMPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	write := func(name string) {
+		runtime.GC() // the profile is as of the last collection
+		f, err := os.Create(name)
+		if err != nil {
+			b.Fatalf("BENCH_REPLAY_MEMPROFILE: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			b.Fatalf("BENCH_REPLAY_MEMPROFILE: %v", err)
+		}
+	}
+	write(path + ".base")
+	return func() { write(path) }
 }
 
 // insertResult is what the direct inserts measured.
