@@ -128,11 +128,16 @@ type SnapshotReader struct{ buf []byte }
 // be zero. Nothing may change body while snap is in use.
 func (r *SnapshotReader) Decode(body []byte, encoding string, snap *IssueSnapshot) error {
 	plain, err := unmarshalInto(body, encoding, snap, true, r.buf[:0])
-	if encoding != "" && cap(plain) <= maxPooled && cap(plain) > cap(r.buf) {
+	if encoding != "" && cap(plain) <= maxReaderBuf && cap(plain) > cap(r.buf) {
 		r.buf = plain
 	}
 	return err
 }
+
+// maxReaderBuf is the largest buffer a SnapshotReader keeps: a snapshot
+// is 20-40 KB decompressed, a long history some hundreds; the rare larger
+// one is not kept alive in each worker's reader.
+const maxReaderBuf = 1 << 20
 
 func unmarshal(body []byte, encoding string, v any, view bool) error {
 	_, err := unmarshalInto(body, encoding, v, view, nil)
