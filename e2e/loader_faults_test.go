@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -192,6 +193,10 @@ func deadLetters(t *testing.T, js jetstream.JetStream) uint64 {
 	return info.State.Msgs
 }
 
+// loadRate is the bytes a second a slowed proxy lets the loader send to
+// ClickHouse: 600 issues' rows (some 3 MB compressed) take seconds.
+const loadRate = 1 << 20
+
 // TestLoaderKilledMidBatch: kill -9 of a loader while it loads, restart,
 // and every issue and row lands exactly once.
 func TestLoaderKilledMidBatch(t *testing.T) {
@@ -199,8 +204,13 @@ func TestLoaderKilledMidBatch(t *testing.T) {
 	conn := f.natsConn()
 	msgs := f.prepublish(conn.JS)
 	want := uint64(f.em.IssueCount())
-	// Small inserts, so that the load takes long enough to be cut.
-	env := withEnv(f.env, "EXPORTER_CLICKHOUSE__BATCH_ROWS=1500", "EXPORTER_CLICKHOUSE__BATCH_AGE=200ms")
+	// Small inserts, sent slowly, so that the load takes long enough to
+	// be cut.
+	proxy := startProxy(t, f.chAdr)
+	proxy.slow(loadRate)
+	host, port, _ := net.SplitHostPort(proxy.addr)
+	env := withEnv(f.env, "EXPORTER_CLICKHOUSE__HOST="+host, "EXPORTER_CLICKHOUSE__PORT="+port,
+		"EXPORTER_CLICKHOUSE__BATCH_ROWS=1500", "EXPORTER_CLICKHOUSE__BATCH_AGE=10ms")
 	l := f.startProc(env, "loader")
 	var at uint64
 	deadline := time.Now().Add(2 * time.Minute)
@@ -235,6 +245,7 @@ func TestLoaderKilledMidBatch(t *testing.T) {
 	if info.NumAckPending == 0 {
 		t.Errorf("no message was in flight at the kill")
 	}
+	proxy.slow(0)
 	start := time.Now()
 	l2 := f.startProc(env, "loader")
 	defer func() {
@@ -311,7 +322,7 @@ func (f *fixture) verifyAnalyticViews() {
 }
 
 // tcpProxy forwards 127.0.0.1:port to a target; it can be cut (listener
-// and every connection closed) and restored on the same port.
+// and every connection closed) and restored on the same port, and slowed.
 type tcpProxy struct {
 	target string
 	mu     sync.Mutex
@@ -319,6 +330,35 @@ type tcpProxy struct {
 	addr   string
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+	// rate bounds the bytes a second sent to the target on each
+	// connection (0: no bound); see slow.
+	rate atomic.Int64
+}
+
+// slow bounds what each connection sends to the target to rate bytes a
+// second: a load then lasts seconds on any machine, and a test can act
+// in its middle (once the loader's INSERTs took milliseconds, a whole
+// load could end between two polls).
+func (p *tcpProxy) slow(rate int64) { p.rate.Store(rate) }
+
+// copyOut copies from src to dst as io.Copy does, at most p.rate bytes a
+// second when it is set.
+func (p *tcpProxy) copyOut(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+			if rate := p.rate.Load(); rate > 0 {
+				time.Sleep(time.Duration(int64(n) * int64(time.Second) / rate))
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func startProxy(t *testing.T, target string) *tcpProxy {
@@ -371,7 +411,7 @@ func (p *tcpProxy) forward(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+	go func() { p.copyOut(up, c); _ = up.Close() }()
 	_, _ = io.Copy(c, up)
 	_ = c.Close()
 }
@@ -418,10 +458,11 @@ func TestLoaderClickHouseOutage(t *testing.T) {
 	f.prepublish(conn.JS)
 	want := uint64(f.em.IssueCount())
 	proxy := startProxy(t, f.chAdr)
+	proxy.slow(loadRate)
 	host, port, _ := net.SplitHostPort(proxy.addr)
 	env := withEnv(f.env,
 		"EXPORTER_CLICKHOUSE__HOST="+host, "EXPORTER_CLICKHOUSE__PORT="+port,
-		"EXPORTER_CLICKHOUSE__BATCH_ROWS=1500", "EXPORTER_CLICKHOUSE__BATCH_AGE=200ms",
+		"EXPORTER_CLICKHOUSE__BATCH_ROWS=1500", "EXPORTER_CLICKHOUSE__BATCH_AGE=10ms",
 		"EXPORTER_CLICKHOUSE__BACKOFF_BASE_DELAY=0.2", "EXPORTER_CLICKHOUSE__BACKOFF_EXPO_FACTOR=1.2",
 		"EXPORTER_CLICKHOUSE__BACKOFF_MAX_TRIES=3", "EXPORTER_CLICKHOUSE__MAX_DELIVERIES=2")
 	l := f.startProc(env, "loader")
@@ -434,6 +475,7 @@ func TestLoaderClickHouseOutage(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	proxy.cut()
+	proxy.slow(0)
 	const outage = 30 * time.Second
 	cutAt := time.Now()
 	before := f.issuesLoaded()
