@@ -247,13 +247,9 @@ func (f *fixture) waitLoaded(timeout time.Duration) {
 	wantIssues, wantChanges := uint64(f.em.IssueCount()), f.wantChanges()
 	deadline := time.Now().Add(timeout)
 	for {
-		var issues, changes uint64
-		if f.tableExists("issues_view") && f.tableExists("issues_changelog_view") {
-			issues = f.count("SELECT count() FROM `" + f.db + "`.issues_view")
-			changes = f.count("SELECT count() FROM `" + f.db + "`.issues_changelog_view")
-			if issues == wantIssues && changes == wantChanges {
-				return
-			}
+		issues, changes := f.viewCount("issues_view"), f.viewCount("issues_changelog_view")
+		if issues == wantIssues && changes == wantChanges {
+			return
 		}
 		if time.Now().After(deadline) {
 			f.t.Fatalf("after %s: issues %d/%d, changelog rows %d/%d", timeout, issues, wantIssues, changes, wantChanges)

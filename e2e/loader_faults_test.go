@@ -161,21 +161,24 @@ func (f *fixture) prepublish(js jetstream.JetStream) uint64 {
 	return n
 }
 
-// issuesLoaded counts the issues in issues_view; 0 while the view does not
-// exist, which includes the moments when a starting loader's migrations
-// drop and create it again (18.16 has no CREATE OR REPLACE VIEW). Asking
-// system.tables instead is no better: 18.16 fails that query too when a
-// view vanishes while it lists them.
-func (f *fixture) issuesLoaded() uint64 {
+// issuesLoaded counts the issues in issues_view (see viewCount).
+func (f *fixture) issuesLoaded() uint64 { return f.viewCount("issues_view") }
+
+// viewCount counts the rows of a view of the fixture's database; 0 while
+// the view does not exist, which includes the moments when a starting
+// loader's migrations drop and create it again (18.16 has no CREATE OR
+// REPLACE VIEW). Asking system.tables first is no better: 18.16 fails
+// that query too when a view vanishes while it lists them.
+func (f *fixture) viewCount(view string) uint64 {
 	var n uint64
-	err := f.ch.Conn().QueryRow(context.Background(), "SELECT count() FROM `"+f.db+"`.issues_view").Scan(&n)
+	err := f.ch.Conn().QueryRow(context.Background(), "SELECT count() FROM `"+f.db+"`.`"+view+"`").Scan(&n)
 	switch {
 	case err == nil:
 		return n
 	case strings.Contains(err.Error(), "doesn't exist"):
 		return 0
 	}
-	f.t.Fatalf("count issues_view: %v", err)
+	f.t.Fatalf("count %s: %v", view, err)
 	return 0
 }
 

@@ -134,10 +134,7 @@ func TestShardedExtractorsShareOneRateLimit(t *testing.T) {
 	}
 	got := map[string]bool{}
 	waitUntil(t, "the shards' issues loaded", 2*time.Minute, func() bool {
-		if !f.tableExists("issues_view") {
-			return false
-		}
-		return f.count("SELECT count() FROM `"+f.db+"`.issues_view") >= uint64(len(want))
+		return f.viewCount("issues_view") >= uint64(len(want))
 	})
 	rows, err := f.ch.Conn().Query(context.Background(), "SELECT issue_key FROM `"+f.db+"`.issues_view")
 	if err != nil {
