@@ -41,11 +41,7 @@ func TestRowsDecoding(t *testing.T) {
 // body itself (Unmarshal's into a copy of it).
 func TestUnmarshalView(t *testing.T) {
 	f := filler{rand.New(rand.NewPCG(9, 10))}
-	inside := func(s string, body []byte) bool {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		start := uintptr(unsafe.Pointer(unsafe.SliceData(body)))
-		return p >= start && p+uintptr(len(s)) <= start+uintptr(len(body))
-	}
+	inside := func(s string, body []byte) bool { return within(unsafe.Slice(unsafe.StringData(s), len(s)), body) }
 	plainSeen := 0
 	for i := range 300 {
 		body, enc, _ := randomBody[IssueRows](t, f, i)
