@@ -115,14 +115,14 @@ func decodeIssue(b []byte) (tracker.Issue, error) {
 var timeExtras = []string{"spent", "estimation", "originalEstimation"}
 
 // leanIssue keeps the fields of an issue that the rows use: the others
-// (self, id, version, description, statusType, previousStatus,
+// (self, id, version, description, previousStatus,
 // previousQueue, updatedBy, resolvedBy, followers, Raw) are dropped, the
 // references lose what lean drops, and Extra keeps the time tracking
 // fields only.
 func leanIssue(is *tracker.Issue) tracker.Issue {
 	out := tracker.Issue{
 		Key: is.Key, Summary: is.Summary,
-		Type: leanPtr(is.Type), Priority: leanPtr(is.Priority), Status: leanPtr(is.Status),
+		Type: leanPtr(is.Type), Priority: leanPtr(is.Priority), Status: leanPtr(is.Status), StatusType: leanPtr(is.StatusType),
 		Resolution: leanPtr(is.Resolution), Queue: leanPtr(is.Queue), Assignee: leanPtr(is.Assignee),
 		CreatedBy: leanPtr(is.CreatedBy), QAEngineer: leanPtr(is.QAEngineer), Parent: leanPtr(is.Parent), Epic: leanPtr(is.Epic),
 		StatusStartTime: is.StatusStartTime, CreatedAt: is.CreatedAt, UpdatedAt: is.UpdatedAt, ResolvedAt: is.ResolvedAt,
@@ -173,7 +173,7 @@ var issueObject = newObject(issueExtra,
 	refMember("type", func(is *tracker.Issue) **tracker.Ref { return &is.Type }),
 	refMember("priority", func(is *tracker.Issue) **tracker.Ref { return &is.Priority }),
 	refMember("status", func(is *tracker.Issue) **tracker.Ref { return &is.Status }),
-	check[tracker.Issue]("statusType", (*cursor).checkRef),
+	refMember("statusType", func(is *tracker.Issue) **tracker.Ref { return &is.StatusType }),
 	timeMember("statusStartTime", func(is *tracker.Issue) *tracker.Time { return &is.StatusStartTime }),
 	check[tracker.Issue]("previousStatus", (*cursor).checkRef),
 	refMember("resolution", func(is *tracker.Issue) **tracker.Ref { return &is.Resolution }),

@@ -55,9 +55,6 @@ func Transform(snap *wire.IssueSnapshot, r *Rules, asOf time.Time) (Result, erro
 		return res, err
 	}
 	asOf = asOf.UTC()
-	if asOf.Before(d.issue.UpdatedAt.Time) {
-		asOf = d.issue.UpdatedAt.Time
-	}
 	h := buildHistory(snap, d, r, asOf, sc)
 	res.Anomalies += len(h.fr.Anomalies)
 	res.UnknownStatuses = h.fr.UnknownStatuses
@@ -169,14 +166,16 @@ func buildHistory(snap *wire.IssueSnapshot, d *decoded, r *Rules, asOf time.Time
 		addTransition(&in, e, d.refs, i, note)
 	}
 	h.rules.Statuses = statusDirectory(snap, names)
+	typeCurrent(h.rules.Statuses, in.CurrentStatus, d.issue.StatusType)
 	h.fr = flow.Compute(in, &h.rules)
 	sc.transitions = in.Transitions
 	return h
 }
 
 // addTransition adds the status change of one changelog entry, if it has
-// one, to the flow input; an entry without a "from" status sets the
-// initial status.
+// one, to the flow input. The IssueCreated entry's (with no "from") sets
+// the initial status instead (METRICS.md §1); another entry without a
+// "from" is a transition from whatever the status was.
 func addTransition(in *flow.Input, e *entry, refs []keptRef, seq int, note func(*tracker.Ref)) {
 	from, to, start, ok := statusChange(e, refs)
 	if !ok {
@@ -184,17 +183,20 @@ func addTransition(in *flow.Input, e *entry, refs []keptRef, seq int, note func(
 	}
 	note(from)
 	note(to)
-	if (e.typ == "IssueCreated" || from == nil) && in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
-		in.InitialStatus = to.Key
-	}
-	if from == nil {
+	if e.typ == "IssueCreated" && from == nil {
+		if in.InitialStatus == "" && to != nil && len(in.Transitions) == 0 {
+			in.InitialStatus = to.Key
+		}
 		return
 	}
 	at := start
 	if at.IsZero() {
 		at = e.updatedAt
 	}
-	t := flow.Transition{At: at, From: from.Key, Seq: seq}
+	t := flow.Transition{At: at, Seq: seq}
+	if from != nil {
+		t.From = from.Key
+	}
 	if to != nil {
 		t.To = to.Key
 	}
@@ -219,6 +221,18 @@ func statusChange(e *entry, refs []keptRef) (from, to *tracker.Ref, start time.T
 		}
 	}
 	return from, to, start, ok
+}
+
+// typeCurrent gives the current status the type the issue itself names
+// (statusType, on v3 issues) when the directory has none for it.
+func typeCurrent(dir map[string]flow.StatusInfo, current string, typ *tracker.Ref) {
+	if current == "" || typ == nil || typ.Key == "" {
+		return
+	}
+	if s := dir[current]; s.Type == "" {
+		s.Key, s.Type = current, typ.Key
+		dir[current] = s
+	}
 }
 
 // statusDirectory is the snapshot's status directory, completed with the

@@ -149,8 +149,9 @@ const (
 	AnomalyFromMismatch AnomalyKind = "from_mismatch"
 	// AnomalyCurrentMismatch: the snapshot's current status differs from the
 	// last transition's To. The snapshot wins: the last visit ends at
-	// CurrentStatusSince (bounded by that visit's start and AsOf; AsOf when
-	// unknown) and the current status starts there.
+	// CurrentStatusSince (bounded by that visit's start and AsOf; at its
+	// start, a zero-length visit, when unknown) and the current status
+	// starts there.
 	AnomalyCurrentMismatch AnomalyKind = "current_status_mismatch"
 	// AnomalyEmptyTo: a transition has no target status; it is ignored.
 	AnomalyEmptyTo AnomalyKind = "empty_to"
@@ -181,6 +182,7 @@ type Result struct {
 // input is repaired and reported in Result.Anomalies. It is safe for
 // concurrent use with shared Rules; it does not modify in.
 func Compute(in Input, r *Rules) Result {
+	in = truncated(in)
 	created := in.CreatedAt
 	t := timeline{asOf: in.AsOf}
 	if t.asOf.Before(created) {
@@ -202,6 +204,27 @@ func Compute(in Input, r *Rules) Result {
 	res := Result{Anomalies: t.anomalies}
 	finish(&res, t.visits, created, t.asOf, r)
 	return res
+}
+
+// truncated is in with its instants truncated to whole seconds, before
+// anything is computed (METRICS.md §1): two transitions within one second
+// are then ordered by their Seq, and every instant derived is whole. The
+// transitions are copied when one has a fraction (in's are not modified).
+func truncated(in Input) Input {
+	in.CreatedAt = in.CreatedAt.Truncate(time.Second)
+	in.AsOf = in.AsOf.Truncate(time.Second)
+	in.CurrentStatusSince = in.CurrentStatusSince.Truncate(time.Second)
+	for i := range in.Transitions {
+		if in.Transitions[i].At.Nanosecond() != 0 {
+			trs := slices.Clone(in.Transitions)
+			for j := i; j < len(trs); j++ {
+				trs[j].At = trs[j].At.Truncate(time.Second)
+			}
+			in.Transitions = trs
+			break
+		}
+	}
+	return in
 }
 
 // timeline builds the visits of one issue from its transitions, repairing
@@ -291,17 +314,18 @@ func (t *timeline) transition(tr Transition) {
 
 // settle makes the snapshot's current status (status, since when it began)
 // win over the status the transitions end in, when they differ: the last
-// visit ends at since, bounded by its start and asOf (asOf when since is
-// zero), and the current status begins there.
+// visit ends at since, bounded by its start and asOf, and the current
+// status begins there. Since zero (unknown), the last visit has zero
+// length (METRICS.md §1).
 func (t *timeline) settle(status string, since time.Time) {
 	if status == "" || status == t.cur {
 		return
 	}
-	if since.IsZero() || since.After(t.asOf) {
+	if since.After(t.asOf) {
 		since = t.asOf
 	}
 	if start := t.visits[len(t.visits)-1].Entered; since.Before(start) {
-		since = start
+		since = start // also when since is zero
 	}
 	if t.cur != "" {
 		t.anomaly(AnomalyCurrentMismatch, -1, "current status is %s but the changelog ends in %s; %s from %s",

@@ -64,7 +64,8 @@ func (r *Rules) Validate() error {
 
 // Status resolves a status key: its display name (the key when the directory
 // does not know it), its type (override first, then the directory), whether
-// it is final (§2) and whether the directory or an override knows it.
+// it is final (§2) and whether the directory or an override gives it a
+// type.
 func (r *Rules) Status(key string) (info StatusInfo, final, known bool) {
 	info.Key = key
 	if r == nil {
@@ -72,7 +73,8 @@ func (r *Rules) Status(key string) (info StatusInfo, final, known bool) {
 		return info, false, false
 	}
 	if s, ok := r.Statuses[key]; ok {
-		info.Name, info.Type, known = s.Name, s.Type, true
+		// An entry with no type (a name from a reference) leaves it unknown.
+		info.Name, info.Type, known = s.Name, s.Type, s.Type != ""
 	}
 	if info.Name == "" {
 		info.Name = key
