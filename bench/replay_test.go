@@ -82,8 +82,11 @@ func runReplay(b *testing.B, n int) {
 	for b.Loop() {
 		cfg.ClickHouse.Database = freshDatabase(b, env, cfg)
 		env.Config = cfg
-		ph = replayOnce(b, env, conn, n)
+		ph = replayOnce(b, env, conn, n, false)
 	}
+	cfg.ClickHouse.Database = freshDatabase(b, env, cfg)
+	env.Config = cfg
+	seq := replayOnce(b, env, conn, n, true)
 	rules, err := app.TransformRules(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -106,6 +109,10 @@ func runReplay(b *testing.B, n int) {
 	b.ReportMetric(float64(ph.Optimizes), "replay-optimizes")
 	b.ReportMetric(ins.CPU.Seconds()*1e3/float64(n), "insert-process-CPU-ms/issue")
 	b.ReportMetric(ph.Total.Seconds()/ins.Elapsed.Seconds(), "replay/insert-time")
+	b.ReportMetric(seq.Transformed.Seconds(), "seq-transform-s")
+	b.ReportMetric(seq.TransformCPU.Seconds()*1e3/float64(n), "seq-transform-CPU-ms/issue")
+	b.ReportMetric(seq.Load.Seconds(), "seq-load-s")
+	b.ReportMetric(seq.Load.Seconds()/ins.Elapsed.Seconds(), "seq-load/insert-time")
 	if ph.ClickHouseCPU > 0 && ins.ClickHouseCPU > 0 {
 		b.ReportMetric(ph.ClickHouseCPU.Seconds(), "replay-clickhouse-CPU-s")
 		b.ReportMetric(ins.ClickHouseCPU.Seconds(), "insert-clickhouse-CPU-s")
@@ -163,9 +170,12 @@ func freshDatabase(b *testing.B, env *app.Env, cfg config.Config) string {
 
 // replayPhases are the times from the start of a replay until the
 // transformer had published every rows message and until the loader had
-// acknowledged them all.
+// acknowledged them all, and the loader's time from its start to then.
 type replayPhases struct {
-	Transformed, Total time.Duration
+	Transformed, Total, Load time.Duration
+	// TransformCPU is this process's CPU until the transformer was done:
+	// the transformer's and the NATS server's alone in a sequential run.
+	TransformCPU time.Duration
 	// CPU is the CPU time of this process (transformer, loader, NATS
 	// server) during the replay; ClickHouse's is not included.
 	CPU time.Duration
@@ -187,8 +197,10 @@ func processCPU() time.Duration {
 
 // replayOnce does what `tracker-exporter replay` does (transformer
 // replay, then the loader drains the rows stream into ClickHouse) with the
-// stages app builds, and checks that every issue landed.
-func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhases {
+// stages app builds, and checks that every issue landed. Sequential, the
+// loader starts only once the transformer is done, so that each stage's
+// time is its own: the two compete for the same cores otherwise.
+func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int, sequential bool) replayPhases {
 	b.Helper()
 	ctx := context.Background()
 	tr, err := app.NewTransformer(env, conn.JS)
@@ -206,16 +218,26 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 	limit := time.Minute + time.Duration(n)*20*time.Millisecond
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	defer profileReplay(b)()
+	if !sequential {
+		defer profileReplay(b)()
+	}
 	cpu0 := processCPU()
 	chCPU0, chOK := clickHouseCPU()
 	start := time.Now()
-	go func() { lerr <- ld.Run(lctx) }()
+	run := func() { go func() { lerr <- ld.Run(lctx) }() }
+	if !sequential {
+		run()
+	}
 	replayed, err := tr.Replay(rctx)
 	if err != nil || replayed != n {
 		b.Fatalf("replay: %d of %d: %v", replayed, n, err)
 	}
-	ph := replayPhases{Transformed: time.Since(start)}
+	ph := replayPhases{Transformed: time.Since(start), TransformCPU: processCPU() - cpu0}
+	loadStart := start
+	if sequential {
+		loadStart = time.Now()
+		run()
+	}
 	deadline := start.Add(limit)
 	for ld.Loaded()+ld.Dead() < int64(n) {
 		select {
@@ -230,7 +252,7 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int) replayPhas
 	if ld.Dead() > 0 || tr.Failed() > 0 {
 		b.Fatalf("%d rows messages and %d snapshots dead-lettered", ld.Dead(), tr.Failed())
 	}
-	ph.Total = time.Since(start)
+	ph.Total, ph.Load = time.Since(start), time.Since(loadStart)
 	ph.CPU = processCPU() - cpu0
 	if chCPU, ok := clickHouseCPU(); ok && chOK {
 		ph.ClickHouseCPU = chCPU - chCPU0
