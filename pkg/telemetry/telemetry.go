@@ -59,13 +59,11 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	return &Metrics{c: c, prefix: metricPrefix(cfg.Prefix)}, nil
 }
 
-// metricPrefix returns what goes before every metric name.
-func metricPrefix(p string) string {
-	if p == "" || strings.HasSuffix(p, "_") || strings.HasSuffix(p, ".") {
-		return p
-	}
-	return p + "_"
-}
+// metricPrefix returns what goes before every metric name: the prefix and
+// an underscore, always, as the old tool wrote f"{prefix}_{name}" (an
+// empty prefix gave "_name", "a_" gave "a__name"), so that the names an
+// old setup's dashboards query stay the same.
+func metricPrefix(p string) string { return p + "_" }
 
 // WithTags returns metrics that add tags to every metric (e.g. stage:loader).
 func (m *Metrics) WithTags(tags ...string) *Metrics {

@@ -60,16 +60,16 @@ func TestMetricsWireFormat(t *testing.T) {
 			},
 		},
 		{
-			name:   "prefix ending in a dot is kept",
+			name:   "prefix ending in a dot still gets the underscore (the old tool's f\"{prefix}_{name}\")",
 			prefix: "te.",
 			send:   func(m *Metrics) { m.Count("issues_failed_count", 1) },
-			want:   []string{"te.issues_failed_count:1|c|#project:internal"},
+			want:   []string{"te._issues_failed_count:1|c|#project:internal"},
 		},
 		{
-			name:   "no prefix",
+			name:   "no prefix (the old tool sent _name)",
 			prefix: "",
 			send:   func(m *Metrics) { m.Gauge("last_update_timestamp", 1700000000) },
-			want:   []string{"last_update_timestamp:1700000000|g|#project:internal"},
+			want:   []string{"_last_update_timestamp:1700000000|g|#project:internal"},
 		},
 	}
 	for _, tt := range tests {
@@ -110,7 +110,7 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 }
 
 func TestMetricPrefix(t *testing.T) {
-	for in, want := range map[string]string{"": "", "tracker_exporter": "tracker_exporter_", "a_": "a_", "a.": "a.", "x" + strconv.Itoa(1): "x1_"} {
+	for in, want := range map[string]string{"": "_", "tracker_exporter": "tracker_exporter_", "a_": "a__", "a.": "a._", "x" + strconv.Itoa(1): "x1_"} {
 		if got := metricPrefix(in); got != want {
 			t.Errorf("metricPrefix(%q) = %q, want %q", in, got, want)
 		}
