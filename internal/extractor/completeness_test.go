@@ -3,9 +3,13 @@ package extractor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -14,6 +18,7 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state/jsonfile"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
+	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -211,6 +216,70 @@ func TestDryRunSavesNoWatermark(t *testing.T) {
 		}
 		if s, ok, err := store.Load(context.Background(), "test"); err != nil || ok {
 			t.Errorf("a dry run saved %+v (%v)", s, err)
+		}
+	})
+}
+
+// TestRunOnceCappedScrollTotal: a scroll of 10 500 issues whose
+// X-Total-Count is capped at 10 000, and whose continuation past 10 000
+// fails (an expired scroll's 404). Having found the 10 000 counted is not
+// the end: the search restarts a bounded number of times, then the pass
+// fails.
+func TestRunOnceCappedScrollTotal(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const issues, per = 10500, 1000
+		var mu sync.Mutex
+		pos := map[string]int{} // scroll id → the issue its page starts at
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /v2/statuses", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`[]`)) })
+		mux.HandleFunc("GET /v2/users", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`[]`)) })
+		mux.HandleFunc("GET /v2/issues/{key}/changelog", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`[]`)) })
+		mux.HandleFunc("POST /v2/system/search/scroll/_clear", func(w http.ResponseWriter, r *http.Request) {})
+		mux.HandleFunc("POST /v2/issues/_search", func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			start := 0
+			if sid := r.URL.Query().Get("scrollId"); sid != "" {
+				if start = pos[sid]; start >= 10000 {
+					w.WriteHeader(http.StatusNotFound)
+					_, _ = w.Write([]byte(`{"errors":{},"errorMessages":["scroll expired"]}`))
+					return
+				}
+			}
+			end := min(start+per, issues)
+			var b strings.Builder
+			b.WriteString("[")
+			for i := start; i < end; i++ {
+				if i > start {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `{"id":"%024x","key":"A-%d","updatedAt":"2024-01-01T00:00:00.000+0000"}`, i+1, i+1)
+			}
+			b.WriteString("]")
+			w.Header().Set("X-Total-Count", "10000")
+			if end < issues {
+				sid := "s" + strconv.Itoa(len(pos)+1)
+				pos[sid] = end
+				w.Header().Set("X-Scroll-Id", sid)
+			}
+			_, _ = w.Write([]byte(b.String()))
+		})
+		conn := streamtest.StartInBubble(t, "test")
+		tc := newClient(t, mux, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
+		ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Queue: A`}, Concurrency: 16}}, Deps{Tracker: tc, JS: conn.JS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ex.RunOnce(context.Background())
+		if err == nil || !errors.Is(st.SearchErr, tracker.ErrScrollInterrupted) {
+			t.Errorf("%d issues counted as 10000, scroll failing past 10000: found %d, search error %v, RunOnce error %v; want ErrScrollInterrupted",
+				issues, st.Found, st.SearchErr, err)
+		}
+		// The first search finds 10 000 issues, each restart none.
+		if st.Found != 10000 || st.Restarts != maxFruitlessRestarts || len(st.SearchTotals) != maxFruitlessRestarts+1 {
+			t.Errorf("%d issues counted as 10000, scroll failing past 10000: found %d, %d restarts, %d searches; want 10000, %d, %d",
+				issues, st.Found, st.Restarts, len(st.SearchTotals), maxFruitlessRestarts, maxFruitlessRestarts+1)
 		}
 	})
 }

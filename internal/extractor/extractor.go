@@ -238,7 +238,7 @@ type directory struct {
 	mu       sync.Mutex
 	users    map[string]wire.User
 	missing  map[string]bool
-	fetching map[string]chan struct{} // ids being fetched now
+	fetching map[string]*lookup // ids being fetched now
 	statuses map[string]wire.Status
 	unknown  int
 }
@@ -543,7 +543,7 @@ func seq(n int) []int {
 }
 
 func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
-	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, fetching: map[string]chan struct{}{}, statuses: map[string]wire.Status{}}
+	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, fetching: map[string]*lookup{}, statuses: map[string]wire.Status{}}
 	statuses, err := e.deps.Tracker.Statuses(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status directory: %w", err)
@@ -565,46 +565,64 @@ func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
 	return d, nil
 }
 
-// user returns the directory entry for a user id, fetching an id the
-// directory lacks once per run (a deleted user is remembered as missing).
-// Workers asking for the same unknown id at once share one request.
-func (e *Extractor) user(ctx context.Context, d *directory, id string) (wire.User, bool) {
+// lookup is one single-user request in flight, shared by the workers
+// that want the same unknown id; err is its failure, set before done is
+// closed.
+type lookup struct {
+	done chan struct{}
+	err  error
+}
+
+// user returns the directory entry for a user id (false: a deleted user),
+// fetching an id the directory lacks once per run. Only a 404 means the
+// user was deleted, and is remembered as missing; any other failure (5xx,
+// 429 after the client's retries, 401/403, network) is returned, and the
+// id is asked for again by the next issue that needs it. Workers asking
+// for the same unknown id at once share one request and its outcome.
+func (e *Extractor) user(ctx context.Context, d *directory, id string) (wire.User, bool, error) {
 	d.mu.Lock()
 	if u, ok := d.users[id]; ok {
 		d.mu.Unlock()
-		return u, true
+		return u, true, nil
 	}
 	if d.missing[id] {
 		d.mu.Unlock()
-		return wire.User{}, false
+		return wire.User{}, false, nil
 	}
-	if wait, ok := d.fetching[id]; ok {
+	if l, ok := d.fetching[id]; ok {
 		d.mu.Unlock()
-		<-wait
+		<-l.done
+		if l.err != nil {
+			return wire.User{}, false, l.err
+		}
 		d.mu.Lock()
 		u, ok := d.users[id]
 		d.mu.Unlock()
-		return u, ok
+		return u, ok, nil
 	}
-	done := make(chan struct{})
-	d.fetching[id] = done
+	l := &lookup{done: make(chan struct{})}
+	d.fetching[id] = l
 	d.mu.Unlock()
 
 	fetched, err := e.deps.Tracker.User(ctx, id)
 	d.mu.Lock()
 	defer func() {
 		delete(d.fetching, id)
-		close(done)
+		close(l.done)
 		d.mu.Unlock()
 	}()
-	if err != nil {
+	switch {
+	case errors.Is(err, tracker.ErrNotFound):
 		d.missing[id] = true
 		d.unknown++
-		return wire.User{}, false
+		return wire.User{}, false, nil
+	case err != nil:
+		l.err = fmt.Errorf("look up user %s: %w", id, err)
+		return wire.User{}, false, l.err
 	}
 	u := wire.User{Login: fetched.Login, Email: strings.ToLower(fetched.Email), Display: fetched.Display, Dismissed: fetched.Dismissed}
 	d.users[id] = u
-	return u, true
+	return u, true, nil
 }
 
 // result is what became of one issue.
@@ -633,6 +651,15 @@ func failed(class string, err error) result {
 	return result{outcome: wire.OutcomeFailed, class: class, err: err}
 }
 
+// fetchFailed is the result of an issue whose data could not be read from
+// Tracker: failed, and tried again later in the pass when the failure is
+// transient.
+func fetchFailed(err error) result {
+	r := failed("fetch", err)
+	r.retryable = tracker.Retryable(err)
+	return r
+}
+
 // process fetches the changelog of one issue (only what is new since the
 // snapshot the raw stream holds, when it holds one) and its parts, and
 // publishes its snapshot.
@@ -644,24 +671,18 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 	t0 := time.Now()
 	entries, err := e.changelog(ctx, is, prev)
 	if err != nil {
-		r := failed("fetch", err)
-		r.retryable = tracker.Retryable(err)
-		return r
+		return fetchFailed(err)
 	}
 	e.deps.Metrics.Timing("issue_prefetch_seconds", time.Since(t0))
-	snap, changes := e.snapshot(ctx, d, is, entries)
+	snap, changes, err := e.snapshot(ctx, d, is, entries)
+	if err != nil {
+		return fetchFailed(err)
+	}
 	if r := e.fillParts(ctx, &snap, entries, prev); r.outcome == wire.OutcomeFailed {
 		return r
 	}
-	facts := snapshotFacts{e: e, d: d, snap: &snap}
-	for _, part := range [][][]byte{snap.Comments, snap.Worklogs, snap.Links} {
-		for _, raw := range part {
-			var who struct{ CreatedBy, UpdatedBy *tracker.Ref }
-			if json.Unmarshal(raw, &who) == nil {
-				facts.user(ctx, who.CreatedBy)
-				facts.user(ctx, who.UpdatedBy)
-			}
-		}
+	if err := e.partUsers(ctx, d, &snap); err != nil {
+		return fetchFailed(err)
 	}
 	res := e.publishSnapshot(ctx, &snap)
 	res.changes = changes
@@ -669,8 +690,9 @@ func (e *Extractor) process(ctx context.Context, d *directory, is *tracker.Issue
 }
 
 // snapshot is an issue with its changelog and the directory facts they
-// refer to (users, statuses), and the number of changed fields.
-func (e *Extractor) snapshot(ctx context.Context, d *directory, is *tracker.Issue, entries []tracker.ChangelogEntry) (wire.IssueSnapshot, int) {
+// refer to (users, statuses), and the number of changed fields. The error
+// is that of a user who could not be looked up.
+func (e *Extractor) snapshot(ctx context.Context, d *directory, is *tracker.Issue, entries []tracker.ChangelogEntry) (wire.IssueSnapshot, int, error) {
 	snap := wire.IssueSnapshot{
 		IssueID:   is.ID.String(),
 		IssueKey:  is.Key,
@@ -682,7 +704,7 @@ func (e *Extractor) snapshot(ctx context.Context, d *directory, is *tracker.Issu
 		Users:     map[string]wire.User{},
 		Statuses:  map[string]wire.Status{},
 	}
-	facts := snapshotFacts{e: e, d: d, snap: &snap}
+	facts := &snapshotFacts{e: e, d: d, snap: &snap}
 	for _, r := range is.UserRefs() {
 		facts.user(ctx, r)
 	}
@@ -697,30 +719,55 @@ func (e *Extractor) snapshot(ctx context.Context, d *directory, is *tracker.Issu
 			facts.refs(ctx, f)
 		}
 	}
-	return snap, changes
+	return snap, changes, facts.err
 }
 
-// snapshotFacts adds the directory facts a snapshot refers to.
+// partUsers adds the users who created or updated the snapshot's
+// comments, worklogs and links. The error is that of a user who could not
+// be looked up.
+func (e *Extractor) partUsers(ctx context.Context, d *directory, snap *wire.IssueSnapshot) error {
+	facts := &snapshotFacts{e: e, d: d, snap: snap}
+	for _, part := range [][][]byte{snap.Comments, snap.Worklogs, snap.Links} {
+		for _, raw := range part {
+			var who struct{ CreatedBy, UpdatedBy *tracker.Ref }
+			if json.Unmarshal(raw, &who) == nil {
+				facts.user(ctx, who.CreatedBy)
+				facts.user(ctx, who.UpdatedBy)
+			}
+		}
+	}
+	return facts.err
+}
+
+// snapshotFacts adds the directory facts a snapshot refers to. err is the
+// first user look-up that failed (other than a deleted user's 404): the
+// snapshot then lacks a user and must not be published.
 type snapshotFacts struct {
 	e    *Extractor
 	d    *directory
 	snap *wire.IssueSnapshot
+	err  error
 }
 
-func (s snapshotFacts) user(ctx context.Context, r *tracker.Ref) {
-	if r == nil || r.ID == "" {
+// user adds the user r refers to, unless a look-up failed already.
+func (s *snapshotFacts) user(ctx context.Context, r *tracker.Ref) {
+	if r == nil || r.ID == "" || s.err != nil {
 		return
 	}
 	id := r.ID.String()
 	if _, done := s.snap.Users[id]; done {
 		return
 	}
-	if u, ok := s.e.user(ctx, s.d, id); ok {
+	u, ok, err := s.e.user(ctx, s.d, id)
+	switch {
+	case err != nil:
+		s.err = err
+	case ok:
 		s.snap.Users[id] = u
 	}
 }
 
-func (s snapshotFacts) status(r *tracker.Ref) {
+func (s *snapshotFacts) status(r *tracker.Ref) {
 	if r == nil || r.Key == "" {
 		return
 	}
@@ -733,7 +780,7 @@ func (s snapshotFacts) status(r *tracker.Ref) {
 }
 
 // refs adds the users and statuses a changed field's values refer to.
-func (s snapshotFacts) refs(ctx context.Context, f tracker.FieldChange) {
+func (s *snapshotFacts) refs(ctx context.Context, f tracker.FieldChange) {
 	for _, v := range [][]byte{f.From, f.To} {
 		for _, r := range refsIn(v) {
 			switch {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -444,4 +445,103 @@ func TestOversizedSnapshotIsReportedNotDropped(t *testing.T) {
 			t.Errorf("stats %+v, err %v", st, err)
 		}
 	})
+}
+
+// userLookupServer is a Tracker with one issue, A-1, created by user 1
+// (in the directory) and assigned to user 2 (not in it, so looked up one
+// by one), whose single-user look-ups answer status.
+type userLookupServer struct {
+	http.ServeMux
+	status  atomic.Int32
+	lookups atomic.Int32
+}
+
+func newUserLookupServer(status int) *userLookupServer {
+	s := &userLookupServer{}
+	s.status.Store(int32(status))
+	s.HandleFunc("GET /v2/statuses", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`[{"id":1,"key":"open","name":"Open","type":"new"}]`))
+	})
+	s.HandleFunc("GET /v2/users", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Total-Pages", "1")
+		_, _ = w.Write([]byte(`[{"uid":1,"login":"alice","email":"alice@x","display":"Alice"}]`))
+	})
+	s.HandleFunc("GET /v2/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s.lookups.Add(1)
+		if st := int(s.status.Load()); st != http.StatusOK {
+			w.WriteHeader(st)
+			_, _ = w.Write([]byte(`{"errors":{},"errorMessages":["try later"]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"uid":2,"login":"bob","email":"bob@x","display":"Bob"}`))
+	})
+	s.HandleFunc("POST /v2/issues/_search", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Total-Count", "1")
+		_, _ = w.Write([]byte(`[{"id":"5f0000000000000000000001","key":"A-1","updatedAt":"2024-01-01T00:00:00.000+0000",
+			"status":{"self":"x/v2/statuses/1","id":"1","key":"open","display":"Open"},
+			"createdBy":{"self":"x/v2/users/1","id":"1","display":"Alice"},
+			"assignee":{"self":"x/v2/users/2","id":"2","display":"Bob"}}]`))
+	})
+	s.HandleFunc("GET /v2/issues/{key}/changelog", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`[]`)) })
+	s.HandleFunc("POST /v2/system/search/scroll/_clear", func(w http.ResponseWriter, r *http.Request) {})
+	return s
+}
+
+// TestUserLookupFailureFailsTheIssue: only a 404 says a user the directory
+// lacks was deleted. Any other failure of the look-up fails the issues
+// that refer to the user, as a failed changelog does: counted, tried again
+// in the pass when transient, reported by RunOnce, and exported by the
+// next pass once the look-up works.
+func TestUserLookupFailureFailsTheIssue(t *testing.T) {
+	t.Parallel()
+	// requests: a transient failure is re-sent by the client (MaxRetries
+	// 3: 4 requests), and the issue is tried again in the pass (3 retry
+	// rounds: 4 tries); a permanent one is asked once.
+	for _, tc := range []struct {
+		status   int
+		requests int32
+	}{
+		{http.StatusNotFound, 1},
+		{http.StatusServiceUnavailable, 16},
+		{http.StatusTooManyRequests, 16},
+		{http.StatusUnauthorized, 1},
+		{http.StatusForbidden, 1},
+	} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := newUserLookupServer(tc.status)
+				conn := streamtest.StartInBubble(t, "test")
+				h := &harness{js: conn.JS}
+				tc2 := newClient(t, srv, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond})
+				ex, err := New(Config{Config: extractorcfg.Config{Query: QueryConfig{Custom: `Queue: A`}}}, Deps{Tracker: tc2, JS: conn.JS})
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := ex.RunOnce(context.Background())
+				snap := h.snapshots(t)["A-1"]
+				if n := srv.lookups.Load(); n != tc.requests {
+					t.Errorf("look-up of user 2 answered %d: %d requests, want %d", tc.status, n, tc.requests)
+				}
+				if tc.status == http.StatusNotFound {
+					// A deleted user: the snapshot goes without them.
+					if err != nil || st.Published != 1 || st.UnknownUsers != 1 || snap == nil {
+						t.Fatalf("look-up of user 2 answered %d: err %v, published %d, unknown users %d, snapshot %v; want success without user 2",
+							tc.status, err, st.Published, st.UnknownUsers, snap != nil)
+					}
+					return
+				}
+				if err == nil || st.Failed != 1 || st.Published != 0 || snap != nil || !strings.Contains(err.Error(), "A-1") {
+					t.Fatalf("look-up of user 2 answered %d: err %v, failed %d, published %d, snapshot published %v; want A-1 failed, nothing published",
+						tc.status, err, st.Failed, st.Published, snap != nil)
+				}
+				srv.status.Store(http.StatusOK)
+				st, err = ex.RunOnce(context.Background())
+				snap = h.snapshots(t)["A-1"]
+				if err != nil || st.Published != 1 || snap == nil || snap.Users["2"].Login != "bob" {
+					t.Errorf("next pass, look-up working: err %v, published %d, snapshot %v; want A-1 published with user 2", err, st.Published, snap)
+				}
+			})
+		})
+	}
 }

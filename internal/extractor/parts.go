@@ -118,9 +118,7 @@ func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, ent
 			e.deps.Metrics.Timing("comments_fetch_seconds", time.Since(t0))
 		}
 		if err != nil {
-			r := failed("fetch", err)
-			r.retryable = tracker.Retryable(err)
-			return r
+			return fetchFailed(err)
 		}
 		raw := make([][]byte, len(items))
 		for i := range items {

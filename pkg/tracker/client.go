@@ -107,6 +107,10 @@ var (
 	// ErrSearchIncomplete marks a search whose scroll ended before it
 	// delivered the number of issues the server counted (X-Total-Count).
 	ErrSearchIncomplete = errors.New("search incomplete")
+	// ErrListIncomplete marks a list (statuses, boards, sprints, links)
+	// whose pages delivered fewer items or pages than the server counted
+	// (X-Total-Count, X-Total-Pages).
+	ErrListIncomplete = errors.New("list incomplete")
 )
 
 // New validates cfg and returns a Client. It does no I/O. Fields left at

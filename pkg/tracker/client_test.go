@@ -3,8 +3,10 @@ package tracker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -384,5 +386,46 @@ func TestDirectories(t *testing.T) {
 	}
 	if dismissed == 0 {
 		t.Errorf("no dismissed user in the directory")
+	}
+}
+
+// TestUsersStopsAtTenThousand: /users returns at most 10 000 users and
+// refuses a page past them (400, as page-mode search and worklog do),
+// while its X-Total-Count and X-Total-Pages count them all. Users returns
+// the first 10 000 without asking for page 11; the others are for single
+// look-ups.
+func TestUsersStopsAtTenThousand(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n, want int
+		asked   string
+	}{
+		{n: 10500, want: 10000, asked: "[1 2 3 4 5 6 7 8 9 10]"},
+		{n: 10000, want: 10000, asked: "[1 2 3 4 5 6 7 8 9 10]"},
+		{n: 2500, want: 2500, asked: "[1 2 3]"},
+	} {
+		t.Run(strconv.Itoa(tc.n), func(t *testing.T) {
+			t.Parallel()
+			list := &pagedList{n: tc.n, per: 1000}
+			capped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if page, _ := strconv.Atoi(r.URL.Query().Get("page")); page*list.per > 10000 {
+					list.asked = append(list.asked, page)
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"errors":{},"errorMessages":["Request exceeds 10000 items limit"],"errorsData":{}}`))
+					return
+				}
+				list.ServeHTTP(w, r)
+			})
+			c := newClient(t, "http://tracker.test", func(_ *tracker.Config, d *tracker.Deps) {
+				d.HTTPClient = &http.Client{Transport: handlerTransport{capped}}
+			})
+			users, err := c.Users(context.Background())
+			if err != nil || len(users) != tc.want {
+				t.Errorf("directory of %d users: Users returned %d, error %v; want %d, no error", tc.n, len(users), err, tc.want)
+			}
+			if got := fmt.Sprint(list.asked); got != tc.asked {
+				t.Errorf("directory of %d users: pages asked %s, want %s", tc.n, got, tc.asked)
+			}
+		})
 	}
 }

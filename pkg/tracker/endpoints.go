@@ -30,7 +30,8 @@ type SearchRequest struct {
 // SearchPage is one scroll page.
 type SearchPage struct {
 	Issues []Issue
-	// Total is X-Total-Count (the uncapped total in scroll mode), -1 if absent.
+	// Total is X-Total-Count, -1 if absent. In scroll mode it is
+	// presumed uncapped, but a total of 10 000 may be page mode's cap.
 	Total int
 }
 
@@ -44,10 +45,14 @@ type SearchPage struct {
 // with the next page, losing one. Any other failure of a continuation
 // returns an error wrapping ErrScrollInterrupted (and the cause, e.g.
 // ErrNotFound for an expired scroll): the caller restarts the search from
-// the last issue it saw. A scroll that ends before delivering
-// X-Total-Count issues returns an error wrapping ErrSearchIncomplete after
-// every page was handed to fn. The scroll context is released when the
-// iteration ends early.
+// the last issue it saw. The one exception is a continuation asked for
+// after every counted issue arrived, when the count is below 10 000: its
+// failure ends the search without an error. A total of 10 000 or more may
+// be page mode's cap rather than the count, so the scroll is not known to
+// be over and its failure is an interruption too. A scroll that ends
+// before delivering X-Total-Count issues returns an error wrapping
+// ErrSearchIncomplete after every page was handed to fn. The scroll
+// context is released when the iteration ends early.
 func (c *Client) Search(ctx context.Context, req SearchRequest, fn func(SearchPage) error) error {
 	s, err := c.openScroll(req)
 	if err != nil {
@@ -173,15 +178,23 @@ func (s *scroll) fetch(ctx context.Context, page int) ([]Issue, *response, error
 	return issues, resp, err
 }
 
+// recordCap is the 10 000 records that page-mode lists return at most
+// (issues, users) and at which page mode caps X-Total-Count. Scroll mode's
+// total is only presumed uncapped, so a scroll total this large may be
+// the cap rather than the count.
+const recordCap = 10_000
+
 // failed is the outcome of a search whose request of page failed with
-// err: nil when every counted issue had already arrived, otherwise an
-// error, wrapping ErrScrollInterrupted for a continuation.
+// err: nil when every counted issue had already arrived and the count
+// cannot be a capped one (below recordCap), otherwise an error, wrapping
+// ErrScrollInterrupted for a continuation.
 func (s *scroll) failed(page int, err error) error {
 	switch {
 	case page == 1:
 		return fmt.Errorf("search page %d: %w", page, err)
-	case s.total >= 0 && s.collected >= s.total:
-		// Every counted issue arrived; this page was only a check.
+	case s.total >= 0 && s.total < recordCap && s.collected >= s.total:
+		// Every counted issue arrived, and the count is the real one;
+		// this page was only a check.
 		s.scrollIDs = nil
 		return nil
 	default:
@@ -282,13 +295,14 @@ func (c *Client) ChangelogAfter(ctx context.Context, issueKey string, perPage in
 
 // pages reads a cursor-paginated list (changelog, comments, worklog),
 // handing each page's body to decode, which returns the page's length. It
-// follows Link rel="next" while the server gives one, and stops on an
-// empty page, on a page without a next link, and on a page shorter than
-// the server's page size, which is the smaller of perPage and the longest
-// page the server has returned so far for this kind of list (its own cap,
-// if it has one, is at least that). A page of that length with a next link
-// is followed, so a server that caps pages below perPage, or that links
-// past its last page, never truncates a list. perPage ≤ 0 means 100.
+// follows Link rel="next" while the server gives one (see walk), and stops
+// on an empty page, on a page without a next link, and on a page shorter
+// than the server's page size, which is the smaller of perPage and the
+// longest page the server has returned so far for this kind of list (its
+// own cap, if it has one, is at least that). A page of that length with a
+// next link is followed, so a server that caps pages below perPage, or
+// that links past its last page, never truncates a list. perPage ≤ 0
+// means 100.
 func (c *Client) pages(ctx context.Context, kind, path string, perPage int, decode func([]byte) (int, error)) error {
 	if perPage <= 0 {
 		perPage = 100
@@ -299,10 +313,41 @@ func (c *Client) pages(ctx context.Context, kind, path string, perPage int, deco
 		sep = "&"
 	}
 	path += sep + "perPage=" + strconv.Itoa(perPage)
+	return c.walk(ctx, path, perPage, decode, func(n int, _ http.Header, next string) bool {
+		full := min(int64(perPage), longest.Load())
+		for seen := longest.Load(); int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
+		}
+		if per := linkPerPage(next); per > 0 {
+			// A page shorter than the size the server's next link states
+			// is short by its own word. The link can only lower the bar:
+			// one that echoes the asked size of a server that caps lower
+			// leaves it at the longest page seen.
+			full = min(full, per)
+		}
+		return n == 0 || next == "" || int64(n) < full
+	})
+}
+
+// walk GETs a list page by page from path, following Link rel="next": it
+// hands each page's body to decode, which returns the page's length, then
+// asks last, with that length, the page's headers and its next link (""
+// when none), whether the page was the last. A next link is given perPage
+// when it has none (perPage > 0). A next link that leads back to a page
+// already read, and more than maxPages pages, are errors: links that
+// never end do not loop forever.
+func (c *Client) walk(ctx context.Context, path string, perPage int, decode func([]byte) (int, error), last func(n int, h http.Header, next string) bool) error {
+	read := map[string]bool{}
 	for page := 1; ; page++ {
 		if page > maxPages {
 			return fmt.Errorf("more than %d pages: the server's next links do not end", maxPages)
 		}
+		if !strings.HasPrefix(path, c.prefix+"/") {
+			path = c.prefix + path
+		}
+		if read[path] {
+			return fmt.Errorf("page %d: its next link leads back to a page already read", page-1)
+		}
+		read[path] = true
 		n := 0
 		resp, err := c.do(ctx, http.MethodGet, path, nil, func(r *response) (err error) {
 			n, err = decode(r.body)
@@ -311,25 +356,11 @@ func (c *Client) pages(ctx context.Context, kind, path string, perPage int, deco
 		if err != nil {
 			return fmt.Errorf("page %d: %w", page, err)
 		}
-		full := min(int64(perPage), longest.Load())
-		for seen := longest.Load(); int64(n) > seen && !longest.CompareAndSwap(seen, int64(n)); seen = longest.Load() {
-		}
 		next := links(resp.header)["next"]
-		if per := linkPerPage(next); per > 0 {
-			// A page shorter than the size the server's next link states
-			// is short by its own word. The link can only lower the bar:
-			// one that echoes the asked size of a server that caps lower
-			// leaves it at the longest page seen.
-			full = min(full, per)
-		}
-		if n == 0 || next == "" || int64(n) < full {
+		if last(n, resp.header, next) {
 			return nil
 		}
-		nextPath := c.nextPath(next, perPage)
-		if nextPath == path {
-			return fmt.Errorf("page %d: the next link repeats the page just read", page)
-		}
-		path = nextPath
+		path = c.nextPath(next, perPage)
 	}
 }
 
@@ -347,10 +378,10 @@ func linkPerPage(link string) int64 {
 }
 
 // nextPath is the path of a next link, with perPage when the link has
-// none.
+// none and perPage > 0.
 func (c *Client) nextPath(next string, perPage int) string {
 	p := c.stripBase(pathOf(next))
-	if strings.Contains(p, "perPage=") {
+	if perPage <= 0 || strings.Contains(p, "perPage=") {
 		return p
 	}
 	sep := "?"
@@ -375,24 +406,21 @@ func (c *Client) stripBase(p string) string {
 	return p
 }
 
-// Statuses returns the status directory.
+// Statuses returns the status directory, following pages as getList
+// does.
 func (c *Client) Statuses(ctx context.Context) ([]Status, error) {
-	var out []Status
-	if _, err := c.do(ctx, http.MethodGet, "/statuses", nil, func(r *response) error {
-		out = out[:0]
-		return json.Unmarshal(r.body, &out)
-	}); err != nil {
-		return nil, fmt.Errorf("statuses: %w", err)
-	}
-	return out, nil
+	return getList[Status](ctx, c, "/statuses", "statuses")
 }
 
-// Users returns the whole users directory, page by page (perPage 1000
-// where allowed, following X-Total-Pages).
+// Users returns the users directory, page by page (perPage 1000 where
+// allowed, following X-Total-Pages or Link rel="next"), up to the 10 000
+// users that /users returns at most: a page past them is refused, so it
+// is not asked for. A larger organization's other users are for the
+// caller to look up one by one (User).
 func (c *Client) Users(ctx context.Context) ([]User, error) {
 	var all []User
 	const per = 1000
-	for page := 1; ; page++ {
+	for page := 1; len(all) < recordCap; page++ {
 		var users []User
 		resp, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/users?perPage=%d&page=%d", per, page), nil, func(r *response) error {
 			users = users[:0]
@@ -404,9 +432,10 @@ func (c *Client) Users(ctx context.Context) ([]User, error) {
 		all = append(all, users...)
 		pages, _ := strconv.Atoi(resp.header.Get("X-Total-Pages"))
 		if len(users) == 0 || page >= pages && links(resp.header)["next"] == "" {
-			return all, nil
+			break
 		}
 	}
+	return all, nil
 }
 
 // User fetches one user by id or login.

@@ -108,31 +108,80 @@ func (c *Client) rawList(ctx context.Context, kind, path, issueKey string) ([]js
 	return all, nil
 }
 
-// Links returns the links of an issue as received (one unpaginated list).
+// Links returns the links of an issue as received, following pages as
+// getList does.
 func (c *Client) Links(ctx context.Context, issueKey string) ([]json.RawMessage, error) {
-	return c.getList(ctx, "/issues/"+url.PathEscape(issueKey)+"/links", "links of "+issueKey)
+	return getList[json.RawMessage](ctx, c, "/issues/"+url.PathEscape(issueKey)+"/links", "links of "+issueKey)
 }
 
-// Boards returns every board as received.
+// Boards returns every board as received, following pages as getList
+// does.
 func (c *Client) Boards(ctx context.Context) ([]json.RawMessage, error) {
-	return c.getList(ctx, "/boards", "boards")
+	return getList[json.RawMessage](ctx, c, "/boards", "boards")
 }
 
-// Sprints returns the sprints of a board as received.
+// Sprints returns the sprints of a board as received, following pages as
+// getList does.
 func (c *Client) Sprints(ctx context.Context, boardID string) ([]json.RawMessage, error) {
-	return c.getList(ctx, "/boards/"+url.PathEscape(boardID)+"/sprints", "sprints of board "+boardID)
+	return getList[json.RawMessage](ctx, c, "/boards/"+url.PathEscape(boardID)+"/sprints", "sprints of board "+boardID)
 }
 
-// getList GETs one JSON array.
-func (c *Client) getList(ctx context.Context, path, what string) ([]json.RawMessage, error) {
-	var out []json.RawMessage
-	if _, err := c.do(ctx, http.MethodGet, path, nil, func(r *response) error {
-		out = out[:0]
-		return json.Unmarshal(r.body, &out)
-	}); err != nil {
+// getList GETs a list whose pagination the contract leaves open: one JSON
+// array, or pages of one. It follows Link rel="next" (see walk) until a
+// page has none or is empty. When the server counts the list
+// (X-Total-Count) or its pages (X-Total-Pages), receiving fewer items or
+// pages than the largest count any page gave is an error wrapping
+// ErrListIncomplete: a list is never returned in part as if whole.
+func getList[T any](ctx context.Context, c *Client, path, what string) ([]T, error) {
+	var out []T
+	got := listCount{total: -1}
+	err := c.walk(ctx, path, 0, func(body []byte) (int, error) {
+		var items []T
+		if err := json.Unmarshal(body, &items); err != nil {
+			return 0, err
+		}
+		out = append(out, items...)
+		return len(items), nil
+	}, got.last)
+	if err == nil {
+		err = got.check()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// listCount is what the pages of a list delivered against what the server
+// counted: the largest X-Total-Count (-1: none) and X-Total-Pages (0:
+// none) that any page gave.
+type listCount struct {
+	items, pages      int
+	total, totalPages int
+}
+
+// last counts a page of n items and tells whether it was the last: the
+// one without a next link, or an empty one.
+func (l *listCount) last(n int, h http.Header, next string) bool {
+	l.items += n
+	l.pages++
+	l.total = max(l.total, totalCount(h))
+	if p, err := strconv.Atoi(h.Get("X-Total-Pages")); err == nil {
+		l.totalPages = max(l.totalPages, p)
+	}
+	return n == 0 || next == ""
+}
+
+// check is an error wrapping ErrListIncomplete when fewer items or pages
+// arrived than the server counted.
+func (l *listCount) check() error {
+	switch {
+	case l.total >= 0 && l.items < l.total:
+		return fmt.Errorf("%w: %d items in %d pages where the server counted %d", ErrListIncomplete, l.items, l.pages, l.total)
+	case l.pages < l.totalPages:
+		return fmt.Errorf("%w: %d pages where the server counted %d", ErrListIncomplete, l.pages, l.totalPages)
+	}
+	return nil
 }
 
 // Tracker counts time spent in business days and weeks: a day is 8 hours,

@@ -2,11 +2,14 @@ package tracker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
@@ -193,6 +196,108 @@ func TestSearchRequestsAndEndings(t *testing.T) {
 			}
 			if len(srv.script) > 0 {
 				t.Errorf("%d scripted answers left", len(srv.script))
+			}
+		})
+	}
+}
+
+// cappedScroll is a scroll server whose X-Total-Count is capped at 10 000,
+// as page mode's is (scroll mode's is only presumed uncapped). It holds
+// issues issues, per a page, and answers the continuation that would start
+// at issue failAfter with fail.
+type cappedScroll struct {
+	issues, per, failAfter int
+	fail                   func(w http.ResponseWriter)
+
+	mu   sync.Mutex
+	pos  map[string]int // scroll id → the issue its page starts at
+	next int
+}
+
+func (s *cappedScroll) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/_clear") {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := 0
+	if sid := r.URL.Query().Get("scrollId"); sid != "" {
+		start = s.pos[sid]
+		if start >= s.failAfter {
+			s.fail(w)
+			return
+		}
+	}
+	end := min(start+s.per, s.issues)
+	page := make([]map[string]any, 0, end-start)
+	for i := start; i < end; i++ {
+		page = append(page, map[string]any{"id": fmt.Sprintf("id%05d", i), "key": fmt.Sprintf("A-%d", i+1),
+			"updatedAt": "2024-01-01T00:00:00.000+0000"})
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(min(s.issues, 10000)))
+	if end < s.issues {
+		s.next++
+		sid := "sid" + strconv.Itoa(s.next)
+		s.pos[sid] = end
+		w.Header().Set("X-Scroll-Id", sid)
+		w.Header().Set("X-Scroll-Token", "tok")
+	}
+	b, _ := json.Marshal(page)
+	_, _ = w.Write(b)
+}
+
+// TestScrollCappedTotalThenContinuationFails: 10 500 issues, a total of
+// 10 000 (perhaps capped) and a continuation past it that fails. Having
+// collected the total is not the end then: Search reports the
+// interruption. A scroll that ends on its own is complete.
+func TestScrollCappedTotalThenContinuationFails(t *testing.T) {
+	t.Parallel()
+	const issues = 10500
+	for _, tc := range []struct {
+		name      string
+		failAfter int
+		fail      func(w http.ResponseWriter)
+		want      int   // issues delivered
+		is        error // nil: success
+	}{{
+		name:      "expired scroll 404",
+		failAfter: 10000,
+		fail: func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"errors":{},"errorMessages":["Scroll not found"]}`))
+		},
+		want: 10000, is: tracker.ErrScrollInterrupted,
+	}, {
+		name:      "503",
+		failAfter: 10000,
+		fail:      func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) },
+		want:      10000, is: tracker.ErrScrollInterrupted,
+	}, {
+		name:      "200 with a cut body",
+		failAfter: 10000,
+		fail:      func(w http.ResponseWriter) { _, _ = w.Write([]byte(`[{"id":"id10000","key":"A-10001"`)) },
+		want:      10000, is: tracker.ErrScrollInterrupted,
+	}, {
+		name:      "no failure",
+		failAfter: issues,
+		want:      issues,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := &cappedScroll{issues: issues, per: 1000, failAfter: tc.failAfter, fail: tc.fail, pos: map[string]int{}}
+			c := newClient(t, "http://tracker.test", func(_ *tracker.Config, d *tracker.Deps) {
+				d.HTTPClient = &http.Client{Transport: handlerTransport{srv}}
+			})
+			got := 0
+			err := c.Search(context.Background(), tracker.SearchRequest{Query: "Queue: A"}, func(p tracker.SearchPage) error {
+				got += len(p.Issues)
+				return nil
+			})
+			if got != tc.want {
+				t.Errorf("scroll of %d issues counted as 10000: delivered %d, want %d", issues, got, tc.want)
+			}
+			if tc.is == nil && err != nil || tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("scroll of %d issues counted as 10000, %d delivered: error %v, want %v", issues, got, err, tc.is)
 			}
 		})
 	}
