@@ -172,8 +172,14 @@ func trackerClient(env *Env, shared tracker.SharedBucket) (*tracker.Client, erro
 // OpenState opens the configured watermark store.
 func OpenState(ctx context.Context, cfg config.Config) (state.Store, error) {
 	s := cfg.State.Config
-	// The old tool wrote its watermark as local time in this zone.
+	// The old tool wrote its watermark as local time in this zone, with
+	// its EXPORTER_DATETIME_QUERY_FORMAT.
 	s.LegacyLocation = cfg.Extractor.Query.Zone
+	layout, err := cfg.QueryTimeLayout()
+	if err != nil {
+		return nil, fmt.Errorf("state: EXPORTER_DATETIME_QUERY_FORMAT: %w", err)
+	}
+	s.LegacyLayout = layout
 	return state.Open(ctx, s)
 }
 

@@ -94,8 +94,9 @@ type Config struct {
 	// the well-known mismatches (http on 9000, native on 8123, ...).
 	Proto string `env:"EXPORTER_CLICKHOUSE__PROTO"`
 	// CACertPath is a PEM file of CA certificates to trust instead of the
-	// system pool (TLS only); required for https (the old rule) unless
-	// ServerlessProxyID is set.
+	// system pool; required for https (the old rule) unless
+	// ServerlessProxyID is set. Without TLS (http, native) it is ignored,
+	// not read: the old tool's .env.example sets it with http.
 	CACertPath string `env:"EXPORTER_CLICKHOUSE__CACERT_PATH"`
 	// ServerlessProxyID is the Yandex Cloud serverless proxy id; it is sent
 	// as the connection's database (https only), as the old tool did.
@@ -255,9 +256,6 @@ func (c Config) validateProto(p *setting.Problems) {
 	}
 	if c.Proto == ProtoHTTPS && c.CACertPath == "" && c.ServerlessProxyID == "" {
 		p.Add("CACertPath", nil, "must be set when %s is https", setting.Ref("Proto"))
-	}
-	if c.CACertPath != "" && !c.TLS() && slices.Contains(protos, c.Proto) {
-		p.Add("CACertPath", c.CACertPath, "is used with TLS only: set %s to https or native+tls, or leave this empty", setting.Ref("Proto"))
 	}
 }
 

@@ -40,7 +40,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad protocol", mod: func(c *Config) { c.Proto = "grpc" }, wantErr: []string{`Proto="grpc": want http, https, native or native+tls`}},
 		{name: "native on the http port", mod: func(c *Config) { c.Proto = ProtoNative }, wantErr: []string{`Port="8123": is ClickHouse's http port but Proto is native`}},
 		{name: "https needs a CA", mod: func(c *Config) { c.Proto, c.Port = ProtoHTTPS, 8443 }, wantErr: []string{"CACertPath: must be set when Proto is https"}},
-		{name: "CA without TLS", mod: func(c *Config) { c.CACertPath = "/ca.pem" }, wantErr: []string{`CACertPath="/ca.pem": is used with TLS only`}},
+		// The old tool's .env.example sets it with http: ignored, not refused.
+		{name: "CA without TLS", mod: func(c *Config) { c.CACertPath = "/ca.pem" }},
+		{name: "CA with native", mod: func(c *Config) { c.Proto, c.Port, c.CACertPath = ProtoNative, 9000, "/ca.pem" }},
 		{name: "proxy over http", mod: func(c *Config) { c.ServerlessProxyID = "akf" }, wantErr: []string{"ServerlessProxyID: needs Proto=https"}},
 		{name: "cluster", mod: func(c *Config) { c.Cluster, c.ZooKeeperPath, c.ReplicaName = "1c", "/zk", "" }, wantErr: []string{
 			`Cluster="1c": want a name`, `ZooKeeperPath="/zk": must contain {table}`, "ReplicaName: must not be empty"}},
@@ -129,6 +131,19 @@ func TestOptions(t *testing.T) {
 	cfg.CACertPath = t.TempDir() + "/missing.pem"
 	if _, err := options(cfg); err == nil {
 		t.Error("options with a missing CA file: no error")
+	}
+
+	// Without TLS the CA file is ignored, not read: a leftover of the old
+	// tool's .env.example must not stop the loader.
+	for _, proto := range []string{ProtoHTTP, ProtoNative} {
+		cfg := Default()
+		cfg.Proto, cfg.CACertPath = proto, t.TempDir()+"/missing.pem"
+		opts, err := options(cfg)
+		if err != nil {
+			t.Errorf("options(%s with a missing CA file): %v, want no error", proto, err)
+		} else if opts.TLS != nil {
+			t.Errorf("options(%s with a CA file) has TLS %+v, want none", proto, opts.TLS)
+		}
 	}
 }
 

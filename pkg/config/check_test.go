@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,4 +66,42 @@ func FuzzParsers(f *testing.F) {
 		}
 		_, _ = Load([]string{"EXPORTER_TRACKER=" + s, "EXPORTER_WORKDAYS=" + s, "EXPORTER_CUSTOM_FIELDS=" + s}, "/dev/null")
 	})
+}
+
+// TestOldEnvCACertWithoutTLS starts from what the old tool's .env.example
+// leaves behind: a CA file with plain http. It is accepted with a warning
+// (the file is not used, so not checked), while https still checks it.
+func TestOldEnvCACertWithoutTLS(t *testing.T) {
+	t.Chdir(t.TempDir())
+	missing := "/nonexistent/CA.pem"
+	const warning = "EXPORTER_CLICKHOUSE__CACERT_PATH: accepted for compatibility, no effect: EXPORTER_CLICKHOUSE__PROTO="
+	tests := []struct {
+		name      string
+		env       []string
+		warn      bool
+		wantCheck string // "" for no problem, else a fragment of the one line
+	}{
+		{"http", []string{"EXPORTER_CLICKHOUSE__PROTO=http"}, true, ""},
+		{"default proto", nil, true, ""},
+		{"native", []string{"EXPORTER_CLICKHOUSE__PROTO=native", "EXPORTER_CLICKHOUSE__PORT=9000"}, true, ""},
+		{"https", []string{"EXPORTER_CLICKHOUSE__PROTO=https", "EXPORTER_CLICKHOUSE__PORT=8443"}, false,
+			`EXPORTER_CLICKHOUSE__CACERT_PATH="` + missing + `": no such file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"EXPORTER_TRACKER__TOKEN=tok", "EXPORTER_TRACKER__ORG_ID=1", "EXPORTER_CLICKHOUSE__CACERT_PATH=" + missing}, tt.env...)
+			cfg, err := Load(env, "")
+			got := Problems(Check(cfg, err, RoleAll))
+			switch {
+			case tt.wantCheck == "" && len(got) > 0:
+				t.Errorf("Check(%q) = %q, want no problem", env, got)
+			case tt.wantCheck != "" && (len(got) != 1 || !strings.Contains(got[0], tt.wantCheck)):
+				t.Errorf("Check(%q) = %q, want one line with %q", env, got, tt.wantCheck)
+			}
+			warned := slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.HasPrefix(w, warning) })
+			if warned != tt.warn {
+				t.Errorf("Load(%q) warnings = %q; want the CA warning: %v", env, cfg.Warnings, tt.warn)
+			}
+		})
+	}
 }

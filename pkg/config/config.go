@@ -66,8 +66,9 @@ type Config struct {
 	// (EXPORTER_DATETIME_RESPONSE_FORMAT).
 	DatetimeResponseFormat string
 	// DatetimeQueryFormat is the Python strftime format of datetimes written
-	// into query-language text (EXPORTER_DATETIME_QUERY_FORMAT). It still
-	// matters; QueryTimeLayout converts it to a Go layout.
+	// into query-language text (EXPORTER_DATETIME_QUERY_FORMAT), and of the
+	// old tool's watermark strings, which the state store reads with it. It
+	// still matters; QueryTimeLayout converts it to a Go layout.
 	DatetimeQueryFormat string
 	// DatetimeClickhouseFormat is accepted for compatibility and has no
 	// effect: rows carry typed times (EXPORTER_DATETIME_CLICKHOUSE_FORMAT).

@@ -37,7 +37,8 @@
 //   - EXPORTER_DATETIME_QUERY_FORMAT still matters: it shapes the datetimes
 //     written into query-language text (QueryTimeLayout converts the Python
 //     strftime format to a Go layout; Validate refuses what cannot be
-//     converted). EXPORTER_DATETIME_RESPONSE_FORMAT,
+//     converted), and the old tool's watermark strings, written with it, are
+//     read with that layout first (state.Config.LegacyLayout). EXPORTER_DATETIME_RESPONSE_FORMAT,
 //     EXPORTER_DATETIME_CLICKHOUSE_FORMAT and EXPORTER_NOT_NULLABLE_FIELDS
 //     are accepted and have no effect (a warning says so when they are set):
 //     Tracker datetimes are parsed with a fixed layout, rows carry typed
@@ -53,7 +54,13 @@
 //     selects it; Validate refuses ClickHouse's well-known ports used with the
 //     wrong protocol (http on 9000, native on 8123, ...). https requires
 //     EXPORTER_CLICKHOUSE__CACERT_PATH, as before, except through the
-//     serverless proxy, whose certificate is public.
+//     serverless proxy, whose certificate is public. Without TLS (http,
+//     native) the CA file is not used: it is accepted with a warning (the
+//     old .env.example sets it with http) and not checked.
+//   - EXPORTER_TRACKER__IAM_TOKEN goes with either organization variable:
+//     EXPORTER_TRACKER__CLOUD_ORG_ID, or EXPORTER_TRACKER__ORG_ID for an
+//     organization linked to both Yandex 360 and Yandex Cloud (X-Org-ID with
+//     the Bearer token, as Tracker's docs say for that case).
 //   - S3 state needs a bucket; the endpoint and the key pair are optional
 //     (AWS defaults), where the old tool demanded all four.
 //

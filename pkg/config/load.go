@@ -13,6 +13,7 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/setting"
 )
 
@@ -422,6 +423,15 @@ func warnings(vals map[string]rawValue, known, set map[string]bool, cfg Config) 
 		}
 		out = append(out, w)
 	}
+	out = append(out, compatWarnings(set, cfg)...)
+	sort.Strings(out)
+	return out
+}
+
+// compatWarnings lists the variables of the old tool that are set but have
+// no effect here.
+func compatWarnings(set map[string]bool, cfg Config) []string {
+	var out []string
 	d := Default()
 	if set["EXPORTER_NOT_NULLABLE_FIELDS"] && !slices.Equal(cfg.NotNullableFields, d.NotNullableFields) {
 		out = append(out, "EXPORTER_NOT_NULLABLE_FIELDS: accepted for compatibility, no effect: empty dates are always stored as zero dates")
@@ -438,7 +448,10 @@ func warnings(vals map[string]rawValue, known, set map[string]bool, cfg Config) 
 	if set["EXPORTER_STATE__CUSTOM_STORAGE_PARAMS"] && cfg.State.CustomStorageParams.Reveal() != "{}" {
 		out = append(out, "EXPORTER_STATE__CUSTOM_STORAGE_PARAMS: accepted for compatibility, no effect: the custom storage is not supported")
 	}
-	sort.Strings(out)
+	if ch := cfg.ClickHouse.Config; ch.CACertPath != "" && (ch.Proto == clickhouse.ProtoHTTP || ch.Proto == clickhouse.ProtoNative) {
+		out = append(out, "EXPORTER_CLICKHOUSE__CACERT_PATH: accepted for compatibility, no effect: EXPORTER_CLICKHOUSE__PROTO="+
+			ch.Proto+" uses no TLS (set https or native+tls to use the CA file)")
+	}
 	return out
 }
 

@@ -254,7 +254,10 @@ func (c Config) validateClickHouse(p *setting.Problems) {
 		return
 	}
 	component(p, ch.Config.Validate(), ch.Config)
-	regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
+	if ch.TLS() {
+		// Without TLS the file is not read (a warning says so).
+		regularFile(p, "EXPORTER_CLICKHOUSE__CACERT_PATH", ch.CACertPath)
+	}
 	component(p, c.Loader.Validate(), c.Loader)
 }
 

@@ -68,6 +68,11 @@ type Config struct {
 	// strings, its EXPORTER_TRACKER__TIMEZONE; nil means Europe/Moscow, its
 	// default.
 	LegacyLocation *time.Location
+	// LegacyLayout is the Go layout of the old tool's
+	// EXPORTER_DATETIME_QUERY_FORMAT, in which it wrote those strings; they
+	// are read with it first, then with fixed layouts. Empty: the fixed
+	// layouts only, which read the default format.
+	LegacyLayout string
 }
 
 // Default returns the old tool's defaults: a local state.json.
@@ -187,6 +192,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("s3_secret_key", c.S3SecretKey),
 		slog.String("redis_dsn", dsn),
 		slog.String("legacy_zone", zone),
+		slog.String("legacy_layout", c.LegacyLayout),
 	)
 }
 
@@ -201,7 +207,7 @@ func Open(ctx context.Context, c Config) (Store, error) {
 	}
 	switch {
 	case c.Storage == StorageRedis:
-		s, err := redisstate.Open(c.RedisDSN.Reveal(), redisstate.Options{LegacyLocation: c.LegacyLocation})
+		s, err := redisstate.Open(c.RedisDSN.Reveal(), redisstate.Options{LegacyLocation: c.LegacyLocation, LegacyLayout: c.LegacyLayout})
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}
@@ -215,13 +221,14 @@ func Open(ctx context.Context, c Config) (Store, error) {
 			AccessKey:      c.S3AccessKey.Reveal(),
 			SecretKey:      c.S3SecretKey.Reveal(),
 			LegacyLocation: c.LegacyLocation,
+			LegacyLayout:   c.LegacyLayout,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}
 		return s, nil
 	default:
-		s, err := jsonfile.New(c.JSONFilePath, jsonfile.Options{LegacyLocation: c.LegacyLocation})
+		s, err := jsonfile.New(c.JSONFilePath, jsonfile.Options{LegacyLocation: c.LegacyLocation, LegacyLayout: c.LegacyLayout})
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}

@@ -184,6 +184,34 @@ func TestOpenLocalRoundTripWithLegacyZone(t *testing.T) {
 	}
 }
 
+// TestOpenReadsOldQueryFormat opens the old tool's file whose watermark was
+// written with a custom EXPORTER_DATETIME_QUERY_FORMAT (%d.%m.%Y %H:%M:%S,
+// converted to a Go layout by pkg/config): it reads as the same instant as
+// the default format's "2024-01-30 10:00:00" in the old default zone.
+func TestOpenReadsOldQueryFormat(t *testing.T) {
+	ctx := context.Background()
+	want := time.Date(2024, 1, 30, 7, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ stored, layout string }{
+		{"30.01.2024 10:00:00", "02.01.2006 15:04:05"},
+		{"2024-01-30 10:00:00", ""},
+		{"2024-01-30 10:00:00", "02.01.2006 15:04:05"},
+	} {
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(path, []byte(`{"tracker_etl_default": "`+tt.stored+`"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := state.Open(ctx, state.Config{JSONFilePath: path, LegacyLayout: tt.layout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Load(ctx, state.DefaultKey)
+		_ = s.Close()
+		if err != nil || !ok || !got.Watermark.Equal(want) {
+			t.Errorf("Load of %q with layout %q = %v, ok=%v, err=%v; want %v", tt.stored, tt.layout, got.Watermark, ok, err, want)
+		}
+	}
+}
+
 func TestLogValueRedactsSecrets(t *testing.T) {
 	cfg := state.Config{
 		Storage:     "redis",

@@ -9,7 +9,9 @@
 //
 // The old tool's state is read as is: its JSON file (and S3 object) maps a
 // key such as "tracker_etl_default" to a local time string like
-// "2024-03-05 14:07:33" written in the tracker's time zone, and its Redis
+// "2024-03-05 14:07:33" written in the tracker's time zone with its
+// EXPORTER_DATETIME_QUERY_FORMAT (Config.LegacyLocation and LegacyLayout;
+// fixed ISO-like layouts are tried after that format), and its Redis
 // backend stored that string under "tracker_exporter_default:<key>". Saving
 // replaces the value of the key with a JSON object
 // {"version":1,"watermark":"2024-03-05T11:07:33Z",...}; other keys are kept

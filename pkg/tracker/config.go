@@ -13,9 +13,10 @@ const DefaultBaseURL = "https://api.tracker.yandex.net"
 
 // Config configures a Client: a plain value, built with Default and checked
 // with Validate. Exactly one of Token (OAuth) and IAMToken, and exactly one
-// of OrgID (Yandex 360) and CloudOrgID are required. The env tag of a field
-// names the variable that sets it (pkg/config maps it; Validate's problems
-// name fields, which pkg/config turns into these names).
+// of OrgID (Yandex 360) and CloudOrgID are required, in any combination
+// (the old tool's configuration rule). The env tag of a field names the
+// variable that sets it (pkg/config maps it; Validate's problems name
+// fields, which pkg/config turns into these names).
 type Config struct {
 	// BaseURL is the API root without the version.
 	BaseURL string `env:"EXPORTER_TRACKER__API_URL"`
@@ -23,11 +24,14 @@ type Config struct {
 	APIVersion string `env:"EXPORTER_TRACKER__API_VERSION"`
 	// Token is an OAuth token.
 	Token setting.Secret `env:"EXPORTER_TRACKER__TOKEN"`
-	// IAMToken is a Yandex Cloud IAM token; it works with CloudOrgID only.
+	// IAMToken is a Yandex Cloud IAM token, sent as "Authorization: Bearer".
+	// Tracker takes one only for an organization linked to Yandex Cloud: with
+	// CloudOrgID, or with OrgID when the organization is linked to Yandex
+	// 360 too (Tracker's docs: X-Org-ID when both are linked).
 	IAMToken setting.Secret `env:"EXPORTER_TRACKER__IAM_TOKEN"`
-	// OrgID is a Yandex 360 organization.
+	// OrgID is a Yandex 360 organization, sent as X-Org-ID.
 	OrgID string `env:"EXPORTER_TRACKER__ORG_ID"`
-	// CloudOrgID is a Yandex Cloud organization.
+	// CloudOrgID is a Yandex Cloud organization, sent as X-Cloud-Org-ID.
 	CloudOrgID string `env:"EXPORTER_TRACKER__CLOUD_ORG_ID"`
 	// Language is "en" or "ru", sent as Accept-Language.
 	Language string `env:"EXPORTER_TRACKER__LANGUAGE"`
@@ -161,8 +165,6 @@ func (c Config) Validate() error {
 		p.Add("OrgID", nil, "%s and %s are both set; set one", setting.Ref("OrgID"), setting.Ref("CloudOrgID"))
 	case c.OrgID == "" && c.CloudOrgID == "":
 		p.Add("OrgID", nil, "not set; set it (Yandex 360) or %s (Yandex Cloud)", setting.Ref("CloudOrgID"))
-	case c.IAMToken.IsSet() && !c.Token.IsSet() && c.CloudOrgID == "":
-		p.Add("CloudOrgID", nil, "an IAM token works only with a cloud organization: set %s instead of %s", setting.Ref("CloudOrgID"), setting.Ref("OrgID"))
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		p.Add("BaseURL", c.BaseURL, "want an http(s) URL like %s", DefaultBaseURL)

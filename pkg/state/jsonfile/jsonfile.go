@@ -45,6 +45,11 @@ type Options struct {
 	// LegacyLocation is the zone of the old tool's watermark strings (its
 	// EXPORTER_TRACKER__TIMEZONE); nil means Europe/Moscow, its default.
 	LegacyLocation *time.Location
+	// LegacyLayout is the Go layout of the old tool's
+	// EXPORTER_DATETIME_QUERY_FORMAT, in which it wrote its watermark
+	// strings; tried before the fixed layouts. Empty: the fixed layouts
+	// only, which read the default format.
+	LegacyLayout string
 }
 
 // Store keeps state in one JSON file. It is safe for concurrent use.
@@ -52,7 +57,7 @@ type Store struct {
 	path   string
 	dir    string
 	base   string
-	legacy *time.Location
+	legacy statecore.Legacy
 	mu     sync.Mutex // serializes the Saves of this Store before the file lock
 	closed atomic.Bool
 }
@@ -68,7 +73,7 @@ func New(path string, o Options) (*Store, error) {
 		path:   clean,
 		dir:    filepath.Dir(clean),
 		base:   filepath.Base(clean),
-		legacy: statecore.LegacyLocation(o.LegacyLocation),
+		legacy: statecore.Legacy{Location: statecore.LegacyLocation(o.LegacyLocation), Layout: o.LegacyLayout},
 	}, nil
 }
 

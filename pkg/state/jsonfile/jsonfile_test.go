@@ -3,6 +3,7 @@ package jsonfile_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,6 +48,24 @@ func TestConformance(t *testing.T) {
 		},
 		statetest.WithCorrupt(func(t *testing.T, key string) {
 			if err := os.WriteFile(pathFor(t), []byte(`{"`+key+`": {"version": 1, "waterm`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}),
+		statetest.WithOldValues(func(t *testing.T, loc *time.Location, layout string) state.Store {
+			s, err := jsonfile.New(pathFor(t), jsonfile.Options{LegacyLocation: loc, LegacyLayout: layout})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			return s
+		}, func(t *testing.T, key, value string) {
+			doc, err := json.Marshal(map[string]string{key: value})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(pathFor(t)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(pathFor(t), doc, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}),

@@ -34,6 +34,11 @@ type Options struct {
 	// LegacyLocation is the zone of the old tool's watermark strings;
 	// nil means Europe/Moscow, its default.
 	LegacyLocation *time.Location
+	// LegacyLayout is the Go layout of the old tool's
+	// EXPORTER_DATETIME_QUERY_FORMAT, in which it wrote its watermark
+	// strings; tried before the fixed layouts. Empty: the fixed layouts
+	// only, which read the default format.
+	LegacyLayout string
 }
 
 // Store keeps state in Redis. It is safe for concurrent use.
@@ -41,7 +46,7 @@ type Store struct {
 	client    redis.UniversalClient
 	owned     bool
 	namespace string
-	legacy    *time.Location
+	legacy    statecore.Legacy
 	closed    atomic.Bool
 }
 
@@ -105,7 +110,7 @@ func New(client redis.UniversalClient, o Options) *Store {
 	return &Store{
 		client:    client,
 		namespace: o.Namespace,
-		legacy:    statecore.LegacyLocation(o.LegacyLocation),
+		legacy:    statecore.Legacy{Location: statecore.LegacyLocation(o.LegacyLocation), Layout: o.LegacyLayout},
 	}
 }
 

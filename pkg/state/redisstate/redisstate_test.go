@@ -76,6 +76,18 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		}),
+		statetest.WithOldValues(func(t *testing.T, loc *time.Location, layout string) state.Store {
+			s, err := redisstate.Open(dsn, redisstate.Options{Namespace: namespaceFor(t), LegacyLocation: loc, LegacyLayout: layout})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		}, func(t *testing.T, key, value string) {
+			// The old tool's Redis storage left the bare string.
+			if err := c.Set(context.Background(), namespaceFor(t)+":"+key, value, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}),
 	)
 }
 

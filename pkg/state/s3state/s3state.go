@@ -78,6 +78,11 @@ type Options struct {
 	// LegacyLocation is the zone of the old tool's watermark strings;
 	// nil means Europe/Moscow, its default.
 	LegacyLocation *time.Location
+	// LegacyLayout is the Go layout of the old tool's
+	// EXPORTER_DATETIME_QUERY_FORMAT, in which it wrote its watermark
+	// strings; tried before the fixed layouts. Empty: the fixed layouts
+	// only, which read the default format.
+	LegacyLayout string
 	// HTTPClient replaces the SDK's HTTP client when set.
 	HTTPClient *http.Client
 }
@@ -90,7 +95,7 @@ type Store struct {
 	bucket   string
 	key      string
 	attempts int
-	legacy   *time.Location
+	legacy   statecore.Legacy
 	closed   atomic.Bool
 }
 
@@ -147,7 +152,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		bucket:   o.Bucket,
 		key:      o.ObjectKey,
 		attempts: o.MaxAttempts,
-		legacy:   statecore.LegacyLocation(o.LegacyLocation),
+		legacy:   statecore.Legacy{Location: statecore.LegacyLocation(o.LegacyLocation), Layout: o.LegacyLayout},
 	}, nil
 }
 

@@ -146,6 +146,22 @@ func runConformance(t *testing.T, sv server) {
 		statetest.WithCorrupt(func(t *testing.T, key string) {
 			sv.put(t, bucket, objectFor(t), `{"`+key+`": {"version": 1, "waterm`)
 		}),
+		statetest.WithOldValues(func(t *testing.T, loc *time.Location, layout string) state.Store {
+			s, err := s3state.Open(context.Background(), s3state.Options{
+				Bucket: bucket, ObjectKey: objectFor(t), Endpoint: sv.endpoint, AccessKey: sv.accessKey, SecretKey: sv.secretKey,
+				LegacyLocation: loc, LegacyLayout: layout,
+			})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			return s
+		}, func(t *testing.T, key, value string) {
+			doc, err := json.Marshal(map[string]string{key: value})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sv.put(t, bucket, objectFor(t), string(doc))
+		}),
 	)
 }
 

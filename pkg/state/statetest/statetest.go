@@ -41,6 +41,17 @@ func WithCorrupt(corrupt func(t *testing.T, key string)) Option {
 	return func(s *suite) { s.corrupt = corrupt }
 }
 
+// WithOldValues gives the suite a way to check that the backend reads the
+// old tool's watermark strings as its options say: open returns a new Store
+// over t's location whose options give loc and layout as LegacyLocation
+// and LegacyLayout (nil and "" being the backend's defaults), and write
+// stores value under key in t's location as the old tool left it (a string
+// in the JSON document, a bare string in Redis). Run requires it: the
+// OldWatermark test fails without it.
+func WithOldValues(open func(t *testing.T, loc *time.Location, layout string) state.Store, write func(t *testing.T, key, value string)) Option {
+	return func(s *suite) { s.openOld, s.writeOld = open, write }
+}
+
 // WithConcurrency sets how many goroutines the concurrency tests run
 // (default 8) and how many saves each makes to its own key (default 4).
 func WithConcurrency(writers, savesPerWriter int) Option {
@@ -48,10 +59,12 @@ func WithConcurrency(writers, savesPerWriter int) Option {
 }
 
 type suite struct {
-	open    func(t *testing.T) state.Store
-	corrupt func(t *testing.T, key string)
-	writers int
-	saves   int
+	open     func(t *testing.T) state.Store
+	corrupt  func(t *testing.T, key string)
+	openOld  func(t *testing.T, loc *time.Location, layout string) state.Store
+	writeOld func(t *testing.T, key, value string)
+	writers  int
+	saves    int
 }
 
 // Run runs the conformance tests as subtests of t, opening Stores with
@@ -61,8 +74,11 @@ type suite struct {
 // across Stores sharing the location; state persists across Close and
 // reopen; concurrent saves to different keys from several goroutines and
 // Stores all survive; concurrent saves to one key leave exactly one of the
-// saved states; corrupt data loads as state.ErrCorrupt; cancelled contexts
-// and empty keys are refused; Close is idempotent and later calls fail.
+// saved states; corrupt data loads as state.ErrCorrupt; the old tool's
+// watermark strings load in the configured zone, with the configured
+// layout (its EXPORTER_DATETIME_QUERY_FORMAT) or a fixed one; cancelled
+// contexts and empty keys are refused; Close is idempotent and later calls
+// fail.
 func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 	s := &suite{open: open, writers: 8, saves: 4}
 	for _, o := range opts {
@@ -76,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 	t.Run("ConcurrentKeys", s.testConcurrentKeys)
 	t.Run("ConcurrentSameKey", s.testConcurrentSameKey)
 	t.Run("Corrupt", s.testCorrupt)
+	t.Run("OldWatermark", s.testOldWatermark)
 	t.Run("CanceledContext", s.testCanceledContext)
 	t.Run("EmptyKey", s.testEmptyKey)
 	t.Run("Close", s.testClose)
@@ -398,6 +415,60 @@ func (s *suite) testCorrupt(t *testing.T) {
 			t.Errorf("%s: Load(%q) of corrupt data = %s, ok=%v, err=%v; want ok=false and an error wrapping state.ErrCorrupt",
 				name, key, describe(got), ok, err)
 		}
+	}
+}
+
+func (s *suite) testOldWatermark(t *testing.T) {
+	if s.openOld == nil || s.writeOld == nil {
+		t.Fatal("statetest.Run needs statetest.WithOldValues: every backend must read the old tool's watermark strings")
+	}
+	const dayFirst = "02.01.2006 15:04:05" // the query format %d.%m.%Y %H:%M:%S
+	msk := time.FixedZone("UTC+3", 3*60*60)
+	want := time.Date(2024, 1, 30, 7, 0, 0, 0, time.UTC) // 10:00 in Moscow
+	tests := []struct {
+		name, value string
+		loc         *time.Location
+		layout      string
+		want        time.Time // zero: corrupt
+	}{
+		{name: "default format and zone", value: "2024-01-30 10:00:00", want: want},
+		{name: "query format", value: "30.01.2024 10:00:00", layout: dayFirst, want: want},
+		{name: "query format in a zone", value: "30.01.2024 10:00:00", loc: time.UTC, layout: dayFirst, want: want.Add(3 * time.Hour)},
+		{name: "fixed layouts besides the query format", value: "2024-01-30 10:00:00", loc: msk, layout: dayFirst, want: want},
+		{name: "query format not configured", value: "30.01.2024 10:00:00"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
+			s.writeOld(t, state.DefaultKey, tt.value)
+			st := s.openOld(t, tt.loc, tt.layout)
+			if st == nil {
+				t.Fatal("open returned a nil Store")
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			zone := "default"
+			if tt.loc != nil {
+				zone = tt.loc.String()
+			}
+			what := fmt.Sprintf("Load of %q (zone %s, layout %q)", tt.value, zone, tt.layout)
+			checkOldWatermark(t, st, what, tt.want)
+		})
+	}
+}
+
+// checkOldWatermark loads state.DefaultKey from st and checks that it is
+// want in UTC, or state.ErrCorrupt when want is zero.
+func checkOldWatermark(t *testing.T, st state.Store, what string, want time.Time) {
+	t.Helper()
+	got, ok, err := st.Load(ctxFor(t), state.DefaultKey)
+	switch {
+	case want.IsZero():
+		if !errors.Is(err, state.ErrCorrupt) || ok {
+			t.Errorf("%s = %s, ok=%v, err=%v; want state.ErrCorrupt", what, describe(got), ok, err)
+		}
+	case err != nil || !ok:
+		t.Errorf("%s: ok=%v, err=%v; want the old watermark", what, ok, err)
+	case !got.Watermark.Equal(want) || got.Watermark.Location() != time.UTC:
+		t.Errorf("%s = %s, want %s in UTC", what, got.Watermark.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
 	}
 }
 

@@ -26,6 +26,20 @@ const DefaultKey = "tracker_etl_default"
 // unless EXPORTER_TRACKER__TIMEZONE said otherwise.
 const DefaultLegacyZone = "Europe/Moscow"
 
+// Legacy says how the old tool wrote its watermark strings: the wall-clock
+// time of the watermark in Location (its EXPORTER_TRACKER__TIMEZONE),
+// formatted with its EXPORTER_DATETIME_QUERY_FORMAT. The zero value means
+// DefaultLegacyZone and the default format.
+type Legacy struct {
+	// Location is the zone of strings without an offset; nil means
+	// DefaultLegacyZone.
+	Location *time.Location
+	// Layout is the Go layout of the old tool's query format (pkg/config
+	// converts the strftime format), tried before the fixed layouts; empty
+	// means the fixed layouts only, which include the default format.
+	Layout string
+}
+
 // valueVersion is the version of the JSON object written for one key.
 const valueVersion = 1
 
@@ -123,10 +137,10 @@ func EncodeValue(s State, now time.Time) ([]byte, error) {
 // DecodeValue reads the value stored for one key. It accepts the JSON
 // object written by EncodeValue and the old tool's value: a string (JSON
 // or, as the old tool left it in Redis, bare) holding a local time such as
-// "2024-03-05 14:07:33" that is read in zone legacy (nil means
-// DefaultLegacyZone). A JSON null means no state (ok is false). Anything
-// else returns an error wrapping ErrCorrupt.
-func DecodeValue(raw []byte, legacy *time.Location) (State, bool, error) {
+// "2024-03-05 14:07:33" that is read as legacy says (ParseLegacyTime). A
+// JSON null means no state (ok is false). Anything else returns an error
+// wrapping ErrCorrupt.
+func DecodeValue(raw []byte, legacy Legacy) (State, bool, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return State{}, false, fmt.Errorf("empty value: %w", ErrCorrupt)
@@ -196,9 +210,9 @@ func kind(c byte) string {
 	}
 }
 
-// Layouts of the old tool's watermark strings. Its default
-// EXPORTER_DATETIME_QUERY_FORMAT is "%Y-%m-%d %H:%M:%S"; the others cover the
-// formats a user could reasonably have configured. Go accepts fractional
+// Layouts of the old tool's watermark strings, tried after Legacy.Layout.
+// Its default EXPORTER_DATETIME_QUERY_FORMAT is "%Y-%m-%d %H:%M:%S"; the
+// others cover ISO-like formats a user could have configured. Go accepts fractional
 // seconds after the seconds field even when the layout has none.
 var (
 	zonedLayouts = []string{
@@ -219,21 +233,30 @@ var (
 )
 
 // ParseLegacyTime parses a watermark string of the old tool and returns it
-// in UTC. A string without a zone offset is read as a wall-clock time in
-// zone loc (nil means DefaultLegacyZone), as the old tool wrote it in
-// EXPORTER_TRACKER__TIMEZONE.
-func ParseLegacyTime(s string, loc *time.Location) (time.Time, error) {
+// in UTC. It tries legacy.Layout first, the format the old tool wrote it
+// with, then the fixed layouts. A string without a zone offset is read as a
+// wall-clock time in legacy.Location (nil means DefaultLegacyZone), as the
+// old tool wrote it in EXPORTER_TRACKER__TIMEZONE.
+func ParseLegacyTime(s string, legacy Legacy) (time.Time, error) {
 	s = strings.TrimSpace(s)
+	loc := LegacyLocation(legacy.Location)
+	if legacy.Layout != "" {
+		if t, err := time.ParseInLocation(legacy.Layout, s, loc); err == nil {
+			return inRange(s, t.UTC())
+		}
+	}
 	for _, l := range zonedLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return inRange(s, t.UTC())
 		}
 	}
-	loc = LegacyLocation(loc)
 	for _, l := range localLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return inRange(s, t.UTC())
 		}
+	}
+	if legacy.Layout != "" {
+		return time.Time{}, fmt.Errorf("time %q matches neither the query format's layout %q nor a known layout (like 2006-01-02 15:04:05)", s, legacy.Layout)
 	}
 	return time.Time{}, fmt.Errorf("time %q matches no known layout (like 2006-01-02 15:04:05)", s)
 }
@@ -294,7 +317,7 @@ func EncodeDocument(doc map[string]json.RawMessage) ([]byte, error) {
 
 // LoadFromDocument decodes the value of key in a document read by
 // DecodeDocument; ok is false when the document has no such key.
-func LoadFromDocument(doc map[string]json.RawMessage, key string, legacy *time.Location) (State, bool, error) {
+func LoadFromDocument(doc map[string]json.RawMessage, key string, legacy Legacy) (State, bool, error) {
 	raw, found := doc[key]
 	if !found {
 		return State{}, false, nil

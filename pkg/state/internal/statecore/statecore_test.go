@@ -21,19 +21,20 @@ func mustZone(t *testing.T, name string) *time.Location {
 func TestDecodeValue(t *testing.T) {
 	utc := time.UTC
 	yekt := mustZone(t, "Asia/Yekaterinburg")
+	const dayFirst = "02.01.2006 15:04:05" // %d.%m.%Y %H:%M:%S
 	tests := []struct {
 		name    string
 		raw     string
-		legacy  *time.Location
+		legacy  Legacy
 		want    State
 		wantOK  bool
 		corrupt bool
 	}{
 		{name: "old tool default format, default zone", raw: `"2024-03-05 14:07:33"`,
 			want: State{Watermark: time.Date(2024, 3, 5, 11, 7, 33, 0, utc)}, wantOK: true},
-		{name: "old tool format, UTC zone", raw: `"2024-03-05 14:07:33"`, legacy: utc,
+		{name: "old tool format, UTC zone", raw: `"2024-03-05 14:07:33"`, legacy: Legacy{Location: utc},
 			want: State{Watermark: time.Date(2024, 3, 5, 14, 7, 33, 0, utc)}, wantOK: true},
-		{name: "old tool format, Yekaterinburg", raw: `"2024-03-05 14:07:33"`, legacy: yekt,
+		{name: "old tool format, Yekaterinburg", raw: `"2024-03-05 14:07:33"`, legacy: Legacy{Location: yekt},
 			want: State{Watermark: time.Date(2024, 3, 5, 9, 7, 33, 0, utc)}, wantOK: true},
 		{name: "bare string as the old tool left it in Redis", raw: `2024-03-05 14:07:33`,
 			want: State{Watermark: time.Date(2024, 3, 5, 11, 7, 33, 0, utc)}, wantOK: true},
@@ -43,8 +44,20 @@ func TestDecodeValue(t *testing.T) {
 			want: State{Watermark: time.Date(2024, 3, 5, 9, 7, 33, 0, utc)}, wantOK: true},
 		{name: "old string, offset without colon", raw: `"2024-03-05T14:07:33.123+0300"`,
 			want: State{Watermark: time.Date(2024, 3, 5, 11, 7, 33, 123000000, utc)}, wantOK: true},
-		{name: "old string, date only", raw: `"2024-03-05"`, legacy: utc,
+		{name: "old string, date only", raw: `"2024-03-05"`, legacy: Legacy{Location: utc},
 			want: State{Watermark: time.Date(2024, 3, 5, 0, 0, 0, 0, utc)}, wantOK: true},
+		// The old tool wrote the watermark with EXPORTER_DATETIME_QUERY_FORMAT.
+		{name: "custom query format", raw: `"30.01.2024 10:00:00"`, legacy: Legacy{Layout: dayFirst},
+			want: State{Watermark: time.Date(2024, 1, 30, 7, 0, 0, 0, utc)}, wantOK: true},
+		{name: "custom query format, UTC zone", raw: `"30.01.2024 10:00:00"`, legacy: Legacy{Location: utc, Layout: dayFirst},
+			want: State{Watermark: time.Date(2024, 1, 30, 10, 0, 0, 0, utc)}, wantOK: true},
+		{name: "custom query format, bare string in Redis", raw: `30.01.2024 10:00:00`, legacy: Legacy{Layout: dayFirst},
+			want: State{Watermark: time.Date(2024, 1, 30, 7, 0, 0, 0, utc)}, wantOK: true},
+		{name: "custom query format still reads the fixed layouts", raw: `"2024-01-30 10:00:00"`, legacy: Legacy{Layout: dayFirst},
+			want: State{Watermark: time.Date(2024, 1, 30, 7, 0, 0, 0, utc)}, wantOK: true},
+		{name: "custom query format comes first", raw: `"2024-05-03 10:00:00"`, legacy: Legacy{Layout: "2006-02-01 15:04:05"},
+			want: State{Watermark: time.Date(2024, 3, 5, 7, 0, 0, 0, utc)}, wantOK: true},
+		{name: "day-first without its format", raw: `"30.01.2024 10:00:00"`, corrupt: true},
 		{name: "new object", raw: `{"version":1,"watermark":"2024-03-05T11:07:33.123456789Z","updated_at":"2024-03-05T11:08:00+03:00","failed_keys":["A-1"],"run_id":"r1"}`,
 			want: State{
 				Watermark:  time.Date(2024, 3, 5, 11, 7, 33, 123456789, utc),
@@ -110,7 +123,7 @@ func TestEncodeValueRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("EncodeValue(%+v): %v", tt.in, err)
 			}
-			got, ok, err := DecodeValue(raw, nil)
+			got, ok, err := DecodeValue(raw, Legacy{})
 			if err != nil || !ok {
 				t.Fatalf("DecodeValue(%s): ok=%v, err=%v", raw, ok, err)
 			}
@@ -196,37 +209,51 @@ func TestLegacyLocation(t *testing.T) {
 }
 
 func TestParseLegacyTimeErrorNamesInput(t *testing.T) {
-	_, err := ParseLegacyTime("05.03.2024 14:07", nil)
+	_, err := ParseLegacyTime("05.03.2024 14:07", Legacy{})
 	if err == nil || !strings.Contains(err.Error(), "05.03.2024 14:07") {
 		t.Fatalf("ParseLegacyTime(day-first) err=%v, want an error quoting the input", err)
+	}
+	_, err = ParseLegacyTime("05.03.2024 14:07", Legacy{Layout: "02.01.2006 15:04:05"})
+	if err == nil || !strings.Contains(err.Error(), "05.03.2024 14:07") || !strings.Contains(err.Error(), "02.01.2006 15:04:05") {
+		t.Fatalf("ParseLegacyTime(day-first, no seconds) err=%v, want an error quoting the input and the layout", err)
 	}
 }
 
 func FuzzDecodeValue(f *testing.F) {
-	for _, s := range []string{`"2024-03-05 14:07:33"`, `2024-03-05`, `null`, `{"version":1,"watermark":"2024-03-05T11:07:33Z","failed_keys":["A"]}`, `{`, `[1]`, ``} {
+	for _, s := range []string{`"2024-03-05 14:07:33"`, `2024-03-05`, `null`, `{"version":1,"watermark":"2024-03-05T11:07:33Z","failed_keys":["A"]}`, `{`, `[1]`, ``,
+		`"30.01.24 10:00 AM"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		st, ok, err := DecodeValue(raw, nil)
-		if err != nil {
-			if ok || !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("DecodeValue(%q): ok=%v, err=%v; errors must wrap ErrCorrupt with ok=false", raw, ok, err)
-			}
-			return
-		}
-		if !ok {
-			return
-		}
-		// Whatever decodes must survive a round trip.
-		enc, err := EncodeValue(st, time.Unix(0, 0))
-		if err != nil {
-			t.Fatalf("EncodeValue(%+v): %v", st, err)
-		}
-		again, ok, err := DecodeValue(enc, nil)
-		if err != nil || !ok || !again.Watermark.Equal(st.Watermark) || again.RunID != st.RunID || !slices.Equal(again.FailedKeys, st.FailedKeys) {
-			t.Fatalf("round trip of %q: %+v → %s → %+v, ok=%v, err=%v", raw, st, enc, again, ok, err)
-		}
+		// The fixed layouts alone, and a query format of the old tool
+		// (%d.%m.%y %I:%M %p) before them.
+		checkDecode(t, raw, Legacy{})
+		checkDecode(t, raw, Legacy{Location: time.UTC, Layout: "02.01.06 03:04 PM"})
 	})
+}
+
+// checkDecode checks DecodeValue's invariants on raw: errors wrap
+// ErrCorrupt with ok=false, and whatever decodes survives a round trip.
+func checkDecode(t *testing.T, raw []byte, legacy Legacy) {
+	t.Helper()
+	st, ok, err := DecodeValue(raw, legacy)
+	if err != nil {
+		if ok || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("DecodeValue(%q, %+v): ok=%v, err=%v; errors must wrap ErrCorrupt with ok=false", raw, legacy, ok, err)
+		}
+		return
+	}
+	if !ok {
+		return
+	}
+	enc, err := EncodeValue(st, time.Unix(0, 0))
+	if err != nil {
+		t.Fatalf("EncodeValue(%+v): %v", st, err)
+	}
+	again, ok, err := DecodeValue(enc, legacy)
+	if err != nil || !ok || !again.Watermark.Equal(st.Watermark) || again.RunID != st.RunID || !slices.Equal(again.FailedKeys, st.FailedKeys) {
+		t.Fatalf("round trip of %q: %+v → %s → %+v, ok=%v, err=%v", raw, st, enc, again, ok, err)
+	}
 }
 
 func FuzzDecodeDocument(f *testing.F) {
