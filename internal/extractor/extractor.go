@@ -295,6 +295,7 @@ func (e *Extractor) begin(ctx context.Context) (*passRun, *directory, error) {
 	}
 	r.p.Query, r.p.Since = BuildQuery(e.cfg.Query, r.stored, start)
 	r.led = newLedger(r.p.Since)
+	r.led.ceiling = start
 	r.log.Info("extraction started", "mode", e.cfg.Query.Mode(), "query", r.p.Query, "watermark", r.stored)
 	dir, err := e.loadDirectory(ctx)
 	if err == nil && e.cfg.Directory {

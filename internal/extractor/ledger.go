@@ -20,6 +20,12 @@ type ledger struct {
 	// means the search covered everything it was asked for.
 	frontier time.Time
 	frozen   bool // a scroll lost issues somewhere: frontier stays put
+	// ceiling, when set, is when the pass began: an issue edited after it
+	// may have come back from the search as it was before (a scroll's
+	// pages may be rendered when served or when it opened, and a
+	// restarted search drops issues it has seen), so the watermark stays
+	// at or before it and the next pass searches those edits again.
+	ceiling time.Time
 }
 
 func newLedger(since time.Time) *ledger {
@@ -132,7 +138,16 @@ func (l *ledger) watermark(since time.Time, loaded bool) time.Time {
 			return l.loaded[i]
 		}
 		return l.issues[i].Outcome.Stored()
-	}, l.frontier, since)
+	}, l.bound(), since)
+}
+
+// bound is the later limit on the watermark: the frontier or the ceiling,
+// whichever is earlier (zero: none).
+func (l *ledger) bound() time.Time {
+	if l.ceiling.IsZero() || (!l.frontier.IsZero() && l.frontier.Before(l.ceiling)) {
+		return l.frontier
+	}
+	return l.ceiling
 }
 
 // watermarkOf is the update time up to which every issue is done: the
