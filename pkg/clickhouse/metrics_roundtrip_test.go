@@ -203,15 +203,15 @@ func auCheckIntervals(t *testing.T, c *Client, issueKey string, want []string) {
 }
 
 type auFigures struct {
-	status, statusKey, statusType string
+	status, statusKey, statusType   string
 	started, done, closed, resolved string // "" = zero date
-	isClosed, isResolved         uint8
-	lead, leadBus, cycle, cycleBus *int64
-	active, paused               int64
-	fe                           *float64
-	reopen                       uint32
-	since                        string
-	age                          int64
+	isClosed, isResolved            uint8
+	lead, leadBus, cycle, cycleBus  *int64
+	active, paused                  int64
+	fe                              *float64
+	reopen                          uint32
+	since                           string
+	age                             int64
 }
 
 func auTS(s string) time.Time {
