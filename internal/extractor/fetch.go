@@ -43,7 +43,8 @@ type fetcher struct {
 	mu    sync.Mutex
 	done  int
 	retry map[int]tracker.Issue // failed for a reason worth another try
-	// asked is the longest Retry-After the server gave with those failures.
+	// asked is the longest Retry-After the server gave with those failures,
+	// at most tracker.MaxRetryAfter.
 	asked time.Duration
 }
 
@@ -78,7 +79,7 @@ func (f *fetcher) one(j *job) {
 		f.log.Warn("issue failed", "issue", j.issue.Key, "retry_later", res.retryable, "err", res.err)
 		if res.retryable {
 			f.retry[j.seq] = j.issue
-			if d := tracker.RetryAfter(res.err); d > f.asked {
+			if d := min(tracker.RetryAfter(res.err), tracker.MaxRetryAfter); d > f.asked {
 				f.asked = d
 			}
 		}
@@ -97,7 +98,8 @@ func (f *fetcher) one(j *job) {
 // retryFailed tries the issues that failed for a transient reason (a 429
 // storm, 5xx, a NATS outage) again, after all the others: up to
 // retryRounds rounds, each after a pause (2, 4, 8 s, or the longest
-// Retry-After the server gave with the failures when that is longer) and
+// Retry-After the server gave with the failures when that is longer, at
+// most tracker.MaxRetryAfter) and
 // on a quarter of the workers, so that an overloaded server gets room.
 func (f *fetcher) retryFailed(ctx context.Context, limit int) {
 	backoff := 2 * time.Second

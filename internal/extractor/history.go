@@ -22,7 +22,7 @@ func (e *Extractor) changelog(ctx context.Context, is *tracker.Issue, prev *wire
 		return e.deps.Tracker.Changelog(ctx, is.Key, per)
 	}
 	stored, ok := decodeEntries(prev.Changelog)
-	if !ok {
+	if !ok || !oldestFirst(stored) {
 		return e.deps.Tracker.Changelog(ctx, is.Key, per)
 	}
 	n := len(stored)
@@ -39,7 +39,27 @@ func (e *Extractor) changelog(ctx context.Context, is *tracker.Issue, prev *wire
 		e.deps.Metrics.Count("changelog_refetch_count", 1)
 		return e.deps.Tracker.Changelog(ctx, is.Key, per)
 	}
-	return append(stored[:n-1], fresh...), nil
+	merged := append(stored[:n-1], fresh...)
+	if !oldestFirst(merged) {
+		e.deps.Metrics.Count("changelog_refetch_count", 1)
+		return e.deps.Tracker.Changelog(ctx, is.Key, per)
+	}
+	return merged, nil
+}
+
+// oldestFirst reports whether entries are shown to be oldest first: their
+// update times never go back, and the last is later than the first. Only
+// then does "the entries after the stored ones" mean the new ones: the
+// contract infers that order (tracker-api.md §4), and on a server that
+// lists newest first the new entries would come before the stored ones,
+// so the history is fetched whole instead.
+func oldestFirst(entries []tracker.ChangelogEntry) bool {
+	for i := 1; i < len(entries); i++ {
+		if entries[i].UpdatedAt.Before(entries[i-1].UpdatedAt.Time) {
+			return false
+		}
+	}
+	return len(entries) > 1 && entries[len(entries)-1].UpdatedAt.After(entries[0].UpdatedAt.Time)
 }
 
 // decodeEntries decodes stored changelog entries; false when one does not

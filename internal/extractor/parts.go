@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -63,16 +64,29 @@ var partKinds = []partKind{
 	},
 }
 
-// lastEvent is the id of the last changelog entry that concerns the part
-// ("" when none does).
-func (k partKind) lastEvent(entries []tracker.ChangelogEntry) string {
-	for i := len(entries) - 1; i >= 0; i-- {
+// events is the part's fingerprint in a changelog: the ids of every entry
+// that concerns it (one without an id counts by its content), sorted, so
+// that it does not depend on the changelog's order (oldest first is only
+// inferred, tracker-api.md §4.2). Empty when no entry concerns the part.
+func (k partKind) events(entries []tracker.ChangelogEntry) []string {
+	var ids []string
+	for i := range entries {
 		e := &entries[i]
 		if k.types[e.Type] || mentions(k.key(e)) {
-			return e.ID.String()
+			ids = append(ids, entryKey(e))
 		}
 	}
-	return ""
+	slices.Sort(ids)
+	return ids
+}
+
+// entryKey names a changelog entry: its id, or a hash of its content.
+func entryKey(e *tracker.ChangelogEntry) string {
+	if id := e.ID.String(); id != "" {
+		return id
+	}
+	h := sha256.Sum256(bytes.TrimSpace(e.Raw))
+	return "raw:" + hex.EncodeToString(h[:])
 }
 
 // mentions reports whether an entry's part field says something.
@@ -81,8 +95,8 @@ func mentions(v json.RawMessage) bool {
 	return len(v) > 0 && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte("[]")) && !bytes.Equal(v, []byte("{}"))
 }
 
-// lastEventOf is lastEvent over the raw entries of a stored snapshot.
-func (k partKind) lastEventOf(s *wire.IssueSnapshot) string {
+// eventsOf is events over the raw entries of a stored snapshot.
+func (k partKind) eventsOf(s *wire.IssueSnapshot) []string {
 	entries := make([]tracker.ChangelogEntry, 0, len(s.Changelog))
 	for _, raw := range s.Changelog {
 		var e tracker.ChangelogEntry
@@ -90,24 +104,24 @@ func (k partKind) lastEventOf(s *wire.IssueSnapshot) string {
 			entries = append(entries, e)
 		}
 	}
-	return k.lastEvent(entries)
+	return k.events(entries)
 }
 
 // fillParts adds the enabled optional parts to a snapshot: a part its
-// changelog never mentions is empty without a request; one whose last
-// event is the same as in the stored snapshot prev (nil: none) is carried
-// over; the others are fetched (every page).
+// changelog never mentions is empty without a request; one whose events
+// (see events) are the same as in the stored snapshot prev (nil: none) is
+// carried over; the others are fetched (every page).
 func (e *Extractor) fillParts(ctx context.Context, snap *wire.IssueSnapshot, entries []tracker.ChangelogEntry, prev *wire.IssueSnapshot) result {
 	for _, k := range partKinds {
 		if !e.cfg.Parts.Has(k.part) {
 			continue
 		}
 		snap.Parts |= k.part
-		last := k.lastEvent(entries)
-		if last == "" {
+		events := k.events(entries)
+		if len(events) == 0 {
 			continue
 		}
-		if prev != nil && prev.Parts.Has(k.part) && k.lastEventOf(prev) == last {
+		if prev != nil && prev.Parts.Has(k.part) && slices.Equal(k.eventsOf(prev), events) {
 			*k.slot(snap) = *k.slot(prev)
 			continue
 		}

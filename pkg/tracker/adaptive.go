@@ -243,7 +243,7 @@ func (l *law) probing() bool { return l.peak > 0 && l.rate >= probeFrom*l.peak }
 
 // refused takes a 429 to a request admitted in epoch: it lowers the limit,
 // once per epoch, remembers the limit refused, and pauses the client for
-// retryAfter (if positive).
+// retryAfter (if positive), at most MaxRetryAfter.
 func (a *adaptive) refused(epoch uint64, retryAfter time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -255,7 +255,7 @@ func (a *adaptive) refused(epoch uint64, retryAfter time.Duration) {
 // decrease is the law of refused, at now.
 func (l *law) decrease(now time.Time, epoch uint64, retryAfter time.Duration) {
 	if retryAfter > 0 {
-		l.pause(now.Add(retryAfter))
+		l.pause(now.Add(min(retryAfter, MaxRetryAfter)))
 	}
 	if epoch != l.epoch {
 		return // sent before the last decrease, which accounted for it

@@ -2,6 +2,7 @@ package tracker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -319,4 +320,37 @@ func TestAdaptiveRateBenchScenario(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestRetryAfterAboveTheCapIsNotWaited(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		em := trackertest.New(trackertest.Options{Issues: 5, Seed: 1})
+		var refused atomic.Int64
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if refused.Add(1) == 1 {
+				w.Header().Set("Retry-After", "86400")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			em.Handler().ServeHTTP(w, r)
+		})
+		c := newClient(t, "http://tracker.test", func(c *tracker.Config, d *tracker.Deps) {
+			c.Adaptive, c.RateLimit = true, 20
+			d.HTTPClient = &http.Client{Transport: handlerTransport{h}}
+		})
+		start := time.Now()
+		_, err := c.Statuses(context.Background())
+		if el := time.Since(start); err == nil || !errors.Is(err, tracker.ErrRateLimited) || !tracker.Retryable(err) || el > time.Second {
+			t.Fatalf("Retry-After of a day: err %v after %s, want a retryable ErrRateLimited at once", err, el)
+		}
+		// The pause of every request lasts MaxRetryAfter, not the day.
+		start = time.Now()
+		if _, err := c.Statuses(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el < tracker.MaxRetryAfter || el > tracker.MaxRetryAfter+time.Second {
+			t.Errorf("next call after %s, want the pause capped at %s", el, tracker.MaxRetryAfter)
+		}
+	})
 }

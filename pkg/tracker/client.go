@@ -227,6 +227,9 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, d
 		if !retryIf(err) || attempt >= c.cfg.MaxRetries {
 			return nil, gaveUp(attempt, err)
 		}
+		if asked := RetryAfter(err); asked > MaxRetryAfter {
+			return nil, gaveUp(attempt, fmt.Errorf("asked to retry after %s, above the %s waited out: %w", asked, MaxRetryAfter, err))
+		}
 	}
 }
 
@@ -307,8 +310,17 @@ func retryable(err error) bool {
 	return true // network errors, timeouts and malformed bodies
 }
 
+// MaxRetryAfter is the longest Retry-After the client waits out, and the
+// longest it pauses its requests for (the adaptive and shared limits). A
+// refusal asking for longer is not waited for: the call returns its error
+// at once (still retryable and ErrRateLimited), and the pause lasts only
+// MaxRetryAfter. Callers that wait between tries of their own (the
+// extractor's retry rounds) cap the wait by it too, so that no answer of
+// the server holds a pass for longer.
+const MaxRetryAfter = 5 * time.Minute
+
 // RetryAfter is the wait Tracker asked for with a refusal (its
-// Retry-After), 0 when err carries none.
+// Retry-After), 0 when err carries none. It may exceed MaxRetryAfter.
 func RetryAfter(err error) time.Duration {
 	var ae *APIError
 	if errors.As(err, &ae) {
@@ -318,7 +330,7 @@ func RetryAfter(err error) time.Duration {
 }
 
 // backoff is exponential with full jitter, at least Retry-After when the
-// server named one.
+// server named one (doWith does not wait one above MaxRetryAfter).
 func (c *Client) backoff(attempt int, err error) time.Duration {
 	d := c.cfg.BackoffBase << min(attempt-1, 16)
 	if d > c.cfg.BackoffMax || d <= 0 {

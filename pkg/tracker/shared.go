@@ -244,9 +244,9 @@ func (s *shared) reserve(ctx context.Context, now time.Time) error {
 
 // refused takes a 429 to a request admitted in epoch: with adapt, it lowers
 // the shared rate (once per epoch, across every client) and pauses every
-// client for retryAfter. A store that cannot be reached loses the signal:
-// the requests' own backoff still honours Retry-After, and the next 429
-// tries again.
+// client for retryAfter (at most MaxRetryAfter). A store that cannot be
+// reached loses the signal: the requests' own backoff still honours
+// Retry-After, and the next 429 tries again.
 func (s *shared) refused(epoch uint64, retryAfter time.Duration) {
 	if !s.adapt {
 		return
