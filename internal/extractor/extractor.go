@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/state"
@@ -238,7 +239,7 @@ type directory struct {
 	mu       sync.Mutex
 	users    map[string]wire.User
 	missing  map[string]bool
-	fetching map[string]*lookup // ids being fetched now
+	lookups  singleflight.Group // single-user requests in flight, by id
 	statuses map[string]wire.Status
 	unknown  int
 }
@@ -544,7 +545,7 @@ func seq(n int) []int {
 }
 
 func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
-	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, fetching: map[string]*lookup{}, statuses: map[string]wire.Status{}}
+	d := &directory{users: map[string]wire.User{}, missing: map[string]bool{}, statuses: map[string]wire.Status{}}
 	statuses, err := e.deps.Tracker.Statuses(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status directory: %w", err)
@@ -566,14 +567,6 @@ func (e *Extractor) loadDirectory(ctx context.Context) (*directory, error) {
 	return d, nil
 }
 
-// lookup is one single-user request in flight, shared by the workers
-// that want the same unknown id; err is its failure, set before done is
-// closed.
-type lookup struct {
-	done chan struct{}
-	err  error
-}
-
 // user returns the directory entry for a user id (false: a deleted user),
 // fetching an id the directory lacks once per run. Only a 404 means the
 // user was deleted, and is remembered as missing; any other failure (5xx,
@@ -581,49 +574,55 @@ type lookup struct {
 // id is asked for again by the next issue that needs it. Workers asking
 // for the same unknown id at once share one request and its outcome.
 func (e *Extractor) user(ctx context.Context, d *directory, id string) (wire.User, bool, error) {
-	d.mu.Lock()
-	if u, ok := d.users[id]; ok {
-		d.mu.Unlock()
-		return u, true, nil
+	if u, known, done := d.known(id); done {
+		return u, known, nil
 	}
-	if d.missing[id] {
-		d.mu.Unlock()
-		return wire.User{}, false, nil
-	}
-	if l, ok := d.fetching[id]; ok {
-		d.mu.Unlock()
-		<-l.done
-		if l.err != nil {
-			return wire.User{}, false, l.err
+	v, err, _ := d.lookups.Do(id, func() (any, error) {
+		if u, known, done := d.known(id); done {
+			return entry(u, known), nil // a lookup that ended since
 		}
+		fetched, err := e.deps.Tracker.User(ctx, id)
 		d.mu.Lock()
-		u, ok := d.users[id]
-		d.mu.Unlock()
-		return u, ok, nil
+		defer d.mu.Unlock()
+		switch {
+		case errors.Is(err, tracker.ErrNotFound):
+			d.missing[id] = true
+			d.unknown++
+			return entry(wire.User{}, false), nil
+		case err != nil:
+			return nil, fmt.Errorf("look up user %s: %w", id, err)
+		}
+		u := wire.User{Login: fetched.Login, Email: strings.ToLower(fetched.Email), Display: fetched.Display, Dismissed: fetched.Dismissed}
+		d.users[id] = u
+		return entry(u, true), nil
+	})
+	if err != nil {
+		return wire.User{}, false, err
 	}
-	l := &lookup{done: make(chan struct{})}
-	d.fetching[id] = l
-	d.mu.Unlock()
+	if u := v.(*wire.User); u != nil {
+		return *u, true, nil
+	}
+	return wire.User{}, false, nil
+}
 
-	fetched, err := e.deps.Tracker.User(ctx, id)
-	d.mu.Lock()
-	defer func() {
-		delete(d.fetching, id)
-		close(l.done)
-		d.mu.Unlock()
-	}()
-	switch {
-	case errors.Is(err, tracker.ErrNotFound):
-		d.missing[id] = true
-		d.unknown++
-		return wire.User{}, false, nil
-	case err != nil:
-		l.err = fmt.Errorf("look up user %s: %w", id, err)
-		return wire.User{}, false, l.err
+// entry is a user lookup's outcome: the user, or nil for a deleted one.
+func entry(u wire.User, known bool) *wire.User {
+	if !known {
+		return nil
 	}
-	u := wire.User{Login: fetched.Login, Email: strings.ToLower(fetched.Email), Display: fetched.Display, Dismissed: fetched.Dismissed}
-	d.users[id] = u
-	return u, true, nil
+	return &u
+}
+
+// known is what the directory already says of a user id: its entry, or
+// that it was deleted (done with known false); done is false when the id
+// is still to be looked up.
+func (d *directory) known(id string) (u wire.User, known, done bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if u, ok := d.users[id]; ok {
+		return u, true, true
+	}
+	return wire.User{}, false, d.missing[id]
 }
 
 // result is what became of one issue.
