@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,15 @@ func (h *harness) statefulExtractor(t *testing.T, tc *tracker.Client, mod func(*
 		t.Fatal(err)
 	}
 	return ex, store
+}
+
+// keysByUpdate is the emulator's issue keys in the order a search sorted
+// by Updated returns them.
+func (h *harness) keysByUpdate() []string {
+	keys := h.em.IssueKeys()
+	at := func(k string) time.Time { is, _ := h.em.Issue(k); return is.UpdatedAt }
+	slices.SortStableFunc(keys, func(a, b string) int { return at(a).Compare(at(b)) })
+	return keys
 }
 
 func (h *harness) lastUpdate() time.Time {

@@ -92,13 +92,7 @@ func TestIncrementalChangelogFallsBack(t *testing.T) {
 		if _, err := ex.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		var key string
-		for _, k := range h.em.IssueKeys() {
-			if h.em.ChangelogLen(k) >= 3 {
-				key = k
-				break
-			}
-		}
+		key := h.withHistory(t, 3)
 		snap := issueSnapshots(t, h)[key]
 		// Corrupt the stored last entry, as if Tracker had rewritten it.
 		last := len(snap.Changelog) - 1
@@ -127,4 +121,17 @@ func TestIncrementalChangelogFallsBack(t *testing.T) {
 			t.Errorf("%d changelog requests, want one per issue plus the full fetch's %d pages (%s: %d entries; %d issues)", got, pages, key, len(full), len(h.em.IssueKeys()))
 		}
 	})
+}
+
+// withHistory is the first issue of the emulator with at least n
+// changelog entries.
+func (h *harness) withHistory(t *testing.T, n int) string {
+	t.Helper()
+	for _, k := range h.em.IssueKeys() {
+		if h.em.ChangelogLen(k) >= n {
+			return k
+		}
+	}
+	t.Fatalf("no issue with a history of %d entries or more", n)
+	return ""
 }

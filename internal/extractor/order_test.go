@@ -26,31 +26,7 @@ import (
 func TestNewestFirstChangelogFetchesNewComments(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarnessWith(t, trackertest.Options{Issues: 40, Seed: 9, Zone: time.UTC})
-		proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasSuffix(r.URL.Path, "/changelog") {
-				h.em.Handler().ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			h.em.Handler().ServeHTTP(rec, r)
-			var arr []json.RawMessage
-			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &arr) != nil {
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				_, _ = w.Write(rec.Body.Bytes())
-				return
-			}
-			slices.Reverse(arr) // newest first
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			b, _ := json.Marshal(arr)
-			w.Header().Del("Content-Length")
-			_, _ = w.Write(b)
-		})
-		tc := newClient(t, proxy, tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
+		tc := newClient(t, newestFirstServer(h.em), tracker.Config{MaxRetries: 3, BackoffBase: time.Millisecond})
 		ex, err := New(Config{
 			Config: extractorcfg.Config{Query: QueryConfig{Custom: `Updated: >= "2000-01-01 00:00:00"`}, Concurrency: 4, ChangelogPageSize: 1000},
 			Parts:  wire.PartComments,
@@ -146,16 +122,7 @@ func TestNewestFirstChangelogIsFetchedWhole(t *testing.T) {
 		if _, err := ex.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		var key string
-		for _, k := range h.em.IssueKeys() {
-			if h.em.ChangelogLen(k) >= 3 {
-				key = k
-				break
-			}
-		}
-		if key == "" {
-			t.Fatal("no issue with a history of 3 entries or more")
-		}
+		key := h.withHistory(t, 3)
 		if _, err := h.em.AddComment(key, "new comment", h.lastUpdate().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
