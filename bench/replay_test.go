@@ -226,6 +226,7 @@ func replayOnce(b *testing.B, env *app.Env, conn *stream.Conn, n int, sequential
 	start := time.Now()
 	run := func() { go func() { lerr <- ld.Run(lctx) }() }
 	if !sequential {
+		defer timeline(b, conn.JS, ld.Loaded)()
 		run()
 	}
 	replayed, err := tr.Replay(rctx)
