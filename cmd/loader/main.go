@@ -10,10 +10,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tracker-exporter/tracker-exporter/internal/app"
+	"github.com/tracker-exporter/tracker-exporter/internal/stagegc"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 )
 
 func main() {
+	// A stage alone in its process: a soft memory limit (see stagegc).
+	stagegc.Apply()
 	a := &cli.App{
 		Version: app.Version(),
 		Name:    "loader",

@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tracker-exporter/tracker-exporter/internal/stagegc"
 	"github.com/tracker-exporter/tracker-exporter/pkg/calendar"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/telemetry"
@@ -30,16 +29,7 @@ func LoadConfig(c *cli.Context, role config.Role) (config.Config, error) {
 	if err = errors.Join(config.Check(cfg, err, role), checkFiles(cfg, role)); err != nil {
 		return cfg, ConfigExitAs(cfg.LogFormat, err)
 	}
-	softMemoryLimit(role)
 	return cfg, nil
-}
-
-// softMemoryLimit applies the split stages' collector policy (a soft
-// memory limit; see stagegc) unless GOMEMLIMIT set a limit already.
-func softMemoryLimit(role config.Role) {
-	if role != config.RoleAll {
-		stagegc.Apply()
-	}
 }
 
 // checkFiles reads the files the configuration names whose contents are
