@@ -5,8 +5,7 @@
 // A batch fetched from the stream is inserted in parts bounded by rows and
 // bytes (an issue's message is never split); over the native protocol the
 // parts go through one INSERT per table, which stays open across fetches
-// while a backlog waits (a replay), and one that reached its bound ends
-// in the background while the next one fills. Transient failures are retried
+// while a backlog waits (a replay). Transient failures are retried
 // with backoff while the messages stay un-acked (their ack deadline is
 // extended), then handed back with a growing delay; they are never given
 // up. A message that cannot be decoded is dead-lettered at once; one that

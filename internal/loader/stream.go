@@ -53,16 +53,6 @@ type streamer struct {
 	// and it may outlive the fetch (and the context) that began it.
 	inCtx    context.Context
 	inCancel context.CancelFunc
-	// ending is the INSERT that reached its bound and ends in the
-	// background (nil: none; see endAside).
-	ending *ending
-}
-
-// ending is an INSERT ending in the background: done is closed once its
-// messages are settled.
-type ending struct {
-	in   InsertStream
-	done chan struct{}
 }
 
 // newStreamer returns the loader's streamer: one, kept across fetches, as
@@ -82,14 +72,12 @@ func (l *Loader) streamer(b *batch) *streamer {
 }
 
 // span reports whether the open INSERT should stay open for the next
-// fetch, or the one ending in the background go on ending while the next
-// fetch fills another: the fetch in hand was full and more messages wait,
-// none of it was delivered before (a message that comes again loads with
-// its own fetch, where a failure can be isolated), and the open INSERT is
-// younger than BatchAge.
+// fetch: the fetch in hand was full and more messages wait, none of it
+// was delivered before (a message that comes again loads with its own
+// fetch, where a failure can be isolated), and the INSERT is younger than
+// BatchAge.
 func (s *streamer) span(msgs []jetstream.Msg) bool {
-	if s.in == nil && s.ending == nil || len(msgs) < s.l.fetchMax() ||
-		s.in != nil && time.Since(s.start) >= s.l.cfg.BatchAge {
+	if s.in == nil || len(msgs) < s.l.fetchMax() || time.Since(s.start) >= s.l.cfg.BatchAge {
 		return false
 	}
 	for _, m := range msgs {
@@ -109,15 +97,9 @@ func (s *streamer) expect(items []*item) {
 	}
 	ids := make([]string, 0, len(items))
 	for _, it := range items {
-		id, ok := "", false
 		if it.rows != nil {
-			id, ok = it.rows.IssueID, true
-		} else if !it.settled {
-			id, ok = wire.RowsSubjectIssue(it.msg.Subject())
-		}
-		// The slots of an issue of the ending INSERT are read once it
-		// has ended (see put).
-		if ok && (s.ending == nil || !s.ending.in.Contains(id)) {
+			ids = append(ids, it.rows.IssueID)
+		} else if id, ok := wire.RowsSubjectIssue(it.msg.Subject()); ok && !it.settled {
 			ids = append(ids, id)
 		}
 	}
@@ -137,7 +119,6 @@ func (s *streamer) hold() {
 // idle ends the open INSERT when the stream went quiet or the loader
 // stops (FetchLoop's Idle).
 func (s *streamer) idle(ctx context.Context) {
-	s.wait()
 	if s.in != nil {
 		s.b = &batch{}
 		s.commit(ctx, nil)
@@ -155,10 +136,6 @@ func (s *streamer) put(ctx context.Context, chunk, rest []*item) bool {
 	rows := make([]*wire.IssueRows, len(chunk))
 	for i, it := range chunk {
 		rows[i] = it.rows
-		if s.ending != nil && s.ending.in.Contains(it.rows.IssueID) {
-			// Its slot is known once the other version is in.
-			s.wait()
-		}
 		if s.in != nil && s.in.Contains(it.rows.IssueID) {
 			// One version of an issue per INSERT (see InsertStream).
 			if !s.commit(ctx, append(chunk[:len(chunk):len(chunk)], rest...)) {
@@ -180,56 +157,14 @@ func (s *streamer) put(ctx context.Context, chunk, rest []*item) bool {
 		it.rows = nil // sent: only the message is kept, for its ack
 	}
 	if s.rows >= streamBatches*s.l.cfg.BatchRows || s.in.Holding() >= s.l.cfg.BatchBytes {
-		s.endAside()
+		return s.commit(ctx, rest)
 	}
 	return true
-}
-
-// endAside ends the open INSERT in the background, once the one ending
-// before it has: the next INSERT fills meanwhile. The server writes an
-// INSERT's parts when it ends, some 0.6 s for 320 000 rows on 18.16, while
-// nothing was sent to it, so that a replay stalled twice as long as the
-// end of its last INSERT. Its messages are all held (by their ack
-// subjects) and settled when it ends: acknowledged, or handed back to the
-// stream on a failure, to come again to a fetch that loads alone (see
-// span) with the retries and the isolation of load.
-func (s *streamer) endAside() {
-	s.wait()
-	s.hold()
-	in, held, tables, start := s.in, s.held, s.heldTables, s.start
-	ctx, cancel := s.inCtx, s.inCancel
-	e := &ending{in: in, done: make(chan struct{})}
-	s.ending = e
-	s.in, s.heldTables, s.rows = nil, nil, 0
-	s.held = stream.NewHeld(s.l.deps.JS, s.l.cfg.AckWait/3)
-	go func() {
-		defer close(e.done)
-		err := in.Commit(ctx)
-		cancel()
-		if err != nil {
-			s.l.deps.Log.Warn("streamed insert failed, its messages return to the stream", "messages", held.Len(), "err", err)
-			if nerr := held.Nak(s.l.redeliveryDelay); nerr != nil {
-				s.l.deps.Log.Warn("could not hand messages back to the stream", "err", nerr)
-			}
-			return
-		}
-		s.l.committed(start, held, tables)
-	}()
-}
-
-// wait returns once the INSERT ending in the background, if any, has
-// ended and its messages are settled.
-func (s *streamer) wait() {
-	if s.ending != nil {
-		<-s.ending.done
-		s.ending = nil
-	}
 }
 
 // commit ends the open INSERT and acknowledges its messages (see put for
 // rest and the result).
 func (s *streamer) commit(ctx context.Context, rest []*item) bool {
-	s.wait()
 	if s.in == nil {
 		return true
 	}
@@ -238,23 +173,17 @@ func (s *streamer) commit(ctx context.Context, rest []*item) bool {
 	if err != nil {
 		return s.fail(ctx, err, rest)
 	}
+	s.l.inserts.Add(1)
+	// One upload, every table, from the first block to the end.
+	s.l.deps.Metrics.Timing("upload_to_storage_time_seconds", time.Since(s.start))
 	s.l.ack(s.b, s.items)
-	s.l.committed(s.start, s.held, s.heldTables)
+	n, err := s.held.Ack()
+	if err != nil {
+		s.l.deps.Log.Warn("ack failed (the rows may load again; dedup absorbs it)", "err", err)
+	}
+	s.l.loadedRows(int64(n), s.heldTables)
 	s.in, s.items, s.heldTables, s.rows = nil, nil, nil, 0
 	return true
-}
-
-// committed counts an INSERT begun at start that ended, and acknowledges
-// its messages held (those of the fetch in hand are the caller's).
-func (l *Loader) committed(start time.Time, held *stream.Held, tables []string) {
-	l.inserts.Add(1)
-	// One upload, every table, from the first block to the end.
-	l.deps.Metrics.Timing("upload_to_storage_time_seconds", time.Since(start))
-	n, err := held.Ack()
-	if err != nil {
-		l.deps.Log.Warn("ack failed (the rows may load again; dedup absorbs it)", "err", err)
-	}
-	l.loadedRows(int64(n), tables)
 }
 
 // fail loads the messages of a failed INSERT that the fetch in hand

@@ -3,7 +3,6 @@ package loader
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,93 +22,31 @@ type streamed struct {
 	// added counts the messages added to INSERTs.
 	added       atomic.Int64
 	failCommits atomic.Int64
-	// hold, when set, holds the end of the first INSERT until the loader
-	// does what hold names while it ends, or 20 s pass; overlapped tells
-	// whether it did.
-	hold       holdUntil
-	release    chan struct{}
-	releaseOne sync.Once
-	overlapped atomic.Bool
-	// first is the first INSERT, firstEnded set once it has ended, and
-	// early whether a later INSERT was given one of its issues before.
-	first      atomic.Pointer[countedInsert]
-	firstEnded atomic.Bool
-	early      atomic.Bool
 }
-
-// holdUntil names what releases the end of the first INSERT.
-type holdUntil int
-
-const (
-	holdNot holdUntil = iota
-	// holdUntilBegin: a second INSERT begins.
-	holdUntilBegin
-	// holdUntilAsked: the loader asks whether the first INSERT holds an
-	// issue that it does hold.
-	holdUntilAsked
-)
 
 func (s *streamed) BeginInsert() InsertStream {
-	n := s.begun.Add(1)
-	if n == 2 && s.hold == holdUntilBegin {
-		s.releaseFirst()
-	}
-	in := &countedInsert{Insert: s.Client.BeginInsert(), s: s, n: n}
-	if n == 1 {
-		s.first.Store(in)
-	}
-	return in
+	s.begun.Add(1)
+	return &countedInsert{Insert: s.Client.BeginInsert(), s: s}
 }
-
-func (s *streamed) releaseFirst() { s.releaseOne.Do(func() { close(s.release) }) }
 
 type countedInsert struct {
 	*clickhouse.Insert
-	s      *streamed
-	n      int64 // its place among the INSERTs begun
-	ending atomic.Bool
-}
-
-func (c *countedInsert) Contains(issueID string) bool {
-	in := c.Insert.Contains(issueID)
-	if in && c.n == 1 && c.ending.Load() && c.s.hold == holdUntilAsked {
-		c.s.releaseFirst()
-	}
-	return in
+	s *streamed
 }
 
 func (c *countedInsert) Add(ctx context.Context, rows []*wire.IssueRows) error {
 	c.s.adds.Add(1)
 	c.s.added.Add(int64(len(rows)))
-	if first := c.s.first.Load(); c.n > 1 && !c.s.firstEnded.Load() {
-		for _, r := range rows {
-			if first.Insert.Contains(r.IssueID) {
-				c.s.early.Store(true)
-			}
-		}
-	}
 	return c.Insert.Add(ctx, rows)
 }
 
 func (c *countedInsert) Commit(ctx context.Context) error {
-	if c.n == 1 && c.s.hold != holdNot {
-		c.ending.Store(true)
-		select {
-		case <-c.s.release:
-			c.s.overlapped.Store(true)
-		case <-time.After(20 * time.Second):
-		}
-	}
 	if c.s.failCommits.Add(-1) >= 0 {
 		c.Abort()
 		return &clickhouse.Error{Op: "insert", Table: "issues", Err: errors.New("connection reset by peer")}
 	}
 	c.s.commits.Add(1)
-	err := c.Insert.Commit(ctx)
-	if c.n == 1 {
-		c.s.firstEnded.Store(true)
-	}
-	return err
+	return c.Insert.Commit(ctx)
 }
 
 // A fetch's insert batches go into one INSERT per table: fewer commits
@@ -285,100 +222,4 @@ func TestStreamedSpanEndsAtStop(t *testing.T) {
 	l2 := startLoader(t, e, spanCfg, &streamed{Client: e.ch})
 	waitFor(t, "all loaded", 120*time.Second, func() bool { return loaded+l2.Loaded() >= n && e.pending() == 0 })
 	e.checkViews(n)
-}
-
-// endCfg makes INSERTs of up to streamBatches × 300 rows, about 740
-// messages of 13 rows, fetches of 300: an INSERT spans a few fetches and
-// a backlog of 2 400 messages takes several.
-var endCfg = loadercfg.Config{BatchRows: 300, BatchAge: 5 * time.Second}
-
-// An INSERT that reached its bound while a backlog waits ends in the
-// background: the next one begins before it has ended, and every issue is
-// loaded once.
-func TestStreamedEndsAside(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	const n = 2400
-	e.publishMany(0, n)
-	sink := &streamed{Client: e.ch, hold: holdUntilBegin, release: make(chan struct{})}
-	l := startLoader(t, e, endCfg, sink)
-	waitFor(t, "all loaded", 120*time.Second, func() bool { return l.Loaded() >= n && e.pending() == 0 })
-	if !sink.overlapped.Load() {
-		t.Error("the second INSERT began only once the first had ended")
-	}
-	if c := sink.commits.Load(); c < 3 {
-		t.Errorf("%d INSERTs, want the bound to end several", c)
-	}
-	if l.Loaded() != n || l.Dead() != 0 {
-		t.Errorf("%d messages acknowledged and %d dead-lettered, want %d and none", l.Loaded(), l.Dead(), n)
-	}
-	e.checkViews(n)
-}
-
-// When an INSERT ending in the background fails, its messages go back to
-// the stream and come again while the next INSERTs go on: nothing is lost
-// or dead-lettered.
-func TestStreamedEndAsideFails(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	const n = 2400
-	e.publishMany(0, n)
-	sink := &streamed{Client: e.ch, hold: holdUntilBegin, release: make(chan struct{})}
-	sink.failCommits.Store(1)
-	l, err := New(Config{Config: failover(endCfg), RedeliveryDelayMax: 100 * time.Millisecond}, Deps{JS: e.js, Sink: sink, IsPermanent: clickhouse.IsPermanent})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runLoader(t, l)
-	waitFor(t, "all loaded", 120*time.Second, func() bool { return l.Loaded() >= n && e.pending() == 0 })
-	if !sink.overlapped.Load() || sink.failCommits.Load() >= 0 {
-		t.Fatalf("the first INSERT did not fail while the next one filled")
-	}
-	if l.Dead() != 0 {
-		t.Errorf("%d dead letters, want none", l.Dead())
-	}
-	if again := sink.added.Load() - n; again < 300 {
-		t.Errorf("%d messages added again: want the failed INSERT's (300 or more) handed back and loaded", again)
-	}
-	e.checkViews(n)
-}
-
-// A newer version of an issue whose INSERT is ending waits for that end
-// (its generation slot depends on it) and wins.
-func TestStreamedEndAsideOneVersion(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	// Insert batches of 2 messages (26 rows), fetches of 26 messages: the
-	// first INSERT ends after 64 messages (32 batches), in the third
-	// fetch, which brings the newer versions of its first issues too.
-	cfg := loadercfg.Config{BatchRows: 2 * sampleRows, BatchAge: 5 * time.Second}
-	const n, newer = 400, 10
-	e.publishMany(0, 70)
-	for i := range newer {
-		r := sampleRowsOf(i, 2000)
-		r.TransformedAt = r.TransformedAt.Add(time.Hour)
-		r.Metrics = r.Metrics[:1]
-		e.publishRows(r)
-	}
-	e.publishMany(70, n)
-	sink := &streamed{Client: e.ch, hold: holdUntilAsked, release: make(chan struct{})}
-	l := startLoader(t, e, cfg, sink)
-	waitFor(t, "all loaded", 120*time.Second, func() bool { return l.Loaded() >= n+newer && e.pending() == 0 })
-	if !sink.overlapped.Load() {
-		t.Error("no newer version came while the first INSERT was ending")
-	}
-	if sink.early.Load() {
-		t.Error("a newer version was added before the INSERT of the older one had ended")
-	}
-	// The older versions took slot 0; the newer ones must take the other,
-	// so that their rows replace nothing the views show while they load.
-	if got := e.count("SELECT count() FROM DB.issues_view WHERE _version = 2000 AND _slot = 1"); got != newer {
-		t.Errorf("%d of the %d newer versions are in the slot their older versions did not use", got, newer)
-	}
-	if got := e.count("SELECT count() FROM DB.issue_metrics_view WHERE issue_id IN (SELECT issue_id FROM DB.issues_view WHERE _version = 2000)"); got != newer {
-		t.Errorf("the %d newer versions show %d metric rows, want one each", newer, got)
-	}
-	if got := e.count("SELECT count() FROM DB.issues_view"); got != n {
-		t.Errorf("issues_view holds %d issues, want %d", got, n)
-	}
 }
