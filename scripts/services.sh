@@ -397,8 +397,11 @@ start_s3() {
 
 zk_dir() { printf '%s/zookeeper' "$SERVICES_DIR"; }
 
+# zk_ready asks ZooKeeper "ruok". The answer is read for 2 s at most: a
+# server still starting accepted the connection and never answered nor
+# closed it, and an unbounded read held \`services.sh start\` for good.
 zk_ready() {
-	[ "$( (exec 3<>"/dev/tcp/$HOST/$ZK_PORT" && printf ruok >&3 && cat <&3) 2>/dev/null)" = imok ]
+	[ "$( (exec 3<>"/dev/tcp/$HOST/$ZK_PORT" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null)" = imok ]
 }
 
 start_zookeeper() {
