@@ -67,3 +67,28 @@ func TestReplayWithNewBusinessHours(t *testing.T) {
 		t.Errorf("issue_metrics_view mixes %d transform generations", gens)
 	}
 }
+
+// A replay whose rows the loader dead-letters does not exit 0: it says
+// how many, and where they are (`tracker-exporter dlq list`).
+func TestReplayWithDeadLettersFails(t *testing.T) {
+	f := newFixture(t, 100)
+	f.oneProcess()
+	if code, out := f.run("tracker-exporter", "--run-once"); code != 0 {
+		t.Fatalf("run-once exit %d:\n%s", code, out)
+	}
+	// A column the loader writes is gone: every issues insert is rejected,
+	// and each message is dead-lettered at its first delivery.
+	f.exec("ALTER TABLE `" + f.db + "`.issues DROP COLUMN anomalies")
+	f.set("EXPORTER_CLICKHOUSE__MAX_DELIVERIES", "1")
+	code, out := f.run("tracker-exporter", "replay")
+	if code == 0 {
+		t.Fatalf("replay exit 0 although no rows loaded:\n%s", out)
+	}
+	if !strings.Contains(out, "dead-lettered") || !strings.Contains(out, "dlq list") {
+		t.Errorf("the replay's output does not say what was dead-lettered, nor where:\n%s", out)
+	}
+	f.exec("ALTER TABLE `" + f.db + "`.issues ADD COLUMN anomalies UInt32")
+	if code, out := f.run("tracker-exporter", "dlq", "list"); code != 0 || !strings.Contains(out, "101 dead letters") {
+		t.Errorf("dlq list: exit %d:\n%s", code, out)
+	}
+}

@@ -109,7 +109,15 @@ func ReplayOneProcess(ctx context.Context, cfg config.Config) error {
 		return whileRunning(ctx, []func(context.Context) error{ld.Run}, func(w *stageWatch) error {
 			n, rerr := tr.Replay(ctx)
 			env.Log.Info("replayed snapshots", "count", n)
-			return errors.Join(rerr, drain(ctx, conn, env.Log, w, loadConsumer))
+			if err := errors.Join(rerr, drain(ctx, conn, env.Log, w, loadConsumer)); err != nil {
+				return err
+			}
+			// Rows the loader gave up on are not loaded: the replay did not
+			// deliver them.
+			if d := ld.Dead(); d > 0 {
+				return fmt.Errorf("replay incomplete: %d of %d rows messages were dead-lettered by the loader (`tracker-exporter dlq list`; `dlq retry --stage loader` once the cause is fixed)", d, n)
+			}
+			return nil
 		})
 	})
 }
