@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracker-exporter/tracker-exporter/internal/app"
+	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
+	"github.com/tracker-exporter/tracker-exporter/pkg/config"
+	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 )
 
@@ -288,4 +293,53 @@ func clickHouseCPU() (cpu time.Duration, ok bool) {
 		return 0, false
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// replayTarget is the ClickHouse the replay benchmarks load into
+// (TEST_CLICKHOUSE_ADDR, native protocol), as the configuration of the
+// stages built in this process and as the variables of a child process.
+type replayTarget struct {
+	cfg        config.Config
+	env        *app.Env
+	host, port string
+}
+
+// newReplayTarget is the default configuration with changelog export,
+// pointing at TEST_CLICKHOUSE_ADDR (required: skipped without it, a
+// failure under CI=true), the schema left to freshDatabase.
+func newReplayTarget(b *testing.B) *replayTarget {
+	b.Helper()
+	addr := testenv.Require(b, "TEST_CLICKHOUSE_ADDR")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		b.Fatalf("TEST_CLICKHOUSE_ADDR %q: %v", addr, err)
+	}
+	cfg := config.Default()
+	cfg.ClickHouse.Host = host
+	cfg.ClickHouse.Port, _ = strconv.Atoi(port)
+	cfg.ClickHouse.Proto = clickhouse.ProtoNative
+	cfg.ClickHouse.MigrateOnStart = false
+	cfg.ChangelogExportEnabled = true
+	cfg.LogLevel = "warning"
+	env, err := app.NewEnv(cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &replayTarget{cfg: cfg, env: env, host: host, port: port}
+}
+
+// childVars are the environment of a child process loading into the
+// database db as the target's configuration does, plus extra and
+// BENCH_REPLAY_ENV's variables.
+func (t *replayTarget) childVars(db string, extra ...string) []string {
+	vars := childEnv(append([]string{
+		"EXPORTER_CLICKHOUSE__HOST=" + t.host,
+		"EXPORTER_CLICKHOUSE__PORT=" + t.port,
+		"EXPORTER_CLICKHOUSE__PROTO=native",
+		"EXPORTER_CLICKHOUSE__DATABASE=" + db,
+		"EXPORTER_CLICKHOUSE__MIGRATE_ON_START=false",
+		"EXPORTER_CHANGELOG_EXPORT_ENABLED=true",
+		"EXPORTER_LOGLEVEL=warning",
+	}, extra...)...)
+	return append(vars, strings.Fields(os.Getenv("BENCH_REPLAY_ENV"))...)
 }

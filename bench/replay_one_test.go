@@ -2,19 +2,12 @@ package bench
 
 import (
 	"context"
-	"io"
-	"net"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/internal/app"
-	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
-	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 )
 
 // BenchmarkReplayOneProcess replays 10 000 stored snapshots with the
@@ -33,40 +26,17 @@ func BenchmarkReplayOneProcessLarge(b *testing.B) {
 }
 
 func runReplayOneProcess(b *testing.B, n int) {
-	chAddr := testenv.Require(b, "TEST_CLICKHOUSE_ADDR")
+	target := newReplayTarget(b)
 	dir := b.TempDir()
 	withStore(b, dir, func(conn *stream.Conn) { fillRawStream(b, conn.JS, n) })
 
-	host, port, err := net.SplitHostPort(chAddr)
-	if err != nil {
-		b.Fatalf("TEST_CLICKHOUSE_ADDR %q: %v", chAddr, err)
-	}
-	cfg := config.Default()
-	cfg.ClickHouse.Host = host
-	cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-	cfg.ClickHouse.Proto = clickhouse.ProtoNative
-	cfg.ChangelogExportEnabled = true
-	cfg.LogLevel = "warning"
-	env, err := app.NewEnv(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, env := target.cfg, target.env
 	binary(b, "tracker-exporter") // built before the clock starts
 	var p *child
 	var took, visible time.Duration
 	for b.Loop() {
 		db := freshDatabase(b, env, cfg)
-		vars := childEnv(
-			"EXPORTER_NATS__DATA_DIR="+dir,
-			"EXPORTER_CLICKHOUSE__HOST="+host,
-			"EXPORTER_CLICKHOUSE__PORT="+port,
-			"EXPORTER_CLICKHOUSE__PROTO=native",
-			"EXPORTER_CLICKHOUSE__DATABASE="+db,
-			"EXPORTER_CLICKHOUSE__MIGRATE_ON_START=false",
-			"EXPORTER_CHANGELOG_EXPORT_ENABLED=true",
-			"EXPORTER_LOGLEVEL=warning",
-		)
-		vars = append(vars, strings.Fields(os.Getenv("BENCH_REPLAY_ENV"))...)
+		vars := target.childVars(db, "EXPORTER_NATS__DATA_DIR="+dir)
 		start := time.Now()
 		p = startChild(b, vars, "tracker-exporter", "replay")
 		seen := watchVisible(b, env, cfg, db, n)

@@ -2,11 +2,7 @@ package bench
 
 import (
 	"context"
-	"io"
-	"net"
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,11 +10,9 @@ import (
 	"time"
 
 	"github.com/tracker-exporter/tracker-exporter/internal/app"
-	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
-	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
 )
 
@@ -64,7 +58,7 @@ func (c *child) cpu() time.Duration {
 }
 
 func runReplayProcesses(b *testing.B, n int) {
-	chAddr := testenv.Require(b, "TEST_CLICKHOUSE_ADDR")
+	target := newReplayTarget(b)
 	srv, natsURL := streamtest.Start(b)
 	conn, err := stream.ConnectInProcess(srv, "bench")
 	if err != nil {
@@ -73,34 +67,12 @@ func runReplayProcesses(b *testing.B, n int) {
 	b.Cleanup(conn.Close)
 	fillRawStream(b, conn.JS, n)
 
-	host, port, err := net.SplitHostPort(chAddr)
-	if err != nil {
-		b.Fatalf("TEST_CLICKHOUSE_ADDR %q: %v", chAddr, err)
-	}
-	cfg := config.Default()
-	cfg.ClickHouse.Host = host
-	cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-	cfg.ClickHouse.Proto = clickhouse.ProtoNative
-	cfg.LogLevel = "warning"
-	env, err := app.NewEnv(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, env := target.cfg, target.env
 	var tr, ld *child
 	var took, transformed time.Duration
 	for b.Loop() {
 		db := freshDatabase(b, env, cfg)
-		childVars := childEnv(
-			"EXPORTER_NATS__URL="+natsURL,
-			"EXPORTER_CLICKHOUSE__HOST="+host,
-			"EXPORTER_CLICKHOUSE__PORT="+port,
-			"EXPORTER_CLICKHOUSE__PROTO=native",
-			"EXPORTER_CLICKHOUSE__DATABASE="+db,
-			"EXPORTER_CLICKHOUSE__MIGRATE_ON_START=false",
-			"EXPORTER_CHANGELOG_EXPORT_ENABLED=true",
-			"EXPORTER_LOGLEVEL=warning",
-		)
-		childVars = append(childVars, strings.Fields(os.Getenv("BENCH_REPLAY_ENV"))...)
+		childVars := target.childVars(db, "EXPORTER_NATS__URL="+natsURL)
 		binary(b, "loader") // built before the clock starts
 		start := time.Now()
 		ld = startChild(b, childVars, "loader")

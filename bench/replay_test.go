@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -20,12 +17,10 @@ import (
 	"github.com/tracker-exporter/tracker-exporter/internal/app"
 	"github.com/tracker-exporter/tracker-exporter/internal/extractor"
 	"github.com/tracker-exporter/tracker-exporter/internal/transformer"
-	"github.com/tracker-exporter/tracker-exporter/pkg/clickhouse"
 	"github.com/tracker-exporter/tracker-exporter/pkg/config"
 	"github.com/tracker-exporter/tracker-exporter/pkg/extractorcfg"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream"
 	"github.com/tracker-exporter/tracker-exporter/pkg/stream/streamtest"
-	"github.com/tracker-exporter/tracker-exporter/pkg/testenv"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker"
 	"github.com/tracker-exporter/tracker-exporter/pkg/tracker/trackertest"
 	"github.com/tracker-exporter/tracker-exporter/pkg/wire"
@@ -48,7 +43,7 @@ func BenchmarkReplayLarge(b *testing.B) {
 }
 
 func runReplay(b *testing.B, n int) {
-	chAddr := testenv.Require(b, "TEST_CLICKHOUSE_ADDR")
+	target := newReplayTarget(b)
 	ctx := context.Background()
 	srv, natsURL := streamtest.Start(b)
 	conn, err := stream.ConnectInProcess(srv, "bench")
@@ -61,22 +56,8 @@ func runReplay(b *testing.B, n int) {
 	fillRawStream(b, conn.JS, n)
 	fill := time.Since(fillStart)
 
-	cfg := config.Default()
-	host, port, err := net.SplitHostPort(chAddr)
-	if err != nil {
-		b.Fatalf("TEST_CLICKHOUSE_ADDR %q: %v", chAddr, err)
-	}
-	cfg.ClickHouse.Host = host
-	cfg.ClickHouse.Port, _ = strconv.Atoi(port)
-	cfg.ClickHouse.Proto = clickhouse.ProtoNative
-	cfg.ClickHouse.MigrateOnStart = false
-	cfg.ChangelogExportEnabled = true
+	cfg, env := target.cfg, target.env
 	cfg.NATS.URL = natsURL
-	cfg.LogLevel = "warning"
-	env, err := app.NewEnv(cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
 
 	var ph replayPhases
 	for b.Loop() {
