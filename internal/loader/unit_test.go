@@ -51,7 +51,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.cfg.BatchRows != 10000 || l.cfg.AckWait != 10*time.Second || l.cfg.MaxDeliveries != 5 || l.cfg.Tables != wire.DefaultTables() || l.cfg.OptimizeEvery != 30*time.Minute {
+	if l.cfg.BatchRows != 10000 || l.cfg.AckWait != 8*time.Second || l.cfg.MaxDeliveries != 5 || l.cfg.Tables != wire.DefaultTables() || l.cfg.OptimizeEvery != 30*time.Minute {
 		t.Errorf("defaults: %+v", l.cfg)
 	}
 }
