@@ -83,13 +83,19 @@ demo-only:
 # (`eval "$$(scripts/services.sh env)"`) and is skipped without it.
 bench:
 	@test -n "$$TEST_CLICKHOUSE_ADDR" || echo 'bench: TEST_CLICKHOUSE_ADDR is not set: BenchmarkReplay is skipped (eval "$$(scripts/services.sh env)")'
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
-	$(GO) test -run '^$$' -bench '^BenchmarkTransform(Throughput|Message)$$' -timeout 10m ./internal/transformer/
+	@mkdir -p $(BIN)
+	set -o pipefail; { $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/ \
+		&& $(GO) test -run '^$$' -bench '^BenchmarkTransform(Throughput|Message)$$' -timeout 10m ./internal/transformer/ \
+		&& $(GO) test -run '^$$' -bench '^BenchmarkCompute' ./pkg/flow/; } 2>&1 | tee $(BIN)/bench.txt; \
+		rc=$$?; $(GO) run ./bench/targets $(BIN)/bench.txt $(wildcard $(BIN)/bench-large.txt); exit $$rc
 
 # The 100 000-issue variants (extractor RSS, replay): about 15 minutes.
+# The summary of targets also reads the last `make bench` output.
 .PHONY: bench-large
 bench-large:
-	BENCH_LARGE=1 $(GO) test -run '^$$' -bench 'Large$$' -benchtime 1x -timeout 90m ./bench/
+	@mkdir -p $(BIN)
+	set -o pipefail; BENCH_LARGE=1 $(GO) test -run '^$$' -bench 'Large$$' -benchtime 1x -timeout 90m ./bench/ 2>&1 | tee $(BIN)/bench-large.txt; \
+		rc=$$?; $(GO) run ./bench/targets $(wildcard $(BIN)/bench.txt) $(BIN)/bench-large.txt; exit $$rc
 
 clean:
 	rm -rf $(BIN)
