@@ -518,12 +518,7 @@ func (e *Extractor) confirmLoads(ctx context.Context, led *ledger) error {
 	if len(pos) == 0 {
 		return nil
 	}
-	all := led.snapshot()
-	issues := make([]wire.PassIssue, len(pos))
-	for k, i := range pos {
-		issues[k] = all[i]
-	}
-	ok, err := e.deps.Loads.Confirm(ctx, issues)
+	ok, err := e.deps.Loads.Confirm(ctx, led.issuesAt(pos))
 	if err != nil {
 		return err
 	}

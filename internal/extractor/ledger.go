@@ -1,6 +1,7 @@
 package extractor
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -10,11 +11,21 @@ import (
 // ledger is the account of one pass: every issue the search returned, once,
 // in search order, with what became of it. It yields the watermark. Safe
 // for concurrent use.
+//
+// It holds every issue of a pass, so it is kept small and free of
+// pointers (the collector does not scan it): an issue's id and key are
+// bytes of one text, its other fields a record of fixed size, and the
+// index from id to position is keyed by a hash of the id, checked against
+// the text. As wire.PassIssue values with a map of ids, 100 000 issues
+// took some 18 MB, which pushed the extractor past its memory target.
 type ledger struct {
-	mu     sync.Mutex
-	issues []wire.PassIssue
-	loaded []bool         // confirmed in ClickHouse (one-process form)
-	index  map[string]int // issue id → position
+	mu      sync.Mutex
+	records []record
+	text    []byte           // the ids and keys of the records, back to back
+	byHash  map[uint64]int32 // hash of an id → position of the first issue with it
+	clash   map[string]int32 // ids whose hash an earlier, different id has
+	reasons map[int32]string // why the failed issues failed
+	hash    func(string) uint64
 	// frontier bounds the watermark by what the search has covered: the
 	// issues it has not returned yet were updated at or after it. Zero
 	// means the search covered everything it was asked for.
@@ -28,8 +39,37 @@ type ledger struct {
 	ceiling time.Time
 }
 
+// record is an issue of the ledger but its id, key and reason.
+type record struct {
+	at            int // offset of the id in text; the key follows it
+	idLen, keyLen int32
+	version       uint64
+	updatedSec    int64 // Updated, UTC
+	updatedNsec   int32
+	changes       int32
+	outcome       wire.Outcome
+	loaded        bool // confirmed in ClickHouse (one-process form)
+}
+
+var ledgerSeed = maphash.MakeSeed()
+
 func newLedger(since time.Time) *ledger {
-	return &ledger{index: map[string]int{}, frontier: since}
+	return &ledger{byHash: map[uint64]int32{}, clash: map[string]int32{}, reasons: map[int32]string{}, frontier: since,
+		hash: func(id string) uint64 { return maphash.String(ledgerSeed, id) }}
+}
+
+// find returns the position of the issue id (ok false: not recorded).
+func (l *ledger) find(id string, h uint64) (int, bool) {
+	i, ok := l.byHash[h]
+	if !ok {
+		return 0, false
+	}
+	e := &l.records[i]
+	if string(l.text[e.at:e.at+int(e.idLen)]) == id {
+		return int(i), true
+	}
+	j, ok := l.clash[id]
+	return int(j), ok
 }
 
 // add records an issue the search returned; it reports false for an issue
@@ -37,20 +77,52 @@ func newLedger(since time.Time) *ledger {
 func (l *ledger) add(is wire.PassIssue) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if i, ok := l.index[is.ID]; ok {
+	h := l.hash(is.ID)
+	if i, ok := l.find(is.ID, h); ok {
 		return i, false
 	}
-	l.issues = append(l.issues, is)
-	l.loaded = append(l.loaded, false)
-	l.index[is.ID] = len(l.issues) - 1
-	return len(l.issues) - 1, true
+	pos := int32(len(l.records))
+	if _, taken := l.byHash[h]; taken {
+		l.clash[is.ID] = pos
+	} else {
+		l.byHash[h] = pos
+	}
+	e := record{at: len(l.text), idLen: int32(len(is.ID)), keyLen: int32(len(is.Key)), version: is.Version, changes: int32(is.Changes), outcome: is.Outcome}
+	e.updatedSec, e.updatedNsec = is.Updated.Unix(), int32(is.Updated.Nanosecond())
+	l.text = append(append(l.text, is.ID...), is.Key...)
+	l.records = append(l.records, e)
+	if is.Reason != "" {
+		l.reasons[pos] = is.Reason
+	}
+	return int(pos), true
+}
+
+// issue returns the issue at position i.
+func (l *ledger) issue(i int) wire.PassIssue {
+	e := &l.records[i]
+	key := e.at + int(e.idLen)
+	return wire.PassIssue{
+		ID:      string(l.text[e.at:key]),
+		Key:     string(l.text[key : key+int(e.keyLen)]),
+		Version: e.version,
+		Updated: l.updated(i),
+		Changes: int(e.changes),
+		Outcome: e.outcome,
+		Reason:  l.reasons[int32(i)],
+	}
+}
+
+// updated is the update time of the issue at position i.
+func (l *ledger) updated(i int) time.Time {
+	e := &l.records[i]
+	return time.Unix(e.updatedSec, int64(e.updatedNsec)).UTC()
 }
 
 // count is the number of issues recorded.
 func (l *ledger) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.issues)
+	return len(l.records)
 }
 
 // seen moves the frontier to the update time of the last issue returned
@@ -81,18 +153,42 @@ func (l *ledger) complete() {
 	l.frontier, l.frozen = time.Time{}, false
 }
 
-// finish records the outcome of issue i.
+// finish records the outcome of issue i: set may change its outcome,
+// changes, version and reason.
 func (l *ledger) finish(i int, set func(*wire.PassIssue)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	set(&l.issues[i])
+	is := l.issue(i)
+	set(&is)
+	e := &l.records[i]
+	e.outcome, e.changes, e.version = is.Outcome, int32(is.Changes), is.Version
+	if is.Reason != "" {
+		l.reasons[int32(i)] = is.Reason
+	} else {
+		delete(l.reasons, int32(i))
+	}
 }
 
-// snapshot returns a copy of the issues.
+// snapshot returns the issues.
 func (l *ledger) snapshot() []wire.PassIssue {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]wire.PassIssue(nil), l.issues...)
+	out := make([]wire.PassIssue, len(l.records))
+	for i := range l.records {
+		out[i] = l.issue(i)
+	}
+	return out
+}
+
+// issuesAt returns the issues at positions pos.
+func (l *ledger) issuesAt(pos []int) []wire.PassIssue {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]wire.PassIssue, len(pos))
+	for k, i := range pos {
+		out[k] = l.issue(i)
+	}
+	return out
 }
 
 // unconfirmed returns up to max positions of stored issues not yet
@@ -102,11 +198,11 @@ func (l *ledger) unconfirmed(max int) []int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []int
-	for i := range l.issues {
-		if !l.issues[i].Outcome.Stored() {
+	for i := range l.records {
+		if !l.records[i].outcome.Stored() {
 			break
 		}
-		if !l.loaded[i] {
+		if !l.records[i].loaded {
 			out = append(out, i)
 			if len(out) == max {
 				break
@@ -122,7 +218,7 @@ func (l *ledger) confirm(pos []int, ok []bool) {
 	defer l.mu.Unlock()
 	for k, i := range pos {
 		if ok[k] {
-			l.loaded[i] = true
+			l.records[i].loaded = true
 		}
 	}
 }
@@ -133,11 +229,11 @@ func (l *ledger) confirm(pos []int, ok []bool) {
 func (l *ledger) watermark(since time.Time, loaded bool) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return watermarkOf(l.issues, func(i int) bool {
+	return watermarkOf(len(l.records), l.updated, func(i int) bool {
 		if loaded {
-			return l.loaded[i]
+			return l.records[i].loaded
 		}
-		return l.issues[i].Outcome.Stored()
+		return l.records[i].outcome.Stored()
 	}, l.bound(), since)
 }
 
@@ -150,15 +246,15 @@ func (l *ledger) bound() time.Time {
 	return l.ceiling
 }
 
-// watermarkOf is the update time up to which every issue is done: the
+// watermarkOf is the update time up to which every one of n issues is done: the
 // earliest update time of an issue not done (the next search re-reads it,
 // its condition is Updated >= watermark), else the latest of all; bounded
 // by frontier (when set) and at least since.
-func watermarkOf(issues []wire.PassIssue, done func(int) bool, frontier, since time.Time) time.Time {
+func watermarkOf(n int, updated func(int) time.Time, done func(int) bool, frontier, since time.Time) time.Time {
 	var last, firstOpen time.Time
 	open := false
-	for i := range issues {
-		u := issues[i].Updated
+	for i := range n {
+		u := updated(i)
 		switch {
 		case !done(i) && (!open || u.Before(firstOpen)):
 			firstOpen, open = u, true
