@@ -89,7 +89,7 @@ bench:
 		&& $(GO) test -run '^$$' -bench '^BenchmarkCompute' ./pkg/flow/; } 2>&1 | tee $(BIN)/bench.txt; \
 		rc=$$?; $(GO) run ./bench/targets $(BIN)/bench.txt $(wildcard $(BIN)/bench-large.txt); exit $$rc
 
-# The 100 000-issue variants (extractor RSS, replay): about 15 minutes.
+# The 100 000-issue variants (extractor RSS, replay): about 27 minutes.
 # The summary of targets also reads the last `make bench` output.
 .PHONY: bench-large
 bench-large:
