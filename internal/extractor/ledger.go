@@ -58,34 +58,21 @@ func newLedger(since time.Time) *ledger {
 		hash: func(id string) uint64 { return maphash.String(ledgerSeed, id) }}
 }
 
-// find returns the position of the issue id (ok false: not recorded).
-func (l *ledger) find(id string, h uint64) (int, bool) {
-	i, ok := l.byHash[h]
-	if !ok {
-		return 0, false
-	}
-	e := &l.records[i]
-	if string(l.text[e.at:e.at+int(e.idLen)]) == id {
-		return int(i), true
-	}
-	j, ok := l.clash[id]
-	return int(j), ok
-}
-
 // add records an issue the search returned; it reports false for an issue
 // this pass has already seen (a restarted search returns some again).
 func (l *ledger) add(is wire.PassIssue) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h := l.hash(is.ID)
-	if i, ok := l.find(is.ID, h); ok {
-		return i, false
-	}
 	pos := int32(len(l.records))
-	if _, taken := l.byHash[h]; taken {
-		l.clash[is.ID] = pos
-	} else {
+	if i, taken := l.byHash[h]; !taken {
 		l.byHash[h] = pos
+	} else if r := &l.records[i]; string(l.text[r.at:r.at+int(r.idLen)]) == is.ID {
+		return int(i), false
+	} else if j, seen := l.clash[is.ID]; seen {
+		return int(j), false
+	} else {
+		l.clash[is.ID] = pos
 	}
 	e := record{at: len(l.text), idLen: int32(len(is.ID)), keyLen: int32(len(is.Key)), version: is.Version, changes: int32(is.Changes), outcome: is.Outcome}
 	e.updatedSec, e.updatedNsec = is.Updated.Unix(), int32(is.Updated.Nanosecond())
