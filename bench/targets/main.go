@@ -81,17 +81,33 @@ func (r results) get(bench, metric string) (float64, bool) {
 
 // target is one promise, the figure that tells it and its bound.
 type target struct {
-	what   string // the promise, in words
-	from   string // where the figure comes from
+	what          string // the promise, in words
+	bench, metric string // the figure: one benchmark's metric,
+	// or, when value is set, the figure it computes and from names
 	value  func(results) (float64, bool)
-	atMost bool    // the figure must be ≤ limit (else ≥)
-	limit  float64 //
+	from   string
+	atMost bool // the figure must be ≤ limit (else ≥)
+	limit  float64
 	unit   string
 }
 
-// metric is the figure of one benchmark's metric.
-func metric(bench, name string) func(results) (float64, bool) {
-	return func(r results) (float64, bool) { return r.get(bench, name) }
+// figure is the target's figure; ok is false when it was not measured.
+func (t target) figure(r results) (float64, bool) {
+	if t.value != nil {
+		return t.value(r)
+	}
+	return r.get(t.bench, t.metric)
+}
+
+// source says where the figure comes from.
+func (t target) source() string {
+	if t.from != "" {
+		return t.from
+	}
+	if strings.HasSuffix(t.bench, "Large") {
+		return t.bench + " " + t.metric + " (make bench-large)"
+	}
+	return t.bench + " " + t.metric
 }
 
 // perUnitGrowth is how many times more a unit of work costs at the larger
@@ -108,7 +124,7 @@ func perUnitGrowth(small string, smallUnits float64, large string, largeUnits fl
 }
 
 func (t target) verdict(r results) (figure float64, verdict string) {
-	v, ok := t.value(r)
+	v, ok := t.figure(r)
 	switch {
 	case !ok:
 		return 0, "not run"
@@ -146,63 +162,39 @@ func report(w io.Writer, r results, targets []target) {
 		if verdict != "not run" {
 			figure = number(v) + t.unit
 		}
-		fmt.Fprintf(w, "%-8s  %-12s  %-10s  %s  [%s]\n", verdict, figure, t.bound(), t.what, t.from)
+		fmt.Fprintf(w, "%-8s  %-12s  %-10s  %s  [%s]\n", verdict, figure, t.bound(), t.what, t.source())
 	}
 	fmt.Fprintf(w, "targets: %d met, %d not met, %d not run\n", counts["met"], counts["NOT MET"], counts["not run"])
 }
 
 // all are the targets of the issues, with the benchmark that measures each.
 var all = []target{
-	{what: "extraction requests ÷ the API's minimum (10 000 issues)", from: "BenchmarkExtract/concurrency16 x-min",
-		value: metric("BenchmarkExtract/concurrency16", "x-min"), atMost: true, limit: 1.05},
-	{what: "429 answers without a server limit", from: "BenchmarkExtract/concurrency16 429s",
-		value: metric("BenchmarkExtract/concurrency16", "429s"), atMost: true, limit: 0},
-	{what: "share of a 20/s rate limit used", from: "BenchmarkExtract/ratelimit20 limit-%",
-		value: metric("BenchmarkExtract/ratelimit20", "limit-%"), limit: 95, unit: "%"},
-	{what: "429 answers under a known 20/s limit", from: "BenchmarkExtract/ratelimit20 429s",
-		value: metric("BenchmarkExtract/ratelimit20", "429s"), atMost: true, limit: 0},
-	{what: "extractor peak RSS at 100 000 issues", from: "BenchmarkExtractLarge peak-RSS-MB (make bench-large)",
-		value: metric("BenchmarkExtractLarge", "peak-RSS-MB"), atMost: true, limit: 64, unit: " MB"},
-	{what: "429 answers under an unknown 5/s limit", from: "BenchmarkAdaptiveRate/limit5 429-%",
-		value: metric("BenchmarkAdaptiveRate/limit5", "429-%"), atMost: true, limit: 3, unit: "%"},
-	{what: "429 answers under an unknown 20/s limit", from: "BenchmarkAdaptiveRate/limit20 429-%",
-		value: metric("BenchmarkAdaptiveRate/limit20", "429-%"), atMost: true, limit: 3, unit: "%"},
-	{what: "429 answers under an unknown 50/s limit", from: "BenchmarkAdaptiveRate/limit50 429-%",
-		value: metric("BenchmarkAdaptiveRate/limit50", "429-%"), atMost: true, limit: 3, unit: "%"},
-	{what: "share of an unknown 5/s limit used once settled", from: "BenchmarkAdaptiveRate/limit5 limit-%",
-		value: metric("BenchmarkAdaptiveRate/limit5", "limit-%"), limit: 90, unit: "%"},
-	{what: "share of an unknown 20/s limit used once settled", from: "BenchmarkAdaptiveRate/limit20 limit-%",
-		value: metric("BenchmarkAdaptiveRate/limit20", "limit-%"), limit: 90, unit: "%"},
-	{what: "share of an unknown 50/s limit used once settled", from: "BenchmarkAdaptiveRate/limit50 limit-%",
-		value: metric("BenchmarkAdaptiveRate/limit50", "limit-%"), limit: 90, unit: "%"},
-	{what: "changelog requests per long issue on a second pass (3 in full)", from: "BenchmarkIncrementalChangelog incremental-req/long-issue",
-		value: metric("BenchmarkIncrementalChangelog", "incremental-req/long-issue"), atMost: true, limit: 1},
-	{what: "transform, issues per CPU-s at 25 entries", from: "BenchmarkTransformThroughput/gc=stage/changelog=25 issues/CPU-s",
-		value: metric("BenchmarkTransformThroughput/gc=stage/changelog=25", "issues/CPU-s"), limit: 10_000},
-	{what: "transform, entries per CPU-s at 1 000 entries", from: "BenchmarkTransformThroughput/gc=stage/changelog=1000 entries/CPU-s",
-		value: metric("BenchmarkTransformThroughput/gc=stage/changelog=1000", "entries/CPU-s"), limit: 500_000},
-	{what: "transform, entries per CPU-s at 1 000 transitions", from: "BenchmarkTransformThroughput/gc=stage/changelog=1000-transitions entries/CPU-s",
-		value: metric("BenchmarkTransformThroughput/gc=stage/changelog=1000-transitions", "entries/CPU-s"), limit: 500_000},
+	{what: "extraction requests ÷ the API's minimum (10 000 issues)", bench: "BenchmarkExtract/concurrency16", metric: "x-min", atMost: true, limit: 1.05},
+	{what: "429 answers without a server limit", bench: "BenchmarkExtract/concurrency16", metric: "429s", atMost: true, limit: 0},
+	{what: "share of a 20/s rate limit used", bench: "BenchmarkExtract/ratelimit20", metric: "limit-%", limit: 95, unit: "%"},
+	{what: "429 answers under a known 20/s limit", bench: "BenchmarkExtract/ratelimit20", metric: "429s", atMost: true, limit: 0},
+	{what: "extractor peak RSS at 100 000 issues", bench: "BenchmarkExtractLarge", metric: "peak-RSS-MB", atMost: true, limit: 64, unit: " MB"},
+	{what: "429 answers under an unknown 5/s limit", bench: "BenchmarkAdaptiveRate/limit5", metric: "429-%", atMost: true, limit: 3, unit: "%"},
+	{what: "429 answers under an unknown 20/s limit", bench: "BenchmarkAdaptiveRate/limit20", metric: "429-%", atMost: true, limit: 3, unit: "%"},
+	{what: "429 answers under an unknown 50/s limit", bench: "BenchmarkAdaptiveRate/limit50", metric: "429-%", atMost: true, limit: 3, unit: "%"},
+	{what: "share of an unknown 5/s limit used once settled", bench: "BenchmarkAdaptiveRate/limit5", metric: "limit-%", limit: 90, unit: "%"},
+	{what: "share of an unknown 20/s limit used once settled", bench: "BenchmarkAdaptiveRate/limit20", metric: "limit-%", limit: 90, unit: "%"},
+	{what: "share of an unknown 50/s limit used once settled", bench: "BenchmarkAdaptiveRate/limit50", metric: "limit-%", limit: 90, unit: "%"},
+	{what: "changelog requests per long issue on a second pass (3 in full)", bench: "BenchmarkIncrementalChangelog", metric: "incremental-req/long-issue", atMost: true, limit: 1},
+	{what: "transform, issues per CPU-s at 25 entries", bench: "BenchmarkTransformThroughput/gc=stage/changelog=25", metric: "issues/CPU-s", limit: 10_000},
+	{what: "transform, entries per CPU-s at 1 000 entries", bench: "BenchmarkTransformThroughput/gc=stage/changelog=1000", metric: "entries/CPU-s", limit: 500_000},
+	{what: "transform, entries per CPU-s at 1 000 transitions", bench: "BenchmarkTransformThroughput/gc=stage/changelog=1000-transitions", metric: "entries/CPU-s", limit: 500_000},
 	{what: "metrics, cost per transition at 1 000 ÷ at 25 (1: linear)", from: "BenchmarkCompute transitions=25, =1000 ns/op",
 		value: perUnitGrowth("BenchmarkCompute/transitions=25", 25, "BenchmarkCompute/transitions=1000", 1000), atMost: true, limit: 1.5, unit: "×"},
 	{what: "metrics, cost per year spanned at 30 years ÷ at 1 (1: linear in days)", from: "BenchmarkComputeLongVisits years=1, =30 ns/op",
 		value: perUnitGrowth("BenchmarkComputeLongVisits/years=1", 1, "BenchmarkComputeLongVisits/years=30", 30), atMost: true, limit: 1.5, unit: "×"},
-	{what: "replay end to end ÷ inserting the same rows (10 000 issues)", from: "BenchmarkReplay replay/insert-time",
-		value: metric("BenchmarkReplay", "replay/insert-time"), atMost: true, limit: 1.25, unit: "×"},
-	{what: "`tracker-exporter replay` until all visible ÷ inserts (10 000)", from: "BenchmarkReplayOneProcess visible/insert-time",
-		value: metric("BenchmarkReplayOneProcess", "visible/insert-time"), atMost: true, limit: 1.25, unit: "×"},
-	{what: "replay end to end ÷ inserting the same rows (100 000 issues)", from: "BenchmarkReplayLarge replay/insert-time (make bench-large)",
-		value: metric("BenchmarkReplayLarge", "replay/insert-time"), atMost: true, limit: 1.25, unit: "×"},
-	{what: "transformer peak RSS, 100 000-issue replay", from: "BenchmarkReplayProcessesLarge transformer-peak-RSS-MB (make bench-large)",
-		value: metric("BenchmarkReplayProcessesLarge", "transformer-peak-RSS-MB"), atMost: true, limit: 64, unit: " MB"},
-	{what: "loader peak RSS, 100 000-issue replay", from: "BenchmarkReplayProcessesLarge loader-peak-RSS-MB (make bench-large)",
-		value: metric("BenchmarkReplayProcessesLarge", "loader-peak-RSS-MB"), atMost: true, limit: 64, unit: " MB"},
-	{what: "transformer peak RSS, 10 000-issue replay", from: "BenchmarkReplayProcesses transformer-peak-RSS-MB",
-		value: metric("BenchmarkReplayProcesses", "transformer-peak-RSS-MB"), atMost: true, limit: 64, unit: " MB"},
-	{what: "loader peak RSS, 10 000-issue replay", from: "BenchmarkReplayProcesses loader-peak-RSS-MB",
-		value: metric("BenchmarkReplayProcesses", "loader-peak-RSS-MB"), atMost: true, limit: 64, unit: " MB"},
-	{what: "a killed transformer's messages delivered again", from: "BenchmarkRedelivery/transformer redelivered-s",
-		value: metric("BenchmarkRedelivery/transformer", "redelivered-s"), atMost: true, limit: 10, unit: " s"},
-	{what: "a killed loader's messages delivered again", from: "BenchmarkRedelivery/loader redelivered-s",
-		value: metric("BenchmarkRedelivery/loader", "redelivered-s"), atMost: true, limit: 10, unit: " s"},
+	{what: "replay end to end ÷ inserting the same rows (10 000 issues)", bench: "BenchmarkReplay", metric: "replay/insert-time", atMost: true, limit: 1.25, unit: "×"},
+	{what: "`tracker-exporter replay` until all visible ÷ inserts (10 000)", bench: "BenchmarkReplayOneProcess", metric: "visible/insert-time", atMost: true, limit: 1.25, unit: "×"},
+	{what: "replay end to end ÷ inserting the same rows (100 000 issues)", bench: "BenchmarkReplayLarge", metric: "replay/insert-time", atMost: true, limit: 1.25, unit: "×"},
+	{what: "transformer peak RSS, 100 000-issue replay", bench: "BenchmarkReplayProcessesLarge", metric: "transformer-peak-RSS-MB", atMost: true, limit: 64, unit: " MB"},
+	{what: "loader peak RSS, 100 000-issue replay", bench: "BenchmarkReplayProcessesLarge", metric: "loader-peak-RSS-MB", atMost: true, limit: 64, unit: " MB"},
+	{what: "transformer peak RSS, 10 000-issue replay", bench: "BenchmarkReplayProcesses", metric: "transformer-peak-RSS-MB", atMost: true, limit: 64, unit: " MB"},
+	{what: "loader peak RSS, 10 000-issue replay", bench: "BenchmarkReplayProcesses", metric: "loader-peak-RSS-MB", atMost: true, limit: 64, unit: " MB"},
+	{what: "a killed transformer's messages delivered again", bench: "BenchmarkRedelivery/transformer", metric: "redelivered-s", atMost: true, limit: 10, unit: " s"},
+	{what: "a killed loader's messages delivered again", bench: "BenchmarkRedelivery/loader", metric: "redelivered-s", atMost: true, limit: 10, unit: " s"},
 }
